@@ -1,0 +1,117 @@
+// Building a release in place: `bun install` (frozen when the app has a lockfile), then
+// `scripts.predeploy` when package.json defines one. Each runs with execa from an
+// argument array in its own process group, so a timeout can stop the whole tree.
+// Output goes to the release's deploy log; the tail is kept for the error message.
+import fs from 'node:fs';
+import path from 'node:path';
+import { execa } from 'execa';
+import { RevError } from '../errors.js';
+
+export interface StepLog {
+  write(text: string): void;
+  tail(): string;
+}
+
+export interface RunStepOptions {
+  cwd: string;
+  env: Record<string, string>;
+  log: StepLog;
+  /** Absolute deadline (ms since epoch) shared by install and predeploy. */
+  deadline: number;
+  label: string;
+}
+
+function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (!pid) return;
+  try {
+    process.kill(-pid, signal);
+  } catch {}
+}
+
+export async function runStep(file: string, args: string[], opts: RunStepOptions): Promise<void> {
+  opts.log.write(`$ ${[file, ...args].join(' ')}\n`);
+  const remaining = opts.deadline - Date.now();
+  if (remaining <= 0) throw timeoutError(opts);
+  const child = execa(file, args, {
+    cwd: opts.cwd,
+    env: opts.env,
+    extendEnv: false,
+    detached: true,
+    stdin: 'ignore',
+    all: true,
+    buffer: false,
+    reject: false,
+  });
+  child.all?.on('data', (chunk: Buffer) => opts.log.write(chunk.toString()));
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    killGroup(child.pid, 'SIGTERM');
+    setTimeout(() => killGroup(child.pid, 'SIGKILL'), 2_000).unref();
+  }, remaining);
+  const res = await child;
+  clearTimeout(timer);
+  // Background children of the step (a forgotten watcher) must not outlive the build.
+  killGroup(child.pid, 'SIGKILL');
+  if (timedOut) throw timeoutError(opts);
+  if ((res as { code?: string }).code === 'ENOENT' || (res.failed && res.exitCode === undefined && !res.signal)) {
+    throw new RevError('BUILD_FAILED', `Could not run ${file} for ${opts.label}: it is not installed or not on PATH; install Bun 1.2+ or turn the step off (toes config set <app> install false).`, {
+      data: { stage: opts.label },
+    });
+  }
+  if (res.exitCode !== 0) {
+    const how = res.signal ? `was killed by ${res.signal}` : `exited with code ${res.exitCode}`;
+    throw new RevError('BUILD_FAILED', `${opts.label} ${how}; see the log below, fix the app and deploy again.`, {
+      data: { stage: opts.label, exitCode: res.exitCode, logTail: opts.log.tail() },
+    });
+  }
+}
+
+function timeoutError(opts: RunStepOptions): RevError {
+  return new RevError('BUILD_TIMEOUT', `${opts.label} did not finish within build.timeout and was stopped; raise it with \`toes config set <app> build.timeout SECONDS\` or fix the script.`, {
+    data: { stage: opts.label, logTail: opts.log.tail() },
+  });
+}
+
+export function bunCommand(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.TOES_BUN) return env.TOES_BUN;
+  // Under Bun, use the very binary that runs us.
+  if ((process.versions as Record<string, string | undefined>).bun) return process.execPath;
+  return 'bun';
+}
+
+export function hasLockfile(dir: string): boolean {
+  return fs.existsSync(path.join(dir, 'bun.lock')) || fs.existsSync(path.join(dir, 'bun.lockb'));
+}
+
+export function installArgs(dir: string): string[] {
+  return hasLockfile(dir) ? ['install', '--frozen-lockfile'] : ['install'];
+}
+
+export function readPackageJson(dir: string): { scripts?: Record<string, string>; [k: string]: unknown } {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
+  } catch (err) {
+    throw new RevError('NO_PACKAGE_JSON', `package.json in this release is not valid JSON (${(err as Error).message}); fix it and deploy again.`);
+  }
+}
+
+/** A file-backed step log that also remembers the last lines for error messages. */
+export function fileLog(file: string, onText?: (text: string) => void): StepLog & { close(): void } {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const fd = fs.openSync(file, 'a', 0o600);
+  let tail = '';
+  return {
+    write(text: string) {
+      fs.writeSync(fd, text);
+      tail = (tail + text).slice(-4000);
+      onText?.(text);
+    },
+    tail() {
+      return tail.split('\n').slice(-20).join('\n').trim();
+    },
+    close() {
+      fs.closeSync(fd);
+    },
+  };
+}

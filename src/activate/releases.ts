@@ -1,0 +1,56 @@
+// The release log as users see it. Repairs the log first when the app is idle; while a
+// deploy holds the lock, shows the log as it stands.
+import { isRevError } from '../errors.js';
+import { acquireLock } from '../releases/lock.js';
+import { loadApp, reconcile, type AppState } from '../releases/reconcile.js';
+import type { Layout } from '../releases/paths.js';
+
+export interface ReleaseView {
+  id: string;
+  version: string;
+  commit: string | null;
+  status: string;
+  live: boolean;
+  createdAt: string;
+  finishedAt: string | null;
+  source: string | null;
+  ref: string | null;
+  trigger: string;
+  pruned: boolean;
+  error: { code: string; message: string; stage?: string; logTail?: string } | null;
+}
+
+export async function listReleases(layout: Layout, app: string): Promise<{ app: string; releases: ReleaseView[]; busy: boolean }> {
+  let state: AppState;
+  let busy = false;
+  try {
+    const lock = await acquireLock(layout.lockDir(app), { command: 'releases', waitMs: 0 });
+    try {
+      state = await reconcile(layout, app);
+    } finally {
+      await lock.release();
+    }
+  } catch (err) {
+    if (!isRevError(err, 'LOCKED')) throw err;
+    busy = true;
+    state = await loadApp(layout, app);
+  }
+  return {
+    app,
+    busy,
+    releases: state.releases.map((r) => ({
+      id: r.id,
+      version: r.version,
+      commit: r.commit ?? null,
+      status: r.status,
+      live: r.id === state.liveId,
+      createdAt: r.createdAt,
+      finishedAt: r.finishedAt ?? null,
+      source: r.source ?? null,
+      ref: r.ref ?? null,
+      trigger: r.trigger,
+      pruned: !!r.pruned,
+      error: r.error ?? null,
+    })),
+  };
+}

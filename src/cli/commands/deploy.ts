@@ -1,0 +1,61 @@
+import { defineCommand } from 'citty';
+import { describe } from '../help.js';
+import { act, appFrom, commonArgs, layoutFrom, printJson, seconds, shortId } from '../common.js';
+import { progress } from '../progress.js';
+
+export default defineCommand({
+  meta: {
+    name: 'deploy',
+    description: describe('deploy', "Pull the app's source and make it live in one atomic step.", 'Examples:\n' +
+      '  toes deploy my-app --from https://rev.host/me/my-app.git   first deploy (the source is saved)\n' +
+      '  toes deploy my-app                                         later deploys: newest commit of the branch\n' +
+      '  toes deploy my-app --ref v1.2                              a tag or another branch\n' +
+      '  toes deploy my-app --from ./my-app-folder                  a directory, respecting .gitignore'),
+  },
+  args: {
+    app: { type: 'positional', required: false, description: 'App name (default: name in ./package.json)' },
+    from: { type: 'string', description: 'Source: git URL, .tar.gz URL, or directory (saved for next time)', valueHint: 'SRC' },
+    ref: { type: 'string', description: 'Branch, tag or commit (default: the `branch` setting, else the default branch)', valueHint: 'REF' },
+    install: { type: 'boolean', description: 'Run bun install (--no-install to skip)' },
+    predeploy: { type: 'boolean', description: 'Run scripts.predeploy (--no-predeploy to skip)' },
+    force: { type: 'boolean', description: 'Build again even if this version already has a release' },
+    wait: { type: 'string', description: 'Seconds to wait for a running deploy of the same app (default 600)', valueHint: 'SECONDS' },
+    verbose: { type: 'boolean', alias: 'v', description: 'Stream install and predeploy output' },
+    ...commonArgs,
+  },
+  async run({ args }) {
+    await act(args, async () => {
+      const { deploy } = await import('../../activate/index.js');
+      const layout = layoutFrom(args);
+      const app = appFrom(args.app);
+      const waitS = seconds(args.wait, 'wait');
+      const res = await deploy(
+        { layout, now: () => new Date(), events: progress(!args.json && !!process.stderr.isTTY, !!args.verbose) },
+        {
+          app,
+          from: args.from,
+          ref: args.ref,
+          install: args.install,
+          predeploy: args.predeploy,
+          force: args.force,
+          trigger: 'cli',
+          waitMs: waitS === undefined ? undefined : waitS * 1000,
+        },
+      );
+      if (args.json) printJson(res);
+      if (!res.ok) {
+        process.stderr.write(`toes: ${res.error!.message}\n`);
+        if (res.error!.logTail && !args.json) process.stderr.write(`--- last lines of the deploy log (${res.log}) ---\n${res.error!.logTail}\n`);
+        process.exitCode = 1;
+        return;
+      }
+      if (args.json) return;
+      if (res.unchanged) console.log(`${app} is already live at ${shortId(res.version)} (release ${res.release}); nothing to do.`);
+      else
+        console.log(
+          `${app} is live: release ${res.release}, version ${shortId(res.version)}${res.reused ? ' (reused, no build)' : ''} in ${(res.durationMs / 1000).toFixed(2)}s.` +
+            (res.previous ? ` Undo with: toes rollback ${app}` : ''),
+        );
+    });
+  },
+});

@@ -1,0 +1,35 @@
+import { defineCommand } from 'citty';
+import { RevError } from '../../errors.js';
+import { act, appFrom, commonArgs, layoutFrom, printJson, shortId } from '../common.js';
+
+export default defineCommand({
+  meta: { name: 'releases', description: "The app's release log, oldest first: version, commit, when, status, and which is live (*)." },
+  args: {
+    app: { type: 'positional', required: false, description: 'App name (default: name in ./package.json)' },
+    ...commonArgs,
+  },
+  async run({ args }) {
+    await act(args, async () => {
+      const { listReleases } = await import('../../activate/index.js');
+      const layout = layoutFrom(args);
+      const app = appFrom(args.app);
+      const { releases, busy } = await listReleases(layout, app);
+      if (args.json) return printJson(releases);
+      if (releases.length === 0) throw new RevError('UNKNOWN_APP', `${app} has no releases yet; deploy it with \`toes deploy ${app} --from <source>\`.`);
+      const rows = releases.map((r) => [
+        r.live ? '*' : ' ',
+        r.id,
+        shortId(r.version),
+        r.commit ? r.commit.slice(0, 10) : '-',
+        r.status + (r.pruned ? ' (pruned)' : ''),
+        r.createdAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
+        r.trigger,
+        r.error ? r.error.message : '',
+      ]);
+      const head = [' ', 'RELEASE', 'VERSION', 'COMMIT', 'STATUS', 'CREATED', 'BY', 'NOTE'];
+      const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+      for (const r of [head, ...rows]) console.log(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd());
+      if (busy) console.log('(a deploy is running: the newest lines may still change)');
+    });
+  },
+});

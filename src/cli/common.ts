@@ -1,0 +1,69 @@
+// What every command shares: the flags naming Toes' directories, --json, resolving the
+// app name, and one way to print results and errors.
+import fs from 'node:fs';
+import path from 'node:path';
+import { RevError } from '../errors.js';
+import { Layout, checkAppName, resolveRoots } from '../releases/paths.js';
+
+export const commonArgs = {
+  json: { type: 'boolean', description: 'Print machine-readable JSON on stdout' },
+  'data-dir': { type: 'string', description: 'Toes data root (env DATA_DIR; default ~/.toes)', valueHint: 'DIR' },
+  'apps-dir': { type: 'string', description: 'Where apps live (env APPS_DIR; default $DATA_DIR/apps)', valueHint: 'DIR' },
+  'toes-dir': { type: 'string', description: "Toes' own directory (env TOES_DIR)", valueHint: 'DIR' },
+  'toes-url': { type: 'string', description: 'The Toes server (env TOES_URL)', valueHint: 'URL' },
+} as const;
+
+type Flags = Record<string, unknown>;
+
+export function layoutFrom(args: Flags): Layout {
+  const roots = resolveRoots({
+    dataDir: args['data-dir'] as string | undefined,
+    appsDir: args['apps-dir'] as string | undefined,
+    toesDir: args['toes-dir'] as string | undefined,
+    toesUrl: args['toes-url'] as string | undefined,
+  });
+  if (roots.defaulted && !process.env.TOES_REV_QUIET) {
+    process.stderr.write(`toes: DATA_DIR is not set; using ${roots.dataDir}\n`);
+  }
+  return new Layout(roots);
+}
+
+/** [app] defaults to the name in ./package.json, as Toes' own CLI does. */
+export function appFrom(given: unknown, cwd = process.cwd()): string {
+  if (typeof given === 'string' && given) return checkAppName(given);
+  try {
+    const pkg = JSON.parse(fs.readFileSync(path.join(cwd, 'package.json'), 'utf8'));
+    if (typeof pkg.name === 'string' && pkg.name) return checkAppName(pkg.name.replace(/^@[^/]+\//, ''));
+  } catch {}
+  throw new RevError('USAGE', 'No app given and no package.json with a name here; name the app, e.g. `toes deploy my-app`.');
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+}
+
+/** Runs a command body; errors become one sentence on stderr (and JSON on stdout with --json). */
+export async function act(args: Flags, body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (err) {
+    const e =
+      err instanceof RevError
+        ? err
+        : new RevError('INTERNAL', `Unexpected error: ${(err as Error)?.message ?? String(err)}; this is a bug in toes-rev, please report it.`);
+    if (args.json) printJson({ ok: false, error: { code: e.code, message: e.message } });
+    process.stderr.write(`toes: ${e.message}\n`);
+    process.exitCode = e.code === 'USAGE' ? 2 : 1;
+  }
+}
+
+export function seconds(raw: unknown, name: string): number | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0) throw new RevError('USAGE', `--${name} takes a number of seconds, not "${String(raw)}".`);
+  return n;
+}
+
+export function shortId(v: string | undefined): string {
+  return v ? (/^[0-9a-f]{40,64}$/.test(v) ? v.slice(0, 10) : v) : '-';
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env node
+// The `toes` command. Subcommands load lazily so `toes --help` stays fast.
+import { defineCommand, runMain } from 'citty';
+
+const main = defineCommand({
+  meta: {
+    name: 'toes',
+    version: '0.1.0',
+    description:
+      'Deploy Toes apps by pulling them: immutable releases, an atomic swap of `current`, instant rollback.\n\n' +
+      'Start with:  toes deploy my-app --from https://rev.host/me/my-app.git\n' +
+      'Undo with:   toes rollback my-app\n' +
+      'Directories: DATA_DIR (default ~/.toes), APPS_DIR (default $DATA_DIR/apps), or --data-dir / --apps-dir.',
+  },
+  subCommands: {
+    deploy: () => import('./commands/deploy.js').then((m) => m.default),
+    rollback: () => import('./commands/rollback.js').then((m) => m.default),
+    releases: () => import('./commands/releases.js').then((m) => m.default),
+    env: () => import('./commands/env.js').then((m) => m.default),
+    config: () => import('./commands/config.js').then((m) => m.default),
+  },
+});
+
+void runMain(main);

@@ -1,0 +1,53 @@
+// The few error kinds toes-rev raises. Every one carries a stable `code` (tests and
+// scripts match on it), a sentence for the user that says what to do next, and
+// optional structured `data`. Messages must never contain a token or a secret.
+
+export type ErrorCode =
+  | 'USAGE' // the command line is wrong
+  | 'NO_SOURCE' // no source known for the app
+  | 'UNKNOWN_APP' // no such app
+  | 'UNREACHABLE' // network failure talking to the source
+  | 'AUTH' // the source refused our credentials (or wanted some)
+  | 'REF_NOT_FOUND' // branch / tag / version does not exist
+  | 'NO_PACKAGE_JSON' // the snapshot is not an app
+  | 'UNSAFE_ENTRY' // an archive or tree entry escapes the release
+  | 'BAD_ARCHIVE' // truncated / not gzip / not tar
+  | 'DISK_FULL' // ENOSPC / EDQUOT while writing
+  | 'LOCKED' // another deploy or rollback holds the app's lock
+  | 'BUILD_FAILED' // bun install or predeploy exited non-zero
+  | 'BUILD_TIMEOUT' // bun install or predeploy ran past build.timeout
+  | 'NO_ROLLBACK_TARGET' // nothing to roll back to
+  | 'RELEASE_NOT_FOUND' // VERSION given to rollback is unknown or pruned
+  | 'BAD_CONFIG' // a setting has an invalid value
+  | 'INTERNAL'; // a bug or an unexpected system error
+
+export class RevError extends Error {
+  readonly code: ErrorCode;
+  readonly data: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, opts: { data?: Record<string, unknown>; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'RevError';
+    this.code = code;
+    this.data = opts.data ?? {};
+  }
+
+  toJSON(): { code: ErrorCode; message: string; data: Record<string, unknown> } {
+    return { code: this.code, message: this.message, data: this.data };
+  }
+}
+
+export function isRevError(err: unknown, code?: ErrorCode): err is RevError {
+  return err instanceof RevError && (code === undefined || err.code === code);
+}
+
+/** Translate low-level errors that mean the same thing everywhere (a full disk). */
+export function translateSystemError(err: unknown, doing: string): unknown {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new RevError('DISK_FULL', `The disk filled up while ${doing}; free some space (old releases: toes releases) and deploy again.`, {
+      cause: err,
+    });
+  }
+  return err;
+}

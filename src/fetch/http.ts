@@ -1,0 +1,98 @@
+// HTTP for the fetchers, on undici: timeouts that isomorphic-git's default client lacks,
+// redirects that drop credentials across origins, and errors translated into RevErrors
+// that name the host but never a credential.
+import { Agent, interceptors, request, errors as undiciErrors, type Dispatcher } from 'undici';
+import { RevError } from '../errors.js';
+
+export interface HttpOptions {
+  /** A bearer-style secret (REV_TOKEN); sent only in the Authorization header. */
+  token?: string;
+  /** Milliseconds to wait for response headers and between body chunks. */
+  timeoutMs?: number;
+}
+
+let shared: Dispatcher | undefined;
+function dispatcher(): Dispatcher {
+  // One agent per process keeps connections alive between the discovery and pack requests.
+  shared ??= new Agent({ connect: { timeout: 15_000 } }).compose(interceptors.redirect({ maxRedirections: 5 }));
+  return shared;
+}
+
+export function authHeaders(token: string | undefined): Record<string, string> {
+  if (!token) return {};
+  // Basic with a fixed user name is what GitHub, Gitea/Forgejo and rev.host all accept for tokens.
+  return { authorization: 'Basic ' + Buffer.from(`x-access-token:${token}`).toString('base64') };
+}
+
+/** The URL with any user:password part and query string removed: safe for messages. */
+export function redactUrl(raw: string): string {
+  try {
+    const u = new URL(raw);
+    u.username = '';
+    u.password = '';
+    u.search = '';
+    return u.toString();
+  } catch {
+    return '<invalid url>';
+  }
+}
+
+export function hostOf(raw: string): string {
+  try {
+    return new URL(raw).host;
+  } catch {
+    return raw;
+  }
+}
+
+export async function httpRequest(
+  url: string,
+  init: { method?: string; headers?: Record<string, string>; body?: Buffer },
+  opts: HttpOptions = {},
+): Promise<Dispatcher.ResponseData> {
+  const timeout = opts.timeoutMs ?? 30_000;
+  try {
+    return await request(url, {
+      method: (init.method ?? 'GET') as Dispatcher.HttpMethod,
+      headers: { ...init.headers, ...authHeaders(opts.token) },
+      body: init.body,
+      dispatcher: dispatcher(),
+      headersTimeout: timeout,
+      bodyTimeout: timeout,
+    });
+  } catch (err) {
+    throw networkError(url, err);
+  }
+}
+
+export function networkError(url: string, err: unknown): RevError {
+  const code = (err as NodeJS.ErrnoException)?.code ?? (err as Error)?.name ?? 'error';
+  const why =
+    err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError
+      ? 'it stopped answering'
+      : code === 'ECONNREFUSED'
+        ? 'the connection was refused'
+        : code === 'ENOTFOUND' || code === 'EAI_AGAIN'
+          ? 'the host name does not resolve'
+          : `the connection failed (${code})`;
+  return new RevError('UNREACHABLE', `Could not reach ${hostOf(url)}: ${why}; check the source URL and the network, then deploy again.`, {
+    data: { host: hostOf(url), cause: code },
+    cause: err,
+  });
+}
+
+export function statusError(url: string, status: number, what: string): RevError {
+  if (status === 401 || status === 403) {
+    return new RevError(
+      'AUTH',
+      `${hostOf(url)} refused access to ${what} (HTTP ${status}); set a valid token with \`toes env set <app> REV_TOKEN <token>\` (or -g) and deploy again.`,
+      { data: { host: hostOf(url), status } },
+    );
+  }
+  if (status === 404) {
+    return new RevError('REF_NOT_FOUND', `${redactUrl(url)} was not found (HTTP 404); check the source URL.`, { data: { status } });
+  }
+  return new RevError('UNREACHABLE', `${hostOf(url)} answered HTTP ${status} for ${what}; try again later or check the source URL.`, {
+    data: { host: hostOf(url), status },
+  });
+}

@@ -1,0 +1,119 @@
+// The per-app lock: an atomic mkdir holding a note of its owner. Deploys and rollbacks of
+// one app are serial across the CLI and the daemon. A lock whose owner died on this host
+// is taken over automatically; a live owner is waited for, or named in the error.
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { RevError } from '../errors.js';
+
+export interface LockOwner {
+  pid: number;
+  host: string;
+  command: string;
+  startedAt: string;
+  token: string;
+}
+
+export interface Lock {
+  owner: LockOwner;
+  release(): Promise<void>;
+  /** Throws if the lock was taken away (only possible if it was wrongly judged stale). */
+  verify(): Promise<void>;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function readOwner(dir: string): Promise<LockOwner | undefined> {
+  try {
+    return JSON.parse(await fs.readFile(path.join(dir, 'owner.json'), 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** A lock is stale when its owner on this host is gone, or it never got an owner note. */
+async function isStale(dir: string, owner: LockOwner | undefined): Promise<boolean> {
+  if (owner) return owner.host === os.hostname() && !alive(owner.pid);
+  try {
+    const st = await fs.stat(dir);
+    return Date.now() - st.mtimeMs > 5_000; // the owner died between mkdir and writing its note
+  } catch {
+    return false;
+  }
+}
+
+function describe(o: LockOwner | undefined): string {
+  return o ? `${o.command} (pid ${o.pid} on ${o.host}, since ${o.startedAt})` : 'another process';
+}
+
+export interface AcquireOptions {
+  command: string;
+  /** How long to wait for a live owner, in ms; 0 fails at once. */
+  waitMs: number;
+  onWait?: (holder: string) => void;
+}
+
+export async function acquireLock(dir: string, opts: AcquireOptions): Promise<Lock> {
+  await fs.mkdir(path.dirname(dir), { recursive: true });
+  const owner: LockOwner = {
+    pid: process.pid,
+    host: os.hostname(),
+    command: opts.command,
+    startedAt: new Date().toISOString(),
+    token: randomBytes(8).toString('hex'),
+  };
+  const deadline = Date.now() + opts.waitMs;
+  let told = false;
+  for (;;) {
+    try {
+      await fs.mkdir(dir);
+      const tmp = path.join(dir, `owner.json.${owner.token}`);
+      await fs.writeFile(tmp, JSON.stringify(owner));
+      await fs.rename(tmp, path.join(dir, 'owner.json'));
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = await readOwner(dir);
+    if (await isStale(dir, holder)) {
+      // Move it aside first: of two processes recovering at once, only one rename succeeds.
+      const aside = `${dir}.stale-${randomBytes(4).toString('hex')}`;
+      try {
+        await fs.rename(dir, aside);
+        await fs.rm(aside, { recursive: true, force: true });
+      } catch {}
+      continue;
+    }
+    if (Date.now() >= deadline) {
+      throw new RevError('LOCKED', `The app is busy: ${describe(holder)} holds its lock; wait for it to finish or pass --wait SECONDS.`, {
+        data: { holder },
+      });
+    }
+    if (!told) {
+      opts.onWait?.(describe(holder));
+      told = true;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    owner,
+    async release() {
+      const current = await readOwner(dir);
+      if (current?.token === owner.token) await fs.rm(dir, { recursive: true, force: true });
+    },
+    async verify() {
+      const current = await readOwner(dir);
+      if (current?.token !== owner.token) {
+        throw new RevError('LOCKED', `Lost the app's lock to ${describe(current)}; nothing was swapped. Deploy again.`);
+      }
+    },
+  };
+}

@@ -1,0 +1,88 @@
+// Every location toes-rev reads or writes, derived from the data root in one place.
+import os from 'node:os';
+import path from 'node:path';
+import { RevError } from '../errors.js';
+
+export interface Roots {
+  dataDir: string;
+  appsDir: string;
+  toesDir: string;
+  toesUrl?: string;
+}
+
+/** Resolves Toes' variables (flags win over the environment); falls back to ~/.toes. */
+export function resolveRoots(
+  flags: Partial<Roots> = {},
+  env: NodeJS.ProcessEnv = process.env,
+): Roots & { defaulted: boolean } {
+  const explicit = flags.dataDir ?? env.DATA_DIR;
+  const dataDir = path.resolve(explicit ?? path.join(os.homedir(), '.toes'));
+  return {
+    dataDir,
+    appsDir: path.resolve(flags.appsDir ?? env.APPS_DIR ?? path.join(dataDir, 'apps')),
+    toesDir: path.resolve(flags.toesDir ?? env.TOES_DIR ?? path.join(dataDir, 'toes')),
+    toesUrl: flags.toesUrl ?? env.TOES_URL,
+    defaulted: explicit === undefined && !flags.appsDir && !env.APPS_DIR,
+  };
+}
+
+const APP_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+export function checkAppName(app: string): string {
+  if (!APP_NAME.test(app) || app.includes('..')) {
+    throw new RevError('USAGE', `"${app}" is not a valid app name; use letters, digits, ".", "_" and "-" only.`, { data: { app } });
+  }
+  return app;
+}
+
+/** A release directory name as Toes makes them: YYYYMMDD-HHMMSS, with -N on a clash. */
+export const RELEASE_DIR = /^\d{8}-\d{6}(-\d+)?$/;
+
+export class Layout {
+  readonly revDir: string;
+  constructor(readonly roots: Roots) {
+    this.revDir = path.join(roots.dataDir, 'rev');
+  }
+  get storeRoot(): string {
+    return path.join(this.revDir, 'store');
+  }
+  get blobsRoot(): string {
+    return path.join(this.revDir, 'store', 'blobs');
+  }
+  get tmpRoot(): string {
+    return path.join(this.revDir, 'tmp');
+  }
+  get globalConfig(): string {
+    return path.join(this.revDir, 'config.json');
+  }
+  get globalEnv(): string {
+    return path.join(this.revDir, 'env.json');
+  }
+  appDir(app: string): string {
+    return path.join(this.roots.appsDir, checkAppName(app));
+  }
+  currentLink(app: string): string {
+    return path.join(this.appDir(app), 'current');
+  }
+  releaseDir(app: string, id: string): string {
+    return path.join(this.appDir(app), id);
+  }
+  appState(app: string): string {
+    return path.join(this.revDir, 'apps', checkAppName(app));
+  }
+  releaseLog(app: string): string {
+    return path.join(this.appState(app), 'releases.jsonl');
+  }
+  deployLog(app: string, id: string): string {
+    return path.join(this.appState(app), 'logs', `${id}.log`);
+  }
+  lockDir(app: string): string {
+    return path.join(this.appState(app), 'lock');
+  }
+  appConfig(app: string): string {
+    return path.join(this.appState(app), 'config.json');
+  }
+  appEnv(app: string): string {
+    return path.join(this.appState(app), 'env.json');
+  }
+}

@@ -1,0 +1,125 @@
+// Brings an app's release log in line with the disk, under the app's lock: adopts
+// releases made before toes-rev, finishes the bookkeeping of a deploy that was killed,
+// and clears its leftovers. Called before every deploy and rollback, so recovery after
+// kill -9 needs no manual step.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { appendLog, readLog, type ReleaseRecord } from './log.js';
+import { readCurrent, swapCurrent } from './current.js';
+import { newReleaseId } from './naming.js';
+import { RELEASE_DIR, type Layout } from './paths.js';
+
+export interface AppState {
+  app: string;
+  releases: ReleaseRecord[];
+  /** The id of the release `current` points at, if it is in the log. */
+  liveId?: string;
+}
+
+export function releasePath(layout: Layout, app: string, r: ReleaseRecord): string {
+  return r.path ?? layout.releaseDir(app, r.id);
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await fs.access(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The log as it stands, with the live release taken from `current` (read-only). */
+export async function loadApp(layout: Layout, app: string): Promise<AppState> {
+  const releases = await readLog(layout.releaseLog(app));
+  const cur = await readCurrent(layout.currentLink(app));
+  let liveId: string | undefined;
+  if (cur.kind === 'link') liveId = releases.find((r) => releasePath(layout, app, r) === cur.abs)?.id;
+  return { app, releases, liveId };
+}
+
+/** Repairs the log and the app directory; the caller holds the app's lock. */
+export async function reconcile(layout: Layout, app: string, now: () => Date = () => new Date()): Promise<AppState> {
+  const appDir = layout.appDir(app);
+  const logFile = layout.releaseLog(app);
+  let releases = await readLog(logFile);
+  const fixes: ReleaseRecord[] = [];
+  const stamp = now().toISOString();
+  const byId = new Map(releases.map((r) => [r.id, r]));
+
+  let names: string[] = [];
+  try {
+    names = await fs.readdir(appDir);
+  } catch {}
+
+  // Leftovers of an interrupted deploy: staging trees and half-made symlinks.
+  for (const n of names) {
+    if (n.startsWith('.staging-') || n.startsWith('.current-')) await fs.rm(path.join(appDir, n), { recursive: true, force: true });
+  }
+
+  // A plain `current` directory (an rsync deploy.sh) becomes a release of its own.
+  let cur = await readCurrent(layout.currentLink(app));
+  if (cur.kind === 'dir') {
+    const id = newReleaseId(appDir, new Set(byId.keys()), now());
+    await fs.rename(layout.currentLink(app), path.join(appDir, id));
+    await swapCurrent(layout.currentLink(app), id);
+    names.push(id);
+    cur = await readCurrent(layout.currentLink(app));
+  }
+
+  // Toes timestamp directories the log has never seen: adopt them, oldest name first.
+  for (const n of names.filter((n) => RELEASE_DIR.test(n) && !byId.has(n)).sort()) {
+    const st = await fs.stat(path.join(appDir, n)).catch(() => null);
+    if (!st?.isDirectory()) continue;
+    const rec: ReleaseRecord = { id: n, version: `adopted-${n}`, kind: 'adopted', status: 'previous', createdAt: st.mtime.toISOString(), trigger: 'adopt', sealed: true };
+    fixes.push(rec);
+    byId.set(n, rec);
+  }
+  // `current` pointing at something else we never recorded (e.g. current -> /srv/app-v3).
+  if (cur.kind === 'link' && ![...byId.values()].some((r) => releasePath(layout, app, r) === cur.abs) && (await exists(cur.abs))) {
+    const inside = path.dirname(cur.abs) === appDir;
+    const rec: ReleaseRecord = {
+      id: inside ? path.basename(cur.abs) : `adopted-${path.basename(cur.abs)}`,
+      version: `adopted-${path.basename(cur.abs)}`,
+      kind: 'adopted',
+      status: 'live',
+      createdAt: stamp,
+      trigger: 'adopt',
+      sealed: true,
+      ...(inside ? {} : { path: cur.abs }),
+    };
+    fixes.push(rec);
+    byId.set(rec.id, rec);
+  }
+
+  const liveRec = cur.kind === 'link' ? [...byId.values()].find((r) => releasePath(layout, app, r) === cur.abs) : undefined;
+  for (const r of byId.values()) {
+    if (liveRec && r.id === liveRec.id) {
+      // The swap is the commit point: a release `current` points at is live, whatever the
+      // log said when the process recording it was killed.
+      if (r.status !== 'live' || !r.sealed) fixes.push({ ...r, status: 'live', sealed: true, finishedAt: r.finishedAt ?? stamp });
+    } else if (r.status === 'building') {
+      // We hold the lock, so whoever was building is gone.
+      if (!r.path) await fs.rm(layout.releaseDir(app, r.id), { recursive: true, force: true });
+      fixes.push({ ...r, status: 'failed', sealed: false, finishedAt: stamp, error: { code: 'INTERRUPTED', message: 'The deploy was interrupted before it went live.' } });
+    } else if (r.status === 'live') {
+      fixes.push({ ...r, status: 'previous' });
+    } else if (r.sealed && !r.pruned && !(await exists(releasePath(layout, app, r)))) {
+      fixes.push({ ...r, pruned: true }); // removed by hand: no longer a rollback target
+    }
+  }
+  await appendLog(logFile, fixes);
+  releases = fixes.length ? await readLog(logFile) : releases;
+  return { app, releases, liveId: liveRec?.id };
+}
+
+export function isGood(r: ReleaseRecord): boolean {
+  return !!r.sealed && !r.pruned && (r.status === 'live' || r.status === 'previous' || r.status === 'rolled-back');
+}
+
+/** The release a plain rollback goes to: the newest good release before the live one. */
+export function rollbackTarget(state: AppState): ReleaseRecord | undefined {
+  const i = state.releases.findIndex((r) => r.id === state.liveId);
+  const before = i < 0 ? state.releases : state.releases.slice(0, i);
+  return [...before].reverse().find((r) => isGood(r) && r.status !== 'rolled-back');
+}

@@ -1,0 +1,24 @@
+// Retention: keep the newest N good releases; failed and bad ones never count; the live
+// release and the one a rollback would go to are never removed. Only directories the log
+// knows and that sit beside `current` are ever deleted.
+import fs from 'node:fs/promises';
+import { appendLog, type ReleaseRecord } from './log.js';
+import type { Layout } from './paths.js';
+import { isGood, rollbackTarget, type AppState } from './reconcile.js';
+
+export async function prune(layout: Layout, state: AppState, keep: number): Promise<string[]> {
+  const keepIds = new Set<string>();
+  if (state.liveId) keepIds.add(state.liveId);
+  const target = rollbackTarget(state);
+  if (target) keepIds.add(target.id);
+  const good = state.releases.filter(isGood);
+  for (const r of good.slice(-keep)) keepIds.add(r.id);
+  const doomed = state.releases.filter((r) => r.sealed && !r.pruned && !r.path && !keepIds.has(r.id));
+  const records: ReleaseRecord[] = [];
+  for (const r of doomed) {
+    await fs.rm(layout.releaseDir(state.app, r.id), { recursive: true, force: true });
+    records.push({ ...r, pruned: true });
+  }
+  await appendLog(layout.releaseLog(state.app), records);
+  return doomed.map((r) => r.id);
+}

@@ -1,0 +1,120 @@
+// Settings (`toes config`) and environment (`toes env`), per app with a global default.
+// Both are small JSON files under the rev state directory, written atomically with mode
+// 0600 because the environment holds tokens.
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { RevError } from '../errors.js';
+import type { Layout } from './paths.js';
+
+type Kind = 'string' | 'bool' | 'int' | 'seconds' | 'enum';
+interface KeySpec {
+  kind: Kind;
+  values?: string[];
+  globalOnly?: boolean;
+  help: string;
+}
+
+export const CONFIG_KEYS: Record<string, KeySpec> = {
+  source: { kind: 'string', help: 'where the app comes from: a git URL, a .tar.gz URL or a directory' },
+  branch: { kind: 'string', help: "the branch or tag to deploy (default: the remote's default branch)" },
+  install: { kind: 'bool', help: 'run `bun install` before predeploy (true)' },
+  predeploy: { kind: 'bool', help: 'run scripts.predeploy when package.json has one (true)' },
+  keep: { kind: 'int', help: 'good releases kept on disk (5)' },
+  'build.timeout': { kind: 'seconds', help: 'seconds install and predeploy may take together (600)' },
+  supervisor: { kind: 'enum', values: ['toes', 'command', 'signal', 'none'], help: 'how the app is restarted after a swap' },
+  restart: { kind: 'string', help: 'restart command template, with {app}, {release} and {port}' },
+  pidfile: { kind: 'string', help: 'pidfile for the signal supervisor' },
+  signal: { kind: 'string', help: 'signal for the signal supervisor (SIGHUP)' },
+  'health.url': { kind: 'string', help: "the app's health URL (GET /ok)" },
+  'health.timeout': { kind: 'seconds', help: 'seconds to wait for health (30)' },
+  relay: { kind: 'string', globalOnly: true, help: "the relay's base URL" },
+};
+
+export const DEFAULTS = { install: true, predeploy: true, keep: 5, buildTimeout: 600 } as const;
+
+export type Settings = Record<string, string | number | boolean>;
+
+export function parseConfigValue(key: string, raw: string): string | number | boolean {
+  const spec = CONFIG_KEYS[key];
+  if (!spec) throw new RevError('BAD_CONFIG', `"${key}" is not a setting; known settings: ${Object.keys(CONFIG_KEYS).join(', ')}.`);
+  const bad = (what: string) => new RevError('BAD_CONFIG', `"${raw}" is not a valid value for ${key}: ${what}.`);
+  switch (spec.kind) {
+    case 'bool':
+      if (/^(true|yes|on|1)$/i.test(raw)) return true;
+      if (/^(false|no|off|0)$/i.test(raw)) return false;
+      throw bad('use true or false');
+    case 'int': {
+      const n = Number(raw);
+      if (!Number.isInteger(n) || n < 1 || n > 1000) throw bad('use a whole number from 1 to 1000');
+      return n;
+    }
+    case 'seconds': {
+      const n = Number(raw);
+      if (!Number.isFinite(n) || n <= 0 || n > 86_400) throw bad('use a number of seconds above 0');
+      return n;
+    }
+    case 'enum':
+      if (!spec.values!.includes(raw)) throw bad(`use one of ${spec.values!.join(', ')}`);
+      return raw;
+    default:
+      if (raw.length === 0 || /[\0\n\r]/.test(raw)) throw bad('it must be one line of text');
+      return raw;
+  }
+}
+
+export async function readJson(file: string): Promise<Settings> {
+  try {
+    const v = JSON.parse(await fs.readFile(file, 'utf8'));
+    return v && typeof v === 'object' && !Array.isArray(v) ? v : {};
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new RevError('BAD_CONFIG', `${file} is not valid JSON; fix or remove it.`, { cause: err });
+  }
+}
+
+export async function writeJson(file: string, value: Settings): Promise<void> {
+  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.tmp-${randomBytes(4).toString('hex')}`;
+  await fs.writeFile(tmp, JSON.stringify(value, null, 2) + '\n', { mode: 0o600 });
+  await fs.rename(tmp, file);
+}
+
+export type Scope = { global: true } | { global: false; app: string };
+
+export function configFile(layout: Layout, scope: Scope): string {
+  return scope.global ? layout.globalConfig : layout.appConfig(scope.app);
+}
+export function envFile(layout: Layout, scope: Scope): string {
+  return scope.global ? layout.globalEnv : layout.appEnv(scope.app);
+}
+
+/** Per-app values over global ones. */
+export async function effectiveConfig(layout: Layout, app: string): Promise<Settings> {
+  return { ...(await readJson(layout.globalConfig)), ...(await readJson(layout.appConfig(app))) };
+}
+export async function effectiveEnv(layout: Layout, app: string): Promise<Record<string, string>> {
+  const merged = { ...(await readJson(layout.globalEnv)), ...(await readJson(layout.appEnv(app))) };
+  return Object.fromEntries(Object.entries(merged).map(([k, v]) => [k, String(v)]));
+}
+
+export async function updateJson(file: string, change: (v: Settings) => void): Promise<Settings> {
+  const v = await readJson(file);
+  change(v);
+  await writeJson(file, v);
+  return v;
+}
+
+export function checkEnvKey(key: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new RevError('USAGE', `"${key}" is not a valid environment variable name.`);
+  return key;
+}
+
+/** Keys whose values are shown masked: tokens, secrets, passwords, keys. */
+export function isSecretKey(key: string): boolean {
+  return /TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIAL/i.test(key);
+}
+
+export function mask(value: string): string {
+  return value.length <= 8 ? '••••' : `${value.slice(0, 3)}…${value.slice(-4)}`;
+}
