@@ -136,6 +136,10 @@ export async function fetchGit(url: string, target: GitTarget, opts: GitFetchOpt
     await fs.mkdir(gitdir, { recursive: true });
     await git.init({ fs: fsSync, gitdir, bare: true });
   }
+  // isomorphic-git maps fetched branches through the remote's refspec; the URL itself is
+  // passed per call, so the store never records anything but the redacted form.
+  await git.setConfig({ fs: fsSync, gitdir, path: 'remote.origin.fetch', value: '+refs/heads/*:refs/remotes/origin/*' });
+  await git.setConfig({ fs: fsSync, gitdir, path: 'remote.origin.url', value: redactUrl(url) });
   if (!(await hasCommit(gitdir, target.commit))) {
     if (!target.ref) {
       throw new RevError('REF_NOT_FOUND', `The commit ${target.commit} is not in the store and servers do not hand out single commits; deploy a branch or tag instead.`);

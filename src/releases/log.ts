@@ -62,7 +62,7 @@ export async function appendLog(file: string, records: ReleaseRecord[]): Promise
   if (records.length === 0) return;
   try {
     await fs.mkdir(path.dirname(file), { recursive: true });
-    const fh = await fs.open(file, 'a', 0o600);
+    const fh = await fs.open(file, 'a+', 0o600);
     try {
       // After a crash mid-append the file may end in a torn line; start on a fresh line so
       // that only the torn record is lost, never this one.
