@@ -217,6 +217,7 @@ async function swap(c: DeployCtx): Promise<void> {
 }
 
 async function record(c: DeployCtx): Promise<void> {
+  await failpoint('record');
   const layout = layoutOf(c);
   const now = c.engine.now().toISOString();
   const live = c.reuse ?? c.record!;

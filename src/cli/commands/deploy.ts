@@ -46,7 +46,7 @@ export default defineCommand({
       if (!res.ok) {
         process.stderr.write(`toes: ${res.error!.message}\n`);
         if (res.error!.logTail && !args.json) process.stderr.write(`--- last lines of the deploy log (${res.log}) ---\n${res.error!.logTail}\n`);
-        process.exitCode = 1;
+        process.exitCode = res.error!.code === 'USAGE' ? 2 : 1;
         return;
       }
       if (args.json) return;

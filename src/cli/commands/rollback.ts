@@ -25,7 +25,7 @@ export default defineCommand({
       if (args.json) printJson(res);
       if (!res.ok) {
         process.stderr.write(`toes: ${res.error!.message}\n`);
-        process.exitCode = 1;
+        process.exitCode = res.error!.code === 'USAGE' ? 2 : 1;
         return;
       }
       if (args.json) return;

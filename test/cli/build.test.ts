@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { appFiles } from '../fixtures/repo.js';
+import { makeWorld, leftovers } from '../fixtures/world.js';
+import { binDir } from '../fixtures/cli.js';
+
+function pkg(scripts: Record<string, string>, extra: Record<string, unknown> = {}): string {
+  return JSON.stringify({ name: 'sample', version: '1.0.0', scripts: { toes: 'bun index.ts', ...scripts }, ...extra }, null, 2);
+}
+
+test('install then predeploy run in the release; a failing predeploy aborts with its log and leaves current alone', async (t) => {
+  const w = await makeWorld({
+    files: {
+      ...appFiles('v1'),
+      'lib/package.json': JSON.stringify({ name: 'lib', version: '1.0.0', main: 'index.js' }),
+      'lib/index.js': 'module.exports = 42;\n',
+      // predeploy needs the dependency installed first: install must have run.
+      'package.json': pkg({ predeploy: 'bun -e "require(\'lib\'); require(\'fs\').writeFileSync(\'built.txt\', process.env.TOES_RELEASE)"' }, { dependencies: { lib: 'file:./lib' } }),
+    },
+  });
+  t.after(() => w.close());
+  const ok = await w.toes(['deploy', 'sample', '--from', w.url, '--json']);
+  assert.equal(ok.code, 0, ok.stderr + ok.stdout);
+  const rel = ok.json().release;
+  assert.equal(w.liveFile('built.txt'), rel);
+  assert.ok(fs.existsSync(path.join(w.apps, 'sample', rel, 'node_modules', 'lib')));
+
+  w.repo.commit({ 'package.json': pkg({ predeploy: 'echo building; echo "type error in combat.ts" >&2; exit 3' }) });
+  const bad = await w.toes(['deploy', 'sample', '--json']);
+  assert.equal(bad.code, 1);
+  const res = bad.json();
+  assert.equal(res.error.code, 'BUILD_FAILED');
+  assert.equal(res.failedStage, 'predeploy');
+  assert.match(res.error.message, /exited with code 3/);
+  assert.match(res.error.logTail, /type error in combat\.ts/);
+  assert.equal(w.live(), rel);
+  assert.deepEqual(leftovers(w), []);
+  assert.equal(fs.readdirSync(path.join(w.apps, 'sample')).filter((n) => n !== 'current').length, 1);
+  const last = w.releaseLog().at(-1);
+  assert.equal(last.status, 'failed');
+  assert.match(last.error.logTail, /type error/);
+  // The deploy log has the whole output.
+  assert.match(fs.readFileSync(res.log, 'utf8'), /building/);
+  // The human form shows the tail too.
+  const human = await w.toes(['deploy', 'sample']);
+  assert.match(human.stderr, /type error in combat\.ts/);
+});
+
+test('--no-install / --no-predeploy and the install/predeploy settings skip the steps', async (t) => {
+  const w = await makeWorld({ files: { ...appFiles('v1'), 'package.json': pkg({ predeploy: 'exit 9' }) } });
+  t.after(() => w.close());
+  const r = await w.toes(['deploy', 'sample', '--from', w.url, '--no-install', '--no-predeploy', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const skipped = r.json().stages.filter((s: any) => s.skipped).map((s: any) => s.name);
+  assert.deepEqual(skipped, ['install', 'predeploy']);
+
+  w.repo.commit({ 'VERSION': 'v2\n' });
+  assert.equal((await w.toes(['config', 'set', 'sample', 'predeploy', 'false'])).code, 0);
+  const r2 = await w.toes(['deploy', 'sample', '--json']);
+  assert.equal(r2.code, 0, r2.stderr);
+  assert.equal(w.liveFile('VERSION'), 'v2\n');
+});
+
+test('a lockfile makes install frozen: a lockfile out of date fails the deploy', async (t) => {
+  const files = {
+    ...appFiles('v1'),
+    'lib/package.json': JSON.stringify({ name: 'lib', version: '1.0.0' }),
+    'lib2/package.json': JSON.stringify({ name: 'lib2', version: '1.0.0' }),
+    'package.json': pkg({}, { dependencies: { lib: 'file:./lib' } }),
+  };
+  const w = await makeWorld({ files });
+  t.after(() => w.close());
+  execFileSync(path.join(binDir, 'bun'), ['install'], { cwd: w.repo.work, stdio: 'ignore' });
+  assert.ok(fs.existsSync(path.join(w.repo.work, 'bun.lock')));
+  fs.writeFileSync(path.join(w.repo.work, '.gitignore'), 'node_modules\n');
+  w.repo.commit({});
+  const ok = await w.toes(['deploy', 'sample', '--from', w.url, '--json']);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(fs.readFileSync(ok.json().log, 'utf8'), /bun install --frozen-lockfile/);
+
+  w.repo.commit({ 'package.json': pkg({}, { dependencies: { lib: 'file:./lib', lib2: 'file:./lib2' } }) });
+  const stale = await w.toes(['deploy', 'sample', '--json']);
+  assert.equal(stale.code, 1);
+  assert.equal(stale.json().error.code, 'BUILD_FAILED');
+  assert.equal(stale.json().failedStage, 'install');
+  assert.equal(w.live(), ok.json().release);
+});
+
+test('a predeploy that hangs is stopped at build.timeout, with its whole process tree', async (t) => {
+  const w = await makeWorld({ files: { ...appFiles('v1'), 'package.json': pkg({ predeploy: 'echo $$ > /tmp/toes-rev-hang-$TOES_RELEASE.pid; sleep 600 & wait' }) } });
+  t.after(() => w.close());
+  assert.equal((await w.toes(['config', 'set', 'sample', 'build.timeout', '3'])).code, 0);
+  const r = await w.toes(['deploy', 'sample', '--from', w.url, '--json']);
+  assert.equal(r.code, 1);
+  const res = r.json();
+  assert.equal(res.error.code, 'BUILD_TIMEOUT');
+  assert.match(res.error.message, /build\.timeout/);
+  assert.equal(w.live(), undefined);
+  assert.deepEqual(leftovers(w), []);
+  const pidFile = `/tmp/toes-rev-hang-${res.release}.pid`;
+  const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+  fs.rmSync(pidFile);
+  let alive = true;
+  try {
+    process.kill(pid, 0);
+  } catch {
+    alive = false;
+  }
+  assert.equal(alive, false, 'the predeploy shell was killed');
+  const sleepers = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').filter((l) => l.trim() === 'sleep 600');
+  assert.deepEqual(sleepers, []);
+});

@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { makeWorld } from '../fixtures/world.js';
+
+const TOKEN = 'rt_test_9f8e7d6c5b4a39281706';
+
+function filesUnder(dir: string): string[] {
+  const out: string[] = [];
+  for (const d of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, d.name);
+    if (d.isDirectory()) out.push(...filesUnder(p));
+    else if (d.isFile()) out.push(p);
+  }
+  return out;
+}
+
+test('a host that wants a token: refused without it, deploys with it, and the token never leaks', async (t) => {
+  const w = await makeWorld({ token: TOKEN });
+  t.after(() => w.close());
+
+  const denied = await w.toes(['deploy', 'sample', '--from', w.url, '--json']);
+  assert.equal(denied.code, 1);
+  assert.equal(denied.json().error.code, 'AUTH');
+  assert.match(denied.stderr, /refused access.*REV_TOKEN/);
+  assert.equal(w.live(), undefined);
+
+  // A wrong token is refused the same way, and is not echoed.
+  const wrong = await w.toes(['env', 'set', 'sample', 'REV_TOKEN'], { input: 'rt_wrong_token_value_123\n' });
+  assert.equal(wrong.code, 0, wrong.stderr);
+  const denied2 = await w.toes(['deploy', 'sample', '--from', w.url]);
+  assert.equal(denied2.code, 1);
+  assert.doesNotMatch(denied2.stderr + denied2.stdout, /rt_wrong_token_value_123/);
+
+  // The right one, set from stdin so it never is a process argument.
+  const set = await w.toes(['env', 'set', 'sample', 'REV_TOKEN'], { input: `${TOKEN}\n` });
+  assert.equal(set.code, 0, set.stderr);
+  const ok = await w.toes(['deploy', 'sample', '--from', w.url, '--json', '--verbose']);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(w.liveFile('VERSION'), 'v1\n');
+  assert.ok(w.server.requests.some((r) => r.auth));
+
+  // The env file is private; no other file, no output, no URL holds the token.
+  const envFile = path.join(w.data, 'rev/apps/sample/env.json');
+  assert.equal(fs.statSync(envFile).mode & 0o777, 0o600);
+  for (const f of filesUnder(w.data)) {
+    if (f === envFile) continue;
+    assert.ok(!fs.readFileSync(f).includes(TOKEN), `token found in ${f}`);
+  }
+  for (const out of [denied.stdout, denied.stderr, ok.stdout, ok.stderr]) assert.ok(!out.includes(TOKEN));
+  assert.ok(!w.server.requests.some((r) => r.path.includes(TOKEN)));
+
+  // list masks it; get is the explicit way to read it back.
+  const list = await w.toes(['env', 'list', 'sample', '--json']);
+  assert.ok(!list.stdout.includes(TOKEN));
+  assert.match(list.json().REV_TOKEN, /^rt_…/);
+
+  // Credentials in the URL are refused outright.
+  const inUrl = await w.toes(['deploy', 'sample', '--from', w.url.replace('http://', `http://x:${TOKEN}@`), '--json']);
+  assert.equal(inUrl.code, 2);
+  assert.ok(!inUrl.stderr.includes(TOKEN) && !inUrl.stdout.includes(TOKEN));
+});
+
+test('a global token applies when the app has none', async (t) => {
+  const w = await makeWorld({ token: TOKEN });
+  t.after(() => w.close());
+  const set = await w.toes(['env', 'set', '-g', 'REV_TOKEN'], { input: TOKEN });
+  assert.equal(set.code, 0, set.stderr);
+  assert.equal(fs.statSync(path.join(w.data, 'rev/env.json')).mode & 0o777, 0o600);
+  const ok = await w.toes(['deploy', 'sample', '--from', w.url]);
+  assert.equal(ok.code, 0, ok.stderr);
+  const bad = await w.toes(['env', 'set', '-g', 'REV_TOKEN'], { input: 'two words' });
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /spaces or newlines/);
+});
