@@ -122,6 +122,7 @@ function fetchContext(c: DeployCtx) {
   const layout = layoutOf(c);
   return {
     storeRoot: layout.storeRoot,
+    owner: c.req.app,
     tmpRoot: layout.tmpRoot,
     blobs: new BlobStore(layout.blobsRoot),
     token: c.env.REV_TOKEN || undefined,

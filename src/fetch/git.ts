@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import git from 'isomorphic-git';
 import type { GitHttpRequest, GitHttpResponse, HttpClient, ServerRef } from 'isomorphic-git';
-import { RevError } from '../errors.js';
+import { RevError, translateSystemError } from '../errors.js';
 import { httpRequest, networkError, redactUrl, statusError, type HttpOptions } from './http.js';
 import { checkEntries, type Entry, type Snapshot } from './snapshot.js';
 import { BlobStore } from './blobs.js';
@@ -56,10 +56,11 @@ function makeHttp(opts: HttpOptions, counter: { bytes: number }): HttpClient {
   };
 }
 
-/** Store directory for a remote: one bare repository per URL (credentials never part of the key). */
-export function gitStoreDir(storeRoot: string, url: string): string {
+/** Store directory for a remote (credentials are never part of the key). */
+export function gitStoreDir(storeRoot: string, owner: string, url: string): string {
+  // One store per app and URL: the app's lock then serializes every write to it.
   const key = createHash('sha256').update(redactUrl(url)).digest('hex').slice(0, 16);
-  return path.join(storeRoot, 'git', key);
+  return path.join(storeRoot, 'git', `${owner}-${key}`);
 }
 
 function translate(err: unknown, url: string): unknown {
@@ -113,6 +114,8 @@ async function exists(p: string): Promise<boolean> {
 
 export interface GitFetchOptions extends HttpOptions {
   storeRoot: string;
+  /** Who owns the store (the app): see gitStoreDir. */
+  owner: string;
   blobs: BlobStore;
   onProgress?: (p: GitFetchProgress) => void;
 }
@@ -129,7 +132,7 @@ export async function hasCommit(gitdir: string, commit: string): Promise<boolean
 
 /** Fetches `target` into the store (if needed) and returns its snapshot. */
 export async function fetchGit(url: string, target: GitTarget, opts: GitFetchOptions): Promise<Snapshot> {
-  const gitdir = gitStoreDir(opts.storeRoot, url);
+  const gitdir = gitStoreDir(opts.storeRoot, opts.owner, url);
   const cache = {};
   const counter = { bytes: 0 };
   if (!(await exists(path.join(gitdir, 'HEAD')))) {
@@ -150,6 +153,8 @@ export async function fetchGit(url: string, target: GitTarget, opts: GitFetchOpt
       await git.resolveRef({ fs: fsSync, gitdir, ref: localRef });
       haveLocal = true;
     } catch {}
+    const packDir = path.join(gitdir, 'objects', 'pack');
+    const packsBefore = new Set(await fs.readdir(packDir).catch(() => [] as string[]));
     try {
       await git.fetch({
         fs: fsSync,
@@ -167,7 +172,11 @@ export async function fetchGit(url: string, target: GitTarget, opts: GitFetchOpt
         onProgress: opts.onProgress,
       });
     } catch (err) {
-      throw translate(err, url);
+      // A pack cut short (full disk, dropped link) must not stay in the store taking space.
+      for (const name of await fs.readdir(packDir).catch(() => [] as string[])) {
+        if (!packsBefore.has(name)) await fs.rm(path.join(packDir, name), { force: true });
+      }
+      throw translate(translateSystemError(err, 'fetching the repository'), url);
     }
     if (target.ref.startsWith('refs/tags/')) {
       // fetch only writes branch refs under refs/remotes; keep tags resolvable as haves too.

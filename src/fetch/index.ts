@@ -16,6 +16,8 @@ export { redactUrl } from './http.js';
 
 export interface FetchContext {
   storeRoot: string;
+  /** The app the fetch is for; its lock serializes writes to its git store. */
+  owner: string;
   tmpRoot: string;
   blobs: BlobStore;
   token?: string;
@@ -50,7 +52,7 @@ export async function fetchSnapshot(src: Source, probe: Probe, ctx: FetchContext
   await fs.mkdir(ctx.tmpRoot, { recursive: true });
   switch (src.kind) {
     case 'git-remote':
-      return fetchGit(src.url, probe.target!, { storeRoot: ctx.storeRoot, blobs: ctx.blobs, token: ctx.token, timeoutMs: ctx.timeoutMs, onProgress: ctx.onProgress });
+      return fetchGit(src.url, probe.target!, { storeRoot: ctx.storeRoot, owner: ctx.owner, blobs: ctx.blobs, token: ctx.token, timeoutMs: ctx.timeoutMs, onProgress: ctx.onProgress });
     case 'git-local':
       return snapshotFromGitdir(src.gitdir, probe.target!, ctx.blobs);
     case 'tarball':
