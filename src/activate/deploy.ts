@@ -7,7 +7,7 @@ import { failpoint } from '../failpoint.js';
 import { BlobStore, fetchSnapshot, formatSource, hasPackageJson, parseSource, probeSource, type Probe, type Snapshot, type Source } from '../fetch/index.js';
 import { appendLog, type ReleaseRecord } from '../releases/log.js';
 import { acquireLock, type Lock } from '../releases/lock.js';
-import { materialize } from '../releases/materialize.js';
+import { materialize, relink } from '../releases/materialize.js';
 import { newReleaseId } from '../releases/naming.js';
 import { readCurrent, swapCurrent } from '../releases/current.js';
 import { isGood, reconcile, releasePath, type AppState } from '../releases/reconcile.js';
@@ -171,7 +171,14 @@ async function fetchStage(c: DeployCtx): Promise<void> {
 
 async function materializeStage(c: DeployCtx): Promise<void> {
   c.staging = path.join(layoutOf(c).appDir(c.req.app), `.staging-${c.id}`);
-  await materialize(c.snapshot!.entries, new BlobStore(layoutOf(c).blobsRoot), c.staging);
+  // A build may rewrite tracked files in place: give it private copies, never the store's inodes.
+  const builds = wants(c, 'install') || wants(c, 'predeploy');
+  await materialize(c.snapshot!.entries, new BlobStore(layoutOf(c).blobsRoot), c.staging, builds ? 'copy' : 'link');
+}
+
+async function relinkStage(c: DeployCtx): Promise<void> {
+  const n = await relink(c.snapshot!.entries, new BlobStore(layoutOf(c).blobsRoot), c.staging!);
+  c.log!.write(`shared ${n} of ${c.snapshot!.entries.length} files with the store\n`);
 }
 
 function buildEnv(c: DeployCtx): Record<string, string> {
@@ -252,6 +259,7 @@ export const deployStages: Stage<DeployCtx>[] = [
   { name: 'materialize', run: materializeStage, skip: building },
   { name: 'install', run: install, skip: (c) => building(c) || !wants(c, 'install') },
   { name: 'predeploy', run: predeploy, skip: (c) => building(c) || !wants(c, 'predeploy') },
+  { name: 'relink', run: relinkStage, skip: (c) => building(c) || !(wants(c, 'install') || wants(c, 'predeploy')) },
   { name: 'seal', run: seal, skip: building },
   { name: 'swap', run: swap, skip: (c) => !!c.unchanged },
   { name: 'record', run: record, skip: (c) => !!c.unchanged },

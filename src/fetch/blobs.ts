@@ -7,6 +7,12 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { translateSystemError } from '../errors.js';
 
+/**
+ * Every blob, and every build copy made from one, carries this mtime. A file in a staging
+ * tree that still has it after the build was not written by the build (see relink).
+ */
+export const BLOB_MTIME = new Date('2000-01-01T00:00:00Z');
+
 export function gitBlobId(content: Buffer): string {
   return createHash('sha1').update(`blob ${content.length}\0`).update(content).digest('hex');
 }
@@ -34,6 +40,7 @@ export class BlobStore {
     try {
       await fs.mkdir(path.dirname(dest), { recursive: true });
       await fs.writeFile(tmp, content, { mode: exec ? 0o555 : 0o444 });
+      await fs.utimes(tmp, BLOB_MTIME, BLOB_MTIME);
       await fs.rename(tmp, dest);
     } catch (err) {
       await fs.rm(tmp, { force: true });
@@ -47,6 +54,7 @@ export class BlobStore {
     try {
       await fs.mkdir(path.dirname(dest), { recursive: true });
       await fs.chmod(file, exec ? 0o555 : 0o444);
+      await fs.utimes(file, BLOB_MTIME, BLOB_MTIME);
       await fs.rename(file, dest);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EXDEV') return this.put(oid, exec, await fs.readFile(file));

@@ -9,7 +9,8 @@ import type { Source } from './source.js';
 import { fetchTarball } from './tarball.js';
 import type { Snapshot } from './snapshot.js';
 
-export { BlobStore } from './blobs.js';
+export { BlobStore, BLOB_MTIME } from './blobs.js';
+export { mapLimit } from './pool.js';
 export { parseSource, formatSource, type Source } from './source.js';
 export { hasPackageJson, type Entry, type Snapshot } from './snapshot.js';
 export { redactUrl } from './http.js';

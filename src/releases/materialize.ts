@@ -1,14 +1,36 @@
-// Builds a staging directory from a snapshot: directories are made, files are hard links
-// to read-only blobs in the store (a copy when the store is on another filesystem), and
-// symlinks are recreated. The entries were validated when the snapshot was made.
+// Builds a staging directory from a snapshot. Two modes:
+// - `link`: every file is a hard link to its read-only blob. Used when no build step runs.
+// - `copy`: every file is a private copy (a reflink where the filesystem can), so a build
+//   that rewrites a tracked file in place cannot reach the store or another release. After
+//   the build, `relink` swaps each copy the build left alone for a hard link to its blob,
+//   so a sealed release still costs disk only for what the build wrote.
+import { randomBytes } from 'node:crypto';
+import fsc from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { translateSystemError } from '../errors.js';
 import { failpoint } from '../failpoint.js';
-import type { BlobStore, Entry } from '../fetch/index.js';
-import { mapLimit } from '../fetch/pool.js';
+import { BLOB_MTIME, mapLimit, type BlobStore, type Entry } from '../fetch/index.js';
 
-export async function materialize(entries: Entry[], blobs: BlobStore, staging: string): Promise<void> {
+export type MaterializeMode = 'link' | 'copy';
+
+async function linkOrCopy(src: string, dest: string): Promise<void> {
+  try {
+    await fs.link(src, dest);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EXDEV' && code !== 'EMLINK' && code !== 'EPERM') throw err;
+    await fs.copyFile(src, dest);
+  }
+}
+
+async function privateCopy(src: string, dest: string, exec: boolean): Promise<void> {
+  await fs.copyFile(src, dest, fsc.constants.COPYFILE_FICLONE);
+  await fs.chmod(dest, exec ? 0o755 : 0o644);
+  await fs.utimes(dest, BLOB_MTIME, BLOB_MTIME);
+}
+
+export async function materialize(entries: Entry[], blobs: BlobStore, staging: string, mode: MaterializeMode): Promise<void> {
   try {
     const dirs = new Set<string>();
     for (const e of entries) {
@@ -23,15 +45,31 @@ export async function materialize(entries: Entry[], blobs: BlobStore, staging: s
       const dest = path.join(staging, e.path);
       if (e.kind === 'symlink') return fs.symlink(e.target!, dest);
       const src = blobs.pathOf(e.oid, e.kind === 'exec');
-      try {
-        await fs.link(src, dest);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code !== 'EXDEV' && code !== 'EMLINK' && code !== 'EPERM') throw err;
-        await fs.copyFile(src, dest);
-      }
+      if (mode === 'link') await linkOrCopy(src, dest);
+      else await privateCopy(src, dest, e.kind === 'exec');
     });
   } catch (err) {
     throw translateSystemError(err, 'writing the release files');
   }
+}
+
+/** After the build: replace every copy the build did not touch by a link to its blob. */
+export async function relink(entries: Entry[], blobs: BlobStore, staging: string): Promise<number> {
+  let linked = 0;
+  const sentinel = BLOB_MTIME.getTime();
+  await mapLimit(entries, 32, async (e) => {
+    if (e.kind === 'symlink') return;
+    const dest = path.join(staging, e.path);
+    const st = await fs.lstat(dest).catch(() => null);
+    if (!st?.isFile() || st.mtimeMs !== sentinel || st.nlink !== 1) return;
+    const tmp = `${dest}.relink-${randomBytes(4).toString('hex')}`;
+    try {
+      await fs.link(blobs.pathOf(e.oid, e.kind === 'exec'), tmp);
+      await fs.rename(tmp, dest);
+      linked++;
+    } catch {
+      await fs.rm(tmp, { force: true }); // keeping the private copy is always correct
+    }
+  });
+  return linked;
 }

@@ -55,7 +55,7 @@ test('--no-install / --no-predeploy and the install/predeploy settings skip the 
   const r = await w.toes(['deploy', 'sample', '--from', w.url, '--no-install', '--no-predeploy', '--json']);
   assert.equal(r.code, 0, r.stderr);
   const skipped = r.json().stages.filter((s: any) => s.skipped).map((s: any) => s.name);
-  assert.deepEqual(skipped, ['install', 'predeploy']);
+  assert.deepEqual(skipped, ['install', 'predeploy', 'relink']);
 
   w.repo.commit({ 'VERSION': 'v2\n' });
   assert.equal((await w.toes(['config', 'set', 'sample', 'predeploy', 'false'])).code, 0);
@@ -112,4 +112,30 @@ test('a predeploy that hangs is stopped at build.timeout, with its whole process
   assert.equal(alive, false, 'the predeploy shell was killed');
   const sleepers = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').filter((l) => l.trim() === 'sleep 600');
   assert.deepEqual(sleepers, []);
+});
+
+test('a predeploy that rewrites tracked files in place changes only its own release', async (t) => {
+  const script = "bun -e \"const fs=require('fs'); fs.appendFileSync('index.ts', '// built ' + process.env.TOES_RELEASE + '\\\\n'); fs.chmodSync('VERSION', 0o644); fs.writeFileSync('VERSION', 'rewritten')\"";
+  const w = await makeWorld({ files: { ...appFiles('v1'), 'package.json': pkg({ predeploy: script }) } });
+  t.after(() => w.close());
+  const r1 = (await w.toes(['deploy', 'sample', '--from', w.url, '--json'])).json();
+  assert.equal(r1.ok, true, JSON.stringify(r1.error));
+  w.repo.commit({ 'other.txt': 'x\n' });
+  const r2 = (await w.toes(['deploy', 'sample', '--json'])).json();
+  assert.equal(r2.ok, true, JSON.stringify(r2.error));
+  const rel = (id: string, f: string) => path.join(w.apps, 'sample', id, f);
+  // Each release has exactly its own build's edits; the first was not touched by the second.
+  assert.equal(fs.readFileSync(rel(r1.release, 'index.ts'), 'utf8'), `export const version = "v1";\n// built ${r1.release}\n`);
+  assert.equal(fs.readFileSync(rel(r2.release, 'index.ts'), 'utf8'), `export const version = "v1";\n// built ${r2.release}\n`);
+  assert.equal(fs.readFileSync(rel(r1.release, 'VERSION'), 'utf8'), 'rewritten');
+  // Files the build left alone are shared with the store (one inode), the rewritten ones are not.
+  const ino = (id: string, f: string) => fs.statSync(rel(id, f)).ino;
+  assert.equal(ino(r1.release, 'package.json'), ino(r2.release, 'package.json'));
+  assert.notEqual(ino(r1.release, 'index.ts'), ino(r2.release, 'index.ts'));
+  // The store still holds the original content.
+  const blobsRoot = path.join(w.data, 'rev/store/blobs');
+  const contents = fs.readdirSync(blobsRoot).flatMap((d) => fs.readdirSync(path.join(blobsRoot, d)).map((f) => fs.readFileSync(path.join(blobsRoot, d, f), 'utf8')));
+  assert.ok(contents.includes('export const version = "v1";\n'));
+  assert.ok(contents.includes('v1\n'));
+  assert.ok(!contents.some((c) => c.includes('// built 20')));
 });
