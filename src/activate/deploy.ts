@@ -123,7 +123,7 @@ function fetchContext(c: DeployCtx) {
   return {
     storeRoot: layout.storeRoot,
     owner: c.req.app,
-    tmpRoot: layout.tmpRoot,
+    tmpRoot: layout.tmpDir(c.req.app),
     blobs: new BlobStore(layout.blobsRoot),
     token: c.env.REV_TOKEN || undefined,
   };
@@ -135,7 +135,7 @@ async function begin(c: DeployCtx): Promise<void> {
   c.id = newReleaseId(layout.appDir(app), new Set(c.state!.releases.map((r) => r.id)), c.engine.now());
   c.record = {
     id: c.id,
-    version: c.probe?.version ?? 'pending',
+    version: c.snapshot!.version,
     kind: c.source!.kind === 'git-remote' || c.source!.kind === 'git-local' ? 'git' : c.source!.kind,
     status: 'building',
     source: formatSource(c.source!),
@@ -148,24 +148,22 @@ async function begin(c: DeployCtx): Promise<void> {
   await appendLog(layout.releaseLog(app), [c.record]);
   c.log = fileLog(layout.deployLog(app, c.id), c.engine.events?.onText);
   c.log.write(`deploy ${app} ${c.id} from ${c.record.source}${c.record.ref ? ` (${c.record.ref})` : ''}\n`);
+  const s = c.snapshot!;
+  c.log.write(`fetched ${s.version} (${s.entries.length} files, ${s.bytesFetched} bytes downloaded)\n`);
 }
 
 async function fetchStage(c: DeployCtx): Promise<void> {
   await failpoint('fetch');
   c.snapshot = await fetchSnapshot(c.source!, c.probe!, fetchContext(c));
-  c.log!.write(`fetched ${c.snapshot.version} (${c.snapshot.entries.length} files, ${c.snapshot.bytesFetched} bytes downloaded)\n`);
   if (!hasPackageJson(c.snapshot.entries)) {
-    throw new RevError('NO_PACKAGE_JSON', `The snapshot of ${c.record!.source} has no package.json at its top level, so it is not a Toes app; nothing was published.`);
+    throw new RevError('NO_PACKAGE_JSON', `The snapshot of ${formatSource(c.source!)} has no package.json at its top level, so it is not a Toes app; nothing was published.`);
   }
-  if (c.record!.version !== c.snapshot.version) {
-    c.record = { ...c.record!, version: c.snapshot.version };
+  if (c.probe!.version === undefined && !c.req.force) {
     // A tarball or directory only reveals its version once fetched: reuse still applies.
+    const v = c.snapshot.version;
     const live = c.state!.releases.find((r) => r.id === c.state!.liveId);
-    if (!c.req.force && live?.version === c.snapshot.version) c.unchanged = true;
-    else if (!c.req.force) c.reuse = [...c.state!.releases].reverse().find((r) => r.version === c.snapshot!.version && isGood(r));
-    if (c.unchanged || c.reuse) {
-      await appendLog(layoutOf(c).releaseLog(c.req.app), [{ ...c.record, status: 'failed', finishedAt: c.engine.now().toISOString(), error: { code: 'DUPLICATE', message: `Same content as ${c.reuse?.id ?? live?.id}; reused it.` } }]);
-    }
+    if (live?.version === v) c.unchanged = true;
+    else c.reuse = [...c.state!.releases].reverse().find((r) => r.version === v && isGood(r));
   }
 }
 
@@ -254,8 +252,8 @@ export const deployStages: Stage<DeployCtx>[] = [
   { name: 'lock', run: lock },
   { name: 'recover', run: recover },
   { name: 'probe', run: probe },
-  { name: 'begin', run: begin, skip: building },
   { name: 'fetch', run: fetchStage, skip: building },
+  { name: 'begin', run: begin, skip: building },
   { name: 'materialize', run: materializeStage, skip: building },
   { name: 'install', run: install, skip: (c) => building(c) || !wants(c, 'install') },
   { name: 'predeploy', run: predeploy, skip: (c) => building(c) || !wants(c, 'predeploy') },

@@ -1,6 +1,7 @@
 // The release log as users see it. Repairs the log first when the app is idle; while a
 // deploy holds the lock, shows the log as it stands.
-import { isRevError } from '../errors.js';
+import fs from 'node:fs';
+import { RevError, isRevError } from '../errors.js';
 import { acquireLock } from '../releases/lock.js';
 import { loadApp, reconcile, type AppState } from '../releases/reconcile.js';
 import type { Layout } from '../releases/paths.js';
@@ -21,6 +22,11 @@ export interface ReleaseView {
 }
 
 export async function listReleases(layout: Layout, app: string): Promise<{ app: string; releases: ReleaseView[]; busy: boolean }> {
+  if (!fs.existsSync(layout.releaseLog(app)) && !fs.existsSync(layout.appDir(app))) {
+    throw new RevError('UNKNOWN_APP', `${app} has no releases and no directory in ${layout.roots.appsDir}; deploy it with \`toes deploy ${app} --from <source>\`.`, {
+      data: { app },
+    });
+  }
   let state: AppState;
   let busy = false;
   try {

@@ -77,7 +77,8 @@ function translate(err: unknown, url: string): unknown {
 export async function resolveGitRef(url: string, ref: string | undefined, opts: HttpOptions): Promise<GitTarget> {
   let refs: ServerRef[];
   try {
-    refs = await git.listServerRefs({ http: makeHttp(opts, { bytes: 0 }), url, protocolVersion: 2, symrefs: true, peelTags: true });
+    // Protocol v1 discovery answers in one request (v2 needs a second one for ls-refs).
+    refs = await git.listServerRefs({ http: makeHttp(opts, { bytes: 0 }), url, protocolVersion: 1, symrefs: true, peelTags: true });
   } catch (err) {
     throw translate(err, url);
   }
@@ -130,6 +131,35 @@ export async function hasCommit(gitdir: string, commit: string): Promise<boolean
   }
 }
 
+/**
+ * isomorphic-git writes a fetched pack, then its index, neither atomically. A process killed
+ * in between leaves a pack with no index (dead weight) or a short index (which would break
+ * every later read). Both are removed; the next fetch simply asks for those objects again.
+ */
+export async function repairGitStore(gitdir: string): Promise<string[]> {
+  const packDir = path.join(gitdir, 'objects', 'pack');
+  const names = await fs.readdir(packDir).catch(() => [] as string[]);
+  const removed: string[] = [];
+  for (const name of names) {
+    const base = name.replace(/\.(pack|idx)$/, '');
+    if (name.endsWith('.pack') && !names.includes(`${base}.idx`)) removed.push(name);
+    if (!name.endsWith('.idx')) continue;
+    const fh = await fs.open(path.join(packDir, name), 'r');
+    try {
+      const { size } = await fh.stat();
+      const head = Buffer.alloc(8 + 256 * 4);
+      const { bytesRead } = await fh.read(head, 0, head.length, 0);
+      const count = bytesRead === head.length ? head.readUInt32BE(8 + 255 * 4) : -1;
+      // v2 index: header, fanout, then 28 bytes per object, then two trailing hashes.
+      if (count < 0 || size < head.length + count * 28 + 40 || !names.includes(`${base}.pack`)) removed.push(name, `${base}.pack`);
+    } finally {
+      await fh.close();
+    }
+  }
+  for (const name of new Set(removed)) await fs.rm(path.join(packDir, name), { force: true });
+  return [...new Set(removed)];
+}
+
 /** Fetches `target` into the store (if needed) and returns its snapshot. */
 export async function fetchGit(url: string, target: GitTarget, opts: GitFetchOptions): Promise<Snapshot> {
   const gitdir = gitStoreDir(opts.storeRoot, opts.owner, url);
@@ -143,6 +173,7 @@ export async function fetchGit(url: string, target: GitTarget, opts: GitFetchOpt
   // passed per call, so the store never records anything but the redacted form.
   await git.setConfig({ fs: fsSync, gitdir, path: 'remote.origin.fetch', value: '+refs/heads/*:refs/remotes/origin/*' });
   await git.setConfig({ fs: fsSync, gitdir, path: 'remote.origin.url', value: redactUrl(url) });
+  await repairGitStore(gitdir);
   if (!(await hasCommit(gitdir, target.commit))) {
     if (!target.ref) {
       throw new RevError('REF_NOT_FOUND', `The commit ${target.commit} is not in the store and servers do not hand out single commits; deploy a branch or tag instead.`);

@@ -85,7 +85,7 @@ export function statusError(url: string, status: number, what: string): RevError
   if (status === 401 || status === 403) {
     return new RevError(
       'AUTH',
-      `${hostOf(url)} refused access to ${what} (HTTP ${status}); set a valid token with \`toes env set <app> REV_TOKEN <token>\` (or -g) and deploy again.`,
+      `${hostOf(url)} refused access to ${what} (HTTP ${status}); store a valid token with \`toes env set <app> REV_TOKEN\` (it reads the token from stdin; -g for every app) and deploy again.`,
       { data: { host: hostOf(url), status } },
     );
   }

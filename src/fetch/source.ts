@@ -30,7 +30,7 @@ export function parseSource(raw: string, cwd = process.cwd()): Source {
   if (/^https?:\/\//i.test(src)) {
     const u = new URL(src);
     if (u.username || u.password) {
-      throw new RevError('USAGE', `Do not put credentials in the source URL (${redactUrl(src)}); store the token with \`toes env set <app> REV_TOKEN <token>\` instead.`);
+      throw new RevError('USAGE', `Do not put credentials in the source URL (${redactUrl(src)}); store the token with \`toes env set <app> REV_TOKEN\` (it reads the token from stdin) instead.`);
     }
     return isTarballUrl(u.pathname) ? { kind: 'tarball', url: src } : { kind: 'git-remote', url: src };
   }

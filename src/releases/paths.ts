@@ -49,8 +49,9 @@ export class Layout {
   get blobsRoot(): string {
     return path.join(this.revDir, 'store', 'blobs');
   }
-  get tmpRoot(): string {
-    return path.join(this.revDir, 'tmp');
+  /** Scratch space for one app's fetches; emptied under the app's lock. */
+  tmpDir(app: string): string {
+    return path.join(this.revDir, 'tmp', checkAppName(app));
   }
   get globalConfig(): string {
     return path.join(this.revDir, 'config.json');

@@ -52,7 +52,8 @@ export async function reconcile(layout: Layout, app: string, now: () => Date = (
     names = await fs.readdir(appDir);
   } catch {}
 
-  // Leftovers of an interrupted deploy: staging trees and half-made symlinks.
+  // Leftovers of an interrupted deploy: scratch files, staging trees, half-made symlinks.
+  await fs.rm(layout.tmpDir(app), { recursive: true, force: true });
   for (const n of names) {
     if (n.startsWith('.staging-') || n.startsWith('.current-')) await fs.rm(path.join(appDir, n), { recursive: true, force: true });
   }

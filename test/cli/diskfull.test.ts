@@ -10,7 +10,7 @@ import { makeWorld, leftovers } from '../fixtures/world.js';
 
 test('a disk that fills up mid-deploy: clear error, staging removed, current untouched, next deploy works', async (t) => {
   const mnt = tmpDir('toes-rev-tmpfs-');
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=6m', 'tmpfs', mnt]);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', mnt]);
   t.after(() => {
     execFileSync('umount', ['-l', mnt]);
     fs.rmSync(mnt, { recursive: true, force: true });

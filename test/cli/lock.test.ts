@@ -10,7 +10,7 @@ test('a second deploy while one runs says who holds the lock, or waits for it', 
   t.after(() => w.close());
   await w.toes(['deploy', 'sample', '--from', w.url]);
   w.repo.commit({ 'VERSION': 'v2\n' });
-  const holder = startUntil(w.data, ['deploy', 'sample'], 'failpoint fetch reached', { env: { TOES_REV_FAILPOINT: 'fetch' } });
+  const holder = startUntil(w.data, ['deploy', 'sample'], 'failpoint install reached', { env: { TOES_REV_FAILPOINT: 'install' } });
   t.after(() => holder.child.kill('SIGKILL'));
   await holder.reached;
 

@@ -1,5 +1,4 @@
 import { defineCommand } from 'citty';
-import { RevError } from '../../errors.js';
 import { act, appFrom, commonArgs, layoutFrom, printJson, shortId } from '../common.js';
 
 export default defineCommand({
@@ -15,7 +14,7 @@ export default defineCommand({
       const app = appFrom(args.app);
       const { releases, busy } = await listReleases(layout, app);
       if (args.json) return printJson(releases);
-      if (releases.length === 0) throw new RevError('UNKNOWN_APP', `${app} has no releases yet; deploy it with \`toes deploy ${app} --from <source>\`.`);
+      if (releases.length === 0) return console.log(`${app} has no releases yet.`);
       const rows = releases.map((r) => [
         r.live ? '*' : ' ',
         r.id,
