@@ -12,10 +12,21 @@ export interface HttpOptions {
 }
 
 let shared: Dispatcher | undefined;
-function dispatcher(): Dispatcher {
-  // One agent per process keeps connections alive between the discovery and pack requests.
-  shared ??= new Agent({ connect: { timeout: 15_000 } }).compose(interceptors.redirect({ maxRedirections: 5 }));
+/**
+ * One agent per process keeps connections alive between the discovery and pack requests.
+ * Under Bun, `undici` is Bun's own shim: no compose(), but request() follows redirects itself.
+ */
+function dispatcher(): Dispatcher | undefined {
+  const agent = new Agent({ connect: { timeout: 15_000 } });
+  if (typeof agent.compose !== 'function') return undefined;
+  shared ??= agent.compose(interceptors.redirect({ maxRedirections: 5 }));
   return shared;
+}
+
+function isNetworkError(err: unknown): boolean {
+  if (err instanceof undiciErrors.UndiciError) return true;
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return typeof code === 'string' && /^(E[A-Z]+|UND_ERR_.*)$/.test(code);
 }
 
 export function authHeaders(token: string | undefined): Record<string, string> {
@@ -49,19 +60,20 @@ export async function httpRequest(
   url: string,
   init: { method?: string; headers?: Record<string, string>; body?: Buffer },
   opts: HttpOptions = {},
-): Promise<Dispatcher.ResponseData> {
+): Promise<Dispatcher.ResponseData<unknown>> {
   const timeout = opts.timeoutMs ?? 30_000;
   try {
+    const d = dispatcher();
     return await request(url, {
       method: (init.method ?? 'GET') as Dispatcher.HttpMethod,
       headers: { ...init.headers, ...authHeaders(opts.token) },
       body: init.body,
-      dispatcher: dispatcher(),
       headersTimeout: timeout,
       bodyTimeout: timeout,
-    });
+      ...(d ? { dispatcher: d } : { maxRedirections: 5 }),
+    } as Parameters<typeof request>[1]);
   } catch (err) {
-    throw networkError(url, err);
+    throw isNetworkError(err) ? networkError(url, err) : err;
   }
 }
 

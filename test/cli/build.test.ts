@@ -110,7 +110,16 @@ test('a predeploy that hangs is stopped at build.timeout, with its whole process
     alive = false;
   }
   assert.equal(alive, false, 'the predeploy shell was killed');
-  const sleepers = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').filter((l) => l.trim() === 'sleep 600');
+  const sleepers = fs
+    .readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return fs.readFileSync(`/proc/${d}/cmdline`, 'utf8') === 'sleep\u0000600\u0000';
+      } catch {
+        return false;
+      }
+    });
   assert.deepEqual(sleepers, []);
 });
 
