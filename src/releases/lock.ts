@@ -88,6 +88,11 @@ export async function acquireLock(dir: string, opts: AcquireOptions): Promise<Lo
       const aside = `${dir}.stale-${randomBytes(4).toString('hex')}`;
       try {
         await fs.rename(dir, aside);
+        const moved = await readOwner(aside);
+        if (moved?.token !== holder?.token) {
+          // Another process recovered it first and holds a fresh lock: hand it back.
+          await fs.rename(aside, dir).catch(() => {});
+        }
         await fs.rm(aside, { recursive: true, force: true });
       } catch {}
       continue;
