@@ -65,7 +65,14 @@ export function gitStoreDir(storeRoot: string, owner: string, url: string): stri
 
 function translate(err: unknown, url: string): unknown {
   if (err instanceof RevError) return err;
-  const e = err as { code?: string; data?: { statusCode?: number } };
+  const e = err as { code?: string; data?: { statusCode?: number; filepath?: string } };
+  if (e?.code === 'UnsafeFilepathError') {
+    const p = e.data?.filepath ?? '?';
+    return new RevError('UNSAFE_ENTRY', `Refused to deploy: the repository tree has an entry "${p}" that would escape the release; nothing was published. Fix the repository and deploy again.`, {
+      data: { path: p },
+      cause: err,
+    });
+  }
   if (e?.code === 'HttpError' && e.data?.statusCode) return statusError(url, e.data.statusCode, 'the repository');
   if (e?.code === 'SmartHttpError' || e?.code === 'ParseError' || e?.code === 'UnknownTransportError') {
     return new RevError('UNREACHABLE', `${redactUrl(url)} does not look like a git repository served over smart HTTP; check the source URL.`, { cause: err });
@@ -222,7 +229,12 @@ export async function fetchGit(url: string, target: GitTarget, opts: GitFetchOpt
 
 /** Reads the commit's tree out of `gitdir` (a store or a local repository) into the blob store. */
 export async function snapshotFromGitdir(gitdir: string, target: GitTarget, blobs: BlobStore, cache: object = {}, bytesFetched = 0): Promise<Snapshot> {
-  const entries = await listCommitTree(gitdir, target.commit, cache);
+  let entries: Entry[];
+  try {
+    entries = await listCommitTree(gitdir, target.commit, cache);
+  } catch (err) {
+    throw translate(err, gitdir);
+  }
   checkEntries(entries);
   await storeGitBlobs(gitdir, entries, blobs, cache);
   return { version: target.commit, kind: 'git', commit: target.commit, ref: target.ref, entries, bytesFetched };
