@@ -126,6 +126,7 @@ function fetchContext(c: DeployCtx) {
     tmpRoot: layout.tmpDir(c.req.app),
     blobs: new BlobStore(layout.blobsRoot),
     token: c.env.REV_TOKEN || undefined,
+    onProgress: c.engine.events?.onProgress,
   };
 }
 

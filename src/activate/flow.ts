@@ -41,6 +41,8 @@ export interface OpResult {
 export interface FlowEvents {
   onStage?(name: string): void;
   onText?(text: string): void;
+  /** Download progress inside the fetch stage. */
+  onProgress?(p: { phase: string; loaded: number; total?: number }): void;
 }
 
 export interface FlowHooks<C> {

@@ -4,11 +4,26 @@ import type { FlowEvents } from '../activate/index.js';
 export function progress(enabled: boolean, verbose: boolean): FlowEvents {
   if (!enabled && !verbose) return {};
   const t0 = Date.now();
+  let lastDraw = 0;
+  let drawn = false;
+  const clear = () => {
+    if (drawn) process.stderr.write('\r\x1b[K');
+    drawn = false;
+  };
   return {
     onStage(name) {
+      clear();
       if (enabled) process.stderr.write(`  ${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s  ${name}\n`);
     },
+    onProgress({ phase, loaded, total }) {
+      if (!enabled || Date.now() - lastDraw < 100) return;
+      lastDraw = Date.now();
+      const pct = total ? ` ${Math.floor((100 * loaded) / total)}%` : ` ${loaded}`;
+      process.stderr.write(`\r\x1b[K          ${phase}${pct}`);
+      drawn = true;
+    },
     onText(text) {
+      clear();
       if (verbose || text.startsWith('waiting for the lock')) process.stderr.write(text);
     },
   };

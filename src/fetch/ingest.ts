@@ -23,6 +23,21 @@ interface Found {
   kind: 'file' | 'exec' | 'symlink';
 }
 
+/**
+ * git's rule: the deepest .gitignore with a pattern matching the path decides (so a nested
+ * `!keep.log` re-includes what a parent's `*.log` excluded); within a file the last match wins.
+ */
+function isIgnored(rules: readonly { base: string; ig: Ignore }[], rel: string, isDir: boolean): boolean {
+  for (let i = rules.length - 1; i >= 0; i--) {
+    const { base, ig } = rules[i];
+    const sub = base ? rel.slice(base.length + 1) : rel;
+    const verdict = ig.test(isDir ? `${sub}/` : sub);
+    if (verdict.ignored) return true;
+    if (verdict.unignored) return false;
+  }
+  return false;
+}
+
 async function walk(root: string, opts: IngestOptions): Promise<Found[]> {
   const found: Found[] = [];
   async function visit(dirRel: string, rules: { base: string; ig: Ignore }[]): Promise<void> {
@@ -38,11 +53,7 @@ async function walk(root: string, opts: IngestOptions): Promise<Found[]> {
       const rel = dirRel ? `${dirRel}/${d.name}` : d.name;
       if (opts.gitignore) {
         if (d.name === '.git' || d.name === 'node_modules') continue;
-        const ignored = scoped.some(({ base, ig }) => {
-          const sub = base ? rel.slice(base.length + 1) : rel;
-          return ig.ignores(d.isDirectory() ? `${sub}/` : sub);
-        });
-        if (ignored) continue;
+        if (isIgnored(scoped, rel, d.isDirectory())) continue;
       }
       const abs = path.join(root, rel);
       if (d.isDirectory()) subdirs.push(visit(rel, scoped));
@@ -51,7 +62,7 @@ async function walk(root: string, opts: IngestOptions): Promise<Found[]> {
         const st = await fs.stat(abs);
         found.push({ rel, abs, kind: st.mode & 0o111 ? 'exec' : 'file' });
       } else {
-        throw new RevError('UNSAFE_ENTRY', `Refused to deploy: "${rel}" is a device, socket or pipe, not a file; nothing was published. Remove it and deploy again.`, {
+        throw new RevError('UNSAFE_ENTRY', `Refused to deploy: "${rel}" is a device, socket or pipe rather than a file, so nothing was published; remove it (or ignore it in .gitignore) and deploy again.`, {
           data: { path: rel },
         });
       }

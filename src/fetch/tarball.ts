@@ -1,87 +1,302 @@
-// The tarball source: the archive is streamed from the network through a hash and gunzip
-// into tar's unpacker, never held in memory. Every header is checked before anything is
-// written for it; the first unsafe entry aborts the whole unpack and nothing is published.
+// The tarball source: the archive is streamed from the network (or a local file) through
+// a hash and gunzip into tar's parser, never held in memory. We do the writing ourselves,
+// one entry at a time: every header is checked against what the archive has created so
+// far before anything is written for it, files are created with O_EXCL|O_NOFOLLOW, and
+// the first unsafe entry aborts the whole unpack. Nothing is published from a refused
+// archive, and every write has settled before the caller removes the unpack directory.
 import { createHash, randomBytes } from 'node:crypto';
+import { constants as fsc, createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { Transform } from 'node:stream';
+import { Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
-import { Unpack, type ReadEntry } from 'tar';
+import { Parser, type ReadEntry } from 'tar';
+import { errors as undiciErrors } from 'undici';
 import { RevError, translateSystemError } from '../errors.js';
 import type { BlobStore } from './blobs.js';
-import { httpRequest, redactUrl, statusError, type HttpOptions } from './http.js';
+import { hostOf, httpRequest, redactUrl, statusError, type HttpOptions } from './http.js';
 import { ingestDir } from './ingest.js';
 import { checkLinkTarget, checkRelativePath, type Snapshot } from './snapshot.js';
 
-const ALLOWED = new Set(['File', 'OldFile', 'ContiguousFile', 'Directory', 'SymbolicLink', 'Link']);
+const FILE_TYPES = new Set(['File', 'OldFile', 'ContiguousFile']);
+const NOT_A_FILE: Record<string, string> = {
+  CharacterDevice: 'a character device',
+  BlockDevice: 'a block device',
+  FIFO: 'a FIFO (named pipe)',
+};
 
 export function isTarballUrl(src: string): boolean {
   return /\.(tar\.gz|tgz)(\?.*)?$/i.test(src);
 }
 
-/** Raises UNSAFE_ENTRY for a header that could write outside the unpack root. */
-export function checkTarHeader(entryPath: string, type: string, linkpath: string | undefined): void {
-  const clean = entryPath.replace(/\/+$/, '');
-  if (clean === '' || clean === '.') return;
-  checkRelativePath(clean.replace(/^\.\//, ''));
-  if (!ALLOWED.has(type)) {
-    throw new RevError('UNSAFE_ENTRY', `Refused to deploy: the archive entry "${clean}" is a ${type}, not a file; nothing was published.`, {
-      data: { path: clean, type },
-    });
-  }
-  if (type === 'SymbolicLink') checkLinkTarget(clean, linkpath ?? '');
-  if (type === 'Link') checkRelativePath((linkpath ?? '').replace(/^\.\//, ''));
+function unsafeEntry(entryPath: string, why: string, data: Record<string, unknown> = {}): RevError {
+  return new RevError('UNSAFE_ENTRY', `Refused to deploy: the archive entry "${entryPath}" ${why}, so nothing was published; fix the archive and deploy again.`, {
+    data: { path: entryPath, why, ...data },
+  });
 }
 
-/** Unpacks a gzip'd tar stream into `dest`, refusing unsafe entries. Returns the sha256 of the raw bytes. */
-export async function unpackTarball(source: AsyncIterable<Uint8Array> | NodeJS.ReadableStream, dest: string): Promise<string> {
+function badArchive(why: string, cause?: unknown): RevError {
+  return new RevError('BAD_ARCHIVE', `The archive ${why}, so nothing was published; check that the source points at a complete .tar.gz and deploy again.`, {
+    data: { why },
+    cause,
+  });
+}
+
+/** A tar path as the archive means it: without "./" in front or "/" at the end. */
+function tarPath(raw: string): string {
+  let p = raw;
+  while (p.startsWith('./')) p = p.slice(2);
+  // A lone "/" stays: it is absolute, not the root entry.
+  return p.length > 1 ? p.replace(/\/+$/, '') : p;
+}
+
+type Kind = 'dir' | 'file' | 'symlink';
+
+/**
+ * What the archive has created so far, in header order. Checks each new header against it:
+ * the path is plain and relative, no ancestor is a symlink (a write through a symlink could
+ * land anywhere) or a file, links stay inside, and nothing is written twice.
+ */
+class TarTree {
+  readonly kinds = new Map<string, Kind>();
+  readonly links = new Map<string, string>();
+  /** Entries accepted (the root "./" entry excluded). */
+  count = 0;
+
+  /**
+   * Validates one header and records it. Returns the normalized path, or undefined for the
+   * archive's own root ("./"), which is skipped. Throws UNSAFE_ENTRY (or BAD_ARCHIVE).
+   */
+  admit(rawPath: string, type: string, rawLinkpath: string | undefined): string | undefined {
+    const p = tarPath(rawPath);
+    if (p === '' || p === '.') {
+      if (type === 'Directory') return undefined;
+      throw unsafeEntry(rawPath, 'names the unpack directory itself');
+    }
+    checkRelativePath(p);
+    const parts = p.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const dir = parts.slice(0, i).join('/');
+      const kind = this.kinds.get(dir);
+      if (kind === 'symlink') throw unsafeEntry(p, `lies below the symlink "${dir}", which a write could follow out of the release`);
+      if (kind === 'file') throw badArchive(`has the entry "${p}" below the file "${dir}"`);
+    }
+    const before = this.kinds.get(p);
+    if (before !== undefined && !(before === 'dir' && type === 'Directory')) throw unsafeEntry(p, 'appears twice');
+
+    if (NOT_A_FILE[type]) throw unsafeEntry(p, `is ${NOT_A_FILE[type]}, which a release may not contain`, { type });
+    let kind: Kind;
+    if (type === 'Directory') kind = 'dir';
+    else if (FILE_TYPES.has(type)) kind = 'file';
+    else if (type === 'SymbolicLink') {
+      const target = rawLinkpath ?? '';
+      checkLinkTarget(p, target, this.links);
+      this.links.set(p, target);
+      kind = 'symlink';
+    } else if (type === 'Link') {
+      const target = tarPath(rawLinkpath ?? '');
+      if (target === '' || target.startsWith('/') || target.split('/').includes('..')) {
+        throw unsafeEntry(p, `is a hard link to "${rawLinkpath ?? ''}", outside the release`, { target: rawLinkpath });
+      }
+      checkRelativePath(target);
+      if (this.kinds.get(target) !== 'file') {
+        throw unsafeEntry(p, `is a hard link to "${target}", which is not a regular file earlier in the archive`, { target });
+      }
+      const tparts = target.split('/');
+      for (let i = 1; i < tparts.length; i++) {
+        if (this.kinds.get(tparts.slice(0, i).join('/')) !== 'dir') {
+          throw unsafeEntry(p, `is a hard link to "${target}" through something that is not a directory`, { target });
+        }
+      }
+      kind = 'file';
+    } else {
+      throw unsafeEntry(p, `is of the unsupported tar type ${type}`, { type });
+    }
+    for (let i = 1; i < parts.length; i++) this.kinds.set(parts.slice(0, i).join('/'), 'dir');
+    this.kinds.set(p, kind);
+    this.count++;
+    return p;
+  }
+}
+
+/** Creates one admitted entry under `root` (whose real path is `realRoot`). */
+async function writeEntry(root: string, realRoot: string, rel: string, entry: ReadEntry, signal: AbortSignal): Promise<void> {
+  const abs = path.join(root, ...rel.split('/'));
+  if (entry.type === 'Directory') {
+    await fs.mkdir(abs, { recursive: true, mode: 0o755 });
+    entry.resume();
+    return;
+  }
+  await fs.mkdir(path.dirname(abs), { recursive: true, mode: 0o755 });
+  // Belt and braces: the tree check keeps symlinks out of every parent, and this proves it.
+  const parent = await fs.realpath(path.dirname(abs));
+  if (parent !== realRoot && !parent.startsWith(realRoot + path.sep)) throw unsafeEntry(rel, 'resolves outside the release');
+  if (entry.type === 'SymbolicLink') {
+    await fs.symlink(entry.linkpath ?? '', abs);
+    entry.resume();
+  } else if (entry.type === 'Link') {
+    await fs.link(path.join(root, ...tarPath(entry.linkpath ?? '').split('/')), abs);
+    entry.resume();
+  } else {
+    // O_EXCL|O_NOFOLLOW: never reuse, and never write through, anything already there.
+    const flags = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW;
+    const mode = (entry.mode ?? 0o644) & 0o111 ? 0o755 : 0o644;
+    const handle = await fs.open(abs, flags, mode);
+    // The stream closes the handle when it finishes or is destroyed (autoClose).
+    await pipeline(entry, handle.createWriteStream(), { signal });
+  }
+}
+
+export interface UnpackResult {
+  /** sha256 of the raw archive bytes. */
+  sha256: string;
+  /** Raw (compressed) bytes read. */
+  bytes: number;
+  /** Entries written (files, directories and links). */
+  entries: number;
+}
+
+function isZlibError(err: unknown): boolean {
+  return /^Z_/.test(String((err as NodeJS.ErrnoException | undefined)?.code ?? ''));
+}
+
+/**
+ * Unpacks a gzip'd tar stream into the (empty) directory `dest`, refusing unsafe entries.
+ * Errors: BAD_ARCHIVE (empty, not gzip, not tar, truncated), UNSAFE_ENTRY, DISK_FULL, and
+ * whatever the source stream itself throws (RevErrors pass through unchanged). When it
+ * rejects, every write it started has settled, so `dest` can be removed straight away.
+ */
+export async function unpackTarball(
+  source: AsyncIterable<Uint8Array> | NodeJS.ReadableStream,
+  dest: string,
+  onBytes?: (total: number) => void,
+): Promise<UnpackResult> {
+  const realRoot = await fs.realpath(dest);
   const hash = createHash('sha256');
-  let violation: unknown;
+  let bytes = 0;
   const tap = new Transform({
-    transform(chunk, _enc, cb) {
+    transform(chunk: Buffer, _enc, cb) {
       hash.update(chunk);
+      bytes += chunk.length;
+      onBytes?.(bytes);
       cb(null, chunk);
     },
   });
-  const unpack = new Unpack({
-    cwd: dest,
-    strict: true,
-    preserveOwner: false,
-    // Our own checks run first; tar's stripping of ".." and "/" would silently rewrite paths.
-    preservePaths: true,
-    filter: (p: string, entry: unknown) => {
-      if (violation) return false;
-      const e = entry as ReadEntry;
+
+  const tree = new TarTree();
+  const stop = new AbortController();
+  let failure: unknown; // the first refusal, tar parse error or write error
+  let tarError: unknown;
+  let sawEnd = false;
+  const fail = (err: unknown): void => {
+    failure ??= err;
+    stop.abort();
+  };
+  // Entries are written strictly in order; `chain` settles once the last one has.
+  let chain: Promise<void> = Promise.resolve();
+  const parser = new Parser({ strict: true, brotli: false, zstd: false });
+  parser.on('entry', (entry: ReadEntry) => {
+    let rel: string | undefined;
+    try {
+      if (failure) throw failure;
+      rel = tree.admit(entry.path, entry.type, entry.linkpath);
+    } catch (err) {
+      fail(err);
+      entry.resume();
+      return;
+    }
+    if (rel === undefined) {
+      entry.resume();
+      return;
+    }
+    const name = rel;
+    chain = chain.then(async () => {
       try {
-        checkTarHeader(p, e.type, e.linkpath);
-        return true;
+        if (failure) throw failure;
+        await writeEntry(dest, realRoot, name, entry, stop.signal);
       } catch (err) {
-        violation = err;
-        unpack.abort(err as Error);
-        return false;
+        fail(err);
+        entry.resume();
+      }
+    });
+  });
+  // tar skips what it does not know (sparse files, vendor types, oversized pax headers);
+  // silently dropping part of an app is not acceptable, so those refuse the archive.
+  parser.on('ignoredEntry', (entry: ReadEntry) => {
+    if (entry.meta) fail(badArchive(`has an extended header larger than tar accepts before "${entry.path}"`));
+    else fail(unsafeEntry(entry.path, `is of the unsupported tar type ${entry.type ?? entry.header?.typeKey ?? 'unknown'}`, { type: entry.type }));
+    entry.resume();
+  });
+  parser.on('eof', () => (sawEnd = true));
+  parser.on('error', (err: unknown) => {
+    tarError ??= err;
+    fail(err);
+  });
+
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      if (failure) return cb(failure as Error);
+      try {
+        if (parser.write(chunk)) cb();
+        else parser.once('drain', () => cb());
+      } catch (err) {
+        fail(err);
+        cb(err as Error);
       }
     },
+    final(cb) {
+      if (failure) return cb(failure as Error);
+      parser.once('end', () => cb(failure as Error | undefined));
+      parser.end();
+    },
   });
-  const done = new Promise<void>((resolve, reject) => {
-    unpack.on('close', resolve);
-    unpack.on('error', reject);
-  });
-  try {
-    await pipeline(source as NodeJS.ReadableStream, tap, zlib.createGunzip(), unpack);
-    await done;
-  } catch (err) {
-    if (violation) throw violation;
-    const code = (err as NodeJS.ErrnoException).code;
-    if (err instanceof RevError) throw err;
-    if (code === 'ENOSPC' || code === 'EDQUOT') throw translateSystemError(err, 'unpacking the archive');
-    if (code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR' || code === 'TAR_BAD_ARCHIVE' || code === 'TAR_ENTRY_INVALID' || code === 'TAR_ABORT' || code === 'ERR_STREAM_PREMATURE_CLOSE' || /unexpected end|incorrect header|invalid/i.test(String((err as Error).message))) {
-      throw new RevError('BAD_ARCHIVE', `The archive is not a complete .tar.gz (${(err as Error).message.split('\n')[0]}); check the URL points at a tarball and deploy again.`, { cause: err });
+  stop.signal.addEventListener('abort', () => sink.destroy(failure as Error));
+
+  let sourceError: unknown;
+  const input = source as AsyncIterable<Uint8Array>;
+  const guardedSource = (async function* () {
+    try {
+      for await (const chunk of input) yield chunk;
+    } catch (err) {
+      sourceError = err;
+      throw err;
     }
-    throw err;
+  })();
+
+  try {
+    await pipeline(guardedSource, tap, zlib.createGunzip(), sink);
+  } catch (err) {
+    // Records the cause (unless a refusal came first) and cancels the write in flight.
+    fail(err);
   }
-  if (violation) throw violation;
-  return hash.digest('hex');
+  // Every write that was started finishes (or fails) before anything is decided.
+  await chain;
+
+  const err = sourceError ?? failure;
+  if (err === undefined) {
+    if (tree.count === 0) throw badArchive('contains no files');
+    return { sha256: hash.digest('hex'), bytes, entries: tree.count };
+  }
+  if (err instanceof RevError || err === sourceError) throw err;
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') throw translateSystemError(err, 'unpacking the archive');
+  if (bytes === 0) throw badArchive('is empty', err);
+  if (isZlibError(err)) {
+    if (/unexpected end/i.test(String((err as Error).message))) throw badArchive('ends early (the download or the file is truncated)', err);
+    throw badArchive('is not gzip-compressed, or its compressed data is corrupt', err);
+  }
+  if (err === tarError) {
+    const tarCode = (err as { tarCode?: string }).tarCode;
+    const message = String((err as Error).message).replace(/^TAR_[A-Z_]+: /, '').split('\n')[0];
+    if (/^Truncated input/i.test(message)) throw badArchive('ends early (the tar data inside is truncated)', err);
+    if (tree.count === 0 && sawEnd) throw badArchive('contains no files');
+    if (tree.count === 0) throw badArchive('is gzip-compressed but not a tar archive', err);
+    throw badArchive(`has a damaged tar entry (${tarCode ?? 'tar'}: ${message})`, err);
+  }
+  if (code === 'ERR_STREAM_PREMATURE_CLOSE') throw badArchive('ends early', err);
+  throw err;
 }
 
 /** The folder GitHub and Gitea wrap an archive in: the only entry at the top, if a directory. */
@@ -94,36 +309,140 @@ async function archiveRoot(dir: string): Promise<string> {
 export interface TarballFetchOptions extends HttpOptions {
   tmpRoot: string;
   blobs: BlobStore;
+  onProgress?: (p: { phase: string; loaded: number; total?: number }) => void;
+}
+
+/** A dropped or stalled download, as opposed to bytes that arrived but are not an archive. */
+function downloadError(url: string, err: unknown): RevError {
+  const code = (err as NodeJS.ErrnoException)?.code ?? (err as Error)?.name ?? 'error';
+  // Bun's undici shim lacks some error classes: never `instanceof undefined`.
+  const is = (cls: unknown): boolean => typeof cls === 'function' && err instanceof cls;
+  const why = is(undiciErrors?.BodyTimeoutError)
+    ? 'stalled (no data arrived in time)'
+    : is(undiciErrors?.ResponseContentLengthMismatchError)
+      ? 'ended before the length the server announced'
+      : `broke off (${code})`;
+  return new RevError('UNREACHABLE', `The download of the archive from ${hostOf(url)} ${why}, so nothing was published; check the network and deploy again.`, {
+    data: { host: hostOf(url), cause: code },
+    cause: err,
+  });
+}
+
+/** How much of a download may wait in memory for the unpacker before the socket is paused. */
+const DOWNLOAD_HIGH_WATER = 64 * 1024 * 1024;
+
+/**
+ * The chunks of an undici response body, read as they arrive. undici 7 crashes the process
+ * (an uncatchable `assert(!this.paused)` in client-h1's onHttpSocketEnd, nodejs/undici#5360)
+ * when the server closes the connection while the body is paused by backpressure, which a
+ * `Connection: close` server and an unpacker slower than the network trigger every time. So
+ * the body is never paused until DOWNLOAD_HIGH_WATER bytes are waiting (still streaming,
+ * with a bounded buffer). Connection failures become UNREACHABLE RevErrors.
+ */
+function eagerChunks(body: Readable, url: string): AsyncIterable<Buffer> {
+  return (async function* () {
+    const queue: Buffer[] = [];
+    let queued = 0;
+    let ended = false;
+    let failed: unknown;
+    let wake: (() => void) | undefined;
+    const notify = (): void => {
+      const w = wake;
+      wake = undefined;
+      w?.();
+    };
+    const onData = (chunk: Buffer): void => {
+      queue.push(chunk);
+      queued += chunk.length;
+      if (queued > DOWNLOAD_HIGH_WATER) body.pause();
+      notify();
+    };
+    const onEnd = (): void => {
+      ended = true;
+      notify();
+    };
+    const onError = (err: unknown): void => {
+      failed ??= err;
+      notify();
+    };
+    const onClose = (): void => {
+      if (!ended) failed ??= Object.assign(new Error('the connection closed before the end of the body'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+      notify();
+    };
+    body.on('data', onData);
+    body.on('end', onEnd);
+    body.on('error', onError);
+    body.on('close', onClose);
+    try {
+      for (;;) {
+        if (failed !== undefined) throw downloadError(url, failed);
+        const chunk = queue.shift();
+        if (chunk) {
+          queued -= chunk.length;
+          if (body.isPaused() && queued < DOWNLOAD_HIGH_WATER / 2) body.resume();
+          yield chunk;
+        } else if (ended) {
+          return;
+        } else {
+          await new Promise<void>((resolve) => (wake = resolve));
+        }
+      }
+    } finally {
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('close', onClose);
+      // Keep a listener: a late error on a stream nobody listens to would be uncaught.
+      body.on('error', () => undefined);
+      body.off('error', onError);
+      if (!body.destroyed) body.destroy();
+    }
+  })();
+}
+
+/** Where a local archive lives, for a `file://` URL or a path; undefined for http(s). */
+function localPath(url: string): string | undefined {
+  if (/^https?:\/\//i.test(url)) return undefined;
+  if (/^file:\/\//i.test(url)) return fileURLToPath(url);
+  return path.resolve(url);
 }
 
 export async function fetchTarball(url: string, opts: TarballFetchOptions): Promise<Snapshot> {
   const tmp = path.join(opts.tmpRoot, `tar-${randomBytes(6).toString('hex')}`);
   await fs.mkdir(tmp, { recursive: true });
   try {
-    let bytes = 0;
-    let hash: string;
-    if (url.startsWith('file://') || url.startsWith('/')) {
-      const file = url.startsWith('file://') ? new URL(url).pathname : url;
-      const { createReadStream } = await import('node:fs');
+    let result: UnpackResult;
+    const file = localPath(url);
+    if (file !== undefined) {
       const st = await fs.stat(file).catch(() => null);
       if (!st) throw new RevError('NO_SOURCE', `The archive ${file} does not exist; check the path.`);
-      bytes = st.size;
-      hash = await unpackTarball(createReadStream(file), tmp);
+      if (!st.isFile()) throw new RevError('NO_SOURCE', `The archive ${file} is not a regular file; check the path.`);
+      const total = st.size;
+      result = await unpackTarball(createReadStream(file), tmp, (loaded) => opts.onProgress?.({ phase: 'archive', loaded, total }));
     } else {
       const res = await httpRequest(url, {}, opts);
       if (res.statusCode !== 200) {
-        await res.body.dump();
+        // dump() keeps the connection reusable; Bun's undici shim has no dump(), so hang up there.
+        const rest = res.body as Readable & { dump?: () => Promise<void> };
+        if (typeof rest.dump === 'function') await rest.dump().catch(() => undefined);
+        else rest.destroy();
         throw statusError(url, res.statusCode, 'the archive');
       }
-      const counted = res.body.on('data', (c: Buffer) => (bytes += c.length));
-      hash = await unpackTarball(counted, tmp);
+      const length = Number(res.headers['content-length']);
+      const total = Number.isFinite(length) && length > 0 ? length : undefined;
+      const body = res.body as Readable;
+      try {
+        result = await unpackTarball(eagerChunks(body, url), tmp, (loaded) => opts.onProgress?.({ phase: 'download', loaded, total }));
+      } finally {
+        // After a refusal, hang up rather than leave the rest of the download pending.
+        if (!body.destroyed) body.destroy();
+      }
     }
     const entries = await ingestDir(await archiveRoot(tmp), opts.blobs, { gitignore: false, move: true });
-    return { version: hash, kind: 'tarball', entries, bytesFetched: bytes };
+    return { version: result.sha256, kind: 'tarball', entries, bytesFetched: result.bytes };
   } catch (err) {
     if (err instanceof RevError) throw err;
     throw translateSystemError(err, `fetching ${redactUrl(url)}`);
   } finally {
-    await fs.rm(tmp, { recursive: true, force: true });
+    await fs.rm(tmp, { recursive: true, force: true, maxRetries: 3 }).catch(() => undefined);
   }
 }

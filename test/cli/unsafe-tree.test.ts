@@ -20,6 +20,13 @@ function pushRawTree(work: string, entries: { mode: string; name: string; oid: s
   git(work, 'push', '-q', '-f', 'origin', 'main');
 }
 
+function pushSymlink(work: string, name: string, target: string): void {
+  fs.symlinkSync(target, path.join(work, name));
+  git(work, 'add', '-A');
+  git(work, 'commit', '-q', '-m', 'link');
+  git(work, 'push', '-q', 'origin', 'HEAD:main');
+}
+
 const cases: [string, (work: string) => void][] = [
   [
     'a tree entry named ..',
@@ -44,24 +51,8 @@ const cases: [string, (work: string) => void][] = [
       ]);
     },
   ],
-  [
-    'a symlink leading out of the release',
-    (work) => {
-      fs.symlinkSync('../../../../etc', path.join(work, 'escape'));
-      git(work, 'add', '-A');
-      git(work, 'commit', '-q', '-m', 'link');
-      git(work, 'push', '-q', 'origin', 'HEAD:main');
-    },
-  ],
-  [
-    'an absolute symlink',
-    (work) => {
-      fs.symlinkSync('/etc/passwd', path.join(work, 'passwd'));
-      git(work, 'add', '-A');
-      git(work, 'commit', '-q', '-m', 'link');
-      git(work, 'push', '-q', 'origin', 'HEAD:main');
-    },
-  ],
+  ['a symlink leading out of the release', (work) => pushSymlink(work, 'escape', '../../../../etc')],
+  ['an absolute symlink', (work) => pushSymlink(work, 'passwd', '/etc/passwd')],
 ];
 
 for (const [name, make] of cases) {
