@@ -40,18 +40,22 @@ function makeHttp(opts: HttpOptions, counter: { bytes: number }): HttpClient {
       }
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : String(v);
-      const body = res.body;
-      async function* counted(): AsyncGenerator<Uint8Array> {
-        try {
-          for await (const chunk of body) {
-            counter.bytes += chunk.length;
-            yield chunk as Uint8Array;
-          }
-        } catch (err) {
-          throw networkError(req.url, err);
+      // Read the body as it arrives rather than on demand: undici 7 can crash the process
+      // when a server closes a connection whose body is paused (nodejs/undici#5360), and
+      // isomorphic-git holds the whole pack in memory anyway.
+      const received: Uint8Array[] = [];
+      try {
+        for await (const chunk of res.body) {
+          counter.bytes += chunk.length;
+          received.push(chunk as Uint8Array);
         }
+      } catch (err) {
+        throw networkError(req.url, err);
       }
-      return { url: req.url, method: req.method, statusCode: res.statusCode, statusMessage: String(res.statusCode), body: counted(), headers };
+      async function* replay(): AsyncGenerator<Uint8Array> {
+        yield* received;
+      }
+      return { url: req.url, method: req.method, statusCode: res.statusCode, statusMessage: String(res.statusCode), body: replay(), headers };
     },
   };
 }

@@ -25,7 +25,7 @@ export default defineCommand({
   },
   async run({ args }) {
     await act(args, async () => {
-      const { deploy } = await import('../../activate/index.js');
+      const { deploy } = await import('../../activate/deploy.js');
       const layout = layoutFrom(args);
       const app = appFrom(args.app);
       const waitS = seconds(args.wait, 'wait');

@@ -9,7 +9,7 @@ export default defineCommand({
   },
   async run({ args }) {
     await act(args, async () => {
-      const { listReleases } = await import('../../activate/index.js');
+      const { listReleases } = await import('../../activate/releases.js');
       const layout = layoutFrom(args);
       const app = appFrom(args.app);
       const { releases, busy } = await listReleases(layout, app);

@@ -17,7 +17,7 @@ export default defineCommand({
   },
   async run({ args }) {
     await act(args, async () => {
-      const { rollback } = await import('../../activate/index.js');
+      const { rollback } = await import('../../activate/rollback.js');
       const layout = layoutFrom(args);
       const app = appFrom(args.app);
       const waitS = seconds(args.wait, 'wait');
