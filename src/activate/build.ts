@@ -4,7 +4,6 @@
 // Output goes to the release's deploy log; the tail is kept for the error message.
 import fs from 'node:fs';
 import path from 'node:path';
-import { execa } from 'execa';
 import { RevError } from '../errors.js';
 
 export interface StepLog {
@@ -32,6 +31,8 @@ export async function runStep(file: string, args: string[], opts: RunStepOptions
   opts.log.write(`$ ${[file, ...args].join(' ')}\n`);
   const remaining = opts.deadline - Date.now();
   if (remaining <= 0) throw timeoutError(opts);
+  // execa is loaded on first use: the CLI's other commands never need it.
+  const { execa } = await import('execa');
   const child = execa(file, args, {
     cwd: opts.cwd,
     env: opts.env,

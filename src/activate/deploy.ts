@@ -53,6 +53,8 @@ interface DeployCtx {
   record?: ReleaseRecord;
   snapshot?: Snapshot;
   staging?: string;
+  /** The staging tree holds private copies (scripts run in it), relinked after the build. */
+  copies?: boolean;
   log?: StepLog & { close(): void };
   deadline: number;
   sealed?: boolean;
@@ -170,9 +172,29 @@ async function fetchStage(c: DeployCtx): Promise<void> {
 
 async function materializeStage(c: DeployCtx): Promise<void> {
   c.staging = path.join(layoutOf(c).appDir(c.req.app), `.staging-${c.id}`);
-  // A build may rewrite tracked files in place: give it private copies, never the store's inodes.
-  const builds = wants(c, 'install') || wants(c, 'predeploy');
-  await materialize(c.snapshot!.entries, new BlobStore(layoutOf(c).blobsRoot), c.staging, builds ? 'copy' : 'link');
+  // A script may rewrite tracked files in place: give it private copies, never the store's inodes.
+  c.copies = await runsScripts(c);
+  await materialize(c.snapshot!.entries, new BlobStore(layoutOf(c).blobsRoot), c.staging, c.copies ? 'copy' : 'link');
+}
+
+const INSTALL_SCRIPTS = ['preinstall', 'install', 'postinstall', 'preprepare', 'prepare', 'postprepare'];
+
+/**
+ * Whether any of the app's own scripts will run in the staging tree: predeploy, or the
+ * lifecycle scripts `bun install` runs for the root package. `bun install` itself only
+ * writes node_modules and a new lockfile, never a tracked file.
+ */
+async function runsScripts(c: DeployCtx): Promise<boolean> {
+  const entry = c.snapshot!.entries.find((e) => e.path === 'package.json');
+  let scripts: Record<string, unknown> = {};
+  try {
+    const pkg = JSON.parse(await fs.readFile(new BlobStore(layoutOf(c).blobsRoot).pathOf(entry!.oid, entry!.kind === 'exec'), 'utf8'));
+    scripts = pkg?.scripts && typeof pkg.scripts === 'object' ? pkg.scripts : {};
+  } catch {
+    return true; // unreadable: assume the worst; the build will report the real problem
+  }
+  if (wants(c, 'predeploy') && scripts.predeploy) return true;
+  return wants(c, 'install') && INSTALL_SCRIPTS.some((s) => scripts[s]);
 }
 
 async function relinkStage(c: DeployCtx): Promise<void> {
@@ -258,7 +280,7 @@ export const deployStages: Stage<DeployCtx>[] = [
   { name: 'materialize', run: materializeStage, skip: building },
   { name: 'install', run: install, skip: (c) => building(c) || !wants(c, 'install') },
   { name: 'predeploy', run: predeploy, skip: (c) => building(c) || !wants(c, 'predeploy') },
-  { name: 'relink', run: relinkStage, skip: (c) => building(c) || !(wants(c, 'install') || wants(c, 'predeploy')) },
+  { name: 'relink', run: relinkStage, skip: (c) => building(c) || !c.copies },
   { name: 'seal', run: seal, skip: building },
   { name: 'swap', run: swap, skip: (c) => !!c.unchanged },
   { name: 'record', run: record, skip: (c) => !!c.unchanged },

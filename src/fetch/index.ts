@@ -4,9 +4,7 @@ import fs from 'node:fs/promises';
 import { RevError } from '../errors.js';
 import { BlobStore } from './blobs.js';
 import { fetchGit, resolveGitRef, resolveLocalGitRef, snapshotFromGitdir, type GitTarget } from './git.js';
-import { ingestDir, treeVersion } from './ingest.js';
 import type { Source } from './source.js';
-import { fetchTarball } from './tarball.js';
 import type { Snapshot } from './snapshot.js';
 
 export { BlobStore, BLOB_MTIME } from './blobs.js';
@@ -57,8 +55,13 @@ export async function fetchSnapshot(src: Source, probe: Probe, ctx: FetchContext
     case 'git-local':
       return snapshotFromGitdir(src.gitdir, probe.target!, ctx.blobs);
     case 'tarball':
-      return fetchTarball(src.url, { tmpRoot: ctx.tmpRoot, blobs: ctx.blobs, token: ctx.token, timeoutMs: ctx.timeoutMs });
+    {
+      // Loaded on demand: a git deploy (the common case) never pays for tar.
+      const { fetchTarball } = await import('./tarball.js');
+      return fetchTarball(src.url, { tmpRoot: ctx.tmpRoot, blobs: ctx.blobs, token: ctx.token, timeoutMs: ctx.timeoutMs, onProgress: ctx.onProgress });
+    }
     case 'dir': {
+      const { ingestDir, treeVersion } = await import('./ingest.js');
       const entries = await ingestDir(src.path, ctx.blobs, { gitignore: true, move: false });
       return { version: treeVersion(entries), kind: 'dir', entries, bytesFetched: 0 };
     }

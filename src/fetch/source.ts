@@ -4,7 +4,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { RevError } from '../errors.js';
 import { redactUrl } from './http.js';
-import { isTarballUrl } from './tarball.js';
+
+export function isTarballUrl(src: string): boolean {
+  return /\.(tar\.gz|tgz)(\?.*)?$/i.test(src);
+}
 
 export type Source =
   | { kind: 'git-remote'; url: string }

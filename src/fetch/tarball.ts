@@ -27,9 +27,6 @@ const NOT_A_FILE: Record<string, string> = {
   FIFO: 'a FIFO (named pipe)',
 };
 
-export function isTarballUrl(src: string): boolean {
-  return /\.(tar\.gz|tgz)(\?.*)?$/i.test(src);
-}
 
 function unsafeEntry(entryPath: string, why: string, data: Record<string, unknown> = {}): RevError {
   return new RevError('UNSAFE_ENTRY', `Refused to deploy: the archive entry "${entryPath}" ${why}, so nothing was published; fix the archive and deploy again.`, {
