@@ -1,0 +1,216 @@
+// `npm run demo`: a guided tour of toes-rev that needs no configuration. It makes a
+// throwaway DATA_DIR, puts the bundled sample app (examples/sample-app) into a git
+// repository served over smart HTTP on loopback (git's own `git http-backend`), and runs
+// the real `toes` CLI as child processes: deploy, change, deploy again, roll back, list.
+// Every step is printed as a section with the exact command and its real output.
+// Exits non-zero if any step fails. DEMO_KEEP=1 keeps the temporary directory.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startGitServer, type GitServer } from '../test/fixtures/git-server.js';
+import { makeRepo } from '../test/fixtures/repo.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const projectRoot = path.resolve(here, '../..'); // dist/examples -> the project
+const cliPath = path.join(projectRoot, 'dist/src/cli/main.js');
+const binDir = path.join(projectRoot, 'node_modules/.bin');
+const sampleDir = path.join(projectRoot, 'examples/sample-app');
+const APP = 'sample';
+
+class StepFailed extends Error {}
+
+function heading(n: number, title: string): void {
+  const text = `${n}. ${title}`;
+  process.stdout.write(`\n${'='.repeat(4)} ${text} ${'='.repeat(Math.max(4, 72 - text.length))}\n\n`);
+}
+
+function say(text: string): void {
+  process.stdout.write(`${text}\n`);
+}
+
+function check(ok: boolean, what: string): void {
+  if (!ok) throw new StepFailed(`check failed: ${what}`);
+  say(`  ok: ${what}`);
+}
+
+/** The sample app's files (text), relative paths as keys. */
+function readSample(dir: string, rel = ''): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const d of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
+    if (d.name === 'node_modules' || d.name === 'dist' || d.name === 'build-info.json') continue;
+    const r = rel ? `${rel}/${d.name}` : d.name;
+    if (d.isDirectory()) Object.assign(files, readSample(dir, r));
+    else if (d.isFile()) files[r] = fs.readFileSync(path.join(dir, r), 'utf8');
+  }
+  return files;
+}
+
+/** The children's environment: only our DATA_DIR, never the user's real Toes directories or tokens. */
+function childEnv(dataDir: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (['DATA_DIR', 'APPS_DIR', 'TOES_DIR', 'TOES_URL'].includes(k) || k.startsWith('REV_') || k.startsWith('TOES_REV_')) continue;
+    env[k] = v;
+  }
+  env.DATA_DIR = dataDir;
+  env.PATH = `${binDir}${path.delimiter}${process.env.PATH ?? ''}`;
+  return env;
+}
+
+/** The command running now, so an interrupted demo can stop it before removing its files. */
+let active: ChildProcess | undefined;
+
+function stopActive(): Promise<void> {
+  const child = active;
+  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      resolve();
+    }, 3_000);
+    child.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+interface Ran {
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command, echoing it as `$ shown` and streaming its output; fails the demo on a non-zero exit. */
+function run(file: string, args: string[], shown: string, opts: { env: NodeJS.ProcessEnv; cwd: string }): Promise<Ran> {
+  say(`$ ${shown}`);
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { env: opts.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    active = child;
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d;
+      process.stdout.write(d);
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d;
+      process.stdout.write(d);
+    });
+    child.on('error', (err) => reject(new StepFailed(`could not run ${shown}: ${err.message}`)));
+    child.on('close', (code, signal) => {
+      if (code === 0) return resolve({ stdout, stderr });
+      reject(new StepFailed(`\`${shown}\` ${signal ? `was killed by ${signal}` : `exited with code ${code}`}`));
+    });
+  });
+}
+
+function liveVersion(dataDir: string): { release: string; version: string } {
+  const link = path.join(dataDir, 'apps', APP, 'current');
+  const release = fs.readlinkSync(link);
+  const { version } = JSON.parse(fs.readFileSync(path.join(link, 'package.json'), 'utf8'));
+  return { release, version };
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  if (!fs.existsSync(cliPath)) throw new StepFailed(`${cliPath} is missing; run \`npm run build\` (or \`npm run demo\`, which builds first).`);
+  if (!fs.existsSync(path.join(binDir, 'bun'))) throw new StepFailed(`bun is not installed in ${binDir}; run \`npm ci\` first.`);
+
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'toes-rev-demo-'));
+  const dataDir = path.join(tmp, 'data');
+  const gitRoot = path.join(tmp, 'git');
+  fs.mkdirSync(dataDir);
+  fs.mkdirSync(gitRoot);
+  const env = childEnv(dataDir);
+  const keep = process.env.DEMO_KEEP === '1';
+  let server: GitServer | undefined;
+
+  const cleanup = async () => {
+    await server?.close();
+    server = undefined;
+    if (!keep) fs.rmSync(tmp, { recursive: true, force: true });
+  };
+  const onSignal = (sig: NodeJS.Signals) => {
+    void stopActive()
+      .then(cleanup)
+      .finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  const toes = (args: string[]) => run(process.execPath, [cliPath, ...args], `toes ${args.join(' ')}`, { env, cwd: tmp });
+
+  try {
+    heading(1, 'Set up: an empty DATA_DIR and the sample app in a git repository');
+    const files = readSample(sampleDir);
+    const repo = makeRepo(gitRoot, `${APP}.git`, files);
+    server = await startGitServer(gitRoot);
+    const url = server.repoUrl(`${APP}.git`);
+    say(`DATA_DIR=${dataDir}   (empty: toes-rev creates apps/ and rev/ in it)`);
+    say(`Sample app: examples/sample-app (${Object.keys(files).sort().join(', ')})`);
+    say(`Served by \`git http-backend\` at ${url} (branch main)`);
+    say('');
+    say(`Each \`toes ...\` below runs \`node dist/src/cli/main.js ...\` as a child process with`);
+    say(`DATA_DIR set as above and node_modules/.bin first on PATH, so \`bun\` is found.`);
+
+    heading(2, 'Deploy version 1.0.0 (--from is saved for next time)');
+    const d1 = await toes(['deploy', APP, '--from', url, '--verbose']);
+    const m = /\((\d+) files, (\d+) bytes downloaded\)/.exec(d1.stderr);
+    const firstBytes = m ? Number(m[2]) : undefined;
+    const v1 = liveVersion(dataDir);
+    check(v1.version === '1.0.0', `apps/${APP}/current -> ${v1.release}, which holds ${APP} ${v1.version}`);
+    say('');
+    await toes(['config', 'get', APP, 'source']);
+
+    heading(3, 'Change the app: version 2.0.0, committed and pushed');
+    const pkg = JSON.parse(files['package.json']);
+    pkg.version = '2.0.0';
+    const commit2 = repo.commit({ 'package.json': JSON.stringify(pkg, null, 2) + '\n' }, 'Release 2.0.0');
+    say(`package.json: "version": "1.0.0" -> "2.0.0"; new commit ${commit2.slice(0, 10)} on main.`);
+
+    heading(4, 'Deploy again: no --from needed, and only what changed is fetched');
+    const d2 = await toes(['deploy', APP, '--json']);
+    const res = JSON.parse(d2.stdout) as { status: string; commit: string; bytesFetched: number };
+    const v2 = liveVersion(dataDir);
+    check(res.status === 'live' && res.commit === commit2, `deployed commit ${commit2.slice(0, 10)}`);
+    check(v2.version === '2.0.0', `apps/${APP}/current -> ${v2.release}, which holds ${APP} ${v2.version}`);
+    check(res.bytesFetched > 0, `bytesFetched: ${res.bytesFetched} bytes, the new commit's objects only`);
+    if (firstBytes !== undefined) {
+      check(res.bytesFetched < firstBytes, `less than the ${firstBytes} bytes of the first deploy (the store sent the old tip as a "have")`);
+    }
+
+    heading(5, 'Roll back: a rename of `current`, no fetch, no build');
+    await toes(['rollback', APP]);
+    const v3 = liveVersion(dataDir);
+    check(v3.release === v1.release && v3.version === '1.0.0', `apps/${APP}/current -> ${v3.release} again (${APP} ${v3.version})`);
+
+    heading(6, 'The release log');
+    await toes(['releases', APP]);
+
+    heading(7, 'On disk: Toes timestamp directories and the `current` symlink');
+    await run('ls', ['-l', path.join(dataDir, 'apps', APP)], `ls -l $DATA_DIR/apps/${APP}`, { env, cwd: tmp });
+
+    heading(8, 'Done');
+    await server.close();
+    server = undefined;
+    if (keep) {
+      say(`DEMO_KEEP=1: kept ${tmp}`);
+      say(`  DATA_DIR=${dataDir}   (try: DATA_DIR=${dataDir} node dist/src/cli/main.js releases ${APP})`);
+      say(`  the sample app's working clone: ${repo.work}`);
+    } else {
+      say(`Removed ${tmp} (set DEMO_KEEP=1 to keep it).`);
+    }
+    say(`All steps passed in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
+  } finally {
+    await cleanup();
+  }
+}
+
+main().catch((err: unknown) => {
+  const msg = err instanceof StepFailed ? err.message : (err as Error)?.stack ?? String(err);
+  process.stderr.write(`\ndemo failed: ${msg}\n`);
+  process.exitCode = 1;
+});
