@@ -11,10 +11,10 @@ import { materialize, relink } from '../releases/materialize.js';
 import { newReleaseId } from '../releases/naming.js';
 import { readCurrent, swapCurrent } from '../releases/current.js';
 import { isGood, reconcile, releasePath, type AppState } from '../releases/reconcile.js';
-import { prune } from '../releases/retention.js';
+import { emptyTrash, prune } from '../releases/retention.js';
 import { DEFAULTS, effectiveConfig, effectiveEnv, updateJson, type Settings } from '../releases/settings.js';
 import type { Layout } from '../releases/paths.js';
-import { bunCommand, fileLog, installArgs, readPackageJson, runStep, type StepLog } from './build.js';
+import { bunCommand, fileLog, hasLockfile, installArgs, readPackageJson, runStep, type StepLog } from './build.js';
 import { runFlow, type FlowEvents, type OpResult, type Stage } from './flow.js';
 
 export interface Engine {
@@ -61,6 +61,8 @@ interface DeployCtx {
   swapped?: boolean;
   previousId?: string;
   pruned?: string[];
+  /** Removal of releases pruned by earlier deploys, running alongside this one. */
+  trash?: Promise<void>;
 }
 
 const layoutOf = (c: DeployCtx) => c.engine.layout;
@@ -106,6 +108,7 @@ async function recover(c: DeployCtx): Promise<void> {
   await fs.mkdir(layoutOf(c).appDir(c.req.app), { recursive: true });
   c.state = await reconcile(layoutOf(c), c.req.app, c.engine.now);
   c.previousId = c.state.liveId;
+  c.trash = emptyTrash(layoutOf(c).appDir(c.req.app)).catch(() => {});
 }
 
 async function probe(c: DeployCtx): Promise<void> {
@@ -218,6 +221,12 @@ function wants(c: DeployCtx, key: 'install' | 'predeploy'): boolean {
 
 async function install(c: DeployCtx): Promise<void> {
   await failpoint('install');
+  const pkg = readPackageJson(c.staging!);
+  const deps = ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies'].some((k) => Object.keys((pkg[k] as object) ?? {}).length > 0);
+  if (!deps && !hasLockfile(c.staging!) && !INSTALL_SCRIPTS.some((s) => pkg.scripts?.[s])) {
+    c.log!.write('no dependencies: bun install skipped\n');
+    return;
+  }
   await runStep(bunCommand(), installArgs(c.staging!), { cwd: c.staging!, env: buildEnv(c), log: c.log!, deadline: c.deadline, label: 'bun install' });
 }
 
@@ -307,6 +316,7 @@ export async function deploy(engine: Engine, req: DeployRequest): Promise<OpResu
     },
     async finally(c) {
       c.log?.close();
+      await c.trash;
       await c.lock?.release();
     },
     result(c) {

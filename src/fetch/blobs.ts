@@ -8,8 +8,8 @@ import path from 'node:path';
 import { translateSystemError } from '../errors.js';
 
 /**
- * Every blob, and every build copy made from one, carries this mtime. A file in a staging
- * tree that still has it after the build was not written by the build (see relink).
+ * Every build copy of a blob carries this mtime. A file in a staging tree that still has
+ * it after the build was not written by the build (see relink in src/releases).
  */
 export const BLOB_MTIME = new Date('2000-01-01T00:00:00Z');
 
@@ -17,31 +17,62 @@ export function gitBlobId(content: Buffer): string {
   return createHash('sha1').update(`blob ${content.length}\0`).update(content).digest('hex');
 }
 
+let tmpSeq = 0;
+const tmpTag = `${process.pid.toString(36)}-${randomBytes(3).toString('hex')}`;
+
+/**
+ * One flat directory: a single readdir tells which contents are present, far cheaper than
+ * a stat per file (ext4 and APFS index large directories).
+ */
 export class BlobStore {
+  private listing?: Promise<Set<string>>;
+  private made?: Promise<unknown>;
+
   constructor(readonly root: string) {}
 
+  private nameOf(oid: string, exec: boolean): string {
+    return exec ? `${oid}.x` : oid;
+  }
+
   pathOf(oid: string, exec: boolean): string {
-    return path.join(this.root, oid.slice(0, 2), exec ? `${oid.slice(2)}.x` : oid.slice(2));
+    return path.join(this.root, this.nameOf(oid, exec));
+  }
+
+  private names(): Promise<Set<string>> {
+    this.listing ??= fs.readdir(this.root).then(
+      (n) => new Set(n),
+      () => new Set<string>(),
+    );
+    return this.listing;
   }
 
   async has(oid: string, exec: boolean): Promise<boolean> {
+    // A listing can only miss blobs added since (then a redundant put, which is harmless).
+    return (await this.names()).has(this.nameOf(oid, exec));
+  }
+
+  async read(oid: string, exec: boolean): Promise<Buffer | undefined> {
     try {
-      await fs.access(this.pathOf(oid, exec));
-      return true;
+      return await fs.readFile(this.pathOf(oid, exec));
     } catch {
-      return false;
+      return undefined;
     }
+  }
+
+  private ensureRoot(): Promise<unknown> {
+    this.made ??= fs.mkdir(this.root, { recursive: true });
+    return this.made;
   }
 
   /** Stores `content` (already known to hash to `oid`) unless present. */
   async put(oid: string, exec: boolean, content: Buffer): Promise<void> {
     const dest = this.pathOf(oid, exec);
-    const tmp = `${dest}.tmp-${randomBytes(6).toString('hex')}`;
+    const tmp = `${dest}.tmp-${tmpTag}-${tmpSeq++}`;
     try {
-      await fs.mkdir(path.dirname(dest), { recursive: true });
+      await this.ensureRoot();
       await fs.writeFile(tmp, content, { mode: exec ? 0o555 : 0o444 });
-      await fs.utimes(tmp, BLOB_MTIME, BLOB_MTIME);
       await fs.rename(tmp, dest);
+      (await this.names()).add(this.nameOf(oid, exec));
     } catch (err) {
       await fs.rm(tmp, { force: true });
       throw translateSystemError(err, 'storing file contents');
@@ -52,10 +83,10 @@ export class BlobStore {
   async adopt(oid: string, exec: boolean, file: string): Promise<void> {
     const dest = this.pathOf(oid, exec);
     try {
-      await fs.mkdir(path.dirname(dest), { recursive: true });
+      await this.ensureRoot();
       await fs.chmod(file, exec ? 0o555 : 0o444);
-      await fs.utimes(file, BLOB_MTIME, BLOB_MTIME);
       await fs.rename(file, dest);
+      (await this.names()).add(this.nameOf(oid, exec));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EXDEV') return this.put(oid, exec, await fs.readFile(file));
       throw translateSystemError(err, 'storing file contents');

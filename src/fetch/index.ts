@@ -3,7 +3,7 @@
 import fs from 'node:fs/promises';
 import { RevError } from '../errors.js';
 import { BlobStore } from './blobs.js';
-import { fetchGit, resolveGitRef, resolveLocalGitRef, snapshotFromGitdir, type GitTarget } from './git.js';
+import { fetchGit, resolveGitRef, type GitTarget } from './git-remote.js';
 import type { Source } from './source.js';
 import type { Snapshot } from './snapshot.js';
 
@@ -38,6 +38,8 @@ export async function probeSource(src: Source, ref: string | undefined, ctx: Fet
       return { version: target.commit, target };
     }
     case 'git-local': {
+      // isomorphic-git is loaded only for repositories on this machine.
+      const { resolveLocalGitRef } = await import('./git-local.js');
       const target = await resolveLocalGitRef(src.gitdir, ref);
       return { version: target.commit, target };
     }
@@ -53,7 +55,7 @@ export async function fetchSnapshot(src: Source, probe: Probe, ctx: FetchContext
     case 'git-remote':
       return fetchGit(src.url, probe.target!, { storeRoot: ctx.storeRoot, owner: ctx.owner, blobs: ctx.blobs, token: ctx.token, timeoutMs: ctx.timeoutMs, onProgress: ctx.onProgress });
     case 'git-local':
-      return snapshotFromGitdir(src.gitdir, probe.target!, ctx.blobs);
+      return (await import('./git-local.js')).snapshotFromLocalRepo(src.gitdir, probe.target!, ctx.blobs);
     case 'tarball':
     {
       // Loaded on demand: a git deploy (the common case) never pays for tar.

@@ -14,13 +14,15 @@ import { BLOB_MTIME, mapLimit, type BlobStore, type Entry } from '../fetch/index
 
 export type MaterializeMode = 'link' | 'copy';
 
-async function linkOrCopy(src: string, dest: string): Promise<void> {
+// Synchronous on purpose: thousands of link(2) calls run about half again as fast in a
+// tight loop as through the thread pool, and nothing else waits on this process meanwhile.
+function linkOrCopySync(src: string, dest: string): void {
   try {
-    await fs.link(src, dest);
+    fsc.linkSync(src, dest);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'EXDEV' && code !== 'EMLINK' && code !== 'EPERM') throw err;
-    await fs.copyFile(src, dest);
+    fsc.copyFileSync(src, dest);
   }
 }
 
@@ -40,13 +42,21 @@ export async function materialize(entries: Entry[], blobs: BlobStore, staging: s
     // Parents sort before children, so each mkdir finds its parent in place.
     for (const d of [...dirs].sort()) await fs.mkdir(path.join(staging, d));
     const half = Math.floor(entries.length / 2);
+    if (mode === 'link') {
+      for (let i = 0; i < entries.length; i++) {
+        if (i === half) await failpoint('materialize');
+        const e = entries[i];
+        const dest = path.join(staging, e.path);
+        if (e.kind === 'symlink') fsc.symlinkSync(e.target!, dest);
+        else linkOrCopySync(blobs.pathOf(e.oid, e.kind === 'exec'), dest);
+      }
+      return;
+    }
     await mapLimit(entries, 32, async (e, i) => {
       if (i === half) await failpoint('materialize');
       const dest = path.join(staging, e.path);
       if (e.kind === 'symlink') return fs.symlink(e.target!, dest);
-      const src = blobs.pathOf(e.oid, e.kind === 'exec');
-      if (mode === 'link') await linkOrCopy(src, dest);
-      else await privateCopy(src, dest, e.kind === 'exec');
+      await privateCopy(blobs.pathOf(e.oid, e.kind === 'exec'), dest, e.kind === 'exec');
     });
   } catch (err) {
     throw translateSystemError(err, 'writing the release files');

@@ -56,6 +56,7 @@ export async function reconcile(layout: Layout, app: string, now: () => Date = (
   await fs.rm(layout.tmpDir(app), { recursive: true, force: true });
   for (const n of names) {
     if (n.startsWith('.staging-') || n.startsWith('.current-')) await fs.rm(path.join(appDir, n), { recursive: true, force: true });
+    // .trash-* (pruned releases) are emptied by the caller, off the critical path.
   }
 
   // A plain `current` directory (an rsync deploy.sh) becomes a release of its own.

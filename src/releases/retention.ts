@@ -2,6 +2,7 @@
 // release and the one a rollback would go to are never removed. Only directories the log
 // knows and that sit beside `current` are ever deleted.
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import { appendLog, type ReleaseRecord } from './log.js';
 import type { Layout } from './paths.js';
 import { isGood, rollbackTarget, type AppState } from './reconcile.js';
@@ -16,9 +17,21 @@ export async function prune(layout: Layout, state: AppState, keep: number): Prom
   const doomed = state.releases.filter((r) => r.sealed && !r.pruned && !r.path && !keepIds.has(r.id));
   const records: ReleaseRecord[] = [];
   for (const r of doomed) {
-    await fs.rm(layout.releaseDir(state.app, r.id), { recursive: true, force: true });
+    // A rename now; the files go in the background of the next deploy (see emptyTrash).
+    await fs.rename(layout.releaseDir(state.app, r.id), path.join(layout.appDir(state.app), `.trash-${r.id}`)).catch((err) => {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    });
     records.push({ ...r, pruned: true });
   }
   await appendLog(layout.releaseLog(state.app), records);
   return doomed.map((r) => r.id);
+}
+
+/**
+ * Removes pruned releases moved aside by earlier deploys. Started early in a deploy and
+ * awaited at its end, so the deletions overlap the network wait instead of adding to it.
+ */
+export async function emptyTrash(appDir: string): Promise<void> {
+  const names = await fs.readdir(appDir).catch(() => [] as string[]);
+  await Promise.all(names.filter((n) => n.startsWith('.trash-')).map((n) => fs.rm(path.join(appDir, n), { recursive: true, force: true })));
 }

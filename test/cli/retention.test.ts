@@ -23,7 +23,8 @@ test('retention keeps the newest N good releases; failed ones never count; live 
   const bad = await w.toes(['deploy', 'sample', '--json']);
   assert.equal(bad.code, 1);
 
-  const onDisk = fs.readdirSync(path.join(w.apps, 'sample')).filter((n) => n !== 'current').sort();
+  // Pruned releases are moved aside at once (and deleted during the next deploy).
+  const onDisk = fs.readdirSync(path.join(w.apps, 'sample')).filter((n) => n !== 'current' && !n.startsWith('.trash-')).sort();
   assert.deepEqual(onDisk, ids.slice(-2));
   const rels = (await w.toes(['releases', 'sample', '--json'])).json();
   assert.deepEqual(
@@ -42,7 +43,8 @@ test('retention keeps the newest N good releases; failed ones never count; live 
   const r5 = (await w.toes(['deploy', 'sample', '--no-install', '--json'])).json();
   assert.equal(r5.ok, true);
   const live = w.live();
-  const kept = fs.readdirSync(path.join(w.apps, 'sample')).filter((n) => n !== 'current');
+  const kept = fs.readdirSync(path.join(w.apps, 'sample')).filter((n) => n !== 'current' && !n.startsWith('.trash-'));
+  assert.ok(fs.readdirSync(path.join(w.apps, 'sample')).filter((n) => n.startsWith('.trash-')).length <= 1, 'older trash was emptied');
   assert.ok(kept.includes(live!));
   assert.ok(kept.includes(ids[2]), 'the release before the live one stays');
 });

@@ -1,0 +1,58 @@
+// A git repository on this machine (a path or file://): read in place with isomorphic-git,
+// no network and no store of its own.
+import fsSync from 'node:fs';
+import git from 'isomorphic-git';
+import { RevError } from '../errors.js';
+import type { BlobStore } from './blobs.js';
+import { mapLimit } from './pool.js';
+import { checkEntries, type Entry, type Snapshot } from './snapshot.js';
+import { walkTree } from './tree.js';
+import type { GitTarget } from './git-remote.js';
+
+/** Resolves a ref in a repository on this machine. */
+export async function resolveLocalGitRef(gitdir: string, ref: string | undefined): Promise<GitTarget> {
+  const candidates = !ref ? ['HEAD'] : ref.startsWith('refs/') ? [ref] : [`refs/heads/${ref}`, `refs/tags/${ref}`, ref];
+  for (const name of candidates) {
+    try {
+      const oid = await git.resolveRef({ fs: fsSync, gitdir, ref: name });
+      const { oid: commit } = await git.readCommit({ fs: fsSync, gitdir, oid }).catch(async () => {
+        const t = await git.readTag({ fs: fsSync, gitdir, oid });
+        return { oid: t.tag.object };
+      });
+      const branch = name === 'HEAD' ? await git.currentBranch({ fs: fsSync, gitdir, fullname: true }) : undefined;
+      return { ref: branch ?? name, commit };
+    } catch {}
+  }
+  throw new RevError('REF_NOT_FOUND', `The ref "${ref ?? 'HEAD'}" does not exist in ${gitdir}; check the branch or tag name.`, { data: { ref: ref ?? 'HEAD' } });
+}
+
+export async function snapshotFromLocalRepo(gitdir: string, target: GitTarget, blobs: BlobStore): Promise<Snapshot> {
+  const cache = {};
+  let entries: Entry[];
+  try {
+    const { commit } = await git.readCommit({ fs: fsSync, gitdir, oid: target.commit, cache });
+    entries = await walkTree(commit.tree, {
+      tree: async (oid) => (await git.readTree({ fs: fsSync, gitdir, oid, cache })).tree.map((t) => ({ mode: t.mode, name: t.path, oid: t.oid })),
+      blobText: async (oid) => Buffer.from((await git.readBlob({ fs: fsSync, gitdir, oid, cache })).blob).toString('utf8'),
+    });
+  } catch (err) {
+    if ((err as { code?: string })?.code === 'UnsafeFilepathError') {
+      const p = (err as { data?: { filepath?: string } }).data?.filepath ?? '?';
+      throw new RevError('UNSAFE_ENTRY', `Refused to deploy: the repository tree has an entry "${p}" that would escape the release; nothing was published. Fix the repository and deploy again.`, {
+        data: { path: p },
+      });
+    }
+    throw err;
+  }
+  checkEntries(entries);
+  await mapLimit(
+    entries.filter((e) => e.kind !== 'symlink'),
+    4,
+    async (e) => {
+      if (await blobs.has(e.oid, e.kind === 'exec')) return;
+      const { blob } = await git.readBlob({ fs: fsSync, gitdir, oid: e.oid, cache });
+      await blobs.put(e.oid, e.kind === 'exec', Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength));
+    },
+  );
+  return { version: target.commit, kind: 'git', commit: target.commit, ref: target.ref, entries, bytesFetched: 0 };
+}

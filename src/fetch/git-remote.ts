@@ -1,0 +1,167 @@
+// The git source over smart HTTP, into a store kept between deploys. A first fetch asks
+// for the snapshot alone (depth 1); later ones also name the store's tip as a "have", so
+// the server sends only objects the store lacks. Trees and commits stay in the store for
+// the next fetch; file contents go straight from the pack to the blob store.
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { RevError, translateSystemError } from '../errors.js';
+import type { BlobStore } from './blobs.js';
+import { redactUrl, type HttpOptions } from './http.js';
+import { ObjectDb, commitTree, parseTree } from './objects.js';
+import { PackError, parsePack, type GitObject } from './pack.js';
+import { mapLimit } from './pool.js';
+import { discover, uploadPack, type Advertisement } from './smart-http.js';
+import { checkEntries, type Entry, type Snapshot } from './snapshot.js';
+import { walkTree } from './tree.js';
+
+export interface GitTarget {
+  /** Full remote ref name (refs/heads/main, refs/tags/v1), or '' when a commit id was given. */
+  ref: string;
+  /** The commit to deploy. */
+  commit: string;
+  /** The server's advertisement from resolving the ref, reused by the fetch. */
+  ad?: Advertisement;
+}
+
+export interface GitFetchProgress {
+  phase: string;
+  loaded: number;
+  total?: number;
+}
+
+/** Store directory for a remote (credentials are never part of the key). */
+export function gitStoreDir(storeRoot: string, owner: string, url: string): string {
+  // One store per app and URL: the app's lock then serializes every write to it.
+  const key = createHash('sha256').update(redactUrl(url)).digest('hex').slice(0, 16);
+  return path.join(storeRoot, 'git', `${owner}-${key}`);
+}
+
+/** Asks the remote which commit `ref` (or its default branch) names, without fetching. */
+export async function resolveGitRef(url: string, ref: string | undefined, opts: HttpOptions): Promise<GitTarget> {
+  const ad = await discover(url, opts);
+  let candidates: string[];
+  if (!ref) {
+    if (!ad.head && !ad.refs.has('HEAD')) throw new RevError('REF_NOT_FOUND', `${redactUrl(url)} has no default branch (is it empty?); push a commit or give --ref.`);
+    candidates = ad.head ? [ad.head] : ['HEAD'];
+  } else {
+    candidates = ref.startsWith('refs/') ? [ref] : [`refs/heads/${ref}`, `refs/tags/${ref}`];
+  }
+  for (const name of candidates) {
+    const oid = ad.refs.get(name);
+    if (oid) return { ref: name, commit: ad.peeled.get(name) ?? oid, ad };
+  }
+  throw new RevError('REF_NOT_FOUND', `The ref "${ref ?? 'HEAD'}" does not exist at ${redactUrl(url)}; check the branch or tag name (\`toes config set <app> branch NAME\`).`, {
+    data: { ref: ref ?? 'HEAD' },
+  });
+}
+
+function localRefFor(remoteRef: string): string {
+  return remoteRef.startsWith('refs/heads/') ? `refs/remotes/origin/${remoteRef.slice('refs/heads/'.length)}` : remoteRef;
+}
+
+export interface GitFetchOptions extends HttpOptions {
+  storeRoot: string;
+  /** Who owns the store (the app): see gitStoreDir. */
+  owner: string;
+  blobs: BlobStore;
+  onProgress?: (p: GitFetchProgress) => void;
+}
+
+/** Objects of this fetch in memory, over the store's loose objects. */
+class Objects {
+  fresh = new Map<string, GitObject>();
+  constructor(readonly db: ObjectDb) {}
+  async get(oid: string): Promise<GitObject | undefined> {
+    return this.fresh.get(oid) ?? (await this.db.read(oid));
+  }
+}
+
+async function download(url: string, target: GitTarget, objs: Objects, opts: GitFetchOptions, full: boolean): Promise<number> {
+  const db = objs.db;
+  const have = full ? undefined : await db.readRef(localRefFor(target.ref));
+  const ad = target.ad ?? (await discover(url, opts));
+  const haves = have && (await db.has(have)) ? [have] : [];
+  // A release needs its snapshot, not the history behind it: with nothing to build on, ask
+  // for depth 1. With a tip in the store, ask without a depth: git's upload-pack ignores
+  // "have"s for a deepening request and would send the whole snapshot again, while a plain
+  // request sends only the objects the store lacks (the store's shallow list bounds it).
+  const res = await uploadPack(
+    url,
+    { want: target.commit, haves, shallows: full ? [] : await db.shallows(), depth: haves.length ? undefined : 1 },
+    ad,
+    { ...opts, onBytes: (n) => opts.onProgress?.({ phase: 'receiving', loaded: n }) },
+  );
+  let objects: Map<string, GitObject>;
+  try {
+    objects = res.pack.length === 0 ? new Map() : parsePack(res.pack, (oid) => objs.fresh.get(oid));
+  } catch (err) {
+    if (!(err instanceof PackError)) throw err;
+    throw new RevError('UNREACHABLE', `The pack from ${redactUrl(url)} was damaged or cut short (${err.message}); deploy again.`, { cause: err });
+  }
+  for (const [oid, obj] of objects) objs.fresh.set(oid, obj);
+  // Trees and commits persist for the next fetch; blobs are taken by the caller.
+  await db.append([...objects].filter(([, o]) => o.type !== 'blob'));
+  await db.updateShallows(res.shallow, res.unshallow);
+  if (target.ref) await db.writeRef(localRefFor(target.ref), target.commit);
+  return res.bytes;
+}
+
+/** Fetches `target` into the store (if needed) and returns its snapshot. */
+export async function fetchGit(url: string, target: GitTarget, opts: GitFetchOptions): Promise<Snapshot> {
+  const objs = new Objects(new ObjectDb(gitStoreDir(opts.storeRoot, opts.owner, url)));
+  let bytes = 0;
+  try {
+    if (!(await objs.db.has(target.commit))) {
+      if (!target.ref) {
+        throw new RevError('REF_NOT_FOUND', `The commit ${target.commit} is not in the store and servers do not hand out single commits; deploy a branch or tag instead.`);
+      }
+      bytes += await download(url, target, objs, opts, false);
+    }
+    let snap = await snapshot(target, objs, opts.blobs);
+    if (snap.missing.length) {
+      // The store lacks some contents the server assumed we had (a blob store cleaned by
+      // hand, say): ask for the whole snapshot once.
+      bytes += await download(url, target, objs, opts, true);
+      snap = await snapshot(target, objs, opts.blobs);
+      if (snap.missing.length) throw new RevError('INTERNAL', `The server did not send ${snap.missing.length} files of ${target.commit}; deploy again.`);
+    }
+    return { version: target.commit, kind: 'git', commit: target.commit, ref: target.ref, entries: snap.entries, bytesFetched: bytes };
+  } catch (err) {
+    throw translateSystemError(err, 'fetching the repository');
+  }
+}
+
+async function snapshot(target: GitTarget, objs: Objects, blobs: BlobStore): Promise<{ entries: Entry[]; missing: Entry[] }> {
+  const commit = await objs.get(target.commit);
+  if (!commit) throw new RevError('REF_NOT_FOUND', `The commit ${target.commit} did not arrive; deploy again.`);
+  const tree = async (oid: string) => {
+    const t = await objs.get(oid);
+    if (!t || t.type !== 'tree') throw new RevError('INTERNAL', `The store is missing tree ${oid}; remove it (${objs.db.gitdir}) and deploy again.`);
+    return parseTree(t.content);
+  };
+  const entries = await walkTree(commitTree(commit.content), {
+    tree,
+    blobText: async (oid) => {
+      const b = objs.fresh.get(oid);
+      if (b) return b.content.toString('utf8');
+      const stored = (await blobs.read(oid, false)) ?? (await blobs.read(oid, true));
+      if (!stored) throw new RevError('INTERNAL', `The store is missing the symlink ${oid}; deploy again.`);
+      return stored.toString('utf8');
+    },
+  });
+  checkEntries(entries);
+  const missing: Entry[] = [];
+  await mapLimit(
+    entries.filter((e) => e.kind !== 'symlink'),
+    32,
+    async (e) => {
+      const exec = e.kind === 'exec';
+      if (await blobs.has(e.oid, exec)) return;
+      // Same content with the other mode (a chmod upstream) is not sent again.
+      const content = objs.fresh.get(e.oid)?.content ?? (await blobs.read(e.oid, !exec));
+      if (content) await blobs.put(e.oid, exec, content);
+      else missing.push(e);
+    },
+  );
+  return { entries, missing };
+}

@@ -1,0 +1,142 @@
+// A small client for git's smart HTTP protocol (v1, stateless): ref discovery and one
+// upload-pack exchange. It replaces isomorphic-git's fetch on the hot path because that
+// one cannot be told the refs it was just given, inflates every object in JavaScript
+// twice (to index, then to read), and has no way to take only a snapshot's objects
+// cheaply. Credentials travel only in the Authorization header (see http.ts).
+import { RevError } from '../errors.js';
+import { httpRequest, networkError, redactUrl, statusError, type HttpOptions } from './http.js';
+import { FLUSH, pkt, readPkts, text } from './pktline.js';
+
+export interface Advertisement {
+  refs: Map<string, string>;
+  /** Peeled commit of annotated tags, by tag ref. */
+  peeled: Map<string, string>;
+  /** HEAD's target, when the server says (symref capability). */
+  head?: string;
+  caps: Set<string>;
+}
+
+function endpoint(url: string, suffix: string): string {
+  return url.replace(/\/+$/, '') + suffix;
+}
+
+function notSmart(url: string, why: string): RevError {
+  return new RevError('UNREACHABLE', `${redactUrl(url)} does not look like a git repository served over smart HTTP (${why}); check the source URL.`, {
+    data: { why },
+  });
+}
+
+async function readBody(res: { body: AsyncIterable<Uint8Array> }, url: string, onBytes?: (n: number) => void): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  try {
+    // Read as it arrives, never paused: see the note on undici in git.ts.
+    for await (const c of res.body) {
+      chunks.push(Buffer.from(c));
+      n += c.length;
+      onBytes?.(n);
+    }
+  } catch (err) {
+    throw networkError(url, err);
+  }
+  return Buffer.concat(chunks);
+}
+
+export async function discover(url: string, opts: HttpOptions): Promise<Advertisement> {
+  const u = endpoint(url, '/info/refs?service=git-upload-pack');
+  const res = await httpRequest(u, { headers: { accept: 'application/x-git-upload-pack-advertisement' } }, opts);
+  const body = await readBody(res, u);
+  if (res.statusCode !== 200) throw statusError(url, res.statusCode, 'the repository');
+  const type = String(res.headers['content-type'] ?? '');
+  if (!type.startsWith('application/x-git-upload-pack-advertisement')) throw notSmart(url, `content type "${type || 'none'}"`);
+  const ad: Advertisement = { refs: new Map(), peeled: new Map(), caps: new Set() };
+  let first = true;
+  try {
+    for (const line of readPkts(body)) {
+      if (line === null) continue;
+      const s = text(line);
+      if (s.startsWith('# service=')) continue;
+      let refPart = s;
+      if (first) {
+        const nul = s.indexOf('\0');
+        if (nul >= 0) {
+          refPart = s.slice(0, nul);
+          for (const c of s.slice(nul + 1).split(' ')) if (c) ad.caps.add(c);
+        }
+        first = false;
+      }
+      const [oid, name] = refPart.split(' ');
+      if (!/^[0-9a-f]{40}$/.test(oid) || !name || name === 'capabilities^{}') continue;
+      if (name.endsWith('^{}')) ad.peeled.set(name.slice(0, -3), oid);
+      else ad.refs.set(name, oid);
+    }
+  } catch (err) {
+    throw notSmart(url, (err as Error).message);
+  }
+  for (const c of ad.caps) if (c.startsWith('symref=HEAD:')) ad.head = c.slice('symref=HEAD:'.length);
+  return ad;
+}
+
+export interface UploadPackRequest {
+  want: string;
+  haves: string[];
+  /** Commits the store holds without their parents (a shallow store). */
+  shallows: string[];
+  /** Ask for this much history (1: the snapshot only); omitted: everything new. */
+  depth?: number;
+}
+
+export interface UploadPackResult {
+  pack: Buffer;
+  shallow: string[];
+  unshallow: string[];
+  bytes: number;
+}
+
+export async function uploadPack(url: string, req: UploadPackRequest, ad: Advertisement, opts: HttpOptions & { onBytes?: (n: number) => void }): Promise<UploadPackResult> {
+  const need = ['side-band-64k', 'ofs-delta'];
+  for (const c of need) if (!ad.caps.has(c)) throw notSmart(url, `server lacks ${c}`);
+  if ((req.depth || req.shallows.length) && !ad.caps.has('shallow')) throw notSmart(url, 'server cannot serve shallow fetches');
+  const caps = ['side-band-64k', 'ofs-delta', 'no-progress', ...(ad.caps.has('shallow') ? ['shallow'] : []), 'agent=toes-rev'];
+  const parts: Buffer[] = [pkt(`want ${req.want} ${caps.join(' ')}\n`)];
+  for (const s of req.shallows) parts.push(pkt(`shallow ${s}\n`));
+  if (req.depth) parts.push(pkt(`deepen ${req.depth}\n`));
+  parts.push(FLUSH);
+  for (const h of req.haves) parts.push(pkt(`have ${h}\n`));
+  parts.push(pkt('done\n'));
+  const u = endpoint(url, '/git-upload-pack');
+  const res = await httpRequest(
+    u,
+    {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-git-upload-pack-request', accept: 'application/x-git-upload-pack-result' },
+      body: Buffer.concat(parts),
+    },
+    opts,
+  );
+  const body = await readBody(res, u, opts.onBytes);
+  if (res.statusCode !== 200) throw statusError(url, res.statusCode, 'the repository');
+  const out: UploadPackResult = { pack: Buffer.alloc(0), shallow: [], unshallow: [], bytes: body.length };
+  const packParts: Buffer[] = [];
+  try {
+    for (const line of readPkts(body)) {
+      if (line === null || line.length === 0) continue;
+      const band = line[0];
+      if (band === 1) packParts.push(line.subarray(1));
+      else if (band === 2) continue; // progress text
+      else if (band === 3) throw new RevError('UNREACHABLE', `${redactUrl(url)} reported an error while sending the pack: ${text(line.subarray(1)).slice(0, 200)}.`);
+      else {
+        const s = text(line);
+        if (s.startsWith('shallow ')) out.shallow.push(s.slice(8));
+        else if (s.startsWith('unshallow ')) out.unshallow.push(s.slice(10));
+        else if (s.startsWith('ERR ')) throw new RevError('REF_NOT_FOUND', `${redactUrl(url)} refused the fetch: ${s.slice(4, 200)}.`);
+        // NAK / ACK lines need no action: "done" was already sent.
+      }
+    }
+  } catch (err) {
+    if (err instanceof RevError) throw err;
+    throw new RevError('UNREACHABLE', `The answer from ${redactUrl(url)} was cut off or garbled (${(err as Error).message}); deploy again.`, { cause: err });
+  }
+  out.pack = Buffer.concat(packParts);
+  return out;
+}

@@ -1,0 +1,28 @@
+// Walks a git tree into snapshot entries. Shared by the remote store (objects.ts) and
+// local repositories (isomorphic-git), which differ only in how they read a tree or blob.
+import type { Entry } from './snapshot.js';
+
+export interface TreeReader {
+  tree(oid: string): Promise<{ mode: string; name: string; oid: string }[]>;
+  /** A symlink's target text. */
+  blobText(oid: string): Promise<string>;
+}
+
+export async function walkTree(root: string, reader: TreeReader): Promise<Entry[]> {
+  const out: Entry[] = [];
+  const symlinks: Entry[] = [];
+  async function walk(treeOid: string, prefix: string): Promise<void> {
+    const subtrees: Promise<void>[] = [];
+    for (const t of await reader.tree(treeOid)) {
+      const p = prefix ? `${prefix}/${t.name}` : t.name;
+      if (t.mode === '40000' || t.mode === '040000') subtrees.push(walk(t.oid, p));
+      else if (t.mode === '160000') continue; // submodules are not part of the snapshot
+      else if (t.mode === '120000') symlinks.push({ path: p, kind: 'symlink', oid: t.oid });
+      else out.push({ path: p, kind: t.mode === '100755' ? 'exec' : 'file', oid: t.oid });
+    }
+    await Promise.all(subtrees);
+  }
+  await walk(root, '');
+  for (const s of symlinks) s.target = await reader.blobText(s.oid);
+  return out.concat(symlinks).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
