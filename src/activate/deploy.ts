@@ -177,7 +177,7 @@ async function materializeStage(c: DeployCtx): Promise<void> {
   c.staging = path.join(layoutOf(c).appDir(c.req.app), `.staging-${c.id}`);
   // A script may rewrite tracked files in place: give it private copies, never the store's inodes.
   c.copies = await runsScripts(c);
-  await materialize(c.snapshot!.entries, new BlobStore(layoutOf(c).blobsRoot), c.staging, c.copies ? 'copy' : 'link');
+  await materialize(c.snapshot!.entries, new BlobStore(layoutOf(c).blobsRoot), c.staging, c.copies ? 'copy' : 'link', c.snapshot!.pending);
 }
 
 const INSTALL_SCRIPTS = ['preinstall', 'install', 'postinstall', 'preprepare', 'prepare', 'postprepare'];
@@ -191,7 +191,10 @@ async function runsScripts(c: DeployCtx): Promise<boolean> {
   const entry = c.snapshot!.entries.find((e) => e.path === 'package.json');
   let scripts: Record<string, unknown> = {};
   try {
-    const pkg = JSON.parse(await fs.readFile(new BlobStore(layoutOf(c).blobsRoot).pathOf(entry!.oid, entry!.kind === 'exec'), 'utf8'));
+    const blobs = new BlobStore(layoutOf(c).blobsRoot);
+    const name = blobs.nameOf(entry!.oid, entry!.kind === 'exec');
+    const text = c.snapshot!.pending?.get(name) ?? (await fs.readFile(blobs.pathOf(entry!.oid, entry!.kind === 'exec')));
+    const pkg = JSON.parse(text.toString('utf8'));
     scripts = pkg?.scripts && typeof pkg.scripts === 'object' ? pkg.scripts : {};
   } catch {
     return true; // unreadable: assume the worst; the build will report the real problem

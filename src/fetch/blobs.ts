@@ -30,7 +30,7 @@ export class BlobStore {
 
   constructor(readonly root: string) {}
 
-  private nameOf(oid: string, exec: boolean): string {
+  nameOf(oid: string, exec: boolean): string {
     return exec ? `${oid}.x` : oid;
   }
 
@@ -44,6 +44,18 @@ export class BlobStore {
       () => new Set<string>(),
     );
     return this.listing;
+  }
+
+  /** Records a blob added behind the store's back (linked in by materialize). */
+  async added(oid: string, exec: boolean): Promise<void> {
+    (await this.names()).add(this.nameOf(oid, exec));
+  }
+
+  /** Stores everything still pending (the copy path, where release files stay private). */
+  async putPending(pending: Map<string, Buffer> | undefined): Promise<void> {
+    if (!pending) return;
+    for (const [name, content] of pending) await this.put(name.replace(/\.x$/, ''), name.endsWith('.x'), content);
+    pending.clear();
   }
 
   async has(oid: string, exec: boolean): Promise<boolean> {

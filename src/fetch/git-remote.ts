@@ -125,13 +125,13 @@ export async function fetchGit(url: string, target: GitTarget, opts: GitFetchOpt
       snap = await snapshot(target, objs, opts.blobs);
       if (snap.missing.length) throw new RevError('INTERNAL', `The server did not send ${snap.missing.length} files of ${target.commit}; deploy again.`);
     }
-    return { version: target.commit, kind: 'git', commit: target.commit, ref: target.ref, entries: snap.entries, bytesFetched: bytes };
+    return { version: target.commit, kind: 'git', commit: target.commit, ref: target.ref, entries: snap.entries, bytesFetched: bytes, pending: snap.pending };
   } catch (err) {
     throw translateSystemError(err, 'fetching the repository');
   }
 }
 
-async function snapshot(target: GitTarget, objs: Objects, blobs: BlobStore): Promise<{ entries: Entry[]; missing: Entry[] }> {
+async function snapshot(target: GitTarget, objs: Objects, blobs: BlobStore): Promise<{ entries: Entry[]; missing: Entry[]; pending: Map<string, Buffer> }> {
   const commit = await objs.get(target.commit);
   if (!commit) throw new RevError('REF_NOT_FOUND', `The commit ${target.commit} did not arrive; deploy again.`);
   const tree = async (oid: string) => {
@@ -151,6 +151,7 @@ async function snapshot(target: GitTarget, objs: Objects, blobs: BlobStore): Pro
   });
   checkEntries(entries);
   const missing: Entry[] = [];
+  const pending = new Map<string, Buffer>();
   await mapLimit(
     entries.filter((e) => e.kind !== 'symlink'),
     32,
@@ -159,9 +160,9 @@ async function snapshot(target: GitTarget, objs: Objects, blobs: BlobStore): Pro
       if (await blobs.has(e.oid, exec)) return;
       // Same content with the other mode (a chmod upstream) is not sent again.
       const content = objs.fresh.get(e.oid)?.content ?? (await blobs.read(e.oid, !exec));
-      if (content) await blobs.put(e.oid, exec, content);
+      if (content) pending.set(blobs.nameOf(e.oid, exec), content);
       else missing.push(e);
     },
   );
-  return { entries, missing };
+  return { entries, missing, pending };
 }

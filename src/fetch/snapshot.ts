@@ -26,6 +26,12 @@ export interface Snapshot {
   entries: Entry[];
   /** Bytes downloaded to obtain this snapshot (0 when nothing new was needed). */
   bytesFetched: number;
+  /**
+   * Contents that arrived with this snapshot and are not in the blob store yet, by blob
+   * file name (BlobStore.nameOf). Materialize writes each once and links it into the store,
+   * which saves writing every new file twice.
+   */
+  pending?: Map<string, Buffer>;
 }
 
 function unsafe(entryPath: string, why: string): RevError {
