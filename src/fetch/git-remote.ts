@@ -139,16 +139,24 @@ async function snapshot(target: GitTarget, objs: Objects, blobs: BlobStore): Pro
     if (!t || t.type !== 'tree') throw new RevError('INTERNAL', `The store is missing tree ${oid}; remove it (${objs.db.gitdir}) and deploy again.`);
     return parseTree(t.content);
   };
+  // Symlink targets are tiny blobs kept in the object log with the trees, since a link's
+  // text is needed to build every release and the blob store keeps only file contents.
+  const lostLinks = new Set<string>();
+  const linkObjects: [string, GitObject][] = [];
   const entries = await walkTree(commitTree(commit.content), {
     tree,
     blobText: async (oid) => {
-      const b = objs.fresh.get(oid);
-      if (b) return b.content.toString('utf8');
-      const stored = (await blobs.read(oid, false)) ?? (await blobs.read(oid, true));
-      if (!stored) throw new RevError('INTERNAL', `The store is missing the symlink ${oid}; deploy again.`);
-      return stored.toString('utf8');
+      const b = await objs.get(oid);
+      if (!b) {
+        lostLinks.add(oid);
+        return '.';
+      }
+      if (objs.fresh.has(oid)) linkObjects.push([oid, b]);
+      return b.content.toString('utf8');
     },
   });
+  if (lostLinks.size) return { entries, missing: entries.filter((e) => lostLinks.has(e.oid)), pending: new Map() };
+  await objs.db.append(linkObjects);
   checkEntries(entries);
   const missing: Entry[] = [];
   const pending = new Map<string, Buffer>();

@@ -1,0 +1,222 @@
+// The smart-HTTP git client against a real `git http-backend`: snapshots match what git
+// itself says the tree is, later fetches take only what is new, and damaged or foreign
+// answers are refused with a clear error and leave the store as it was.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { isRevError } from '../../src/errors.js';
+import { BlobStore } from '../../src/fetch/blobs.js';
+import { fetchGit, gitStoreDir, resolveGitRef } from '../../src/fetch/git-remote.js';
+import { applyDelta, parsePack, PackError } from '../../src/fetch/pack.js';
+import type { Snapshot } from '../../src/fetch/snapshot.js';
+import { startGitServer } from '../fixtures/git-server.js';
+import { tmpDir } from '../fixtures/cli.js';
+import { git, makeRepo } from '../fixtures/repo.js';
+
+async function setup(t: TestContext, files: Record<string, string>) {
+  const root = tmpDir('toes-rev-src-');
+  const store = tmpDir('toes-rev-store-');
+  const repo = makeRepo(root, 'app.git', files);
+  const server = await startGitServer(root);
+  t.after(async () => {
+    await server.close();
+    fs.rmSync(root, { recursive: true, force: true });
+    fs.rmSync(store, { recursive: true, force: true });
+  });
+  const blobs = new BlobStore(path.join(store, 'blobs'));
+  const url = server.repoUrl('app.git');
+  const fetch = async (ref?: string): Promise<Snapshot> => {
+    const target = await resolveGitRef(url, ref, {});
+    return fetchGit(url, target, { storeRoot: store, owner: 'app', blobs: new BlobStore(blobs.root) });
+  };
+  return { repo, server, store, blobs, url, fetch };
+}
+
+/** What git says the tree of HEAD is: path → [mode, oid]. */
+function lsTree(work: string, rev = 'HEAD'): Map<string, [string, string]> {
+  const out = new Map<string, [string, string]>();
+  for (const line of git(work, 'ls-tree', '-r', rev).split('\n').filter(Boolean)) {
+    const [meta, p] = line.split('\t');
+    const [mode, , oid] = meta.split(' ');
+    out.set(p, [mode, oid]);
+  }
+  return out;
+}
+
+function assertMatchesGit(snap: Snapshot, work: string, blobs: BlobStore): void {
+  const want = lsTree(work);
+  assert.equal(snap.entries.length, want.size);
+  for (const e of snap.entries) {
+    const [mode, oid] = want.get(e.path)!;
+    assert.equal(e.oid, oid, e.path);
+    assert.equal(e.kind, mode === '120000' ? 'symlink' : mode === '100755' ? 'exec' : 'file', e.path);
+    const expected = execFileSync('git', ['cat-file', 'blob', oid], { cwd: work });
+    if (e.kind === 'symlink') assert.equal(e.target, expected.toString());
+    else {
+      const name = blobs.nameOf(e.oid, e.kind === 'exec');
+      const content = snap.pending?.get(name) ?? fs.readFileSync(blobs.pathOf(e.oid, e.kind === 'exec'));
+      assert.ok(content.equals(expected), e.path);
+    }
+  }
+}
+
+/** Stores what a materialize would store, so the next fetch sees these contents as present. */
+async function settle(snap: Snapshot, blobs: BlobStore): Promise<void> {
+  await blobs.putPending(snap.pending);
+}
+
+test('snapshots match git ls-tree; the next fetch takes only the new objects', async (t) => {
+  const big = crypto.randomBytes(60_000).toString('hex');
+  const s = await setup(t, {
+    'package.json': '{"name":"app"}',
+    'src/a.txt': big,
+    // Near-copies make the server send deltas within the pack.
+    'src/b.txt': big.slice(0, 100_000) + 'changed' + big.slice(100_000),
+    'bin/run': '#!/bin/sh\necho hi\n',
+  });
+  fs.chmodSync(path.join(s.repo.work, 'bin/run'), 0o755);
+  fs.symlinkSync('src/a.txt', path.join(s.repo.work, 'link'));
+  s.repo.commit({});
+  const first = await s.fetch();
+  assertMatchesGit(first, s.repo.work, s.blobs);
+  assert.ok(first.bytesFetched > 50_000);
+  await settle(first, s.blobs);
+
+  s.repo.commit({ 'src/c.txt': 'small change\n' });
+  const second = await s.fetch();
+  assertMatchesGit(second, s.repo.work, s.blobs);
+  assert.ok(second.bytesFetched < 5_000, `second fetch took ${second.bytesFetched} bytes`);
+  assert.equal(second.pending?.size, 1);
+  await settle(second, s.blobs);
+
+  // Already in the store: no network at all.
+  const before = s.server.requests.length;
+  const target = await resolveGitRef(s.url, undefined, {});
+  const again = await fetchGit(s.url, target, { storeRoot: s.store, owner: 'app', blobs: s.blobs });
+  assert.equal(again.bytesFetched, 0);
+  assert.equal(s.server.requests.length, before + 1); // the discovery only
+});
+
+test('an annotated tag deploys the commit it points to', async (t) => {
+  const s = await setup(t, { 'package.json': '{}' });
+  git(s.repo.work, 'tag', '-a', 'v1', '-m', 'release 1');
+  git(s.repo.work, 'push', '-q', 'origin', 'v1');
+  const head = git(s.repo.work, 'rev-parse', 'HEAD');
+  s.repo.commit({ 'x.txt': 'later' });
+  const target = await resolveGitRef(s.url, 'v1', {});
+  assert.equal(target.commit, head);
+  assert.equal(target.ref, 'refs/tags/v1');
+  const snap = await s.fetch('v1');
+  assert.equal(snap.commit, head);
+  assert.deepEqual(
+    snap.entries.map((e) => e.path),
+    ['package.json'],
+  );
+});
+
+test('a force-push that rewrites the deployed commit still yields the right tree', async (t) => {
+  const s = await setup(t, { 'package.json': '{}', 'a.txt': 'one' });
+  s.repo.commit({ 'a.txt': 'two' });
+  await settle(await s.fetch(), s.blobs);
+  git(s.repo.work, 'reset', '-q', '--hard', 'HEAD~1');
+  fs.writeFileSync(path.join(s.repo.work, 'a.txt'), 'rewritten');
+  git(s.repo.work, 'commit', '-qam', 'amended');
+  git(s.repo.work, 'push', '-q', '-f', 'origin', 'HEAD:main');
+  const snap = await s.fetch();
+  assertMatchesGit(snap, s.repo.work, s.blobs);
+});
+
+test('a mode change without a content change, and contents lost from the store, are handled', async (t) => {
+  const s = await setup(t, { 'package.json': '{}', 'tool.sh': 'echo tool\n', 'data.txt': 'data\n' });
+  await settle(await s.fetch(), s.blobs);
+  fs.chmodSync(path.join(s.repo.work, 'tool.sh'), 0o755);
+  s.repo.commit({});
+  const chmodded = await s.fetch();
+  assertMatchesGit(chmodded, s.repo.work, s.blobs);
+  assert.equal(chmodded.entries.find((e) => e.path === 'tool.sh')!.kind, 'exec');
+  await settle(chmodded, s.blobs);
+
+  // Someone cleaned the blob store by hand: the fetch notices and takes the whole snapshot.
+  fs.rmSync(s.blobs.root, { recursive: true });
+  s.repo.commit({ 'new.txt': 'new\n' });
+  const recovered = await s.fetch();
+  assertMatchesGit(recovered, s.repo.work, new BlobStore(s.blobs.root));
+  assert.equal(recovered.pending?.size, lsTree(s.repo.work).size);
+});
+
+test('a torn tail in the object log (crash mid-append) is cut off and the store keeps working', async (t) => {
+  const s = await setup(t, { 'package.json': '{}' });
+  await settle(await s.fetch(), s.blobs);
+  const log = path.join(gitStoreDir(s.store, 'app', s.url), 'objects.log');
+  fs.appendFileSync(log, Buffer.from([1, 2, 3, 4, 5, 6, 7]));
+  s.repo.commit({ 'b.txt': 'b' });
+  const snap = await s.fetch();
+  assertMatchesGit(snap, s.repo.work, s.blobs);
+  s.repo.commit({ 'c.txt': 'c' });
+  assertMatchesGit(await s.fetch(), s.repo.work, s.blobs);
+});
+
+/** A server in front of the git server that can rewrite its answers. */
+async function proxy(t: TestContext, upstream: string, mangle: (pathname: string, body: Buffer) => { status?: number; type?: string; body: Buffer }) {
+  const server = http.createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const up = await fetch(upstream + req.url, { method: req.method, headers: { 'content-type': String(req.headers['content-type'] ?? '') }, body: req.method === 'POST' ? Buffer.concat(chunks) : undefined });
+    const body = Buffer.from(await up.arrayBuffer());
+    const out = mangle(new URL(req.url!, 'http://x').pathname, body);
+    res.writeHead(out.status ?? up.status, { 'content-type': out.type ?? up.headers.get('content-type') ?? '' });
+    res.end(out.body);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+test('a damaged pack is refused and the store is left as it was', async (t) => {
+  const s = await setup(t, { 'package.json': '{}', 'a.txt': 'x'.repeat(5000) });
+  const base = await proxy(t, s.server.url, (p, body) => {
+    if (!p.endsWith('git-upload-pack')) return { body };
+    const copy = Buffer.from(body);
+    copy[copy.length - 30] ^= 0xff; // inside the pack's last bytes
+    return { body: copy };
+  });
+  const url = `${base}/app.git`;
+  const target = await resolveGitRef(url, undefined, {});
+  await assert.rejects(fetchGit(url, target, { storeRoot: s.store, owner: 'app', blobs: s.blobs }), (e) => {
+    assert.ok(isRevError(e, 'UNREACHABLE'));
+    assert.match((e as Error).message, /damaged or cut short/);
+    return true;
+  });
+  const dir = gitStoreDir(s.store, 'app', url);
+  assert.equal(fs.existsSync(path.join(dir, 'refs')), false);
+  assert.equal(fs.existsSync(path.join(dir, 'objects.log')), false);
+});
+
+test('a server that is not a smart-HTTP git server gets a clear error', async (t) => {
+  const s = await setup(t, { 'package.json': '{}' });
+  const base = await proxy(t, s.server.url, () => ({ status: 200, type: 'text/html', body: Buffer.from('<html>hello</html>') }));
+  await assert.rejects(resolveGitRef(`${base}/app.git`, undefined, {}), (e) => {
+    assert.ok(isRevError(e, 'UNREACHABLE'));
+    assert.match((e as Error).message, /does not look like a git repository/);
+    return true;
+  });
+});
+
+test('pack parsing refuses damage: checksum, truncation, bad deltas', () => {
+  assert.throws(() => parsePack(Buffer.from('not a pack at all, not even close.....')), PackError);
+  const header = Buffer.from('PACK\0\0\0\x02\0\0\0\x01', 'latin1');
+  const body = Buffer.concat([header, Buffer.from([0x35]), Buffer.from('garbage')]);
+  const sum = crypto.createHash('sha1').update(body).digest();
+  assert.throws(() => parsePack(Buffer.concat([body, sum])), PackError);
+  const good = Buffer.concat([body, sum]);
+  good[good.length - 1] ^= 1;
+  assert.throws(() => parsePack(good), /checksum/);
+  // delta: base size 3, result size 5, copy 3 from 0, insert "xy"
+  assert.equal(applyDelta(Buffer.from('abc'), Buffer.from([3, 5, 0x91, 0, 3, 2, 0x78, 0x79])).toString(), 'abcxy');
+  assert.throws(() => applyDelta(Buffer.from('abc'), Buffer.from([4, 1, 1, 0x78])), PackError);
+});
