@@ -18,7 +18,8 @@ export function progress(enabled: boolean, verbose: boolean): FlowEvents {
     onProgress({ phase, loaded, total }) {
       if (!enabled || Date.now() - lastDraw < 100) return;
       lastDraw = Date.now();
-      const pct = total ? ` ${Math.floor((100 * loaded) / total)}%` : ` ${loaded}`;
+      const size = loaded >= 1 << 20 ? `${(loaded / (1 << 20)).toFixed(1)} MB` : `${Math.ceil(loaded / 1024)} KB`;
+      const pct = total ? ` ${size} (${Math.floor((100 * loaded) / total)}%)` : ` ${size}`;
       process.stderr.write(`\r\x1b[K          ${phase}${pct}`);
       drawn = true;
     },
