@@ -19,6 +19,8 @@ export type ErrorCode =
   | 'NO_ROLLBACK_TARGET' // nothing to roll back to
   | 'RELEASE_NOT_FOUND' // VERSION given to rollback is unknown or pruned
   | 'BAD_CONFIG' // a setting has an invalid value
+  | 'UNHEALTHY' // the new release did not come up healthy and was rolled back
+  | 'BAD_RELEASE' // that version was marked bad; --force to try it again
   | 'INTERNAL'; // a bug or an unexpected system error
 
 export class RevError extends Error {

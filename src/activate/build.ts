@@ -116,3 +116,15 @@ export function fileLog(file: string, onText?: (text: string) => void): StepLog 
     },
   };
 }
+
+/**
+ * The environment the app's own processes get (install, predeploy, restart command): this
+ * process's, then the app's `toes env`; deploy credentials (REV_*) never pass.
+ */
+export function appProcessEnv(appEnv: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries({ ...process.env, ...appEnv })) {
+    if (v !== undefined && !k.startsWith('REV_') && !k.startsWith('TOES_REV_')) env[k] = v;
+  }
+  return env;
+}

@@ -14,7 +14,8 @@ import { isGood, reconcile, releasePath, type AppState } from '../releases/recon
 import { emptyTrash, prune } from '../releases/retention.js';
 import { DEFAULTS, effectiveConfig, effectiveEnv, updateJson, type Settings } from '../releases/settings.js';
 import type { Layout } from '../releases/paths.js';
-import { bunCommand, fileLog, hasLockfile, installArgs, readPackageJson, runStep, type StepLog } from './build.js';
+import { beginActivation, endActivation, finishActivation, revert, unhealthy, verify, type ActivationEnv } from './activation.js';
+import { appProcessEnv, bunCommand, fileLog, hasLockfile, installArgs, readPackageJson, runStep, type StepLog } from './build.js';
 import { runFlow, type FlowEvents, type OpResult, type Stage } from './flow.js';
 
 export interface Engine {
@@ -59,10 +60,29 @@ interface DeployCtx {
   deadline: number;
   sealed?: boolean;
   swapped?: boolean;
+  /** The new release failed its check and `current` was flipped back. */
+  reverted?: boolean;
   previousId?: string;
   pruned?: string[];
   /** Removal of releases pruned by earlier deploys, running alongside this one. */
   trash?: Promise<void>;
+  /** What `current` named before the swap (its link text), to flip back to. */
+  previousLink?: string;
+  notes: string[];
+}
+
+function activationEnv(c: DeployCtx): ActivationEnv {
+  return {
+    layout: layoutOf(c),
+    app: c.req.app,
+    settings: c.settings,
+    env: buildEnv(c),
+    now: c.engine.now,
+    say: (text) => {
+      if (c.log) c.log.write(text);
+      else c.engine.events?.onText?.(text);
+    },
+  };
 }
 
 const layoutOf = (c: DeployCtx) => c.engine.layout;
@@ -107,6 +127,11 @@ async function lock(c: DeployCtx): Promise<void> {
 async function recover(c: DeployCtx): Promise<void> {
   await fs.mkdir(layoutOf(c).appDir(c.req.app), { recursive: true });
   c.state = await reconcile(layoutOf(c), c.req.app, c.engine.now);
+  const finished = await finishActivation(activationEnv(c));
+  if (finished) {
+    c.notes.push(finished);
+    c.state = await reconcile(layoutOf(c), c.req.app, c.engine.now);
+  }
   c.previousId = c.state.liveId;
   c.trash = emptyTrash(layoutOf(c).appDir(c.req.app)).catch(() => {});
 }
@@ -120,7 +145,17 @@ async function probe(c: DeployCtx): Promise<void> {
     c.unchanged = true;
     return;
   }
+  refuseBad(c, v);
   c.reuse = [...c.state!.releases].reverse().find((r) => r.version === v && isGood(r));
+}
+
+/** A version that failed its health check is not deployed again without --force. */
+function refuseBad(c: DeployCtx, version: string): void {
+  const bad = [...c.state!.releases].reverse().find((r) => r.version === version && r.status === 'bad');
+  if (!bad || c.req.force) return;
+  throw new RevError('BAD_RELEASE', `Version ${version.slice(0, 10)} was marked bad (release ${bad.id}: ${bad.error?.message ?? 'unhealthy'}); deploy a fix, or pass --force to try it again.`, {
+    data: { release: bad.id },
+  });
 }
 
 function fetchContext(c: DeployCtx) {
@@ -169,7 +204,10 @@ async function fetchStage(c: DeployCtx): Promise<void> {
     const v = c.snapshot.version;
     const live = c.state!.releases.find((r) => r.id === c.state!.liveId);
     if (live?.version === v) c.unchanged = true;
-    else c.reuse = [...c.state!.releases].reverse().find((r) => r.version === v && isGood(r));
+    else {
+      refuseBad(c, v);
+      c.reuse = [...c.state!.releases].reverse().find((r) => r.version === v && isGood(r));
+    }
   }
 }
 
@@ -209,9 +247,7 @@ async function relinkStage(c: DeployCtx): Promise<void> {
 }
 
 function buildEnv(c: DeployCtx): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('REV_') && !k.startsWith('TOES_REV_')) env[k] = v;
-  for (const [k, v] of Object.entries(c.env)) if (!k.startsWith('REV_')) env[k] = v;
+  const env = appProcessEnv(c.env);
   env.TOES_APP = c.req.app;
   env.TOES_RELEASE = c.id!;
   return env;
@@ -253,8 +289,23 @@ async function seal(c: DeployCtx): Promise<void> {
 async function swap(c: DeployCtx): Promise<void> {
   await c.lock!.verify();
   const target = c.reuse ?? c.record!;
-  await swapCurrent(layoutOf(c).currentLink(c.req.app), c.reuse?.path ?? target.id);
+  const link = layoutOf(c).currentLink(c.req.app);
+  const cur = await readCurrent(link);
+  c.previousLink = cur.kind === 'link' ? cur.target : undefined;
+  await beginActivation(layoutOf(c), c.req.app, { release: target.id, previous: c.previousLink, previousId: c.previousId });
+  await swapCurrent(link, c.reuse?.path ?? target.id);
   c.swapped = true;
+}
+
+async function verifyStage(c: DeployCtx): Promise<void> {
+  await failpoint('verify');
+  const target = c.reuse ?? c.record!;
+  const ax = activationEnv(c);
+  const v = await verify(ax, target.id, releasePath(layoutOf(c), c.req.app, target));
+  if (v.ok) return;
+  const message = await revert(ax, target.id, c.previousLink, c.previousId, v.reason!);
+  c.reverted = true;
+  throw unhealthy(message, { release: target.id, supervisor: v.supervisor });
 }
 
 async function record(c: DeployCtx): Promise<void> {
@@ -268,6 +319,7 @@ async function record(c: DeployCtx): Promise<void> {
   const { pid: _pid, error: _error, ...rest } = live;
   records.push({ ...rest, status: 'live', sealed: true, finishedAt: now });
   await appendLog(layout.releaseLog(c.req.app), records);
+  await endActivation(layout, c.req.app);
   c.log?.write(`live: ${live.id} (${live.version})\n`);
   if (c.req.from) {
     await updateJson(layout.appConfig(c.req.app), (v) => {
@@ -295,6 +347,7 @@ export const deployStages: Stage<DeployCtx>[] = [
   { name: 'relink', run: relinkStage, skip: (c) => building(c) || !c.copies },
   { name: 'seal', run: seal, skip: building },
   { name: 'swap', run: swap, skip: (c) => !!c.unchanged },
+  { name: 'verify', run: verifyStage, skip: (c) => !!c.unchanged },
   { name: 'record', run: record, skip: (c) => !!c.unchanged },
   { name: 'prune', run: pruneStage, skip: (c) => !!c.unchanged },
 ];
@@ -304,7 +357,7 @@ export async function deploy(engine: Engine, req: DeployRequest): Promise<OpResu
   const settings = await effectiveConfig(layout, req.app);
   const env = await effectiveEnv(layout, req.app);
   const timeout = typeof settings['build.timeout'] === 'number' ? settings['build.timeout'] : DEFAULTS.buildTimeout;
-  const ctx: DeployCtx = { engine, req, settings, env, deadline: Date.now() + timeout * 1000 };
+  const ctx: DeployCtx = { engine, req, settings, env, deadline: Date.now() + timeout * 1000, notes: [] };
   return runFlow(deployStages, ctx, {
     async failed(c, err, stage) {
       if (c.staging) await fs.rm(c.staging, { recursive: true, force: true });
@@ -336,6 +389,7 @@ export async function deploy(engine: Engine, req: DeployRequest): Promise<OpResu
         previous: c.previousId,
         bytesFetched: c.snapshot?.bytesFetched ?? 0,
         pruned: c.pruned,
+        notes: c.notes.length ? c.notes : undefined,
         log: c.id ? layout.deployLog(req.app, c.id) : undefined,
       };
     },

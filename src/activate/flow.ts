@@ -31,6 +31,8 @@ export interface OpResult {
   previous?: string;
   bytesFetched?: number;
   pruned?: string[];
+  /** Things worth telling that are not errors (an interrupted activation finished, say). */
+  notes?: string[];
   stages: StageTiming[];
   failedStage?: string;
   error?: { code: string; message: string; logTail?: string };

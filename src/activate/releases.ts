@@ -4,6 +4,9 @@ import fs from 'node:fs';
 import { RevError, isRevError } from '../errors.js';
 import { acquireLock } from '../releases/lock.js';
 import { loadApp, reconcile, type AppState } from '../releases/reconcile.js';
+import { effectiveConfig, effectiveEnv } from '../releases/settings.js';
+import { finishActivation } from './activation.js';
+import { appProcessEnv } from './build.js';
 import type { Layout } from '../releases/paths.js';
 
 export interface ReleaseView {
@@ -33,6 +36,10 @@ export async function listReleases(layout: Layout, app: string): Promise<{ app: 
     const lock = await acquireLock(layout.lockDir(app), { command: 'releases', waitMs: 0 });
     try {
       state = await reconcile(layout, app);
+      // An activation killed between its swap and its health check is settled here too.
+      const env = appProcessEnv(await effectiveEnv(layout, app));
+      const settings = await effectiveConfig(layout, app);
+      if (await finishActivation({ layout, app, settings, env, now: () => new Date(), say: () => {} })) state = await reconcile(layout, app);
     } finally {
       await lock.release();
     }

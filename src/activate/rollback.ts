@@ -4,7 +4,11 @@ import { RevError } from '../errors.js';
 import { appendLog, type ReleaseRecord } from '../releases/log.js';
 import { acquireLock, type Lock } from '../releases/lock.js';
 import { swapCurrent } from '../releases/current.js';
-import { isGood, reconcile, rollbackTarget, type AppState } from '../releases/reconcile.js';
+import { isGood, reconcile, releasePath, rollbackTarget, type AppState } from '../releases/reconcile.js';
+import { readCurrent } from '../releases/current.js';
+import { effectiveConfig, effectiveEnv, type Settings } from '../releases/settings.js';
+import { beginActivation, endActivation, finishActivation, revert, unhealthy, verify, type ActivationEnv } from './activation.js';
+import { appProcessEnv } from './build.js';
 import { runFlow, type OpResult, type Stage } from './flow.js';
 import type { Engine } from './deploy.js';
 
@@ -19,6 +23,10 @@ export interface RollbackRequest {
 interface RollbackCtx {
   engine: Engine;
   req: RollbackRequest;
+  settings: Settings;
+  env: Record<string, string>;
+  fromLink?: string;
+  notes: string[];
   lock?: Lock;
   state?: AppState;
   from?: ReleaseRecord;
@@ -41,8 +49,17 @@ async function lock(c: RollbackCtx): Promise<void> {
   });
 }
 
+function activationEnv(c: RollbackCtx): ActivationEnv {
+  return { layout: c.engine.layout, app: c.req.app, settings: c.settings, env: appProcessEnv(c.env), now: c.engine.now, say: (t) => c.engine.events?.onText?.(t) };
+}
+
 async function recover(c: RollbackCtx): Promise<void> {
   c.state = await reconcile(c.engine.layout, c.req.app, c.engine.now);
+  const finished = await finishActivation(activationEnv(c));
+  if (finished) {
+    c.notes.push(finished);
+    c.state = await reconcile(c.engine.layout, c.req.app, c.engine.now);
+  }
   if (c.state.releases.length === 0) {
     throw new RevError('UNKNOWN_APP', `${c.req.app} has no releases; deploy it first with \`toes deploy ${c.req.app} --from <source>\`.`, { data: { app: c.req.app } });
   }
@@ -81,7 +98,19 @@ async function choose(c: RollbackCtx): Promise<void> {
 
 async function swap(c: RollbackCtx): Promise<void> {
   await c.lock!.verify();
-  await swapCurrent(c.engine.layout.currentLink(c.req.app), c.target!.path ?? c.target!.id);
+  const link = c.engine.layout.currentLink(c.req.app);
+  const cur = await readCurrent(link);
+  c.fromLink = cur.kind === 'link' ? cur.target : undefined;
+  await beginActivation(c.engine.layout, c.req.app, { release: c.target!.id, previous: c.fromLink, previousId: c.from?.id });
+  await swapCurrent(link, c.target!.path ?? c.target!.id);
+}
+
+async function verifyStage(c: RollbackCtx): Promise<void> {
+  const ax = activationEnv(c);
+  const v = await verify(ax, c.target!.id, releasePath(c.engine.layout, c.req.app, c.target!));
+  if (v.ok) return;
+  const message = await revert(ax, c.target!.id, c.fromLink, c.from?.id, v.reason!);
+  throw unhealthy(message, { release: c.target!.id, supervisor: v.supervisor });
 }
 
 async function record(c: RollbackCtx): Promise<void> {
@@ -93,6 +122,7 @@ async function record(c: RollbackCtx): Promise<void> {
   }
   records.push({ ...c.target!, status: 'live' });
   await appendLog(c.engine.layout.releaseLog(c.req.app), records);
+  await endActivation(c.engine.layout, c.req.app);
 }
 
 export const rollbackStages: Stage<RollbackCtx>[] = [
@@ -100,11 +130,12 @@ export const rollbackStages: Stage<RollbackCtx>[] = [
   { name: 'recover', run: recover },
   { name: 'choose', run: choose },
   { name: 'swap', run: swap, skip: (c) => !!c.unchanged },
+  { name: 'verify', run: verifyStage, skip: (c) => !!c.unchanged },
   { name: 'record', run: record, skip: (c) => !!c.unchanged },
 ];
 
 export async function rollback(engine: Engine, req: RollbackRequest): Promise<OpResult> {
-  const ctx: RollbackCtx = { engine, req };
+  const ctx: RollbackCtx = { engine, req, settings: await effectiveConfig(engine.layout, req.app), env: await effectiveEnv(engine.layout, req.app), notes: [] };
   return runFlow(rollbackStages, ctx, {
     async failed() {},
     async finally(c) {
@@ -120,6 +151,7 @@ export async function rollback(engine: Engine, req: RollbackRequest): Promise<Op
         status: c.unchanged ? 'unchanged' : 'live',
         unchanged: !!c.unchanged,
         previous: c.from?.id,
+        notes: c.notes.length ? c.notes : undefined,
       };
     },
   }, engine.events);

@@ -27,11 +27,12 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
   pidfile: { kind: 'string', help: 'pidfile for the signal supervisor' },
   signal: { kind: 'string', help: 'signal for the signal supervisor (SIGHUP)' },
   'health.url': { kind: 'string', help: "the app's health URL (GET /ok)" },
-  'health.timeout': { kind: 'seconds', help: 'seconds to wait for health (30)' },
+  'health.timeout': { kind: 'seconds', help: 'seconds to wait for health, and for a restart command (30)' },
+  'health.interval': { kind: 'seconds', help: 'seconds between health checks (0.25)' },
   relay: { kind: 'string', globalOnly: true, help: "the relay's base URL" },
 };
 
-export const DEFAULTS = { install: true, predeploy: true, keep: 5, buildTimeout: 600 } as const;
+export const DEFAULTS = { install: true, predeploy: true, keep: 5, buildTimeout: 600, healthTimeout: 30, healthInterval: 0.25 } as const;
 
 export type Settings = Record<string, string | number | boolean>;
 

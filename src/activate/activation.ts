@@ -1,0 +1,135 @@
+// After every swap: restart the app through its supervisor and wait for it to answer its
+// health URL. A release that does not come up is flipped back, the old one restarted and
+// checked, and the new one recorded as bad. A journal written before the swap lets the
+// next command finish or undo an activation whose process was killed half way.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { RevError } from '../errors.js';
+import { swapCurrent, readCurrent } from '../releases/current.js';
+import { appendLog, readLog } from '../releases/log.js';
+import type { Layout } from '../releases/paths.js';
+import { releasePath } from '../releases/reconcile.js';
+import { DEFAULTS, type Settings } from '../releases/settings.js';
+import { waitHealthy, type HealthOutcome } from './supervisor/health.js';
+import { describePlan, restartPlan } from './supervisor/plan.js';
+import { restart, type RestartOutcome } from './supervisor/restart.js';
+
+export interface ActivationEnv {
+  layout: Layout;
+  app: string;
+  settings: Settings;
+  env: Record<string, string>;
+  now(): Date;
+  say(text: string): void;
+}
+
+export interface Verdict {
+  ok: boolean;
+  restart: RestartOutcome;
+  health?: HealthOutcome;
+  supervisor: string;
+  /** One sentence: why the release was not accepted. */
+  reason?: string;
+}
+
+function seconds(v: unknown, dflt: number): number {
+  return typeof v === 'number' && v > 0 ? v : dflt;
+}
+
+/** Restart the app onto the release `current` names, then check its health. */
+export async function verify(ax: ActivationEnv, releaseId: string, dir: string): Promise<Verdict> {
+  const plan = restartPlan({ app: ax.app, release: releaseId, releaseDir: dir, toesUrl: ax.layout.roots.toesUrl, settings: ax.settings });
+  const timeoutMs = seconds(ax.settings['health.timeout'], DEFAULTS.healthTimeout) * 1000;
+  const supervisor = describePlan(plan);
+  const r = await restart(plan, timeoutMs, ax.env);
+  ax.say(`restart via ${supervisor}: ${r.detail}\n`);
+  const url = typeof ax.settings['health.url'] === 'string' ? ax.settings['health.url'] : undefined;
+  if (!url) {
+    // Nothing to ask: the restart's own answer is all there is.
+    return { ok: r.ok, restart: r, supervisor, reason: r.ok ? undefined : `The restart failed: ${r.detail}.` };
+  }
+  const h = await waitHealthy(url, timeoutMs, seconds(ax.settings['health.interval'], DEFAULTS.healthInterval) * 1000);
+  ax.say(`health: ${h.ok ? `ok after ${h.ms} ms (${h.detail})` : h.detail}\n`);
+  if (h.ok) return { ok: true, restart: r, health: h, supervisor };
+  const why = r.ok ? `it did not become healthy: ${h.detail}` : `the restart failed (${r.detail}) and ${h.detail}`;
+  return { ok: false, restart: r, health: h, supervisor, reason: `The release was not accepted: ${why}.` };
+}
+
+interface Journal {
+  release: string;
+  /** What `current` pointed at before (a link target), to flip back to. */
+  previous?: string;
+  previousId?: string;
+  pid: number;
+  startedAt: string;
+}
+
+function journalFile(layout: Layout, app: string): string {
+  return path.join(layout.appState(app), 'activation.json');
+}
+
+export async function beginActivation(layout: Layout, app: string, j: Omit<Journal, 'pid' | 'startedAt'>): Promise<void> {
+  const file = journalFile(layout, app);
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  await fs.writeFile(`${file}.tmp`, JSON.stringify({ ...j, pid: process.pid, startedAt: new Date().toISOString() }));
+  await fs.rename(`${file}.tmp`, file);
+}
+
+export async function endActivation(layout: Layout, app: string): Promise<void> {
+  await fs.rm(journalFile(layout, app), { force: true });
+}
+
+/**
+ * Flips `current` back to `previous` after `releaseId` failed, restarts and checks the old
+ * release, and records `releaseId` as bad. Returns a sentence for the user.
+ */
+export async function revert(ax: ActivationEnv, releaseId: string, previous: string | undefined, previousId: string | undefined, reason: string): Promise<string> {
+  const link = ax.layout.currentLink(ax.app);
+  let back = 'there was no earlier release to go back to';
+  if (previous) {
+    await swapCurrent(link, previous);
+    const v = await verify(ax, previousId ?? previous, path.resolve(path.dirname(link), previous));
+    back = v.ok ? `${previousId ?? previous} is live again` : `${previousId ?? previous} is live again but is not healthy either (${v.reason})`;
+  }
+  const releases = await readLog(ax.layout.releaseLog(ax.app));
+  const rec = releases.find((r) => r.id === releaseId);
+  const records = [];
+  if (rec) records.push({ ...rec, status: 'bad' as const, finishedAt: ax.now().toISOString(), error: { code: 'UNHEALTHY', message: reason } });
+  const prev = releases.find((r) => r.id === previousId);
+  if (prev) records.push({ ...prev, status: 'live' as const });
+  await appendLog(ax.layout.releaseLog(ax.app), records);
+  await endActivation(ax.layout, ax.app);
+  return `${reason} Rolled back by itself: ${back}.`;
+}
+
+/**
+ * A journal left by a killed process: if `current` names the release it was activating,
+ * check it now and keep it or revert it; otherwise the swap never happened. The caller
+ * holds the app's lock.
+ */
+export async function finishActivation(ax: ActivationEnv): Promise<string | undefined> {
+  let j: Journal;
+  try {
+    j = JSON.parse(await fs.readFile(journalFile(ax.layout, ax.app), 'utf8'));
+  } catch {
+    return undefined;
+  }
+  const cur = await readCurrent(ax.layout.currentLink(ax.app));
+  const releases = await readLog(ax.layout.releaseLog(ax.app));
+  const rec = releases.find((r) => r.id === j.release);
+  if (cur.kind !== 'link' || !rec || releasePath(ax.layout, ax.app, rec) !== cur.abs) {
+    await endActivation(ax.layout, ax.app);
+    return undefined;
+  }
+  ax.say(`finishing the activation of ${j.release} that was interrupted\n`);
+  const v = await verify(ax, j.release, cur.abs);
+  if (v.ok) {
+    await endActivation(ax.layout, ax.app);
+    return `The interrupted activation of ${j.release} was checked and kept.`;
+  }
+  return revert(ax, j.release, j.previous, j.previousId, v.reason ?? 'The release was not accepted.');
+}
+
+export function unhealthy(message: string, data: Record<string, unknown>): RevError {
+  return new RevError('UNHEALTHY', message, { data });
+}
