@@ -30,6 +30,8 @@ export interface Verdict {
   supervisor: string;
   /** One sentence: why the release was not accepted. */
   reason?: string;
+  /** Accepted, but something the user should know (the restart itself failed). */
+  warning?: string;
 }
 
 function seconds(v: unknown, dflt: number): number {
@@ -50,7 +52,11 @@ export async function verify(ax: ActivationEnv, releaseId: string, dir: string):
   }
   const h = await waitHealthy(url, timeoutMs, seconds(ax.settings['health.interval'], DEFAULTS.healthInterval) * 1000);
   ax.say(`health: ${h.ok ? `ok after ${h.ms} ms (${h.detail})` : h.detail}\n`);
-  if (h.ok) return { ok: true, restart: r, health: h, supervisor };
+  if (h.ok) {
+    // The health check passed without a restart: the old process may still be serving.
+    const warning = r.ok ? undefined : `The release is live and ${url} answers, but ${r.detail}; the running process may still be the old release, so restart the app yourself.`;
+    return { ok: true, restart: r, health: h, supervisor, warning };
+  }
   const why = r.ok ? `it did not become healthy: ${h.detail}` : `the restart failed (${r.detail}) and ${h.detail}`;
   return { ok: false, restart: r, health: h, supervisor, reason: `The release was not accepted: ${why}.` };
 }

@@ -302,6 +302,7 @@ async function verifyStage(c: DeployCtx): Promise<void> {
   const target = c.reuse ?? c.record!;
   const ax = activationEnv(c);
   const v = await verify(ax, target.id, releasePath(layoutOf(c), c.req.app, target));
+  if (v.warning) c.notes.push(v.warning);
   if (v.ok) return;
   const message = await revert(ax, target.id, c.previousLink, c.previousId, v.reason!);
   c.reverted = true;

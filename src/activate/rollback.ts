@@ -108,6 +108,7 @@ async function swap(c: RollbackCtx): Promise<void> {
 async function verifyStage(c: RollbackCtx): Promise<void> {
   const ax = activationEnv(c);
   const v = await verify(ax, c.target!.id, releasePath(c.engine.layout, c.req.app, c.target!));
+  if (v.warning) c.notes.push(v.warning);
   if (v.ok) return;
   const message = await revert(ax, c.target!.id, c.fromLink, c.from?.id, v.reason!);
   throw unhealthy(message, { release: c.target!.id, supervisor: v.supervisor });

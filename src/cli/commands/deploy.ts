@@ -43,6 +43,7 @@ export default defineCommand({
         },
       );
       if (args.json) printJson(res);
+      else for (const n of res.notes ?? []) process.stderr.write(`toes: note: ${n}\n`);
       if (!res.ok) {
         process.stderr.write(`toes: ${res.error!.message}\n`);
         if (res.error!.logTail && !args.json) process.stderr.write(`--- last lines of the deploy log (${res.log}) ---\n${res.error!.logTail}\n`);

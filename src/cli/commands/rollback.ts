@@ -23,6 +23,7 @@ export default defineCommand({
       const waitS = seconds(args.wait, 'wait');
       const res = await rollback({ layout, now: () => new Date() }, { app, to: args.version, trigger: 'cli', waitMs: waitS === undefined ? undefined : waitS * 1000 });
       if (args.json) printJson(res);
+      else for (const n of res.notes ?? []) process.stderr.write(`toes: note: ${n}\n`);
       if (!res.ok) {
         process.stderr.write(`toes: ${res.error!.message}\n`);
         process.exitCode = res.error!.code === 'USAGE' ? 2 : 1;
