@@ -52,8 +52,9 @@ export async function verify(ax: ActivationEnv, releaseId: string, dir: string):
   }
   const h = await waitHealthy(url, timeoutMs, seconds(ax.settings['health.interval'], DEFAULTS.healthInterval) * 1000);
   ax.say(`health: ${h.ok ? `ok after ${h.ms} ms (${h.detail})` : h.detail}\n`);
-  if (h.ok) {
-    // The health check passed without a restart: the old process may still be serving.
+  if (h.ok && (r.ok || r.unreachable)) {
+    // A supervisor that could not be asked: the health check passed, but the old process
+    // may still be serving. A supervisor that refused or failed is a failure outright.
     const warning = r.ok ? undefined : `The release is live and ${url} answers, but ${r.detail}; the running process may still be the old release, so restart the app yourself.`;
     return { ok: true, restart: r, health: h, supervisor, warning };
   }

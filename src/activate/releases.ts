@@ -6,6 +6,7 @@ import { acquireLock } from '../releases/lock.js';
 import { loadApp, reconcile, type AppState } from '../releases/reconcile.js';
 import { effectiveConfig, effectiveEnv } from '../releases/settings.js';
 import { finishActivation } from './activation.js';
+import { describePlan, restartPlan } from './supervisor/plan.js';
 import { appProcessEnv } from './build.js';
 import type { Layout } from '../releases/paths.js';
 
@@ -22,6 +23,15 @@ export interface ReleaseView {
   trigger: string;
   pruned: boolean;
   error: { code: string; message: string; stage?: string; logTail?: string } | null;
+}
+
+/** Which supervisor restarts the app, in words (or why none can). */
+export async function supervisorOf(layout: Layout, app: string): Promise<string> {
+  try {
+    return describePlan(restartPlan({ app, release: '{release}', releaseDir: '{release}', toesUrl: layout.roots.toesUrl, settings: await effectiveConfig(layout, app) }));
+  } catch (err) {
+    return `misconfigured: ${(err as Error).message}`;
+  }
 }
 
 export async function listReleases(layout: Layout, app: string): Promise<{ app: string; releases: ReleaseView[]; busy: boolean }> {

@@ -5,6 +5,8 @@ import type { RestartPlan } from './plan.js';
 
 export interface RestartOutcome {
   ok: boolean;
+  /** The supervisor could not be asked at all (as opposed to refusing or failing). */
+  unreachable?: boolean;
   /** What happened, for the deploy log and the result. */
   detail: string;
 }
@@ -30,7 +32,7 @@ async function restartToes(url: string, timeoutMs: number): Promise<RestartOutco
     if (res.statusCode >= 200 && res.statusCode < 300) return { ok: true, detail: `the Toes server restarted the app (HTTP ${res.statusCode})` };
     return { ok: false, detail: `the Toes server answered HTTP ${res.statusCode} to the restart` };
   } catch (err) {
-    return { ok: false, detail: `the Toes server could not be reached (${(err as Error).message})` };
+    return { ok: false, unreachable: true, detail: `the Toes server could not be reached (${(err as Error).message})` };
   }
 }
 

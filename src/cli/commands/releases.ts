@@ -9,7 +9,7 @@ export default defineCommand({
   },
   async run({ args }) {
     await act(args, async () => {
-      const { listReleases } = await import('../../activate/releases.js');
+      const { listReleases, supervisorOf } = await import('../../activate/releases.js');
       const layout = layoutFrom(args);
       const app = appFrom(args.app);
       const { releases, busy } = await listReleases(layout, app);
@@ -29,6 +29,7 @@ export default defineCommand({
       const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
       for (const r of [head, ...rows]) console.log(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd());
       if (busy) console.log('(a deploy is running: the newest lines may still change)');
+      console.log(`supervisor: ${await supervisorOf(layout, app)}`);
     });
   },
 });
