@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startGitServer, type GitServer } from '../test/fixtures/git-server.js';
 import { makeRepo } from '../test/fixtures/repo.js';
+import { freePort, startSupervisor, type Supervisor } from '../test/fixtures/apps.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const projectRoot = path.resolve(here, '../..'); // dist/examples -> the project
@@ -84,7 +85,7 @@ interface Ran {
 }
 
 /** Runs a command, echoing it as `$ shown` and streaming its output; fails the demo on a non-zero exit. */
-function run(file: string, args: string[], shown: string, opts: { env: NodeJS.ProcessEnv; cwd: string }): Promise<Ran> {
+function run(file: string, args: string[], shown: string, opts: { env: NodeJS.ProcessEnv; cwd: string; expectFailure?: boolean }): Promise<Ran> {
   say(`$ ${shown}`);
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, { env: opts.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -101,7 +102,11 @@ function run(file: string, args: string[], shown: string, opts: { env: NodeJS.Pr
     });
     child.on('error', (err) => reject(new StepFailed(`could not run ${shown}: ${err.message}`)));
     child.on('close', (code, signal) => {
-      if (code === 0) return resolve({ stdout, stderr });
+      if ((code === 0) !== !!opts.expectFailure) {
+        if (code !== 0) say(`(exit code ${code}, as expected)`);
+        return resolve({ stdout, stderr });
+      }
+      if (opts.expectFailure) return reject(new StepFailed(`\`${shown}\` was expected to fail and did not`));
       reject(new StepFailed(`\`${shown}\` ${signal ? `was killed by ${signal}` : `exited with code ${code}`}`));
     });
   });
@@ -127,10 +132,13 @@ async function main(): Promise<void> {
   const env = childEnv(dataDir);
   const keep = process.env.DEMO_KEEP === '1';
   let server: GitServer | undefined;
+  let supervisor: Supervisor | undefined;
 
   const cleanup = async () => {
     await server?.close();
     server = undefined;
+    await supervisor?.stop();
+    supervisor = undefined;
     if (!keep) fs.rmSync(tmp, { recursive: true, force: true });
   };
   const onSignal = (sig: NodeJS.Signals) => {
@@ -141,7 +149,22 @@ async function main(): Promise<void> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
 
-  const toes = (args: string[]) => run(process.execPath, [cliPath, ...args], `toes ${args.join(' ')}`, { env, cwd: tmp });
+  const toes = (args: string[], expectFailure = false) => run(process.execPath, [cliPath, ...args], `toes ${args.join(' ')}`, { env, cwd: tmp, expectFailure });
+  let port = 0;
+  /** Asks the running app over HTTP which version answers, as a user's browser would. */
+  const curl = async (expect: string) => {
+    say(`$ curl http://127.0.0.1:${port}/`);
+    const body = await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text(), (e: Error) => `(no answer: ${e.message})`);
+    say(body.trim());
+    const version = (() => {
+      try {
+        return JSON.parse(body).version as string;
+      } catch {
+        return undefined;
+      }
+    })();
+    check(version === expect, `the app answers with version ${expect}`);
+  };
 
   try {
     heading(1, 'Set up: an empty DATA_DIR and the sample app in a git repository');
@@ -155,6 +178,15 @@ async function main(): Promise<void> {
     say('');
     say(`Each \`toes ...\` below runs \`node dist/src/cli/main.js ...\` as a child process with`);
     say(`DATA_DIR set as above and node_modules/.bin first on PATH, so \`bun\` is found.`);
+    port = await freePort();
+    supervisor = await startSupervisor(path.join(dataDir, 'apps'), { [APP]: port });
+    env.TOES_URL = supervisor.url;
+    say('');
+    say(`A Toes-like supervisor (test/fixtures/supervisor.ts) runs the app on port ${port} and`);
+    say(`answers Toes' restart route at ${supervisor.url}; TOES_URL points there, so toes-rev`);
+    say(`restarts the app after every swap and waits for GET /ok before it calls a release good.`);
+    await toes(['config', 'set', APP, 'health.url', `http://127.0.0.1:${port}/ok`]);
+    await toes(['config', 'set', APP, 'health.timeout', '5']);
 
     heading(2, 'Deploy version 1.0.0 (--from is saved for next time)');
     const d1 = await toes(['deploy', APP, '--from', url, '--verbose']);
@@ -162,6 +194,7 @@ async function main(): Promise<void> {
     const firstBytes = m ? Number(m[2]) : undefined;
     const v1 = liveVersion(dataDir);
     check(v1.version === '1.0.0', `apps/${APP}/current -> ${v1.release}, which holds ${APP} ${v1.version}`);
+    await curl('1.0.0');
     say('');
     await toes(['config', 'get', APP, 'source']);
 
@@ -181,19 +214,35 @@ async function main(): Promise<void> {
     if (firstBytes !== undefined) {
       check(res.bytesFetched < firstBytes, `less than the ${firstBytes} bytes of the first deploy (the store sent the old tip as a "have")`);
     }
+    await curl('2.0.0');
 
     heading(5, 'Roll back: a rename of `current`, no fetch, no build');
     await toes(['rollback', APP]);
     const v3 = liveVersion(dataDir);
     check(v3.release === v1.release && v3.version === '1.0.0', `apps/${APP}/current -> ${v3.release} again (${APP} ${v3.version})`);
+    await curl('1.0.0');
 
-    heading(6, 'The release log');
+    heading(6, 'Roll forward: rollback also goes to a newer release');
+    await toes(['rollback', APP, v2.release]);
+    await curl('2.0.0');
+
+    heading(7, 'A broken version 3.0.0 (it crashes on start) is rolled back by itself');
+    pkg.version = '3.0.0';
+    repo.commit(
+      { 'package.json': JSON.stringify(pkg, null, 2) + '\n', 'index.ts': `throw new Error('version 3 cannot start');\n` + files['index.ts'] },
+      'Release 3.0.0 (broken)',
+    );
+    await toes(['deploy', APP], true);
+    await curl('2.0.0');
+    check(liveVersion(dataDir).release === v2.release, `apps/${APP}/current -> ${v2.release} (2.0.0) again`);
+
+    heading(8, 'The release log: 3.0.0 is marked bad and will not be redeployed without --force');
     await toes(['releases', APP]);
 
-    heading(7, 'On disk: Toes timestamp directories and the `current` symlink');
+    heading(9, 'On disk: Toes timestamp directories and the `current` symlink');
     await run('ls', ['-l', path.join(dataDir, 'apps', APP)], `ls -l $DATA_DIR/apps/${APP}`, { env, cwd: tmp });
 
-    heading(8, 'Done');
+    heading(10, 'Done');
     await server.close();
     server = undefined;
     if (keep) {
