@@ -11,6 +11,7 @@ import { buildRepo, gitEnv } from './repo.js';
 import { fmtKb, fmtMs, median, stageMedians, table, type Row } from './report.js';
 import { binDir } from './toes.js';
 import { timingRounds, type TimingResults } from './timing.js';
+import { activationRounds, activationSummary } from './activation.js';
 
 const SPEC = { files: 3000, dirs: 150, totalBytes: 15 * 1024 * 1024, commits: 220, seed: 0x70e5 };
 const DISK_RELEASES = 10;
@@ -110,6 +111,9 @@ async function main(): Promise<number> {
     log(`disk: ${DISK_RELEASES} releases, one file changed between each`);
     const d = await diskChain(ctx, DISK_RELEASES);
 
+    log('activation: restart and health with the Toes-like supervisor');
+    const act = await activationRounds(tmp, env, runs);
+
     // Both sides share the machine, but a busy machine inflates everything: say how busy.
     const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
     console.log(`\ntoes vs native git, ${repo.files} files, ${fmtKb(Math.round(repo.bytes / 1024))}, ${repo.commits}+ commits, medians of ${runs} runs`);
@@ -121,8 +125,9 @@ async function main(): Promise<number> {
     console.log(`  rollback: ${stageMedians(t.rollback.stages)}`);
     const outside = (x: TimingResults['cold']) => fmtMs(median(x.outsideMs));
     console.log(`  outside the stages (start-up, module loading, exit): cold ${outside(t.cold)}, one-file ${outside(t.incr)}, rollback ${outside(t.rollback)}`);
+    console.log(`\n${activationSummary(act)}`);
     if (t.notes.length) console.log(`\nnoticed:\n${t.notes.map((n) => `  ${n}`).join('\n')}`);
-    console.log(`\nBENCH_JSON ${JSON.stringify(summary(t, d, runs, repoInfo))}`);
+    console.log(`\nBENCH_JSON ${JSON.stringify({ ...summary(t, d, runs, repoInfo), activation: act })}`);
     log(`done in ${fmtMs(performance.now() - started)}`);
     return 0;
   } catch (err) {

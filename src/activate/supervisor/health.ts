@@ -1,3 +1,5 @@
+import { ping } from './ping.js';
+
 // Waiting for the app to answer its health URL (Toes' convention: GET /ok) with a 2xx.
 export interface HealthOutcome {
   ok: boolean;
@@ -7,18 +9,16 @@ export interface HealthOutcome {
 }
 
 export async function waitHealthy(url: string, timeoutMs: number, intervalMs: number): Promise<HealthOutcome> {
-  const { httpRequest } = await import('../../fetch/http.js');
   const t0 = Date.now();
   let last = 'no answer yet';
   while (Date.now() - t0 < timeoutMs) {
     const left = timeoutMs - (Date.now() - t0);
     try {
-      const res = await httpRequest(url, { headers: { 'cache-control': 'no-cache' } }, { timeoutMs: Math.max(100, Math.min(left, 5_000)) });
-      await res.body.text().catch(() => '');
-      if (res.statusCode >= 200 && res.statusCode < 300) return { ok: true, detail: `${url} answered ${res.statusCode}`, ms: Date.now() - t0 };
-      last = `${url} answered HTTP ${res.statusCode}`;
+      const status = await ping(url, { timeoutMs: Math.max(100, Math.min(left, 5_000)) });
+      if (status >= 200 && status < 300) return { ok: true, detail: `${url} answered ${status}`, ms: Date.now() - t0 };
+      last = `${url} answered HTTP ${status}`;
     } catch (err) {
-      last = `${url} did not answer (${(err as { data?: { cause?: string } }).data?.cause ?? (err as Error).message})`;
+      last = `${url} did not answer (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
     }
     await new Promise((r) => setTimeout(r, Math.min(intervalMs, Math.max(0, timeoutMs - (Date.now() - t0)))));
   }

@@ -1,6 +1,7 @@
 // Carrying out a restart plan. Every adapter answers with the same shape: whether the
 // supervisor accepted the restart, and if not, one sentence saying why.
 import fs from 'node:fs/promises';
+import { ping } from './ping.js';
 import type { RestartPlan } from './plan.js';
 
 export interface RestartOutcome {
@@ -25,14 +26,13 @@ export async function restart(plan: RestartPlan, timeoutMs: number, env: Record<
 }
 
 async function restartToes(url: string, timeoutMs: number): Promise<RestartOutcome> {
-  const { httpRequest } = await import('../../fetch/http.js');
   try {
-    const res = await httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.from('{}') }, { timeoutMs });
-    await res.body.text().catch(() => '');
-    if (res.statusCode >= 200 && res.statusCode < 300) return { ok: true, detail: `the Toes server restarted the app (HTTP ${res.statusCode})` };
-    return { ok: false, detail: `the Toes server answered HTTP ${res.statusCode} to the restart` };
+    const status = await ping(url, { method: 'POST', body: '{}', timeoutMs });
+    if (status >= 200 && status < 300) return { ok: true, detail: `the Toes server restarted the app (HTTP ${status})` };
+    return { ok: false, detail: `the Toes server answered HTTP ${status} to the restart` };
   } catch (err) {
-    return { ok: false, unreachable: true, detail: `the Toes server could not be reached (${(err as Error).message})` };
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    return { ok: false, unreachable: true, detail: `the Toes server could not be reached (${code})` };
   }
 }
 
