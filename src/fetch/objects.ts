@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { objectId, type GitObject, type ObjectType } from './pack.js';
+import { isSafeRefName } from './smart-http.js';
 
 export interface TreeEntry {
   mode: string;
@@ -114,6 +115,7 @@ export class ObjectDb {
   }
 
   async writeRef(ref: string, oid: string): Promise<void> {
+    if (!isSafeRefName(ref) || !/^[0-9a-f]{40}$/.test(oid)) throw new Error(`refusing to write ref ${JSON.stringify(ref)}`);
     await writeAtomic(path.join(this.gitdir, ref), `${oid}\n`);
   }
 

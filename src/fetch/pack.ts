@@ -37,7 +37,10 @@ export function applyDelta(base: Buffer, delta: Buffer): Buffer {
   const pos = { i: 0 };
   const srcSize = readVarint(delta, pos);
   if (srcSize !== base.length) throw new PackError('delta base size mismatch');
-  const out = Buffer.allocUnsafe(readVarint(delta, pos));
+  const dstSize = readVarint(delta, pos);
+  // A hostile header must not make us allocate without limit (no app file is 1 GiB).
+  if (dstSize > 1 << 30) throw new PackError('delta result implausibly large');
+  const out = Buffer.allocUnsafe(dstSize);
   let o = 0;
   while (pos.i < delta.length) {
     const op = delta[pos.i++];
@@ -113,7 +116,8 @@ export function parsePack(pack: Buffer, external?: (oid: string) => GitObject | 
     } else if (!TYPES[type]) throw new PackError(`object type ${type} at ${offset}`);
     let inflated: { buffer: Buffer; engine: { bytesWritten: number } };
     try {
-      inflated = zlib.inflateSync(pack.subarray(pos.i, end), { info: true }) as unknown as typeof inflated;
+      // The header's size bounds the output: a hostile pack cannot inflate without limit.
+      inflated = zlib.inflateSync(pack.subarray(pos.i, end), { info: true, maxOutputLength: Math.max(size, 1) }) as unknown as typeof inflated;
     } catch (err) {
       throw new PackError(`damaged object at ${offset}: ${(err as Error).message}`);
     }

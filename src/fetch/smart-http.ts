@@ -7,6 +7,9 @@ import { RevError } from '../errors.js';
 import { httpRequest, networkError, redactUrl, statusError, type HttpOptions } from './http.js';
 import { FLUSH, pkt, readPkts, text } from './pktline.js';
 
+/** Git hosts serve smart HTTP only to agents that look like git (GitHub, Bitbucket). */
+const USER_AGENT = 'git/2.0 (toes-rev)';
+
 export interface Advertisement {
   refs: Map<string, string>;
   /** Peeled commit of annotated tags, by tag ref. */
@@ -14,6 +17,17 @@ export interface Advertisement {
   /** HEAD's target, when the server says (symref capability). */
   head?: string;
   caps: Set<string>;
+}
+
+/**
+ * A ref name as `git check-ref-format` allows it. Names come from the server and become
+ * file names in the store, so anything else is ignored as if it were not advertised.
+ */
+export function isSafeRefName(name: string): boolean {
+  if (name === 'HEAD') return true;
+  if (!name.startsWith('refs/') || name.length > 1024) return false;
+  if (/[\x00-\x20\x7f~^:?*[\\]/.test(name) || name.includes('..') || name.includes('@{') || name.includes('//')) return false;
+  return name.split('/').every((part) => part.length > 0 && !part.startsWith('.') && !part.endsWith('.lock') && !part.endsWith('.'));
 }
 
 function endpoint(url: string, suffix: string): string {
@@ -44,7 +58,7 @@ async function readBody(res: { body: AsyncIterable<Uint8Array> }, url: string, o
 
 export async function discover(url: string, opts: HttpOptions): Promise<Advertisement> {
   const u = endpoint(url, '/info/refs?service=git-upload-pack');
-  const res = await httpRequest(u, { headers: { accept: 'application/x-git-upload-pack-advertisement' } }, opts);
+  const res = await httpRequest(u, { headers: { accept: 'application/x-git-upload-pack-advertisement', 'user-agent': USER_AGENT } }, opts);
   const body = await readBody(res, u);
   if (res.statusCode !== 200) throw statusError(url, res.statusCode, 'the repository');
   const type = String(res.headers['content-type'] ?? '');
@@ -67,13 +81,18 @@ export async function discover(url: string, opts: HttpOptions): Promise<Advertis
       }
       const [oid, name] = refPart.split(' ');
       if (!/^[0-9a-f]{40}$/.test(oid) || !name || name === 'capabilities^{}') continue;
-      if (name.endsWith('^{}')) ad.peeled.set(name.slice(0, -3), oid);
+      const base = name.endsWith('^{}') ? name.slice(0, -3) : name;
+      if (!isSafeRefName(base)) continue;
+      if (name.endsWith('^{}')) ad.peeled.set(base, oid);
       else ad.refs.set(name, oid);
     }
   } catch (err) {
     throw notSmart(url, (err as Error).message);
   }
-  for (const c of ad.caps) if (c.startsWith('symref=HEAD:')) ad.head = c.slice('symref=HEAD:'.length);
+  for (const c of ad.caps) {
+    const target = c.startsWith('symref=HEAD:') ? c.slice('symref=HEAD:'.length) : undefined;
+    if (target && isSafeRefName(target)) ad.head = target;
+  }
   return ad;
 }
 
@@ -96,7 +115,10 @@ export interface UploadPackResult {
 export async function uploadPack(url: string, req: UploadPackRequest, ad: Advertisement, opts: HttpOptions & { onBytes?: (n: number) => void }): Promise<UploadPackResult> {
   const need = ['side-band-64k', 'ofs-delta'];
   for (const c of need) if (!ad.caps.has(c)) throw notSmart(url, `server lacks ${c}`);
-  if ((req.depth || req.shallows.length) && !ad.caps.has('shallow')) throw notSmart(url, 'server cannot serve shallow fetches');
+  if (!ad.caps.has('shallow')) {
+    // An old or minimal server: ask for everything; the store simply holds history.
+    req = { ...req, depth: undefined, shallows: [] };
+  }
   const caps = ['side-band-64k', 'ofs-delta', 'no-progress', ...(ad.caps.has('shallow') ? ['shallow'] : []), 'agent=toes-rev'];
   const parts: Buffer[] = [pkt(`want ${req.want} ${caps.join(' ')}\n`)];
   for (const s of req.shallows) parts.push(pkt(`shallow ${s}\n`));
@@ -109,7 +131,7 @@ export async function uploadPack(url: string, req: UploadPackRequest, ad: Advert
     u,
     {
       method: 'POST',
-      headers: { 'content-type': 'application/x-git-upload-pack-request', accept: 'application/x-git-upload-pack-result' },
+      headers: { 'content-type': 'application/x-git-upload-pack-request', accept: 'application/x-git-upload-pack-result', 'user-agent': USER_AGENT },
       body: Buffer.concat(parts),
     },
     opts,

@@ -31,7 +31,16 @@ export function parseSource(raw: string, cwd = process.cwd()): Source {
   const src = raw.trim();
   if (!src) throw new RevError('NO_SOURCE', 'The source is empty; give a git URL, a .tar.gz URL or a directory with --from.');
   if (/^https?:\/\//i.test(src)) {
-    const u = new URL(src);
+    let u: URL;
+    try {
+      u = new URL(src);
+    } catch {
+      throw new RevError('USAGE', `"${redactUrl(src)}" is not a valid URL; give a full address such as https://rev.host/me/app.git.`);
+    }
+    const secretParam = [...u.searchParams.keys()].find((k) => /token|secret|password|passwd|auth|key|sig/i.test(k));
+    if (secretParam) {
+      throw new RevError('USAGE', `Do not put credentials in the source URL (the "${secretParam}" parameter); store the token with \`toes env set <app> REV_TOKEN\` (it reads the token from stdin) instead.`);
+    }
     if (u.username || u.password) {
       throw new RevError('USAGE', `Do not put credentials in the source URL (${redactUrl(src)}); store the token with \`toes env set <app> REV_TOKEN\` (it reads the token from stdin) instead.`);
     }

@@ -26,14 +26,17 @@ export async function readCurrent(link: string): Promise<CurrentState> {
   }
 }
 
+/** Best effort: the rename is what matters, and it has happened by now. */
 async function fsyncDir(dir: string): Promise<void> {
-  const fh = await fs.open(dir, 'r');
   try {
-    await fh.sync();
+    const fh = await fs.open(dir, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
   } catch {
     // some filesystems refuse fsync on directories; the rename is still atomic
-  } finally {
-    await fh.close();
   }
 }
 

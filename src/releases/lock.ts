@@ -2,6 +2,7 @@
 // one app are serial across the CLI and the daemon. A lock whose owner died on this host
 // is taken over automatically; a live owner is waited for, or named in the error.
 import { randomBytes } from 'node:crypto';
+import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +14,28 @@ export interface LockOwner {
   command: string;
   startedAt: string;
   token: string;
+  /** Linux: the boot and the process's start time, so a pid reused after a reboot or
+   * by another process does not keep a dead owner's lock forever. */
+  boot?: string;
+  procStart?: string;
+}
+
+function bootId(): string | undefined {
+  try {
+    return fsSync.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+function procStart(pid: number): string | undefined {
+  try {
+    const stat = fsSync.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 22 (starttime) counts from after the command name, which may hold spaces.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
 }
 
 export interface Lock {
@@ -41,7 +64,14 @@ async function readOwner(dir: string): Promise<LockOwner | undefined> {
 
 /** A lock is stale when its owner on this host is gone, or it never got an owner note. */
 async function isStale(dir: string, owner: LockOwner | undefined): Promise<boolean> {
-  if (owner) return owner.host === os.hostname() && !alive(owner.pid);
+  if (owner) {
+    if (owner.host !== os.hostname()) return false;
+    const boot = bootId();
+    if (owner.boot && boot && owner.boot !== boot) return true;
+    if (!alive(owner.pid)) return true;
+    const start = procStart(owner.pid);
+    return !!owner.procStart && !!start && start !== owner.procStart;
+  }
   try {
     const st = await fs.stat(dir);
     return Date.now() - st.mtimeMs > 5_000; // the owner died between mkdir and writing its note
@@ -69,6 +99,8 @@ export async function acquireLock(dir: string, opts: AcquireOptions): Promise<Lo
     command: opts.command,
     startedAt: new Date().toISOString(),
     token: randomBytes(8).toString('hex'),
+    boot: bootId(),
+    procStart: procStart(process.pid),
   };
   const deadline = Date.now() + opts.waitMs;
   let told = false;

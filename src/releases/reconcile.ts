@@ -78,7 +78,9 @@ export async function reconcile(layout: Layout, app: string, now: () => Date = (
     byId.set(n, rec);
   }
   // `current` pointing at something else we never recorded (e.g. current -> /srv/app-v3).
-  if (cur.kind === 'link' && ![...byId.values()].some((r) => releasePath(layout, app, r) === cur.abs) && (await exists(cur.abs))) {
+  const seen = cur;
+  if (seen.kind === 'link' && ![...byId.values()].some((r) => releasePath(layout, app, r) === seen.abs) && (await exists(seen.abs))) {
+    const cur = seen;
     const inside = path.dirname(cur.abs) === appDir;
     const rec: ReleaseRecord = {
       id: inside ? path.basename(cur.abs) : `adopted-${path.basename(cur.abs)}`,
@@ -94,7 +96,25 @@ export async function reconcile(layout: Layout, app: string, now: () => Date = (
     byId.set(rec.id, rec);
   }
 
-  const liveRec = cur.kind === 'link' ? [...byId.values()].find((r) => releasePath(layout, app, r) === cur.abs) : undefined;
+  if (cur.kind === 'missing' && byId.size > 0) {
+    // `current` vanished (a kill while adopting a plain directory, or removed by hand):
+    // point it back at the release the log calls live, else the newest sealed one.
+    const all = [...byId.values()];
+    const usable = async (r: ReleaseRecord) => !!r.sealed && !r.pruned && (await exists(releasePath(layout, app, r)));
+    let pick: ReleaseRecord | undefined;
+    for (const r of [...all.filter((x) => x.status === 'live'), ...all.filter((x) => x.status !== 'bad' && x.status !== 'failed').reverse()]) {
+      if (await usable(r)) {
+        pick = r;
+        break;
+      }
+    }
+    if (pick) {
+      await swapCurrent(layout.currentLink(app), pick.path ?? pick.id);
+      cur = await readCurrent(layout.currentLink(app));
+    }
+  }
+  const final = cur;
+  const liveRec = final.kind === 'link' ? [...byId.values()].find((r) => releasePath(layout, app, r) === final.abs) : undefined;
   for (const r of byId.values()) {
     if (liveRec && r.id === liveRec.id) {
       // The swap is the commit point: a release `current` points at is live, whatever the

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { RevError } from '../errors.js';
+import { acquireLock } from './lock.js';
 import type { Layout } from './paths.js';
 
 type Kind = 'string' | 'bool' | 'int' | 'seconds' | 'enum';
@@ -69,7 +70,9 @@ export async function readJson(file: string): Promise<Settings> {
     const v = JSON.parse(await fs.readFile(file, 'utf8'));
     return v && typeof v === 'object' && !Array.isArray(v) ? v : {};
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return {};
+    if (code) throw new RevError('BAD_CONFIG', `Could not read ${file} (${code}); check DATA_DIR and its permissions.`, { cause: err });
     throw new RevError('BAD_CONFIG', `${file} is not valid JSON; fix or remove it.`, { cause: err });
   }
 }
@@ -77,7 +80,15 @@ export async function readJson(file: string): Promise<Settings> {
 export async function writeJson(file: string, value: Settings): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   const tmp = `${file}.tmp-${randomBytes(4).toString('hex')}`;
-  await fs.writeFile(tmp, JSON.stringify(value, null, 2) + '\n', { mode: 0o600 });
+  // Synced before the rename: after a power cut the file is the old one or the new one,
+  // never empty (it may hold the only copy of a token).
+  const fh = await fs.open(tmp, 'w', 0o600);
+  try {
+    await fh.writeFile(JSON.stringify(value, null, 2) + '\n');
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
   await fs.rename(tmp, file);
 }
 
@@ -99,11 +110,18 @@ export async function effectiveEnv(layout: Layout, app: string): Promise<Record<
   return Object.fromEntries(Object.entries(merged).map(([k, v]) => [k, String(v)]));
 }
 
+/** Read, change and write under a lock, so concurrent `toes env set`s never lose a key. */
 export async function updateJson(file: string, change: (v: Settings) => void): Promise<Settings> {
-  const v = await readJson(file);
-  change(v);
-  await writeJson(file, v);
-  return v;
+  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  const lock = await acquireLock(`${file}.lock`, { command: 'settings', waitMs: 15_000 });
+  try {
+    const v = await readJson(file);
+    change(v);
+    await writeJson(file, v);
+    return v;
+  } finally {
+    await lock.release();
+  }
 }
 
 export function checkEnvKey(key: string): string {

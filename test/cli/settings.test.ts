@@ -78,3 +78,12 @@ test('--help teaches: every command is listed, and each command has examples', a
   assert.match(dep.stdout, /--from/);
   assert.match(dep.stdout, /Examples:/);
 });
+
+test('concurrent env sets all land (the settings file is updated under a lock)', async (t) => {
+  const data = tmpDir();
+  t.after(() => fs.rmSync(data, { recursive: true, force: true }));
+  const results = await Promise.all(Array.from({ length: 8 }, (_, i) => run(data, ['env', 'set', '-g', `K${i}`, `v${i}`])));
+  for (const r of results) assert.equal(r.code, 0, r.stderr);
+  const list = (await run(data, ['env', 'list', '-g', '--json'])).json();
+  assert.deepEqual(Object.keys(list).sort(), Array.from({ length: 8 }, (_, i) => `K${i}`).sort());
+});

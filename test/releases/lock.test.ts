@@ -77,3 +77,23 @@ test('many processes racing for one lock: exactly one wins each round', async (t
   assert.deepEqual(codes, [0, 0, 0, 0, 0, 0]);
   assert.equal(fs.readFileSync(counter, 'utf8'), 'in\nout\n'.repeat(6));
 });
+
+test('a lock whose pid was reused (another boot, or another process since) is stale', async (t) => {
+  const dir = tmpDir();
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const lockDir = path.join(dir, 'lock');
+  // pid 1 is alive, but it is not the process that took this lock.
+  for (const note of [
+    { pid: 1, boot: 'another-boot' },
+    { pid: 1, procStart: 'not-its-start-time' },
+  ]) {
+    fs.mkdirSync(lockDir, { recursive: true });
+    fs.writeFileSync(path.join(lockDir, 'owner.json'), JSON.stringify({ host: os.hostname(), command: 'deploy', startedAt: '', token: 'old', ...note }));
+    const l = await acquireLock(lockDir, { command: 'next', waitMs: 0 });
+    await l.release();
+  }
+  // Same boot, same start time: a live owner is respected.
+  const mine = await acquireLock(lockDir, { command: 'first', waitMs: 0 });
+  await assert.rejects(acquireLock(lockDir, { command: 'second', waitMs: 0 }), (e) => isRevError(e, 'LOCKED'));
+  await mine.release();
+});
