@@ -18,6 +18,9 @@ export interface RunStepOptions {
   /** Absolute deadline (ms since epoch) shared by install and predeploy. */
   deadline: number;
   label: string;
+  /** Where to note the step's process group while it runs, so a later command can stop
+   * what a killed deploy left running (see reconcile). */
+  pgidFile?: string;
 }
 
 function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
@@ -44,6 +47,14 @@ export async function runStep(file: string, args: string[], opts: RunStepOptions
     reject: false,
   });
   child.all?.on('data', (chunk: Buffer) => opts.log.write(chunk.toString()));
+  if (opts.pgidFile && child.pid) fs.writeFileSync(opts.pgidFile, String(child.pid));
+  // Ctrl-C or a polite kill of toes stops the build too; it would otherwise run on alone.
+  const onSignal = (sig: NodeJS.Signals) => {
+    killGroup(child.pid, 'SIGKILL');
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
@@ -52,6 +63,9 @@ export async function runStep(file: string, args: string[], opts: RunStepOptions
   }, remaining);
   const res = await child;
   clearTimeout(timer);
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  if (opts.pgidFile) fs.rmSync(opts.pgidFile, { force: true });
   // Background children of the step (a forgotten watcher) must not outlive the build.
   killGroup(child.pid, 'SIGKILL');
   if (timedOut) throw timeoutError(opts);

@@ -7,7 +7,7 @@ import { failpoint } from '../failpoint.js';
 import { BlobStore, fetchSnapshot, formatSource, hasPackageJson, parseSource, probeSource, type Probe, type Snapshot, type Source } from '../fetch/index.js';
 import { appendLog, type ReleaseRecord } from '../releases/log.js';
 import { acquireLock, type Lock } from '../releases/lock.js';
-import { materialize, relink } from '../releases/materialize.js';
+import { materialize, relink, type CopyMarks } from '../releases/materialize.js';
 import { newReleaseId } from '../releases/naming.js';
 import { readCurrent, swapCurrent } from '../releases/current.js';
 import { isGood, reconcile, releasePath, type AppState } from '../releases/reconcile.js';
@@ -56,6 +56,7 @@ interface DeployCtx {
   staging?: string;
   /** The staging tree holds private copies (scripts run in it), relinked after the build. */
   copies?: boolean;
+  marks?: CopyMarks;
   log?: StepLog & { close(): void };
   deadline: number;
   sealed?: boolean;
@@ -215,7 +216,7 @@ async function materializeStage(c: DeployCtx): Promise<void> {
   c.staging = path.join(layoutOf(c).appDir(c.req.app), `.staging-${c.id}`);
   // A script may rewrite tracked files in place: give it private copies, never the store's inodes.
   c.copies = await runsScripts(c);
-  await materialize(c.snapshot!.entries, new BlobStore(layoutOf(c).blobsRoot), c.staging, c.copies ? 'copy' : 'link', c.snapshot!.pending);
+  c.marks = await materialize(c.snapshot!.entries, new BlobStore(layoutOf(c).blobsRoot), c.staging, c.copies ? 'copy' : 'link', c.snapshot!.pending);
 }
 
 const INSTALL_SCRIPTS = ['preinstall', 'install', 'postinstall', 'preprepare', 'prepare', 'postprepare'];
@@ -242,7 +243,7 @@ async function runsScripts(c: DeployCtx): Promise<boolean> {
 }
 
 async function relinkStage(c: DeployCtx): Promise<void> {
-  const n = await relink(c.snapshot!.entries, new BlobStore(layoutOf(c).blobsRoot), c.staging!);
+  const n = await relink(c.snapshot!.entries, new BlobStore(layoutOf(c).blobsRoot), c.staging!, c.marks!);
   c.log!.write(`shared ${n} of ${c.snapshot!.entries.length} files with the store\n`);
 }
 
@@ -266,7 +267,7 @@ async function install(c: DeployCtx): Promise<void> {
     c.log!.write('no dependencies: bun install skipped\n');
     return;
   }
-  await runStep(bunCommand(), installArgs(c.staging!), { cwd: c.staging!, env: buildEnv(c), log: c.log!, deadline: c.deadline, label: 'bun install' });
+  await runStep(bunCommand(), installArgs(c.staging!), { cwd: c.staging!, env: buildEnv(c), log: c.log!, deadline: c.deadline, label: 'bun install', pgidFile: layoutOf(c).buildPgid(c.req.app) });
 }
 
 async function predeploy(c: DeployCtx): Promise<void> {
@@ -276,7 +277,7 @@ async function predeploy(c: DeployCtx): Promise<void> {
     return;
   }
   await failpoint('predeploy');
-  await runStep(bunCommand(), ['run', 'predeploy'], { cwd: c.staging!, env: buildEnv(c), log: c.log!, deadline: c.deadline, label: 'predeploy' });
+  await runStep(bunCommand(), ['run', 'predeploy'], { cwd: c.staging!, env: buildEnv(c), log: c.log!, deadline: c.deadline, label: 'predeploy', pgidFile: layoutOf(c).buildPgid(c.req.app) });
 }
 
 async function seal(c: DeployCtx): Promise<void> {

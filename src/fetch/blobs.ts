@@ -7,12 +7,6 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { translateSystemError } from '../errors.js';
 
-/**
- * Every build copy of a blob carries this mtime. A file in a staging tree that still has
- * it after the build was not written by the build (see relink in src/releases).
- */
-export const BLOB_MTIME = new Date('2000-01-01T00:00:00Z');
-
 export function gitBlobId(content: Buffer): string {
   return createHash('sha1').update(`blob ${content.length}\0`).update(content).digest('hex');
 }

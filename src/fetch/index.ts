@@ -7,7 +7,7 @@ import { fetchGit, resolveGitRef, type GitTarget } from './git-remote.js';
 import type { Source } from './source.js';
 import type { Snapshot } from './snapshot.js';
 
-export { BlobStore, BLOB_MTIME } from './blobs.js';
+export { BlobStore } from './blobs.js';
 export { mapLimit } from './pool.js';
 export { parseSource, formatSource, type Source } from './source.js';
 export { hasPackageJson, type Entry, type Snapshot } from './snapshot.js';

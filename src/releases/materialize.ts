@@ -10,7 +10,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { translateSystemError } from '../errors.js';
 import { failpoint } from '../failpoint.js';
-import { BLOB_MTIME, mapLimit, type BlobStore, type Entry } from '../fetch/index.js';
+import { mapLimit, type BlobStore, type Entry } from '../fetch/index.js';
 
 export type MaterializeMode = 'link' | 'copy';
 
@@ -26,10 +26,18 @@ function linkOrCopySync(src: string, dest: string): void {
   }
 }
 
-async function privateCopy(src: string, dest: string, exec: boolean): Promise<void> {
+/**
+ * What a private copy looked like when made: its inode and change time. A process can set
+ * a file's mtime back (`cp -p`, `touch -r`) but not its ctime, so a copy with both intact
+ * was not written by the build.
+ */
+export type CopyMarks = Map<string, { ino: bigint; ctimeNs: bigint }>;
+
+async function privateCopy(src: string, dest: string, exec: boolean, marks: CopyMarks, rel: string): Promise<void> {
   await fs.copyFile(src, dest, fsc.constants.COPYFILE_FICLONE);
   await fs.chmod(dest, exec ? 0o755 : 0o644);
-  await fs.utimes(dest, BLOB_MTIME, BLOB_MTIME);
+  const st = await fs.lstat(dest, { bigint: true });
+  marks.set(rel, { ino: st.ino, ctimeNs: st.ctimeNs });
 }
 
 function linkIntoStore(file: string, blob: string): void {
@@ -50,7 +58,8 @@ function linkIntoStore(file: string, blob: string): void {
   }
 }
 
-export async function materialize(entries: Entry[], blobs: BlobStore, staging: string, mode: MaterializeMode, pending?: Map<string, Buffer>): Promise<void> {
+export async function materialize(entries: Entry[], blobs: BlobStore, staging: string, mode: MaterializeMode, pending?: Map<string, Buffer>): Promise<CopyMarks> {
+  const marks: CopyMarks = new Map();
   try {
     const dirs = new Set<string>();
     for (const e of entries) {
@@ -90,29 +99,30 @@ export async function materialize(entries: Entry[], blobs: BlobStore, staging: s
         linkOrCopySync(blobs.pathOf(e.oid, e.kind === 'exec'), path.join(staging, e.path));
       }
       for (const e of entries) if (e.kind === 'symlink') fsc.symlinkSync(e.target!, path.join(staging, e.path));
-      return;
+      return marks;
     }
     await blobs.putPending(pending);
     await mapLimit(entries, 32, async (e, i) => {
       if (i === half) await failpoint('materialize');
       const dest = path.join(staging, e.path);
       if (e.kind === 'symlink') return fs.symlink(e.target!, dest);
-      await privateCopy(blobs.pathOf(e.oid, e.kind === 'exec'), dest, e.kind === 'exec');
+      await privateCopy(blobs.pathOf(e.oid, e.kind === 'exec'), dest, e.kind === 'exec', marks, e.path);
     });
+    return marks;
   } catch (err) {
     throw translateSystemError(err, 'writing the release files');
   }
 }
 
 /** After the build: replace every copy the build did not touch by a link to its blob. */
-export async function relink(entries: Entry[], blobs: BlobStore, staging: string): Promise<number> {
+export async function relink(entries: Entry[], blobs: BlobStore, staging: string, marks: CopyMarks): Promise<number> {
   let linked = 0;
-  const sentinel = BLOB_MTIME.getTime();
   await mapLimit(entries, 32, async (e) => {
-    if (e.kind === 'symlink') return;
+    const mark = marks.get(e.path);
+    if (e.kind === 'symlink' || !mark) return;
     const dest = path.join(staging, e.path);
-    const st = await fs.lstat(dest).catch(() => null);
-    if (!st?.isFile() || st.mtimeMs !== sentinel || st.nlink !== 1) return;
+    const st = await fs.lstat(dest, { bigint: true }).catch(() => null);
+    if (!st?.isFile() || st.ino !== mark.ino || st.ctimeNs !== mark.ctimeNs || st.nlink !== 1n) return;
     const tmp = `${dest}.relink-${randomBytes(4).toString('hex')}`;
     try {
       await fs.link(blobs.pathOf(e.oid, e.kind === 'exec'), tmp);

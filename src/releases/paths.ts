@@ -80,6 +80,10 @@ export class Layout {
   lockDir(app: string): string {
     return path.join(this.appState(app), 'lock');
   }
+  /** The process group of a running install or predeploy. */
+  buildPgid(app: string): string {
+    return path.join(this.appState(app), 'build.pgid');
+  }
   appConfig(app: string): string {
     return path.join(this.appState(app), 'config.json');
   }

@@ -52,6 +52,14 @@ export async function reconcile(layout: Layout, app: string, now: () => Date = (
     names = await fs.readdir(appDir);
   } catch {}
 
+  // A build whose deploy was killed may still run: stop its whole process group first.
+  const pgid = Number(await fs.readFile(layout.buildPgid(app), 'utf8').catch(() => ''));
+  if (Number.isInteger(pgid) && pgid > 1) {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {}
+  }
+  await fs.rm(layout.buildPgid(app), { force: true });
   // Leftovers of an interrupted deploy: scratch files, staging trees, half-made symlinks.
   await fs.rm(layout.tmpDir(app), { recursive: true, force: true });
   for (const n of names) {

@@ -124,10 +124,12 @@ test('a predeploy that hangs is stopped at build.timeout, with its whole process
 });
 
 test('a predeploy that rewrites tracked files in place changes only its own release', async (t) => {
-  const script = "bun -e \"const fs=require('fs'); fs.appendFileSync('index.ts', '// built ' + process.env.TOES_RELEASE + '\\\\n'); fs.chmodSync('VERSION', 0o644); fs.writeFileSync('VERSION', 'rewritten')\"";
-  const w = await makeWorld({ files: { ...appFiles('v1'), 'package.json': pkg({ predeploy: script }) } });
+  const script = "bun -e \"const fs=require('fs'); fs.appendFileSync('index.ts', '// built ' + process.env.TOES_RELEASE + '\\\\n'); fs.chmodSync('VERSION', 0o644); fs.writeFileSync('VERSION', 'rewritten')\" && cp -p prod.json config.json";
+  const w = await makeWorld({ files: { ...appFiles('v1'), 'package.json': pkg({ predeploy: script }), 'config.json': 'dev\n', 'prod.json': 'prod\n' } });
   t.after(() => w.close());
   const r1 = (await w.toes(['deploy', 'sample', '--from', w.url, '--json'])).json();
+  // cp -p keeps the source's mtime: the copy must still count as written by the build.
+  assert.equal(fs.readFileSync(path.join(w.apps, 'sample', r1.release, 'config.json'), 'utf8'), 'prod\n');
   assert.equal(r1.ok, true, JSON.stringify(r1.error));
   w.repo.commit({ 'other.txt': 'x\n' });
   const r2 = (await w.toes(['deploy', 'sample', '--json'])).json();
@@ -147,4 +149,39 @@ test('a predeploy that rewrites tracked files in place changes only its own rele
   assert.ok(contents.includes('export const version = "v1";\n'));
   assert.ok(contents.includes('v1\n'));
   assert.ok(!contents.some((c) => c.includes('// built 20')));
+});
+
+test('a build left running by a killed deploy is stopped; SIGTERM of toes stops its build too', async (t) => {
+  const { spawn } = await import('node:child_process');
+  const { cliPath, cliEnv } = await import('../fixtures/cli.js');
+  const marker = (id: string) => `/tmp/toes-rev-orphan-${process.pid}-${id}.pid`;
+  const w = await makeWorld({ files: { ...appFiles('v1'), 'package.json': pkg({ predeploy: `echo $$ > ${marker('$TOES_RELEASE')}; sleep 600` }) } });
+  t.after(() => w.close());
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  for (const sig of ['SIGKILL', 'SIGTERM'] as const) {
+    const child = spawn(process.execPath, [cliPath, 'deploy', 'sample', '--from', w.url], { env: cliEnv(w.data), stdio: 'ignore' });
+    let pidFile: string | undefined;
+    for (let i = 0; i < 200 && !pidFile; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      pidFile = fs.readdirSync('/tmp').map((n) => `/tmp/${n}`).find((p) => p.startsWith(`/tmp/toes-rev-orphan-${process.pid}-`));
+    }
+    assert.ok(pidFile, 'the predeploy started');
+    const pid = Number(fs.readFileSync(pidFile!, 'utf8'));
+    fs.rmSync(pidFile!);
+    child.kill(sig);
+    await new Promise((r) => child.on('close', r));
+    if (sig === 'SIGKILL') {
+      assert.equal(alive(pid), true, 'kill -9 leaves the build running');
+      assert.equal((await w.toes(['releases', 'sample'])).code, 0);
+    }
+    for (let i = 0; i < 50 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(alive(pid), false, `the build was stopped after ${sig}`);
+  }
 });
