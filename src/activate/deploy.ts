@@ -172,6 +172,7 @@ function fetchContext(c: DeployCtx) {
 }
 
 async function begin(c: DeployCtx): Promise<void> {
+  await failpoint('fetched');
   const layout = layoutOf(c);
   const { app } = c.req;
   c.id = newReleaseId(layout.appDir(app), new Set(c.state!.releases.map((r) => r.id)), c.engine.now());
@@ -217,6 +218,7 @@ async function materializeStage(c: DeployCtx): Promise<void> {
   // A script may rewrite tracked files in place: give it private copies, never the store's inodes.
   c.copies = await runsScripts(c);
   c.marks = await materialize(c.snapshot!.entries, new BlobStore(layoutOf(c).blobsRoot), c.staging, c.copies ? 'copy' : 'link', c.snapshot!.pending);
+  await c.snapshot!.settle?.();
 }
 
 const INSTALL_SCRIPTS = ['preinstall', 'install', 'postinstall', 'preprepare', 'prepare', 'postprepare'];

@@ -102,7 +102,6 @@ async function download(url: string, target: GitTarget, objs: Objects, opts: Git
   // Trees and commits persist for the next fetch; blobs are taken by the caller.
   await db.append([...objects].filter(([, o]) => o.type !== 'blob'));
   await db.updateShallows(res.shallow, res.unshallow);
-  if (target.ref) await db.writeRef(localRefFor(target.ref), target.commit);
   return res.bytes;
 }
 
@@ -110,14 +109,22 @@ async function download(url: string, target: GitTarget, objs: Objects, opts: Git
 export async function fetchGit(url: string, target: GitTarget, opts: GitFetchOptions): Promise<Snapshot> {
   const objs = new Objects(new ObjectDb(gitStoreDir(opts.storeRoot, opts.owner, url)));
   let bytes = 0;
+  let asked = false;
   try {
     if (!(await objs.db.has(target.commit))) {
       if (!target.ref) {
         throw new RevError('REF_NOT_FOUND', `The commit ${target.commit} is not in the store and servers do not hand out single commits; deploy a branch or tag instead.`);
       }
       bytes += await download(url, target, objs, opts, false);
+      asked = true;
     }
     let snap = await snapshot(target, objs, opts.blobs);
+    if (snap.missing.length && !asked && target.ref) {
+      // The commit arrived before but its contents were never stored (the deploy that
+      // fetched it was killed): the store's settled tip still says what it does hold.
+      bytes += await download(url, target, objs, opts, false);
+      snap = await snapshot(target, objs, opts.blobs);
+    }
     if (snap.missing.length) {
       // The store lacks some contents the server assumed we had (a blob store cleaned by
       // hand, say): ask for the whole snapshot once.
@@ -125,7 +132,10 @@ export async function fetchGit(url: string, target: GitTarget, opts: GitFetchOpt
       snap = await snapshot(target, objs, opts.blobs);
       if (snap.missing.length) throw new RevError('INTERNAL', `The server did not send ${snap.missing.length} files of ${target.commit}; deploy again.`);
     }
-    return { version: target.commit, kind: 'git', commit: target.commit, ref: target.ref, entries: snap.entries, bytesFetched: bytes, pending: snap.pending };
+    const settle = async () => {
+      if (target.ref) await objs.db.writeRef(localRefFor(target.ref), target.commit);
+    };
+    return { version: target.commit, kind: 'git', commit: target.commit, ref: target.ref, entries: snap.entries, bytesFetched: bytes, pending: snap.pending, settle };
   } catch (err) {
     throw translateSystemError(err, 'fetching the repository');
   }

@@ -32,6 +32,11 @@ export interface Snapshot {
    * which saves writing every new file twice.
    */
   pending?: Map<string, Buffer>;
+  /**
+   * Called once the snapshot's contents are in the blob store: only then may the store
+   * claim this commit as a "have", or a later fetch would skip contents it lacks.
+   */
+  settle?: () => Promise<void>;
 }
 
 function unsafe(entryPath: string, why: string): RevError {

@@ -1,6 +1,7 @@
 // kill -9 of the deploying process at each phase, then a new deploy: `current` always
 // resolves to a complete release and the next deploy succeeds with no manual cleanup.
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -8,11 +9,12 @@ import { startUntil } from '../fixtures/cli.js';
 import { appFiles } from '../fixtures/repo.js';
 import { makeWorld, leftovers } from '../fixtures/world.js';
 
-const PHASES = ['fetch', 'materialize', 'install', 'predeploy', 'swap'];
+const PHASES = ['fetch', 'fetched', 'materialize', 'install', 'predeploy', 'swap'];
 
 for (const phase of PHASES) {
   test(`kill -9 during ${phase}: current stays whole and the next deploy recovers by itself`, async (t) => {
-    const files = { ...appFiles('v1') };
+    // A large file that never changes: a whole-snapshot refetch would show in the bytes.
+    const files: Record<string, string> = { ...appFiles('v1'), 'assets/big.txt': crypto.randomBytes(150_000).toString('hex') };
     files['package.json'] = JSON.stringify({ name: 'sample', scripts: { toes: 'bun index.ts', predeploy: 'echo built > built.txt' } });
     const w = await makeWorld({ files });
     t.after(() => w.close());
@@ -44,9 +46,15 @@ for (const phase of PHASES) {
     assert.deepEqual(leftovers(w), []);
     assert.equal(fs.existsSync(path.join(w.data, 'rev/apps/sample/lock')), false);
 
+    const posts = () => w.server.requests.filter((r) => r.method === 'POST').length;
+    const before = posts();
     const next = await w.toes(['deploy', 'sample', '--json']);
     assert.equal(next.code, 0, next.stderr);
     assert.equal(next.json().version, c2);
+    // The store never claims contents it did not keep, and keeps what it has: at most one
+    // pack request (none once the contents were stored), never a second, whole-snapshot one.
+    assert.ok(posts() - before <= 1, `${posts() - before} pack requests`);
+    assert.ok(next.json().bytesFetched < 100_000, `${next.json().bytesFetched} bytes`);
     assert.equal(w.liveFile('VERSION'), 'v2\n');
     assert.equal(w.liveFile('src/f49.txt'), 'file 49\n');
     assert.equal(w.liveFile('built.txt'), 'built\n');

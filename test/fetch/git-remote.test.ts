@@ -68,6 +68,7 @@ function assertMatchesGit(snap: Snapshot, work: string, blobs: BlobStore): void 
 /** Stores what a materialize would store, so the next fetch sees these contents as present. */
 async function settle(snap: Snapshot, blobs: BlobStore): Promise<void> {
   await blobs.putPending(snap.pending);
+  await snap.settle?.();
 }
 
 test('snapshots match git ls-tree; the next fetch takes only the new objects', async (t) => {
