@@ -12,6 +12,7 @@ import { newReleaseId } from '../releases/naming.js';
 import { readCurrent, swapCurrent } from '../releases/current.js';
 import { isGood, reconcile, releasePath, type AppState } from '../releases/reconcile.js';
 import { emptyTrash, prune } from '../releases/retention.js';
+import { syncFilesystems } from '../releases/durable.js';
 import { DEFAULTS, effectiveConfig, effectiveEnv, updateJson, type Settings } from '../releases/settings.js';
 import type { Layout } from '../releases/paths.js';
 import { beginActivation, endActivation, finishActivation, revert, unhealthy, verify, type ActivationEnv } from './activation.js';
@@ -283,6 +284,8 @@ async function predeploy(c: DeployCtx): Promise<void> {
 }
 
 async function seal(c: DeployCtx): Promise<void> {
+  // Durable before it is named: the release's files and any new blobs reach the disk.
+  await syncFilesystems([c.staging!, layoutOf(c).blobsRoot]);
   await fs.rename(c.staging!, layoutOf(c).releaseDir(c.req.app, c.id!));
   c.sealed = true;
   c.record = { ...c.record!, sealed: true };

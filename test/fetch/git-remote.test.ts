@@ -221,3 +221,23 @@ test('pack parsing refuses damage: checksum, truncation, bad deltas', () => {
   assert.equal(applyDelta(Buffer.from('abc'), Buffer.from([3, 5, 0x91, 0, 3, 2, 0x78, 0x79])).toString(), 'abcxy');
   assert.throws(() => applyDelta(Buffer.from('abc'), Buffer.from([4, 1, 1, 0x78])), PackError);
 });
+
+test('ref names from the server that would escape the store are ignored, never written', async (t) => {
+  const s = await setup(t, { 'package.json': '{}' });
+  const head = git(s.repo.work, 'rev-parse', 'HEAD');
+  const evil = 'refs/heads/../../../../../pwned';
+  const pkt = (line: string) => (line.length + 4).toString(16).padStart(4, '0') + line;
+  const base = await proxy(t, s.server.url, (p, body) => {
+    if (!p.endsWith('/info/refs')) return { body };
+    const ad = pkt('# service=git-upload-pack\n') + '0000' + pkt(`${head} HEAD\0side-band-64k ofs-delta shallow symref=HEAD:${evil}\n`) + pkt(`${head} ${evil}\n`) + pkt(`${head} refs/heads/main\n`) + '0000';
+    return { body: Buffer.from(ad), type: 'application/x-git-upload-pack-advertisement' };
+  });
+  const url = `${base}/app.git`;
+  await assert.rejects(resolveGitRef(url, '../../../../../pwned', {}), (e) => isRevError(e, 'REF_NOT_FOUND'));
+  const target = await resolveGitRef(url, undefined, {});
+  assert.equal(target.ref, 'HEAD'); // the unsafe symref target was dropped
+  const snap = await fetchGit(url, target, { storeRoot: s.store, owner: 'app', blobs: s.blobs });
+  await settle(snap, s.blobs);
+  const found = execFileSync('find', [path.dirname(s.store), '-maxdepth', '4', '-name', 'pwned']).toString().trim();
+  assert.equal(found, '');
+});
