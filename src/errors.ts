@@ -47,7 +47,7 @@ export function isRevError(err: unknown, code?: ErrorCode): err is RevError {
 export function translateSystemError(err: unknown, doing: string): unknown {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'ENOSPC' || code === 'EDQUOT') {
-    return new RevError('DISK_FULL', `The disk filled up while ${doing}; free some space (old releases: toes releases) and deploy again.`, {
+    return new RevError('DISK_FULL', `The disk filled up while ${doing}; free some space (a lower \`toes config set <app> keep N\` prunes old releases) and deploy again.`, {
       cause: err,
     });
   }

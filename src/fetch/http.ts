@@ -11,16 +11,18 @@ export interface HttpOptions {
   timeoutMs?: number;
 }
 
-let shared: Dispatcher | undefined;
+let plain: Agent | undefined;
+let following: Dispatcher | undefined;
 /**
  * One agent per process keeps connections alive between the discovery and pack requests.
  * Under Bun, `undici` is Bun's own shim: no compose(), but request() follows redirects itself.
  */
-function dispatcher(): Dispatcher | undefined {
-  const agent = new Agent({ connect: { timeout: 15_000 } });
-  if (typeof agent.compose !== 'function') return undefined;
-  shared ??= agent.compose(interceptors.redirect({ maxRedirections: 5 }));
-  return shared;
+function dispatcher(follow: boolean): Dispatcher | undefined {
+  plain ??= new Agent({ connect: { timeout: 15_000 } });
+  if (typeof plain.compose !== 'function') return undefined;
+  if (!follow) return plain;
+  following ??= plain.compose(interceptors.redirect({ maxRedirections: 5 }));
+  return following;
 }
 
 function isNetworkError(err: unknown): boolean {
@@ -58,19 +60,21 @@ export function hostOf(raw: string): string {
 
 export async function httpRequest(
   url: string,
-  init: { method?: string; headers?: Record<string, string>; body?: Buffer },
+  /** redirect 'manual': 3xx answers come back as they are (the caller follows them). */
+  init: { method?: string; headers?: Record<string, string>; body?: Buffer; redirect?: 'follow' | 'manual' },
   opts: HttpOptions = {},
 ): Promise<Dispatcher.ResponseData<unknown>> {
   const timeout = opts.timeoutMs ?? 30_000;
   try {
-    const d = dispatcher();
+    const follow = init.redirect !== 'manual';
+    const d = dispatcher(follow);
     return await request(url, {
       method: (init.method ?? 'GET') as Dispatcher.HttpMethod,
       headers: { ...init.headers, ...authHeaders(opts.token) },
       body: init.body,
       headersTimeout: timeout,
       bodyTimeout: timeout,
-      ...(d ? { dispatcher: d } : { maxRedirections: 5 }),
+      ...(d ? { dispatcher: d } : { maxRedirections: follow ? 5 : 0 }),
     } as Parameters<typeof request>[1]);
   } catch (err) {
     throw isNetworkError(err) ? networkError(url, err) : err;

@@ -17,6 +17,10 @@ export interface Advertisement {
   /** HEAD's target, when the server says (symref capability). */
   head?: string;
   caps: Set<string>;
+  /** Where the repository answered from, after redirects: the pack request goes there. */
+  url?: string;
+  /** The credential still valid there (dropped when a redirect changed the origin). */
+  token?: string;
 }
 
 /**
@@ -56,9 +60,23 @@ async function readBody(res: { body: AsyncIterable<Uint8Array> }, url: string, o
   return Buffer.concat(chunks);
 }
 
+const DISCOVERY = '/info/refs?service=git-upload-pack';
+
 export async function discover(url: string, opts: HttpOptions): Promise<Advertisement> {
-  const u = endpoint(url, '/info/refs?service=git-upload-pack');
-  const res = await httpRequest(u, { headers: { accept: 'application/x-git-upload-pack-advertisement', 'user-agent': USER_AGENT } }, opts);
+  // Redirects are followed here, by hand, as git does: the pack request must go to where
+  // the repository really is (a POST redirected by 301/302 would turn into a GET), and a
+  // token is never carried to another host.
+  let u = endpoint(url, DISCOVERY);
+  let token = opts.token;
+  let res = await httpRequest(u, { headers: { accept: 'application/x-git-upload-pack-advertisement', 'user-agent': USER_AGENT }, redirect: 'manual' }, { ...opts, token });
+  for (let hops = 0; res.statusCode >= 300 && res.statusCode < 400 && res.headers.location; hops++) {
+    await res.body.text().catch(() => '');
+    if (hops === 5) throw notSmart(url, 'too many redirects');
+    const next = new URL(String(res.headers.location), u);
+    if (next.origin !== new URL(u).origin) token = undefined;
+    u = next.toString();
+    res = await httpRequest(u, { headers: { accept: 'application/x-git-upload-pack-advertisement', 'user-agent': USER_AGENT }, redirect: 'manual' }, { ...opts, token });
+  }
   const body = await readBody(res, u);
   if (res.statusCode !== 200) throw statusError(url, res.statusCode, 'the repository');
   const type = String(res.headers['content-type'] ?? '');
@@ -89,6 +107,8 @@ export async function discover(url: string, opts: HttpOptions): Promise<Advertis
   } catch (err) {
     throw notSmart(url, (err as Error).message);
   }
+  ad.url = u.endsWith(DISCOVERY) ? u.slice(0, -DISCOVERY.length) : url;
+  ad.token = token;
   for (const c of ad.caps) {
     const target = c.startsWith('symref=HEAD:') ? c.slice('symref=HEAD:'.length) : undefined;
     if (target && isSafeRefName(target)) ad.head = target;
@@ -126,7 +146,8 @@ export async function uploadPack(url: string, req: UploadPackRequest, ad: Advert
   parts.push(FLUSH);
   for (const h of req.haves) parts.push(pkt(`have ${h}\n`));
   parts.push(pkt('done\n'));
-  const u = endpoint(url, '/git-upload-pack');
+  const u = endpoint(ad.url ?? url, '/git-upload-pack');
+  opts = { ...opts, token: ad.url ? ad.token : opts.token };
   const res = await httpRequest(
     u,
     {

@@ -162,9 +162,13 @@ test('a torn tail in the object log (crash mid-append) is cut off and the store 
   assertMatchesGit(await s.fetch(), s.repo.work, s.blobs);
 });
 
+/** Requests that reached any proxy with an Authorization header. */
+const proxyAuth: string[] = [];
+
 /** A server in front of the git server that can rewrite its answers. */
 async function proxy(t: TestContext, upstream: string, mangle: (pathname: string, body: Buffer) => { status?: number; type?: string; body: Buffer }) {
   const server = http.createServer(async (req, res) => {
+    if (req.headers.authorization) proxyAuth.push(req.url!);
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const up = await fetch(upstream + req.url, { method: req.method, headers: { 'content-type': String(req.headers['content-type'] ?? '') }, body: req.method === 'POST' ? Buffer.concat(chunks) : undefined });
@@ -240,4 +244,26 @@ test('ref names from the server that would escape the store are ignored, never w
   await settle(snap, s.blobs);
   const found = execFileSync('find', [path.dirname(s.store), '-maxdepth', '4', '-name', 'pwned']).toString().trim();
   assert.equal(found, '');
+});
+
+test('a repository that moved (301) is fetched from where it answers, and the token stays home', async (t) => {
+  const s = await setup(t, { 'package.json': '{}', 'a.txt': 'moved' });
+  let authAtOld = 0;
+  const other = await proxy(t, s.server.url, (_p, body) => ({ body }));
+  proxyAuth.length = 0;
+  const mover = http.createServer((req, res) => {
+    if (req.headers.authorization) authAtOld++;
+    res.writeHead(301, { location: `${other}${req.url!.replace(/^\/old/, '')}` });
+    res.end();
+  });
+  await new Promise<void>((r) => mover.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => mover.close(() => r())));
+  const url = `http://127.0.0.1:${(mover.address() as AddressInfo).port}/old/app.git`;
+  const target = await resolveGitRef(url, undefined, { token: 'rt_secret_token_value' });
+  const snap = await fetchGit(url, target, { storeRoot: s.store, owner: 'app', blobs: s.blobs, token: 'rt_secret_token_value' });
+  assertMatchesGit(snap, s.repo.work, s.blobs);
+  // The pack request went straight to the new place (a redirected POST would have failed).
+  assert.ok(s.server.requests.some((r) => r.method === 'POST'));
+  assert.ok(authAtOld > 0, 'the token was offered where the repository was configured');
+  assert.deepEqual(proxyAuth, [], 'no credential crossed to the other origin');
 });

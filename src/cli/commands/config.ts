@@ -43,8 +43,9 @@ export default defineCommand({
         case 'get': {
           const key = known(call.key!);
           const v = await readJson(file);
-          if (args.json) return printJson({ key, value: v[key] ?? null });
-          if (!(key in v)) throw new RevError('USAGE', `${key} is not set for ${where}.`);
+          // Like `env get` (and `git config`): an unset key is an error, in JSON too.
+          if (!(key in v)) throw new RevError('USAGE', `${key} is not set for ${where}; set it with \`toes config set ${call.scope.global ? '-g' : where} ${key} VALUE\`.`);
+          if (args.json) return printJson({ key, value: v[key] });
           console.log(String(v[key]));
           return;
         }
