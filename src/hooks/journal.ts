@@ -1,0 +1,71 @@
+// An append-only JSON-lines journal whose appends resolve only once they are on disk.
+// Appends that arrive while a write is in flight are gathered into the next write, so one
+// fdatasync covers a whole batch: a burst of webhooks costs a few syncs, not one each.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+
+export class Journal<T> {
+  private fh?: fs.FileHandle;
+  private queue: { line: string; done: () => void; fail: (e: unknown) => void }[] = [];
+  private writing = false;
+
+  private constructor(readonly file: string) {}
+
+  /** Opens the journal and returns the records it holds; a torn last line is dropped. */
+  static async open<T>(file: string): Promise<{ journal: Journal<T>; records: T[] }> {
+    await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    const text = await fs.readFile(file, 'utf8').catch(() => '');
+    const records: T[] = [];
+    let valid = 0;
+    let at = 0;
+    for (const line of text.split('\n')) {
+      const end = at + line.length + 1;
+      if (end > text.length) break; // no newline yet: torn
+      try {
+        if (line) records.push(JSON.parse(line));
+        valid = end;
+      } catch {
+        break;
+      }
+      at = end;
+    }
+    const j = new Journal<T>(file);
+    j.fh = await fs.open(file, 'a+', 0o600);
+    const { size } = await j.fh.stat();
+    // Cut a torn tail so the next append starts on a clean line.
+    if (size > Buffer.byteLength(text.slice(0, valid))) await j.fh.truncate(Buffer.byteLength(text.slice(0, valid)));
+    return { journal: j, records };
+  }
+
+  append(record: T): Promise<void> {
+    return new Promise((done, fail) => {
+      this.queue.push({ line: JSON.stringify(record) + '\n', done, fail });
+      void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    if (this.writing) return;
+    this.writing = true;
+    try {
+      while (this.queue.length) {
+        const batch = this.queue.splice(0);
+        try {
+          await this.fh!.write(batch.map((b) => b.line).join(''));
+          await this.fh!.datasync();
+          for (const b of batch) b.done();
+        } catch (err) {
+          for (const b of batch) b.fail(err);
+        }
+      }
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  async close(): Promise<void> {
+    while (this.writing || this.queue.length) await new Promise((r) => setTimeout(r, 1));
+    await this.fh?.close();
+    this.fh = undefined;
+  }
+}

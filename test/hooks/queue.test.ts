@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { DeployQueue } from '../../src/hooks/queue.js';
+import { tmpDir } from '../fixtures/cli.js';
+
+const ev = (app: string, id: string) => ({ app, id, ref: 'refs/heads/main', receivedAt: new Date().toISOString() });
+
+test('a burst is queued durably; duplicates dropped; one pending deploy per app', async (t) => {
+  const dir = tmpDir();
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'queue.jsonl');
+  const q = await DeployQueue.open(file);
+  const offers = await Promise.all(Array.from({ length: 500 }, (_, i) => q.offer(ev(`app${i % 5}`, `d${i}`))));
+  assert.equal(offers.filter((o) => o === 'queued').length, 500);
+  assert.equal(await q.offer(ev('app0', 'd0')), 'duplicate');
+  assert.deepEqual(q.apps().sort(), ['app0', 'app1', 'app2', 'app3', 'app4']);
+  // The newest event stands for the burst.
+  const took = q.take('app1')!;
+  assert.equal(took.event.id, 'd496');
+  assert.equal(q.take('app1'), undefined);
+  await took.done();
+  await q.close();
+  assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+
+  // After a restart (or a crash), everything not taken is pending again; nothing is lost.
+  const again = await DeployQueue.open(file);
+  assert.deepEqual(again.apps().sort(), ['app0', 'app2', 'app3', 'app4']);
+  assert.equal(again.take('app0')!.event.id, 'd495');
+  assert.equal(await again.offer(ev('app3', 'd3')), 'duplicate');
+  await again.close();
+});
+
+test('a torn last line (a crash mid-write) is cut; the events before it survive', async (t) => {
+  const dir = tmpDir();
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'queue.jsonl');
+  const q = await DeployQueue.open(file);
+  await q.offer(ev('a', '1'));
+  await q.close();
+  fs.appendFileSync(file, '{"kind":"event","seq":2,"ev');
+  const r = await DeployQueue.open(file);
+  assert.deepEqual(r.apps(), ['a']);
+  assert.equal(await r.offer(ev('a', '3')), 'queued');
+  await r.close();
+  const r2 = await DeployQueue.open(file);
+  assert.equal(r2.take('a')!.event.id, '3');
+  await r2.close();
+});
+
+test('a deploy that was taken but never finished is offered again after a restart', async (t) => {
+  const dir = tmpDir();
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'queue.jsonl');
+  const q = await DeployQueue.open(file);
+  await q.offer(ev('a', '1'));
+  assert.ok(q.take('a')); // deploy started, process dies before done()
+  await q.close();
+  const r = await DeployQueue.open(file);
+  assert.equal(r.take('a')!.event.id, '1');
+  await r.close();
+});
