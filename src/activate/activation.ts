@@ -8,7 +8,7 @@ import { RevError } from '../errors.js';
 import { swapCurrent, readCurrent } from '../releases/current.js';
 import { appendLog, readLog } from '../releases/log.js';
 import type { Layout } from '../releases/paths.js';
-import { releasePath } from '../releases/reconcile.js';
+import { reconcile, releasePath, type AppState } from '../releases/reconcile.js';
 import { DEFAULTS, type Settings } from '../releases/settings.js';
 import { waitHealthy, type HealthOutcome } from './supervisor/health.js';
 import { describePlan, restartPlan } from './supervisor/plan.js';
@@ -139,4 +139,15 @@ export async function finishActivation(ax: ActivationEnv): Promise<string | unde
 
 export function unhealthy(message: string, data: Record<string, unknown>): RevError {
   return new RevError('UNHEALTHY', message, { data });
+}
+
+/**
+ * Brings the app's log in line with the disk and settles an activation a killed process
+ * left half done, so every command starts from a known state. The caller holds the lock.
+ */
+export async function recoverApp(ax: ActivationEnv): Promise<{ state: AppState; note?: string }> {
+  let state = await reconcile(ax.layout, ax.app, ax.now);
+  const note = await finishActivation(ax);
+  if (note) state = await reconcile(ax.layout, ax.app, ax.now);
+  return { state, note };
 }

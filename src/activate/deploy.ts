@@ -15,7 +15,7 @@ import { emptyTrash, prune } from '../releases/retention.js';
 import { syncFilesystems } from '../releases/durable.js';
 import { DEFAULTS, effectiveConfig, effectiveEnv, updateJson, type Settings } from '../releases/settings.js';
 import type { Layout } from '../releases/paths.js';
-import { beginActivation, endActivation, finishActivation, revert, unhealthy, verify, type ActivationEnv } from './activation.js';
+import { beginActivation, endActivation, recoverApp, revert, unhealthy, verify, type ActivationEnv } from './activation.js';
 import { appProcessEnv, bunCommand, fileLog, hasLockfile, installArgs, readPackageJson, runStep, type StepLog } from './build.js';
 import { runFlow, type FlowEvents, type OpResult, type Stage } from './flow.js';
 
@@ -45,6 +45,8 @@ interface DeployCtx {
   req: DeployRequest;
   settings: Settings;
   env: Record<string, string>;
+  /** One store object per deploy: its listing of present contents is read once and kept current. */
+  blobs: BlobStore;
   source?: Source;
   lock?: Lock;
   state?: AppState;
@@ -128,12 +130,9 @@ async function lock(c: DeployCtx): Promise<void> {
 
 async function recover(c: DeployCtx): Promise<void> {
   await fs.mkdir(layoutOf(c).appDir(c.req.app), { recursive: true });
-  c.state = await reconcile(layoutOf(c), c.req.app, c.engine.now);
-  const finished = await finishActivation(activationEnv(c));
-  if (finished) {
-    c.notes.push(finished);
-    c.state = await reconcile(layoutOf(c), c.req.app, c.engine.now);
-  }
+  const { state, note } = await recoverApp(activationEnv(c));
+  c.state = state;
+  if (note) c.notes.push(note);
   c.previousId = c.state.liveId;
   c.trash = emptyTrash(layoutOf(c).appDir(c.req.app)).catch(() => {});
 }
@@ -166,7 +165,7 @@ function fetchContext(c: DeployCtx) {
     storeRoot: layout.storeRoot,
     owner: c.req.app,
     tmpRoot: layout.tmpDir(c.req.app),
-    blobs: new BlobStore(layout.blobsRoot),
+    blobs: c.blobs,
     token: c.env.REV_TOKEN || undefined,
     onProgress: c.engine.events?.onProgress,
   };
@@ -218,7 +217,7 @@ async function materializeStage(c: DeployCtx): Promise<void> {
   c.staging = path.join(layoutOf(c).appDir(c.req.app), `.staging-${c.id}`);
   // A script may rewrite tracked files in place: give it private copies, never the store's inodes.
   c.copies = await runsScripts(c);
-  c.marks = await materialize(c.snapshot!.entries, new BlobStore(layoutOf(c).blobsRoot), c.staging, c.copies ? 'copy' : 'link', c.snapshot!.pending);
+  c.marks = await materialize(c.snapshot!.entries, c.blobs, c.staging, c.copies ? 'copy' : 'link', c.snapshot!.pending);
   await c.snapshot!.settle?.();
 }
 
@@ -233,9 +232,8 @@ async function runsScripts(c: DeployCtx): Promise<boolean> {
   const entry = c.snapshot!.entries.find((e) => e.path === 'package.json');
   let scripts: Record<string, unknown> = {};
   try {
-    const blobs = new BlobStore(layoutOf(c).blobsRoot);
-    const name = blobs.nameOf(entry!.oid, entry!.kind === 'exec');
-    const text = c.snapshot!.pending?.get(name) ?? (await fs.readFile(blobs.pathOf(entry!.oid, entry!.kind === 'exec')));
+    const name = c.blobs.nameOf(entry!.oid, entry!.kind === 'exec');
+    const text = c.snapshot!.pending?.get(name) ?? (await fs.readFile(c.blobs.pathOf(entry!.oid, entry!.kind === 'exec')));
     const pkg = JSON.parse(text.toString('utf8'));
     scripts = pkg?.scripts && typeof pkg.scripts === 'object' ? pkg.scripts : {};
   } catch {
@@ -246,7 +244,7 @@ async function runsScripts(c: DeployCtx): Promise<boolean> {
 }
 
 async function relinkStage(c: DeployCtx): Promise<void> {
-  const n = await relink(c.snapshot!.entries, new BlobStore(layoutOf(c).blobsRoot), c.staging!, c.marks!);
+  const n = await relink(c.snapshot!.entries, c.blobs, c.staging!, c.marks!);
   c.log!.write(`shared ${n} of ${c.snapshot!.entries.length} files with the store\n`);
 }
 
@@ -364,7 +362,7 @@ export async function deploy(engine: Engine, req: DeployRequest): Promise<OpResu
   const settings = await effectiveConfig(layout, req.app);
   const env = await effectiveEnv(layout, req.app);
   const timeout = typeof settings['build.timeout'] === 'number' ? settings['build.timeout'] : DEFAULTS.buildTimeout;
-  const ctx: DeployCtx = { engine, req, settings, env, deadline: Date.now() + timeout * 1000, notes: [] };
+  const ctx: DeployCtx = { engine, req, settings, env, blobs: new BlobStore(layout.blobsRoot), deadline: Date.now() + timeout * 1000, notes: [] };
   return runFlow(deployStages, ctx, {
     async failed(c, err, stage) {
       if (c.staging) await fs.rm(c.staging, { recursive: true, force: true });

@@ -3,9 +3,9 @@
 import fs from 'node:fs';
 import { RevError, isRevError } from '../errors.js';
 import { acquireLock } from '../releases/lock.js';
-import { loadApp, reconcile, type AppState } from '../releases/reconcile.js';
+import { loadApp, type AppState } from '../releases/reconcile.js';
 import { effectiveConfig, effectiveEnv } from '../releases/settings.js';
-import { finishActivation } from './activation.js';
+import { recoverApp } from './activation.js';
 import { describePlan, restartPlan } from './supervisor/plan.js';
 import { appProcessEnv } from './build.js';
 import type { Layout } from '../releases/paths.js';
@@ -45,11 +45,10 @@ export async function listReleases(layout: Layout, app: string): Promise<{ app: 
   try {
     const lock = await acquireLock(layout.lockDir(app), { command: 'releases', waitMs: 0 });
     try {
-      state = await reconcile(layout, app);
       // An activation killed between its swap and its health check is settled here too.
       const env = appProcessEnv(await effectiveEnv(layout, app));
       const settings = await effectiveConfig(layout, app);
-      if (await finishActivation({ layout, app, settings, env, now: () => new Date(), say: () => {} })) state = await reconcile(layout, app);
+      ({ state } = await recoverApp({ layout, app, settings, env, now: () => new Date(), say: () => {} }));
     } finally {
       await lock.release();
     }

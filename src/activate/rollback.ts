@@ -4,10 +4,10 @@ import { RevError } from '../errors.js';
 import { appendLog, type ReleaseRecord } from '../releases/log.js';
 import { acquireLock, type Lock } from '../releases/lock.js';
 import { swapCurrent } from '../releases/current.js';
-import { isGood, reconcile, releasePath, rollbackTarget, type AppState } from '../releases/reconcile.js';
+import { isGood, releasePath, rollbackTarget, type AppState } from '../releases/reconcile.js';
 import { readCurrent } from '../releases/current.js';
 import { effectiveConfig, effectiveEnv, type Settings } from '../releases/settings.js';
-import { beginActivation, endActivation, finishActivation, revert, unhealthy, verify, type ActivationEnv } from './activation.js';
+import { beginActivation, endActivation, recoverApp, revert, unhealthy, verify, type ActivationEnv } from './activation.js';
 import { appProcessEnv } from './build.js';
 import { runFlow, type OpResult, type Stage } from './flow.js';
 import type { Engine } from './deploy.js';
@@ -54,12 +54,9 @@ function activationEnv(c: RollbackCtx): ActivationEnv {
 }
 
 async function recover(c: RollbackCtx): Promise<void> {
-  c.state = await reconcile(c.engine.layout, c.req.app, c.engine.now);
-  const finished = await finishActivation(activationEnv(c));
-  if (finished) {
-    c.notes.push(finished);
-    c.state = await reconcile(c.engine.layout, c.req.app, c.engine.now);
-  }
+  const { state, note } = await recoverApp(activationEnv(c));
+  c.state = state;
+  if (note) c.notes.push(note);
   if (c.state.releases.length === 0) {
     throw new RevError('UNKNOWN_APP', `${c.req.app} has no releases; deploy it first with \`toes deploy ${c.req.app} --from <source>\`.`, { data: { app: c.req.app } });
   }

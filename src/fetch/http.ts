@@ -1,6 +1,6 @@
-// HTTP for the fetchers, on undici: timeouts that isomorphic-git's default client lacks,
-// redirects that drop credentials across origins, and errors translated into RevErrors
-// that name the host but never a credential.
+// HTTP for the fetchers, on undici: timeouts on every request, redirects that drop
+// credentials across origins, and errors translated into RevErrors that name the host but
+// never a credential.
 import { Agent, interceptors, request, errors as undiciErrors, type Dispatcher } from 'undici';
 import { RevError } from '../errors.js';
 

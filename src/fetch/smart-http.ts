@@ -18,7 +18,7 @@ export interface Advertisement {
   head?: string;
   caps: Set<string>;
   /** Where the repository answered from, after redirects: the pack request goes there. */
-  url?: string;
+  url: string;
   /** The credential still valid there (dropped when a redirect changed the origin). */
   token?: string;
 }
@@ -81,7 +81,7 @@ export async function discover(url: string, opts: HttpOptions): Promise<Advertis
   if (res.statusCode !== 200) throw statusError(url, res.statusCode, 'the repository');
   const type = String(res.headers['content-type'] ?? '');
   if (!type.startsWith('application/x-git-upload-pack-advertisement')) throw notSmart(url, `content type "${type || 'none'}"`);
-  const ad: Advertisement = { refs: new Map(), peeled: new Map(), caps: new Set() };
+  const ad: Advertisement = { refs: new Map(), peeled: new Map(), caps: new Set(), url };
   let first = true;
   try {
     for (const line of readPkts(body)) {
@@ -146,8 +146,8 @@ export async function uploadPack(url: string, req: UploadPackRequest, ad: Advert
   parts.push(FLUSH);
   for (const h of req.haves) parts.push(pkt(`have ${h}\n`));
   parts.push(pkt('done\n'));
-  const u = endpoint(ad.url ?? url, '/git-upload-pack');
-  opts = { ...opts, token: ad.url ? ad.token : opts.token };
+  const u = endpoint(ad.url, '/git-upload-pack');
+  opts = { ...opts, token: ad.token };
   const res = await httpRequest(
     u,
     {

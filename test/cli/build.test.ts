@@ -5,7 +5,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { appFiles } from '../fixtures/repo.js';
 import { makeWorld, leftovers } from '../fixtures/world.js';
-import { binDir } from '../fixtures/cli.js';
+import { binDir, isRunning } from '../fixtures/cli.js';
 
 function pkg(scripts: Record<string, string>, extra: Record<string, unknown> = {}): string {
   return JSON.stringify({ name: 'sample', version: '1.0.0', scripts: { toes: 'bun index.ts', ...scripts }, ...extra }, null, 2);
@@ -103,13 +103,7 @@ test('a predeploy that hangs is stopped at build.timeout, with its whole process
   const pidFile = `/tmp/toes-rev-hang-${res.release}.pid`;
   const pid = Number(fs.readFileSync(pidFile, 'utf8'));
   fs.rmSync(pidFile);
-  let alive = true;
-  try {
-    process.kill(pid, 0);
-  } catch {
-    alive = false;
-  }
-  assert.equal(alive, false, 'the predeploy shell was killed');
+  assert.equal(isRunning(pid), false, 'the predeploy shell was killed');
   const sleepers = fs
     .readdirSync('/proc')
     .filter((d) => /^\d+$/.test(d))
@@ -157,14 +151,7 @@ test('a build left running by a killed deploy is stopped; SIGTERM of toes stops 
   const marker = (id: string) => `/tmp/toes-rev-orphan-${process.pid}-${id}.pid`;
   const w = await makeWorld({ files: { ...appFiles('v1'), 'package.json': pkg({ predeploy: `echo $$ > ${marker('$TOES_RELEASE')}; sleep 600` }) } });
   t.after(() => w.close());
-  const alive = (pid: number) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
+  const alive = isRunning;
   for (const sig of ['SIGKILL', 'SIGTERM'] as const) {
     const child = spawn(process.execPath, [cliPath, 'deploy', 'sample', '--from', w.url], { env: cliEnv(w.data), stdio: 'ignore' });
     let pidFile: string | undefined;

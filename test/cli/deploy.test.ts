@@ -139,7 +139,7 @@ test('an unreachable host is a clear error and nothing changes', async (t) => {
   t.after(() => w.close());
   await w.toes(['deploy', 'sample', '--from', w.url]);
   const live = w.live();
-  // A port nothing listens on: the server is closed and its port reused as a dead end.
+  // Port 9 (discard): nothing listens there on loopback.
   const dead = 'http://127.0.0.1:9/app.git';
   const r = await w.toes(['deploy', 'sample', '--from', dead, '--json']);
   assert.equal(r.code, 1);
