@@ -18,6 +18,8 @@ const main = defineCommand({
     releases: () => import('./commands/releases.js').then((m) => m.default),
     env: () => import('./commands/env.js').then((m) => m.default),
     config: () => import('./commands/config.js').then((m) => m.default),
+    webhook: () => import('./commands/webhook.js').then((m) => m.default),
+    serve: () => import('./commands/serve.js').then((m) => m.default),
   },
 });
 

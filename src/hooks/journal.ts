@@ -3,6 +3,7 @@
 // fdatasync covers a whole batch: a burst of webhooks costs a few syncs, not one each.
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { fsyncDir } from '../releases/durable.js';
 
 export class Journal<T> {
   private fh?: fs.FileHandle;
@@ -14,6 +15,7 @@ export class Journal<T> {
   /** Opens the journal and returns the records it holds; a torn last line is dropped. */
   static async open<T>(file: string): Promise<{ journal: Journal<T>; records: T[] }> {
     await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    await fs.rm(`${file}.compact`, { force: true }); // a rewrite cut short by a crash
     const text = await fs.readFile(file, 'utf8').catch(() => '');
     const records: T[] = [];
     let valid = 0;
@@ -60,6 +62,33 @@ export class Journal<T> {
       }
     } finally {
       this.writing = false;
+    }
+  }
+
+  /**
+   * Replaces the journal's contents with `snapshot()`, taken once no write is in flight;
+   * appends made meanwhile wait and land after it. The new file is synced before it
+   * replaces the old one, so a crash leaves one or the other.
+   */
+  async rewrite(snapshot: () => T[]): Promise<void> {
+    while (this.writing) await new Promise((r) => setTimeout(r, 1));
+    this.writing = true;
+    try {
+      const tmp = `${this.file}.compact`;
+      const fh = await fs.open(tmp, 'w', 0o600);
+      try {
+        await fh.writeFile(snapshot().map((r) => JSON.stringify(r) + '\n').join(''));
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await fs.rename(tmp, this.file);
+      await fsyncDir(path.dirname(this.file));
+      await this.fh?.close();
+      this.fh = await fs.open(this.file, 'a+', 0o600);
+    } finally {
+      this.writing = false;
+      void this.flush();
     }
   }
 

@@ -1,8 +1,7 @@
-// The per-app deploy queue of `toes serve` (issue 4 groundwork). A webhook is answered only
-// after its event is in the journal; duplicates (same delivery id) are dropped; while an
-// app's deploy runs, newer events coalesce into one pending deploy, which always fetches
-// the ref's tip. After a crash, reopening the journal gives back every event not yet
-// taken by a deploy.
+// The per-app deploy queue of `toes serve`. A webhook is answered only after its event is
+// in the journal; duplicates (same delivery id) are dropped; while an app's deploy runs,
+// newer events coalesce into one pending deploy, which always fetches the ref's tip.
+// After a crash, reopening the journal gives back every event not yet taken by a deploy.
 import { Journal } from './journal.js';
 
 export interface HookEvent {
@@ -10,55 +9,93 @@ export interface HookEvent {
   /** The delivery id from the host (or the relay); the key for dropping duplicates. */
   id: string;
   ref?: string;
+  format?: string;
   receivedAt: string;
 }
 
-type Record_ = { kind: 'event'; seq: number; event: HookEvent } | { kind: 'taken'; app: string; upTo: number };
+type QueueRecord = { kind: 'event'; seq: number; event: HookEvent } | { kind: 'taken'; app: string; upTo: number };
 
-export type Offer = 'queued' | 'duplicate';
+export interface Offer {
+  result: 'queued' | 'duplicate';
+  /** The pending event this one replaced: its deploy will now happen as part of this one. */
+  superseded?: HookEvent;
+}
+
+export interface QueueLimits {
+  /** Delivery ids remembered for dropping duplicates (the oldest are forgotten first). */
+  rememberIds: number;
+  /** Appends after which the journal is rewritten down to what is still needed. */
+  compactEvery: number;
+}
+
+const DEFAULT_LIMITS: QueueLimits = { rememberIds: 20_000, compactEvery: 20_000 };
+
+type Entry = { seq: number; event: HookEvent };
 
 export class DeployQueue {
   private seq = 0;
-  private seen = new Set<string>();
-  /** Newest pending event per app (older ones are covered by it), with its sequence. */
-  private pending = new Map<string, { seq: number; event: HookEvent }>();
+  /** Recent deliveries by app + id, oldest first (a Map keeps insertion order). */
+  private recent = new Map<string, Entry>();
+  /** Newest pending event per app (older ones are covered by it). */
+  private pending = new Map<string, Entry>();
+  private taken = new Map<string, number>();
+  private appended = 0;
+  private compacting?: Promise<void>;
 
-  private constructor(private journal: Journal<Record_>) {}
+  private constructor(
+    private journal: Journal<QueueRecord>,
+    private limits: QueueLimits,
+  ) {}
 
-  static async open(file: string): Promise<DeployQueue> {
-    const { journal, records } = await Journal.open<Record_>(file);
-    const q = new DeployQueue(journal);
-    const taken = new Map<string, number>();
-    for (const r of records) if (r.kind === 'taken') taken.set(r.app, Math.max(taken.get(r.app) ?? 0, r.upTo));
+  static async open(file: string, limits: Partial<QueueLimits> = {}): Promise<DeployQueue> {
+    const { journal, records } = await Journal.open<QueueRecord>(file);
+    const q = new DeployQueue(journal, { ...DEFAULT_LIMITS, ...limits });
+    for (const r of records) if (r.kind === 'taken') q.taken.set(r.app, Math.max(q.taken.get(r.app) ?? 0, r.upTo));
     for (const r of records) {
       if (r.kind !== 'event') continue;
       q.seq = Math.max(q.seq, r.seq);
-      q.seen.add(`${r.event.app}\0${r.event.id}`);
-      if (r.seq > (taken.get(r.event.app) ?? 0)) q.pending.set(r.event.app, { seq: r.seq, event: r.event });
+      q.remember({ seq: r.seq, event: r.event });
+      if (r.seq > (q.taken.get(r.event.app) ?? 0) && (q.pending.get(r.event.app)?.seq ?? 0) < r.seq) q.pending.set(r.event.app, { seq: r.seq, event: r.event });
     }
+    // Start each run from a journal holding only what is still needed.
+    if (records.length > q.recent.size + q.taken.size) await q.compact();
     return q;
+  }
+
+  private remember(e: Entry): void {
+    const key = `${e.event.app}\0${e.event.id}`;
+    this.recent.delete(key);
+    this.recent.set(key, e);
+    while (this.recent.size > this.limits.rememberIds) this.recent.delete(this.recent.keys().next().value!);
   }
 
   /** Resolves once the event is durable (or known to be a duplicate). */
   async offer(event: HookEvent): Promise<Offer> {
     const key = `${event.app}\0${event.id}`;
-    if (this.seen.has(key)) return 'duplicate';
-    this.seen.add(key);
-    const seq = ++this.seq;
+    if (this.recent.has(key)) return { result: 'duplicate' };
+    const entry = { seq: ++this.seq, event };
+    this.remember(entry);
     try {
-      await this.journal.append({ kind: 'event', seq, event });
+      await this.journal.append({ kind: 'event', seq: entry.seq, event });
     } catch (err) {
-      this.seen.delete(key);
+      this.recent.delete(key);
       throw err;
     }
+    this.counted();
     const cur = this.pending.get(event.app);
-    if (!cur || cur.seq < seq) this.pending.set(event.app, { seq, event });
-    return 'queued';
+    if (cur && cur.seq > entry.seq) return { result: 'queued', superseded: event };
+    this.pending.set(event.app, entry);
+    return { result: 'queued', superseded: cur?.event };
   }
 
   /** Apps with a deploy waiting. */
   apps(): string[] {
     return [...this.pending.keys()];
+  }
+
+  /** The event waiting for the app's next deploy, if any. */
+  peek(app: string): HookEvent | undefined {
+    return this.pending.get(app)?.event;
   }
 
   /**
@@ -70,10 +107,41 @@ export class DeployQueue {
     const p = this.pending.get(app);
     if (!p) return undefined;
     this.pending.delete(app);
-    return { event: p.event, done: () => this.journal.append({ kind: 'taken', app, upTo: p.seq }) };
+    return {
+      event: p.event,
+      done: async () => {
+        this.taken.set(app, Math.max(this.taken.get(app) ?? 0, p.seq));
+        await this.journal.append({ kind: 'taken', app, upTo: p.seq });
+        this.counted();
+      },
+    };
   }
 
-  close(): Promise<void> {
-    return this.journal.close();
+  private counted(): void {
+    if (++this.appended >= this.limits.compactEvery && !this.compacting) {
+      this.compacting = this.compact().finally(() => (this.compacting = undefined));
+    }
+  }
+
+  /**
+   * Rewrites the journal down to the remembered deliveries, the pending events and each
+   * app's consumed mark. The snapshot is taken when the journal is idle; appends queued
+   * meanwhile land after it, and replaying a record twice changes nothing.
+   */
+  private async compact(): Promise<void> {
+    this.appended = 0;
+    await this.journal.rewrite(() => {
+      const events = new Map<number, Entry>();
+      for (const e of this.recent.values()) events.set(e.seq, e);
+      for (const e of this.pending.values()) events.set(e.seq, e);
+      const out: QueueRecord[] = [...this.taken].map(([app, upTo]) => ({ kind: 'taken', app, upTo }));
+      for (const e of [...events.values()].sort((a, b) => a.seq - b.seq)) out.push({ kind: 'event', seq: e.seq, event: e.event });
+      return out;
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.compacting;
+    await this.journal.close();
   }
 }

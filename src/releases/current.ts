@@ -6,6 +6,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { translateSystemError } from '../errors.js';
 import { failpoint } from '../failpoint.js';
+import { fsyncDir } from './durable.js';
 
 export type CurrentState =
   | { kind: 'missing' }
@@ -26,19 +27,6 @@ export async function readCurrent(link: string): Promise<CurrentState> {
   }
 }
 
-/** Best effort: the rename is what matters, and it has happened by now. */
-async function fsyncDir(dir: string): Promise<void> {
-  try {
-    const fh = await fs.open(dir, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  } catch {
-    // some filesystems refuse fsync on directories; the rename is still atomic
-  }
-}
 
 /** Points `link` at `target` (relative names stay relative, as Toes makes them). */
 export async function swapCurrent(link: string, target: string): Promise<void> {

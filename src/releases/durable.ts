@@ -4,6 +4,7 @@
 // empty files. syncfs is reached through `sync -f` (GNU coreutils); elsewhere `sync`.
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import fsp from 'node:fs/promises';
 
 function run(file: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => execFile(file, args, { timeout: 120_000 }, (err) => (err ? reject(err) : resolve())));
@@ -21,5 +22,19 @@ export async function syncFilesystems(paths: string[]): Promise<void> {
     for (const p of byDev.values()) await run('sync', ['-f', p]);
   } catch {
     await run('sync', []).catch(() => {});
+  }
+}
+
+/** Best effort: the rename is what matters, and it has happened by now. */
+export async function fsyncDir(dir: string): Promise<void> {
+  try {
+    const fh = await fsp.open(dir, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    // some filesystems refuse fsync on directories; the rename is still atomic
   }
 }

@@ -84,6 +84,27 @@ export class Layout {
   buildPgid(app: string): string {
     return path.join(this.appState(app), 'build.pgid');
   }
+  /** The app's webhook signing secret and whether deliveries are accepted (mode 0600). */
+  webhookFile(app: string): string {
+    return path.join(this.appState(app), 'webhook.json');
+  }
+  /** The last webhook deliveries and what became of them. */
+  deliveriesFile(app: string): string {
+    return path.join(this.appState(app), 'deliveries.jsonl');
+  }
+  /** State of `toes serve`: its durable deploy queue, its lock, where it listens. */
+  get hooksDir(): string {
+    return path.join(this.revDir, 'hooks');
+  }
+  get queueFile(): string {
+    return path.join(this.hooksDir, 'queue.jsonl');
+  }
+  get serveLock(): string {
+    return path.join(this.hooksDir, 'serve.lock');
+  }
+  get serveFile(): string {
+    return path.join(this.hooksDir, 'serve.json');
+  }
   appConfig(app: string): string {
     return path.join(this.appState(app), 'config.json');
   }

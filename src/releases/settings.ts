@@ -31,6 +31,7 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
   'health.timeout': { kind: 'seconds', help: 'seconds to wait for health, and for a restart command (30)' },
   'health.interval': { kind: 'seconds', help: 'seconds between health checks (0.25)' },
   relay: { kind: 'string', globalOnly: true, help: "the relay's base URL" },
+  'webhook.url': { kind: 'string', globalOnly: true, help: 'the base URL webhooks reach `toes serve` at, printed by `toes webhook enable` (default: where it listens)' },
 };
 
 export const DEFAULTS = { install: true, predeploy: true, keep: 5, buildTimeout: 600, healthTimeout: 30, healthInterval: 0.25 } as const;

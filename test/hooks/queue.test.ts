@@ -13,8 +13,8 @@ test('a burst is queued durably; duplicates dropped; one pending deploy per app'
   const file = path.join(dir, 'queue.jsonl');
   const q = await DeployQueue.open(file);
   const offers = await Promise.all(Array.from({ length: 500 }, (_, i) => q.offer(ev(`app${i % 5}`, `d${i}`))));
-  assert.equal(offers.filter((o) => o === 'queued').length, 500);
-  assert.equal(await q.offer(ev('app0', 'd0')), 'duplicate');
+  assert.equal(offers.filter((o) => o.result === 'queued').length, 500);
+  assert.equal((await q.offer(ev('app0', 'd0'))).result, 'duplicate');
   assert.deepEqual(q.apps().sort(), ['app0', 'app1', 'app2', 'app3', 'app4']);
   // The newest event stands for the burst.
   const took = q.take('app1')!;
@@ -28,7 +28,7 @@ test('a burst is queued durably; duplicates dropped; one pending deploy per app'
   const again = await DeployQueue.open(file);
   assert.deepEqual(again.apps().sort(), ['app0', 'app2', 'app3', 'app4']);
   assert.equal(again.take('app0')!.event.id, 'd495');
-  assert.equal(await again.offer(ev('app3', 'd3')), 'duplicate');
+  assert.equal((await again.offer(ev('app3', 'd3'))).result, 'duplicate');
   await again.close();
 });
 
@@ -42,7 +42,7 @@ test('a torn last line (a crash mid-write) is cut; the events before it survive'
   fs.appendFileSync(file, '{"kind":"event","seq":2,"ev');
   const r = await DeployQueue.open(file);
   assert.deepEqual(r.apps(), ['a']);
-  assert.equal(await r.offer(ev('a', '3')), 'queued');
+  assert.equal((await r.offer(ev('a', '3'))).result, 'queued');
   await r.close();
   const r2 = await DeployQueue.open(file);
   assert.equal(r2.take('a')!.event.id, '3');
@@ -60,4 +60,43 @@ test('a deploy that was taken but never finished is offered again after a restar
   const r = await DeployQueue.open(file);
   assert.equal(r.take('a')!.event.id, '1');
   await r.close();
+});
+
+test('a newer event supersedes the pending one; a deploy running meanwhile leaves one pending', async (t) => {
+  const dir = tmpDir();
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const q = await DeployQueue.open(path.join(dir, 'queue.jsonl'));
+  assert.equal((await q.offer(ev('a', '1'))).superseded, undefined);
+  const running = q.take('a')!; // a deploy starts with event 1
+  assert.equal((await q.offer(ev('a', '2'))).superseded, undefined);
+  const o3 = await q.offer(ev('a', '3'));
+  assert.equal(o3.superseded?.id, '2');
+  assert.equal(q.peek('a')?.id, '3');
+  await running.done();
+  assert.equal(q.take('a')!.event.id, '3');
+  await q.close();
+});
+
+test('the journal is compacted while running and on open; pending events and recent ids survive', async (t) => {
+  const dir = tmpDir();
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'queue.jsonl');
+  const q = await DeployQueue.open(file, { rememberIds: 50, compactEvery: 100 });
+  for (let i = 0; i < 400; i++) {
+    await q.offer(ev(`app${i % 4}`, `d${i}`));
+    if (i % 10 === 9) await q.take(`app${i % 4}`)?.done();
+  }
+  await q.close();
+  const lines = fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
+  // 400 events and 40 taken marks were written; compaction keeps far fewer.
+  assert.ok(lines.length < 200, `journal has ${lines.length} lines`);
+  const r = await DeployQueue.open(file, { rememberIds: 50, compactEvery: 100 });
+  // Each app's newest event is pending unless its deploy was done after it (app3's, d399).
+  assert.deepEqual(r.apps().sort(), ['app0', 'app1', 'app2']);
+  assert.equal(r.peek('app2')?.id, 'd398');
+  // A recent id is still a duplicate; one long forgotten is not remembered.
+  assert.equal((await r.offer(ev('app3', 'd395'))).result, 'duplicate');
+  assert.equal((await r.offer(ev('app0', 'd0'))).result, 'queued');
+  await r.close();
+  assert.ok(fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).length <= 60);
 });

@@ -1,0 +1,60 @@
+import { defineCommand } from 'citty';
+import { RevError } from '../../errors.js';
+import { describe } from '../help.js';
+import { act, commonArgs, layoutFrom, seconds } from '../common.js';
+
+export default defineCommand({
+  meta: {
+    name: 'serve',
+    description: describe(
+      'serve',
+      'Run the daemon: receive webhooks and deploy them, one at a time per app.',
+      'Webhooks arrive at POST /hooks/<app>; each is checked against the app\'s secret, queued on disk,\n' +
+        'answered at once, and deployed by the queue. Logs one line per event on stdout.\n' +
+        'Stop it with SIGTERM or Ctrl-C: a running build is abandoned (it runs again at the next start),\n' +
+        'an activation already begun is finished.\n\n' +
+        'Examples:\n' +
+        '  toes serve                         listen on 127.0.0.1:7420\n' +
+        '  toes serve --host 0.0.0.0          accept webhooks from the network\n' +
+        '  toes webhook enable my-app         then paste the printed URL and secret into rev.host',
+    ),
+  },
+  args: {
+    host: { type: 'string', description: 'Address to listen on (default 127.0.0.1)', valueHint: 'HOST' },
+    port: { type: 'string', description: 'Port to listen on (default 7420; 0 picks a free one)', valueHint: 'PORT' },
+    jobs: { type: 'string', description: 'Deploys of different apps that may run at once (default 2)', valueHint: 'N' },
+    'read-timeout': { type: 'string', description: 'Seconds a sender may take to send a webhook (default 10)', valueHint: 'SECONDS' },
+    ...commonArgs,
+  },
+  async run({ args }) {
+    await act(args, async () => {
+      const { startDaemon } = await import('../../hooks/daemon.js');
+      const { DEFAULT_HOST, DEFAULT_PORT } = await import('../../hooks/status.js');
+      const port = args.port === undefined ? DEFAULT_PORT : Number(args.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RevError('USAGE', `--port takes a port number from 0 to 65535, not "${args.port}".`);
+      const jobs = args.jobs === undefined ? 2 : Number(args.jobs);
+      if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) throw new RevError('USAGE', `--jobs takes a whole number from 1 to 64, not "${args.jobs}".`);
+      const readTimeout = seconds(args['read-timeout'], 'read-timeout');
+      const daemon = await startDaemon({
+        layout: layoutFrom(args),
+        host: args.host ?? DEFAULT_HOST,
+        port,
+        jobs,
+        readTimeoutMs: readTimeout === undefined ? undefined : Math.max(100, readTimeout * 1000),
+        out: process.stdout,
+        err: process.stderr,
+        json: !!args.json,
+      });
+      await new Promise<void>((resolve) => {
+        let signals = 0;
+        const onSignal = () => {
+          // A second Ctrl-C means now: the queue on disk is safe either way.
+          if (++signals > 1) process.exit(130);
+          void daemon.stop().then(resolve);
+        };
+        process.on('SIGTERM', onSignal);
+        process.on('SIGINT', onSignal);
+      });
+    });
+  },
+});

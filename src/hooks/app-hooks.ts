@@ -1,0 +1,81 @@
+// What the receiver knows about each app (webhooks on or off, the secret, the branch it
+// follows), read from the state the CLI writes and kept in memory. A chokidar watch on
+// that state drops an app's entry when `toes webhook`, `toes config` or a deploy changes
+// it, so the daemon follows the CLI without a restart.
+import path from 'node:path';
+import { readLog } from '../releases/log.js';
+import { effectiveConfig } from '../releases/settings.js';
+import type { Layout } from '../releases/paths.js';
+import { fullRef } from './payload.js';
+import type { AppHooks } from './receiver.js';
+import { readWebhook } from './webhook-state.js';
+
+/** Files under rev/apps/<app>/ whose change matters to the receiver. */
+const WATCHED = new Set(['webhook.json', 'config.json', 'releases.jsonl']);
+
+export class AppHooksCache {
+  private cache = new Map<string, Promise<AppHooks | undefined>>();
+  private watcher?: { close(): Promise<void> };
+
+  constructor(private layout: Layout) {}
+
+  lookup(app: string): Promise<AppHooks | undefined> {
+    let p = this.cache.get(app);
+    if (!p) {
+      p = this.load(app);
+      // Only apps with webhooks are kept: a flood of made-up names must not grow memory.
+      const mine = p;
+      const forget = () => {
+        if (this.cache.get(app) === mine) this.cache.delete(app);
+      };
+      p.then((v) => (v ? undefined : forget()), forget);
+      this.cache.set(app, p);
+    }
+    return p;
+  }
+
+  private async load(app: string): Promise<AppHooks | undefined> {
+    const hook = await readWebhook(this.layout, app);
+    if (!hook) return undefined;
+    const cfg = await effectiveConfig(this.layout, app);
+    let branch = typeof cfg.branch === 'string' ? fullRef(cfg.branch) : undefined;
+    if (!branch) {
+      // No branch set: the one the live release came from (the remote's default branch).
+      const live = (await readLog(this.layout.releaseLog(app))).filter((r) => r.status === 'live').pop();
+      if (live?.ref?.startsWith('refs/heads/')) branch = live.ref;
+    }
+    return { enabled: hook.enabled, secret: hook.secret, branch };
+  }
+
+  invalidate(app?: string): void {
+    if (app) this.cache.delete(app);
+    else this.cache.clear();
+  }
+
+  /** Starts following changes; resolves once the watch is in place. */
+  async watch(): Promise<void> {
+    const { watch } = await import('chokidar');
+    const rev = this.layout.revDir;
+    const ignored = (p: string) => {
+      const parts = path.relative(rev, p).split(path.sep);
+      if (parts[0] === '') return false;
+      if (parts[0] === 'config.json') return false;
+      if (parts[0] !== 'apps') return true;
+      if (parts.length <= 2) return false;
+      return parts.length > 3 || !WATCHED.has(parts[2]);
+    };
+    const w = watch(rev, { ignoreInitial: true, depth: 2, ignored });
+    const changed = (p: string) => {
+      const parts = path.relative(rev, p).split(path.sep);
+      if (parts[0] === 'config.json') this.invalidate();
+      else if (parts[0] === 'apps' && parts[1]) this.invalidate(parts[1]);
+    };
+    w.on('add', changed).on('change', changed).on('unlink', changed).on('unlinkDir', changed);
+    await new Promise<void>((resolve) => w.once('ready', () => resolve()));
+    this.watcher = w;
+  }
+
+  async close(): Promise<void> {
+    await this.watcher?.close();
+  }
+}

@@ -1,0 +1,190 @@
+// `toes serve`: the webhook receiver and the deploy queue in one long-running process.
+// Starting is a short list of steps (lock, queue, watch, listen, announce, resume) and
+// stopping undoes them in reverse; the CLI command only parses flags and wires signals.
+import fs from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { RevError } from '../errors.js';
+import { acquireLock, type Lock, type LockOwner } from '../releases/lock.js';
+import { checkAppName, type Layout } from '../releases/paths.js';
+import { AppHooksCache } from './app-hooks.js';
+import { DeliveryLog } from './deliveries.js';
+import { eventLog } from './event-log.js';
+import { DeployQueue } from './queue.js';
+import { MAX_BODY, receive, type ReceiverDeps } from './receiver.js';
+import { workerRunner } from './runner.js';
+import { Scheduler, type DeployRunner } from './scheduler.js';
+
+export interface DaemonOptions {
+  layout: Layout;
+  host: string;
+  port: number;
+  /** Where the event log goes (one line per event). */
+  out: NodeJS.WritableStream;
+  /** Where deploy workers' own messages go. */
+  err: NodeJS.WritableStream;
+  json?: boolean;
+  /** Deploys of different apps that may run at once. */
+  jobs?: number;
+  readTimeoutMs?: number;
+  maxBody?: number;
+  runner?: DeployRunner;
+}
+
+export interface ServeInfo {
+  pid: number;
+  host: string;
+  port: number;
+  url: string;
+  startedAt: string;
+}
+
+export interface Daemon {
+  info: ServeInfo;
+  stop(): Promise<void>;
+}
+
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+async function takeServeLock(layout: Layout): Promise<Lock> {
+  try {
+    return await acquireLock(layout.serveLock, { command: 'toes serve', waitMs: 0 });
+  } catch (err) {
+    const holder = (err as RevError).data?.holder as LockOwner | undefined;
+    throw new RevError('LOCKED', `Another toes serve (pid ${holder?.pid ?? '?'}) is already running for ${layout.roots.dataDir}; stop it first, or give this one another DATA_DIR.`);
+  }
+}
+
+function listen(server: http.Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EADDRINUSE') reject(new RevError('USAGE', `Port ${port} on ${host} is already in use; pick another with --port.`));
+      else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') reject(new RevError('USAGE', `Cannot listen on ${host}: no such address here; use --host 127.0.0.1 or 0.0.0.0.`));
+      else if (err.code === 'EACCES') reject(new RevError('USAGE', `Not allowed to listen on port ${port}; use a port above 1023.`));
+      else reject(err);
+    });
+    server.listen(port, host, () => resolve());
+  });
+}
+
+function json(res: http.ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
+  const { layout } = o;
+  const log = eventLog(o.out, !!o.json);
+  const readTimeoutMs = o.readTimeoutMs ?? 10_000;
+
+  // 1. One daemon per DATA_DIR: two would consume one queue twice.
+  const lock = await takeServeLock(layout);
+  const undo: (() => Promise<unknown>)[] = [() => lock.release()];
+  const unwind = async () => {
+    for (const u of undo.reverse()) await u().catch(() => {});
+  };
+  try {
+    // 2. The durable queue, with whatever a previous run left in it.
+    const queue = await DeployQueue.open(layout.queueFile);
+    undo.push(() => queue.close());
+    const deliveries = new DeliveryLog(layout);
+    undo.push(() => deliveries.flush());
+
+    // 3. Follow the CLI's changes to webhooks and settings.
+    const hooks = new AppHooksCache(layout);
+    await hooks.watch();
+    undo.push(() => hooks.close());
+
+    const scheduler = new Scheduler(queue, o.runner ?? workerRunner(layout, o.err), log, deliveries, o.jobs ?? 2);
+    const deps: ReceiverDeps = {
+      lookup: (app) => hooks.lookup(app),
+      queue,
+      deliveries,
+      log,
+      kick: (app) => scheduler.kick(app),
+      nowS: () => Math.floor(Date.now() / 1000),
+      maxBody: o.maxBody ?? MAX_BODY,
+      readTimeoutMs,
+    };
+
+    // 4. Listen.
+    const server = http.createServer({ connectionsCheckingInterval: 1_000, headersTimeout: readTimeoutMs, requestTimeout: readTimeoutMs * 2 }, (req, res) => {
+      const url = (req.url ?? '/').split('?')[0];
+      if (url.startsWith('/hooks/')) {
+        if (req.method !== 'POST') {
+          res.setHeader('allow', 'POST');
+          return json(res, 405, { ok: false, message: 'webhooks are delivered with POST' });
+        }
+        const app = url.slice('/hooks/'.length);
+        try {
+          checkAppName(app);
+        } catch {
+          log('refused', { status: 400, reason: 'not a valid app name in the path', path: url.slice(0, 120) });
+          return json(res, 400, { ok: false, outcome: 'refused', message: 'the path must be /hooks/<app>, with letters, digits, ".", "_" and "-" in the app name' });
+        }
+        return void receive(req, res, app, deps).catch((err) => {
+          log('error', { app, reason: (err as Error).message });
+          if (!res.headersSent) json(res, 500, { ok: false, message: 'internal error; see the daemon log' });
+        });
+      }
+      if (url === '/health' && (req.method === 'GET' || req.method === 'HEAD')) return json(res, 200, { ok: true, deploying: scheduler.active(), queued: queue.apps() });
+      json(res, 404, { ok: false, message: 'not found; webhooks go to POST /hooks/<app>' });
+    });
+    await listen(server, o.host, o.port);
+    const stopServer = async () => {
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      server.closeIdleConnections();
+      // Requests already inside get their answers; a client that stalls is cut off.
+      const timer = setTimeout(() => server.closeAllConnections(), readTimeoutMs + 1_000);
+      await closed;
+      clearTimeout(timer);
+    };
+
+    // 5. Say where we are, for `toes webhook status` and people.
+    const { port } = server.address() as AddressInfo;
+    const info: ServeInfo = { pid: process.pid, host: o.host, port, url: `http://${urlHost(o.host)}:${port}`, startedAt: new Date().toISOString() };
+    await fs.writeFile(layout.serveFile, JSON.stringify(info) + '\n');
+    undo.push(() => fs.rm(layout.serveFile, { force: true }));
+    log('listening', { url: info.url, pid: process.pid, data: layout.roots.dataDir });
+
+    // 6. Resume deploys that were queued when the last run stopped or crashed.
+    for (const app of queue.apps()) {
+      log('resumed', { app, id: queue.peek(app)?.id });
+      scheduler.kick(app);
+    }
+
+    let stopping: Promise<void> | undefined;
+    return {
+      info,
+      stop() {
+        stopping ??= (async () => {
+          log('stopping', { deploying: scheduler.active().join(',') || undefined });
+          const served = stopServer();
+          await scheduler.stop();
+          await served;
+          await unwind();
+          log('stopped');
+          log.flush();
+        })();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    await unwind();
+    throw err;
+  }
+}
+
+/** Where a running daemon listens, or undefined when none runs for this DATA_DIR. */
+export async function runningDaemon(layout: Layout): Promise<ServeInfo | undefined> {
+  try {
+    const info = JSON.parse(await fs.readFile(layout.serveFile, 'utf8')) as ServeInfo;
+    process.kill(info.pid, 0);
+    return info;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,91 @@
+// The last webhook deliveries of each app and what became of them, for `toes webhook
+// status` and the settings page. Informational, so not synced: lines are buffered and
+// written a few times a second, and each app's file is cut back to its newest lines.
+import fs from 'node:fs/promises';
+import type { Layout } from '../releases/paths.js';
+
+export type Outcome = 'refused' | 'duplicate' | 'ignored' | 'ping' | 'queued' | 'superseded' | 'deploying' | 'deployed' | 'unchanged' | 'failed' | 'abandoned';
+
+export interface Delivery {
+  id: string;
+  at: string;
+  outcome: Outcome;
+  format?: string;
+  event?: string;
+  /** The HTTP status the delivery was answered with. */
+  status?: number;
+  reason?: string;
+  release?: string;
+  version?: string;
+}
+
+const MAX_BYTES = 128 * 1024;
+const KEEP_LINES = 300;
+
+export class DeliveryLog {
+  private buffered = new Map<string, string[]>();
+  private timer?: NodeJS.Timeout;
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private layout: Layout,
+    private delayMs = 200,
+  ) {}
+
+  /** Records a delivery, or a later outcome of one (same id). */
+  add(app: string, d: Delivery): void {
+    const lines = this.buffered.get(app) ?? [];
+    lines.push(JSON.stringify(d) + '\n');
+    this.buffered.set(app, lines);
+    this.timer ??= setTimeout(() => void this.flush(), this.delayMs);
+  }
+
+  flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = this.buffered;
+    this.buffered = new Map();
+    this.writing = this.writing.then(async () => {
+      for (const [app, lines] of batch) {
+        try {
+          await writeLines(this.layout.deliveriesFile(app), lines.join(''));
+        } catch {
+          // a full disk must not stop webhooks from being answered; the queue is what counts
+        }
+      }
+    });
+    return this.writing;
+  }
+}
+
+async function writeLines(file: string, text: string): Promise<void> {
+  await fs.appendFile(file, text, { mode: 0o600 });
+  const { size } = await fs.stat(file);
+  if (size <= MAX_BYTES) return;
+  const kept = (await fs.readFile(file, 'utf8')).split('\n').filter(Boolean).slice(-KEEP_LINES);
+  const tmp = `${file}.tmp`;
+  await fs.writeFile(tmp, kept.join('\n') + '\n', { mode: 0o600 });
+  await fs.rename(tmp, file);
+}
+
+/** The app's last deliveries, newest first, each with its latest outcome. */
+export async function readDeliveries(layout: Layout, app: string, limit = 10): Promise<Delivery[]> {
+  let text = '';
+  try {
+    text = await fs.readFile(layout.deliveriesFile(app), 'utf8');
+  } catch {
+    return [];
+  }
+  const byId = new Map<string, Delivery>();
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    try {
+      const d = JSON.parse(line) as Delivery;
+      if (typeof d.id !== 'string') continue;
+      const prev = byId.get(d.id);
+      // A later line carries a later outcome; the first keeps when the delivery arrived.
+      byId.set(d.id, prev ? { ...prev, ...d, at: prev.at, status: prev.status ?? d.status } : d);
+    } catch {}
+  }
+  return [...byId.values()].slice(-limit).reverse();
+}

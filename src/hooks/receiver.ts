@@ -1,0 +1,154 @@
+// The webhook receiver: `POST /hooks/<app>`. Each request walks a short list of checks,
+// cheapest first, and gets exactly one answer; a 2xx for a push is sent only once the
+// event is durably in the queue. Refusals carry a reason for the sender's delivery log,
+// and nothing here ever echoes a secret or a signature.
+import { createHash } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { DeliveryLog, Outcome } from './deliveries.js';
+import type { EventLog } from './event-log.js';
+import { fullRef, mediaType, readIntent } from './payload.js';
+import type { DeployQueue, HookEvent } from './queue.js';
+import { verifyWebhook } from './verify.js';
+
+export const MAX_BODY = 1024 * 1024;
+
+/** What the receiver needs to know about an app; undefined for an app without webhooks. */
+export interface AppHooks {
+  enabled: boolean;
+  secret: string;
+  /** The ref this app deploys (refs/heads/...), when known; pushes elsewhere are ignored. */
+  branch?: string;
+}
+
+export interface ReceiverDeps {
+  lookup(app: string): Promise<AppHooks | undefined>;
+  queue: Pick<DeployQueue, 'offer'>;
+  deliveries: DeliveryLog;
+  log: EventLog;
+  /** A push was queued: start the app's deploy unless one is running. */
+  kick(app: string): void;
+  nowS(): number;
+  maxBody: number;
+  readTimeoutMs: number;
+}
+
+interface Answer {
+  status: number;
+  outcome: Outcome;
+  message: string;
+  id?: string;
+  close?: boolean;
+}
+
+function send(res: ServerResponse, a: Answer): void {
+  const body = JSON.stringify({ ok: a.status < 300, outcome: a.outcome, ...(a.id ? { id: a.id } : {}), message: a.message });
+  const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
+  // After a refusal the rest of the body is not wanted: close rather than read it.
+  if (a.close) headers.connection = 'close';
+  res.writeHead(a.status, headers);
+  res.end(body);
+}
+
+type BodyResult = { body: Buffer } | { refuse: Answer };
+
+function readBody(req: IncomingMessage, max: number, timeoutMs: number): Promise<BodyResult> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const finish = (r: BodyResult) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      req.removeAllListeners('data');
+      if ('refuse' in r) req.pause();
+      resolve(r);
+    };
+    const timer = setTimeout(
+      () => finish({ refuse: { status: 408, outcome: 'refused', close: true, message: `the body did not arrive within ${timeoutMs / 1000} s` } }),
+      timeoutMs,
+    );
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > max) finish({ refuse: { status: 413, outcome: 'refused', close: true, message: `the body is over ${max} bytes` } });
+      else chunks.push(c);
+    });
+    req.on('end', () => finish({ body: Buffer.concat(chunks) }));
+    req.on('error', () => finish({ refuse: { status: 400, outcome: 'refused', close: true, message: 'the request was cut off' } }));
+    req.on('aborted', () => finish({ refuse: { status: 400, outcome: 'refused', close: true, message: 'the request was cut off' } }));
+  });
+}
+
+const header = (req: IncomingMessage, name: string) => {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+};
+
+export async function receive(req: IncomingMessage, res: ServerResponse, app: string, deps: ReceiverDeps): Promise<void> {
+  const claimedId = header(req, 'webhook-id') ?? header(req, 'x-github-delivery') ?? header(req, 'x-forgejo-delivery') ?? header(req, 'x-gitea-delivery');
+  deps.log('received', { app, id: claimedId, bytes: header(req, 'content-length'), from: req.socket.remoteAddress });
+  const answer = await decide(req, app, deps, claimedId);
+  send(res, answer);
+  if (answer.close) res.on('finish', () => req.socket.destroySoon?.());
+}
+
+async function decide(req: IncomingMessage, app: string, deps: ReceiverDeps, claimedId: string | undefined): Promise<Answer> {
+  const refuse = (status: number, message: string, known: boolean, close = false): Answer => {
+    deps.log('refused', { app, id: claimedId, status, reason: message });
+    if (known) deps.deliveries.add(app, { id: claimedId ?? `refused-${Date.now()}`, at: new Date().toISOString(), outcome: 'refused', status, reason: message });
+    return { status, outcome: 'refused', message, close };
+  };
+
+  const hooks = await deps.lookup(app);
+  if (!hooks) return refuse(404, `no app called "${app}" accepts webhooks here`, false, true);
+  if (!hooks.enabled) return refuse(403, `webhooks are disabled for ${app}; enable them with \`toes webhook enable ${app}\``, true, true);
+  const length = Number(header(req, 'content-length') ?? 0);
+  if (length > deps.maxBody) return refuse(413, `the body is over ${deps.maxBody} bytes`, true, true);
+  const type = mediaType(header(req, 'content-type'));
+  if (!type) return refuse(415, 'the body must be application/json (or GitHub\'s application/x-www-form-urlencoded)', true, true);
+
+  const read = await readBody(req, deps.maxBody, deps.readTimeoutMs);
+  if ('refuse' in read) return refuse(read.refuse.status, read.refuse.message, true, true);
+  const body = read.body;
+
+  const v = verifyWebhook(req.headers, body, hooks.secret, deps.nowS());
+  if (!v.ok) return refuse(v.status, v.reason, true);
+  // A delivery without an id (some Gitea versions) is known by its signed bytes.
+  const id = v.id || `sha256:${createHash('sha256').update(body).digest('hex').slice(0, 32)}`;
+  deps.log('verified', { app, id, format: v.format, event: v.event });
+
+  let intent;
+  try {
+    intent = readIntent(v.format, v.event, type, body);
+  } catch (err) {
+    return refuse(400, `the body is not valid JSON (${(err as Error).message.slice(0, 80)})`, true);
+  }
+  const note = (outcome: Outcome, status: number, message: string, extra: Record<string, string | undefined> = {}): Answer => {
+    deps.log(outcome === 'duplicate' ? 'deduplicated' : outcome, { app, id, format: v.format, ...extra });
+    deps.deliveries.add(app, { id, at: new Date().toISOString(), outcome, status, format: v.format, event: v.event, reason: outcome === 'ignored' ? message : undefined });
+    return { status, outcome, message, id };
+  };
+  if (intent.kind === 'ping') return note('ping', 200, 'pong: webhooks reach this app');
+  if (intent.kind === 'other') return note('ignored', 202, `"${intent.name}" events do not deploy; only pushes do`, { event: intent.name });
+  if (intent.ref && hooks.branch && fullRef(intent.ref) !== hooks.branch) {
+    return note('ignored', 202, `a push to ${intent.ref} does not deploy ${app}, which follows ${hooks.branch}`, { ref: intent.ref });
+  }
+
+  const event: HookEvent = { app, id, ref: intent.ref, format: v.format, receivedAt: new Date().toISOString() };
+  let offer;
+  try {
+    offer = await deps.queue.offer(event);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    deps.log('refused', { app, id, status: 503, reason: `could not queue (${code})` });
+    return { status: 503, outcome: 'refused', id, message: `the event could not be queued on this server (${code}); it was not accepted, send it again later` };
+  }
+  if (offer.result === 'duplicate') return note('duplicate', 200, 'this delivery was received before; nothing more to do');
+  if (offer.superseded) {
+    deps.log('superseded', { app, id: offer.superseded.id, by: id });
+    deps.deliveries.add(app, { id: offer.superseded.id, at: offer.superseded.receivedAt, outcome: 'superseded', reason: `covered by the deploy for ${id}` });
+  }
+  const answer = note('queued', 202, `queued: ${app} will deploy the newest commit of its branch`, { ref: intent.ref });
+  deps.kick(app);
+  return answer;
+}

@@ -1,0 +1,49 @@
+// Starts a deploy worker process for one queued event (see worker.ts) and turns its exit
+// into a RunOutcome. The worker's stderr (failpoints, notes) is passed to the daemon's.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Layout } from '../releases/paths.js';
+import type { DeployRunner, RunOutcome } from './scheduler.js';
+
+const workerPath = path.join(path.dirname(fileURLToPath(import.meta.url)), 'worker.js');
+
+export function workerRunner(layout: Layout, stderr: NodeJS.WritableStream): DeployRunner {
+  const { roots } = layout;
+  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: roots.dataDir, APPS_DIR: roots.appsDir, TOES_DIR: roots.toesDir, TOES_REV_QUIET: '1' };
+  if (roots.toesUrl) env.TOES_URL = roots.toesUrl;
+  return (app, event) => {
+    const started = Date.now();
+    // The delivery id goes to the worker for the release log; ids are not secrets.
+    const child = spawn(process.execPath, [workerPath, app, event.id.slice(0, 100)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d: Buffer) => {
+      for (const line of d.toString().split('\n')) if (line) stderr.write(`[${app}] ${line}\n`);
+    });
+    let stopped = false;
+    const result = new Promise<RunOutcome>((resolve) => {
+      child.on('error', (err) => resolve({ status: 'failed', code: 'INTERNAL', message: `could not start the deploy worker: ${err.message}` }));
+      child.on('close', (code, signal) => {
+        const ms = Date.now() - started;
+        let res: any;
+        try {
+          res = JSON.parse(out.trim().split('\n').pop() ?? '');
+        } catch {}
+        if (res && typeof res.ok === 'boolean') {
+          if (res.ok) return resolve({ status: res.unchanged ? 'unchanged' : 'deployed', release: res.release, version: res.version, ms });
+          return resolve({ status: 'failed', release: res.release, version: res.version, code: res.error?.code, message: res.error?.message, ms });
+        }
+        if (stopped) return resolve({ status: 'abandoned', message: 'stopped by the shutdown; it runs again at the next start', ms });
+        resolve({ status: 'failed', code: 'INTERNAL', message: `the deploy worker died (${signal ?? `exit ${code}`}); see the deploy log`, ms });
+      });
+    });
+    return {
+      result,
+      stop() {
+        stopped = true;
+        child.kill('SIGTERM');
+      },
+    };
+  };
+}

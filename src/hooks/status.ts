@@ -1,0 +1,58 @@
+// What `toes webhook status` (and later the settings page) shows for an app: whether
+// deliveries are accepted, the URL to give the host, whether the daemon runs, the last
+// deliveries and the last deploy. Never the secret.
+import { readLog } from '../releases/log.js';
+import { readJson } from '../releases/settings.js';
+import type { Layout } from '../releases/paths.js';
+import { runningDaemon, type ServeInfo } from './daemon.js';
+import { readDeliveries, type Delivery } from './deliveries.js';
+import { readWebhook } from './webhook-state.js';
+
+export const DEFAULT_PORT = 7420;
+export const DEFAULT_HOST = '127.0.0.1';
+
+export interface WebhookStatus {
+  app: string;
+  enabled: boolean;
+  url: string;
+  /** The URL only reaches this machine: hosts on the internet cannot deliver to it. */
+  local: boolean;
+  daemon: ServeInfo | null;
+  deliveries: Delivery[];
+  lastDeploy: { release: string; version: string; status: string; at: string; trigger: string; error?: string } | null;
+}
+
+/** Where hosts should send the app's webhooks. */
+export async function hookUrl(layout: Layout, app: string, daemon?: ServeInfo): Promise<{ url: string; local: boolean }> {
+  const configured = (await readJson(layout.globalConfig))['webhook.url'];
+  const base = typeof configured === 'string' && configured ? configured.replace(/\/+$/, '') : (daemon?.url ?? `http://${DEFAULT_HOST}:${DEFAULT_PORT}`);
+  let local = true;
+  try {
+    const h = new URL(base).hostname.replace(/^\[|\]$/g, '');
+    local = h === 'localhost' || h === '::1' || h.startsWith('127.');
+  } catch {}
+  return { url: `${base}/hooks/${encodeURIComponent(app)}`, local };
+}
+
+export async function webhookStatus(layout: Layout, app: string, deliveriesShown = 10): Promise<WebhookStatus> {
+  const [hook, daemon, deliveries, log] = await Promise.all([
+    readWebhook(layout, app),
+    runningDaemon(layout),
+    readDeliveries(layout, app, deliveriesShown),
+    readLog(layout.releaseLog(app)),
+  ]);
+  const { url, local } = await hookUrl(layout, app, daemon);
+  // The log is in the order deploys began; adopted releases were not deploys.
+  const last = log.filter((r) => r.kind !== 'adopted').pop();
+  return {
+    app,
+    enabled: !!hook?.enabled,
+    url,
+    local,
+    daemon: daemon ?? null,
+    deliveries,
+    lastDeploy: last
+      ? { release: last.id, version: last.version, status: last.status, at: last.finishedAt ?? last.createdAt, trigger: last.trigger, ...(last.error ? { error: last.error.message } : {}) }
+      : null,
+  };
+}

@@ -1,0 +1,33 @@
+// One webhook deploy, run by `toes serve` in its own process: a deploy's memory (packs,
+// trees) is given back when it ends, and a crash in it cannot take the receiver down.
+// Prints the deploy's result as one JSON line on stdout.
+//
+// SIGTERM before the swap abandons the deploy (the next start recovers what is left, as
+// after any crash); after the swap it is ignored, so the activation finishes: health
+// check, and flip back if it fails.
+import { deploy } from '../activate/deploy.js';
+import { Layout, resolveRoots } from '../releases/paths.js';
+
+const [app, deliveryId] = process.argv.slice(2);
+let activating = false;
+const onSignal = () => {
+  if (!activating) process.exit(143);
+  process.stderr.write(`toes serve: ${app}: finishing the activation already begun before stopping\n`);
+};
+process.on('SIGTERM', onSignal);
+process.on('SIGINT', onSignal);
+
+const res = await deploy(
+  {
+    layout: new Layout(resolveRoots()),
+    now: () => new Date(),
+    events: {
+      onStage(name) {
+        if (name === 'swap') activating = true;
+      },
+    },
+  },
+  { app, trigger: deliveryId ? `webhook ${deliveryId}` : 'webhook', waitMs: 30 * 60_000 },
+);
+process.stdout.write(JSON.stringify(res) + '\n');
+process.exitCode = res.ok ? 0 : 1;
