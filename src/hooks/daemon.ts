@@ -115,6 +115,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       const url = (req.url ?? '/').split('?')[0];
       if (url.startsWith('/hooks/')) {
         if (req.method !== 'POST') {
+          log('refused', { status: 405, reason: `${req.method} is not a delivery`, path: url.slice(0, 120) });
           res.setHeader('allow', 'POST');
           return json(res, 405, { ok: false, message: 'webhooks are delivered with POST' });
         }
@@ -131,6 +132,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         });
       }
       if (url === '/health' && (req.method === 'GET' || req.method === 'HEAD')) return json(res, 200, { ok: true, deploying: scheduler.active(), queued: queue.apps() });
+      log('refused', { status: 404, reason: 'no such path', path: url.slice(0, 120) });
       json(res, 404, { ok: false, message: 'not found; webhooks go to POST /hooks/<app>' });
     });
     await listen(server, o.host, o.port);

@@ -37,16 +37,38 @@ interface Answer {
   outcome: Outcome;
   message: string;
   id?: string;
-  close?: boolean;
+  /**
+   * The body is not wanted. `linger`: discard what the sender still sends for a few
+   * seconds, so it can read the answer (closing with unread data makes the kernel reset
+   * the connection, and the sender sees an error instead of the status); `now`: hang up.
+   */
+  close?: 'linger' | 'now';
 }
 
-function send(res: ServerResponse, a: Answer): void {
+const LINGER_MS = 5_000;
+
+function send(req: IncomingMessage, res: ServerResponse, a: Answer): void {
   const body = JSON.stringify({ ok: a.status < 300, outcome: a.outcome, ...(a.id ? { id: a.id } : {}), message: a.message });
   const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
-  // After a refusal the rest of the body is not wanted: close rather than read it.
   if (a.close) headers.connection = 'close';
   res.writeHead(a.status, headers);
-  res.end(body);
+  if (a.close !== 'linger' || req.complete) return void res.end(body);
+  // The whole answer goes out now (its length is declared), but the connection is closed
+  // only once the unwanted body has been read and dropped, or after a few seconds.
+  res.write(body);
+  req.removeAllListeners('data');
+  req.resume();
+  const end = () => {
+    clearTimeout(timer);
+    if (!res.writableEnded) res.end();
+  };
+  const timer = setTimeout(() => {
+    end();
+    req.socket.destroy();
+  }, LINGER_MS);
+  timer.unref();
+  req.once('end', end);
+  req.once('close', end);
 }
 
 type BodyResult = { body: Buffer } | { refuse: Answer };
@@ -61,21 +83,20 @@ function readBody(req: IncomingMessage, max: number, timeoutMs: number): Promise
       settled = true;
       clearTimeout(timer);
       req.removeAllListeners('data');
-      if ('refuse' in r) req.pause();
       resolve(r);
     };
     const timer = setTimeout(
-      () => finish({ refuse: { status: 408, outcome: 'refused', close: true, message: `the body did not arrive within ${timeoutMs / 1000} s` } }),
+      () => finish({ refuse: { status: 408, outcome: 'refused', close: 'now', message: `the body did not arrive within ${timeoutMs / 1000} s` } }),
       timeoutMs,
     );
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > max) finish({ refuse: { status: 413, outcome: 'refused', close: true, message: `the body is over ${max} bytes` } });
+      if (size > max) finish({ refuse: { status: 413, outcome: 'refused', close: 'linger', message: `the body is over ${max} bytes` } });
       else chunks.push(c);
     });
     req.on('end', () => finish({ body: Buffer.concat(chunks) }));
-    req.on('error', () => finish({ refuse: { status: 400, outcome: 'refused', close: true, message: 'the request was cut off' } }));
-    req.on('aborted', () => finish({ refuse: { status: 400, outcome: 'refused', close: true, message: 'the request was cut off' } }));
+    req.on('error', () => finish({ refuse: { status: 400, outcome: 'refused', close: 'now', message: 'the request was cut off' } }));
+    req.on('aborted', () => finish({ refuse: { status: 400, outcome: 'refused', close: 'now', message: 'the request was cut off' } }));
   });
 }
 
@@ -88,34 +109,33 @@ export async function receive(req: IncomingMessage, res: ServerResponse, app: st
   const claimedId = header(req, 'webhook-id') ?? header(req, 'x-github-delivery') ?? header(req, 'x-forgejo-delivery') ?? header(req, 'x-gitea-delivery');
   deps.log('received', { app, id: claimedId, bytes: header(req, 'content-length'), from: req.socket.remoteAddress });
   const answer = await decide(req, app, deps, claimedId);
-  send(res, answer);
-  if (answer.close) res.on('finish', () => req.socket.destroySoon?.());
+  send(req, res, answer);
 }
 
 async function decide(req: IncomingMessage, app: string, deps: ReceiverDeps, claimedId: string | undefined): Promise<Answer> {
-  const refuse = (status: number, message: string, known: boolean, close = false): Answer => {
+  const refuse = (status: number, message: string, known: boolean, close?: Answer['close']): Answer => {
     deps.log('refused', { app, id: claimedId, status, reason: message });
     if (known) deps.deliveries.add(app, { id: claimedId ?? `refused-${Date.now()}`, at: new Date().toISOString(), outcome: 'refused', status, reason: message });
     return { status, outcome: 'refused', message, close };
   };
 
   const hooks = await deps.lookup(app);
-  if (!hooks) return refuse(404, `no app called "${app}" accepts webhooks here`, false, true);
-  if (!hooks.enabled) return refuse(403, `webhooks are disabled for ${app}; enable them with \`toes webhook enable ${app}\``, true, true);
+  if (!hooks) return refuse(404, `no app called "${app}" accepts webhooks here`, false, 'linger');
+  if (!hooks.enabled) return refuse(403, `webhooks are disabled for ${app}; enable them with \`toes webhook enable ${app}\``, true, 'linger');
   const length = Number(header(req, 'content-length') ?? 0);
-  if (length > deps.maxBody) return refuse(413, `the body is over ${deps.maxBody} bytes`, true, true);
+  if (length > deps.maxBody) return refuse(413, `the body is over ${deps.maxBody} bytes`, true, 'linger');
   const type = mediaType(header(req, 'content-type'));
-  if (!type) return refuse(415, 'the body must be application/json (or GitHub\'s application/x-www-form-urlencoded)', true, true);
+  if (!type) return refuse(415, 'the body must be application/json (or GitHub\'s application/x-www-form-urlencoded)', true, 'linger');
 
   const read = await readBody(req, deps.maxBody, deps.readTimeoutMs);
-  if ('refuse' in read) return refuse(read.refuse.status, read.refuse.message, true, true);
+  if ('refuse' in read) return refuse(read.refuse.status, read.refuse.message, true, read.refuse.close);
   const body = read.body;
 
   const v = verifyWebhook(req.headers, body, hooks.secret, deps.nowS());
   if (!v.ok) return refuse(v.status, v.reason, true);
   // A delivery without an id (some Gitea versions) is known by its signed bytes.
   const id = v.id || `sha256:${createHash('sha256').update(body).digest('hex').slice(0, 32)}`;
-  deps.log('verified', { app, id, format: v.format, event: v.event });
+  deps.log('verified', { app, id, format: v.format, type: v.event });
 
   let intent;
   try {
@@ -129,7 +149,7 @@ async function decide(req: IncomingMessage, app: string, deps: ReceiverDeps, cla
     return { status, outcome, message, id };
   };
   if (intent.kind === 'ping') return note('ping', 200, 'pong: webhooks reach this app');
-  if (intent.kind === 'other') return note('ignored', 202, `"${intent.name}" events do not deploy; only pushes do`, { event: intent.name });
+  if (intent.kind === 'other') return note('ignored', 202, `"${intent.name}" events do not deploy; only pushes do`, { type: intent.name });
   if (intent.ref && hooks.branch && fullRef(intent.ref) !== hooks.branch) {
     return note('ignored', 202, `a push to ${intent.ref} does not deploy ${app}, which follows ${hooks.branch}`, { ref: intent.ref });
   }

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { appFiles } from '../fixtures/repo.js';
-import { ensureStopped, gitea, github, post, standard, startDaemon, type Daemon } from '../fixtures/hooks.js';
+import { ensureStopped, gitea, github, post, standard, startDaemon, trickle, type Daemon, type Reply } from '../fixtures/hooks.js';
 import { makeWorld, type World } from '../fixtures/world.js';
 
 async function deployedWorld(t: { after(fn: () => unknown): void }): Promise<{ w: World; secret: string }> {
@@ -73,4 +73,97 @@ test('a signed push from rev.host, GitHub, Gitea and Forgejo each deploys the ne
   assert.equal(stopped.code, 0, d.err());
   assert.equal(fs.existsSync(path.join(w.data, 'rev/hooks/serve.json')), false);
   assert.ok(d.events().some((e) => e.event === 'stopped'));
+});
+
+test('bad deliveries are refused with the exact status, logged without secrets, and deploy nothing', async (t) => {
+  const { w, secret } = await deployedWorld(t);
+  const otherSecret = (await w.toes(['webhook', 'enable', 'other', '--json'])).json().secret;
+  assert.equal((await w.toes(['webhook', 'disable', 'off', '--json'])).code, 0);
+  assert.equal((await w.toes(['webhook', 'enable', 'off', '--json'])).code, 0);
+  assert.equal((await w.toes(['webhook', 'disable', 'off', '--json'])).code, 0);
+  let d: Daemon | undefined;
+  t.after(() => ensureStopped(d));
+  d = await startDaemon(w.data, { args: ['--read-timeout', '1'] });
+  w.repo.commit({ VERSION: 'v2\n' });
+  const releases = () => new Set(w.releaseLog().map((r) => r.id)).size;
+  const before = releases();
+  const now = Math.floor(Date.now() / 1000);
+
+  const unsigned = standard(secret, push());
+  delete unsigned.headers['webhook-signature'];
+  delete unsigned.headers['webhook-id'];
+  delete unsigned.headers['webhook-timestamp'];
+  const wrongSig = standard(secret, push());
+  wrongSig.headers['webhook-signature'] = 'v1,' + Buffer.alloc(32, 7).toString('base64');
+  const tampered = standard(secret, push());
+  tampered.body = Buffer.from(tampered.body.toString().replace('save', 'merge'));
+  const badJson = standard(secret, '{"type": "save", ');
+  const plain = standard(secret, push());
+  plain.headers['content-type'] = 'text/plain';
+  const huge = standard(secret, { ...push(), pad: 'x'.repeat(1024 * 1024) });
+
+  const cases: [string, string, { headers: Record<string, string>; body: Buffer }, number][] = [
+    ['no signature', '/hooks/sample', unsigned, 401],
+    ['a wrong signature', '/hooks/sample', wrongSig, 401],
+    ['a body changed after signing', '/hooks/sample', tampered, 401],
+    ["another app's secret", '/hooks/sample', standard(otherSecret, push()), 401],
+    ['a GitHub signature with the wrong secret', '/hooks/sample', github(otherSecret, 'push', { ref: 'refs/heads/main' }), 401],
+    ['a Forgejo signature with the wrong secret', '/hooks/sample', gitea(otherSecret, 'push', { ref: 'refs/heads/main' }, { forgejo: true }), 401],
+    ['a stale timestamp', '/hooks/sample', standard(secret, push(), { ts: now - 600 }), 401],
+    ['a future timestamp', '/hooks/sample', standard(secret, push(), { ts: now + 600 }), 401],
+    ['a timestamp that is not a number', '/hooks/sample', { ...standard(secret, push()), headers: { ...standard(secret, push()).headers, 'webhook-timestamp': 'soon' } }, 400],
+    ['malformed JSON, correctly signed', '/hooks/sample', badJson, 400],
+    ['a wrong content type', '/hooks/sample', plain, 415],
+    ['a body over 1 MiB', '/hooks/sample', huge, 413],
+    ['an unknown app', '/hooks/nosuchapp', standard(secret, push()), 404],
+    ['an app whose webhooks are disabled', '/hooks/off', standard(secret, push()), 403],
+    ['a path with ..', '/hooks/..%2F..%2Fetc', standard(secret, push()), 400],
+    ['a path with .. segments', '/hooks/../sample', standard(secret, push()), 400],
+    ['odd characters', '/hooks/sam$ple', standard(secret, push()), 400],
+    ['a nested path', '/hooks/sample/extra', standard(secret, push()), 400],
+  ];
+  for (const [what, p, delivery, status] of cases) {
+    const r: Reply = await post(d.url, p, delivery).catch((err) => assert.fail(`${what}: ${err.message}`));
+    assert.equal(r.status, status, `${what}: ${JSON.stringify(r.body)}`);
+    assert.equal(r.body.ok, false, what);
+    assert.ok(typeof r.body.message === 'string' && r.body.message.length > 10, what);
+  }
+
+  // GET is not a delivery.
+  const get = await post(d.url, '/hooks/sample', { headers: {}, body: Buffer.alloc(0) }, { method: 'GET' });
+  assert.equal(get.status, 405);
+
+  // A body over 1 MiB sent without a length (chunked) is cut off at the limit.
+  const chunk = Buffer.alloc(256 * 1024, 'a');
+  const chunked = await trickle(d.url, '/hooks/sample', { ...standard(secret, push()).headers, 'transfer-encoding': 'chunked' }, Array(6).fill(chunk), 5);
+  assert.equal(chunked.status, 413);
+  // A length that lies (claims more than it sends) and a client that trickles time out.
+  const slow = standard(secret, push());
+  const trickled = await trickle(d.url, '/hooks/sample', { ...slow.headers, 'content-length': String(slow.body.length) }, [...slow.body].map((b) => Buffer.from([b])), 300);
+  assert.equal(trickled.status, 408);
+
+  // A replay: the same delivery again is acknowledged and queues nothing more.
+  const once = standard(secret, push());
+  const first = await post(d.url, '/hooks/sample', once);
+  assert.equal(first.status, 202);
+  await d.waitFor((e) => e.id === first.body.id && e.event === 'deployed', 'the first delivery deployed');
+  const again = await post(d.url, '/hooks/sample', once);
+  assert.deepEqual([again.status, again.body.outcome], [200, 'duplicate']);
+  const gh = github(secret, 'push', { ref: 'refs/heads/main' });
+  assert.equal((await post(d.url, '/hooks/sample', gh)).status, 202);
+  assert.deepEqual((await post(d.url, '/hooks/sample', gh)).status, 200);
+  const ghDone = await d.waitFor((e) => ['deployed', 'unchanged', 'failed'].includes(e.event) && e.id === gh.headers['x-github-delivery'], 'the GitHub delivery deployed');
+  assert.equal(ghDone.event, 'unchanged'); // nothing was pushed since the first
+
+  // Only the two accepted deliveries started deploys (the second found nothing new).
+  const deploys = d.events().filter((e) => e.event === 'deploying');
+  assert.equal(deploys.length, 2, JSON.stringify(deploys));
+  assert.equal(releases(), before + 1);
+  assert.equal(d.events().filter((e) => e.event === 'refused').length, cases.length + 3);
+  for (const text of [d.out(), d.err()]) {
+    assert.ok(!text.includes(secret) && !text.includes(otherSecret), 'a secret reached the log');
+    assert.ok(!text.includes(secret.slice(6, 20)), 'part of a secret reached the log');
+  }
+  const stopped = await d.stop();
+  assert.equal(stopped.code, 0);
 });
