@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { isRunning, startUntil } from '../fixtures/cli.js';
 import { appFiles } from '../fixtures/repo.js';
 import { ensureStopped, gitea, github, post, standard, startDaemon, trickle, type Daemon, type Reply } from '../fixtures/hooks.js';
 import { makeWorld, type World } from '../fixtures/world.js';
@@ -166,4 +167,168 @@ test('bad deliveries are refused with the exact status, logged without secrets, 
   }
   const stopped = await d.stop();
   assert.equal(stopped.code, 0);
+});
+
+test('50 webhooks at once: every one answered 2xx within 1 s, at most two deploys, the newest commit live', async (t) => {
+  const { w, secret } = await deployedWorld(t);
+  let d: Daemon | undefined;
+  t.after(() => ensureStopped(d));
+  d = await startDaemon(w.data);
+  const newest = w.repo.commit({ VERSION: 'burst\n' });
+  const replies = await Promise.all(Array.from({ length: 50 }, () => post(d!.url, '/hooks/sample', standard(secret, push()))));
+  for (const r of replies) {
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    assert.ok(r.ms < 1000, `answered in ${Math.round(r.ms)} ms`);
+  }
+  // Wait until the queue is empty and nothing runs.
+  await d.waitFor(() => {
+    const ev = d!.events();
+    const started = ev.filter((e) => e.event === 'deploying').length;
+    const ended = ev.filter((e) => ['deployed', 'unchanged', 'failed'].includes(e.event)).length;
+    return started > 0 && started === ended && !ev.slice(-1)[0].event.startsWith('queued');
+  }, 'the queue to drain');
+  await new Promise((r) => setTimeout(r, 300));
+  const ev = d.events();
+  const deploys = ev.filter((e) => e.event === 'deploying');
+  assert.ok(deploys.length >= 1 && deploys.length <= 2, `${deploys.length} deploys ran`);
+  assert.equal(ev.filter((e) => e.event === 'failed').length, 0);
+  // Every queued event was either deployed itself or superseded by a later one.
+  const queued = ev.filter((e) => e.event === 'queued').length;
+  assert.equal(queued, 50);
+  assert.equal(ev.filter((e) => e.event === 'superseded').length + deploys.length, 50);
+  assert.equal(w.releaseLog().filter((r) => r.status === 'live').pop().commit, newest);
+  assert.equal(w.liveFile('VERSION'), 'burst\n');
+  assert.equal((await d.stop()).code, 0);
+});
+
+test('kill -9 of the daemon with events queued: after a restart they are deployed, nothing lost', async (t) => {
+  const { w, secret } = await deployedWorld(t);
+  let d: Daemon | undefined;
+  t.after(() => ensureStopped(d));
+  // The first deploy stops at its fetch, so later events stay queued behind it.
+  d = await startDaemon(w.data, { env: { TOES_REV_FAILPOINT: 'fetch' } });
+  w.repo.commit({ VERSION: 'v2\n' });
+  const first = await post(d.url, '/hooks/sample', standard(secret, push()));
+  assert.equal(first.status, 202);
+  await d.waitForErr('failpoint fetch reached');
+  const newest = w.repo.commit({ VERSION: 'v3\n' });
+  const later = await Promise.all(Array.from({ length: 5 }, () => post(d!.url, '/hooks/sample', github(secret, 'push', { ref: 'refs/heads/main' }))));
+  for (const r of later) assert.equal(r.status, 202);
+  await d.kill9();
+  assert.equal(w.liveFile('VERSION'), 'v1\n');
+
+  d = await startDaemon(w.data);
+  const resumed = await d.waitFor((e) => e.event === 'resumed', 'the queue resumed');
+  // The newest queued event stands for the others (the first one's deploy was taken, never finished).
+  assert.ok(later.some((r) => r.body.id === resumed.id), JSON.stringify(resumed));
+  const done = await d.waitFor((e) => ['deployed', 'failed', 'unchanged'].includes(e.event), 'the resumed deploy');
+  assert.equal(done.event, 'deployed', d.out());
+  assert.equal(w.liveFile('VERSION'), 'v3\n');
+  assert.equal(w.releaseLog().filter((r) => r.status === 'live').pop().commit, newest);
+  // Redelivering one of those (a host that missed our answer) deploys nothing again.
+  const dup = await post(d.url, '/hooks/sample', standard(secret, push(), { id: first.body.id }));
+  assert.equal(dup.body.outcome, 'duplicate');
+  assert.equal((await d.stop()).code, 0);
+  // The killed deploy left nothing behind that needs a hand.
+  assert.equal(fs.existsSync(path.join(w.data, 'rev/apps/sample/lock')), false);
+  const rel = await w.toes(['releases', 'sample', '--json']);
+  assert.ok(!rel.json().some((r: any) => r.status === 'building'));
+});
+
+test('SIGTERM abandons a running build, exits 0, and the deploy runs after the restart', async (t) => {
+  const files = { ...appFiles('v1') };
+  files['package.json'] = JSON.stringify({ name: 'sample', scripts: { predeploy: 'echo built > built.txt' } });
+  const w = await makeWorld({ files });
+  t.after(() => w.close());
+  assert.equal((await w.toes(['deploy', 'sample', '--from', w.url])).code, 0);
+  const secret = (await w.toes(['webhook', 'enable', 'sample', '--json'])).json().secret;
+  let d: Daemon | undefined;
+  t.after(() => ensureStopped(d));
+  d = await startDaemon(w.data, { env: { TOES_REV_FAILPOINT: 'predeploy' } });
+  w.repo.commit({ VERSION: 'v2\n' });
+  const r = await post(d.url, '/hooks/sample', standard(secret, push()));
+  assert.equal(r.status, 202);
+  await d.waitForErr('failpoint predeploy reached');
+  const pid = Number(/failpoint predeploy reached pid=(\d+)/.exec(d.err())![1]);
+  const stopped = await d.stop();
+  assert.equal(stopped.code, 0, d.err());
+  assert.ok(d.events().some((e) => e.event === 'abandoned' && e.id === r.body.id));
+  assert.ok(!isRunning(pid), 'the deploy worker outlived the daemon');
+  assert.equal(w.liveFile('VERSION'), 'v1\n');
+
+  d = await startDaemon(w.data);
+  const done = await d.waitFor((e) => ['deployed', 'failed'].includes(e.event), 'the deploy after restart');
+  assert.equal(done.event, 'deployed', d.out());
+  assert.equal(done.id, r.body.id);
+  assert.equal(w.liveFile('VERSION'), 'v2\n');
+  assert.equal((await d.stop()).code, 0);
+});
+
+test('the daemon follows webhook and config changes made while it runs', async (t) => {
+  const { w, secret } = await deployedWorld(t);
+  let d: Daemon | undefined;
+  t.after(() => ensureStopped(d));
+  d = await startDaemon(w.data);
+  const until = async (fn: () => Promise<boolean>, what: string) => {
+    const deadline = Date.now() + 5_000;
+    while (!(await fn())) {
+      if (Date.now() > deadline) assert.fail(`not picked up in 5 s: ${what}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  // A new app's webhook works without a restart...
+  assert.equal((await post(d.url, '/hooks/second', standard(secret, push()))).status, 404);
+  const second = (await w.toes(['webhook', 'enable', 'second', '--json'])).json().secret;
+  await until(async () => (await post(d!.url, '/hooks/second', standard(second, { type: 'ping' }))).status === 200, 'enable');
+  // ...disabling it refuses deliveries...
+  assert.equal((await w.toes(['webhook', 'disable', 'sample'])).code, 0);
+  await until(async () => (await post(d!.url, '/hooks/sample', standard(secret, { type: 'ping' }))).status === 403, 'disable');
+  // ...a rotated secret replaces the old one...
+  const rotated = (await w.toes(['webhook', 'enable', 'sample', '--rotate', '--json'])).json().secret;
+  assert.notEqual(rotated, secret);
+  await until(async () => (await post(d!.url, '/hooks/sample', standard(rotated, { type: 'ping' }))).status === 200, 'rotate');
+  assert.equal((await post(d.url, '/hooks/sample', standard(secret, { type: 'ping' }))).status, 401);
+  // ...and a branch setting changes which pushes deploy.
+  assert.equal((await w.toes(['config', 'set', 'sample', 'branch', 'release'])).code, 0);
+  await until(async () => (await post(d!.url, '/hooks/sample', standard(rotated, push('refs/heads/main')))).body.outcome === 'ignored', 'branch');
+  assert.equal((await d.stop()).code, 0);
+});
+
+test('a manual deploy and the daemon share the app lock; a second daemon is refused', async (t) => {
+  const { w, secret } = await deployedWorld(t);
+  let d: Daemon | undefined;
+  t.after(() => ensureStopped(d));
+  d = await startDaemon(w.data);
+  const again = await w.toes(['serve', '--port', '0']);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, new RegExp(`Another toes serve \\(pid ${d.pid}\\) is already running`));
+
+  // A manual deploy holds the lock (stopped at its fetch); the webhook deploy waits for it.
+  w.repo.commit({ VERSION: 'v2\n' });
+  const manual = startUntil(w.data, ['deploy', 'sample'], 'failpoint fetch reached', { env: { TOES_REV_FAILPOINT: 'fetch' } });
+  t.after(() => manual.child.kill('SIGKILL'));
+  await manual.reached;
+  const r = await post(d.url, '/hooks/sample', standard(secret, push()));
+  assert.equal(r.status, 202);
+  await d.waitFor((e) => e.event === 'deploying', 'the webhook deploy to start');
+  await new Promise((r) => setTimeout(r, 700));
+  assert.ok(!d.events().some((e) => e.event === 'deployed'), 'deployed while the manual deploy held the lock');
+  // The manual deploy dies; its lock is recovered and the webhook deploy goes ahead.
+  manual.child.kill('SIGKILL');
+  await manual.closed;
+  const done = await d.waitFor((e) => ['deployed', 'failed'].includes(e.event), 'the webhook deploy');
+  assert.equal(done.event, 'deployed', d.out());
+  assert.equal(w.liveFile('VERSION'), 'v2\n');
+
+  // And the other way round: while the daemon deploys, `toes deploy --wait 0` names the holder.
+  assert.equal((await d.stop()).code, 0);
+  d = await startDaemon(w.data, { env: { TOES_REV_FAILPOINT: 'fetch' } });
+  w.repo.commit({ VERSION: 'v3\n' });
+  assert.equal((await post(d.url, '/hooks/sample', standard(secret, push()))).status, 202);
+  await d.waitForErr('failpoint fetch reached');
+  const busy = await w.toes(['deploy', 'sample', '--wait', '0', '--json']);
+  assert.equal(busy.code, 1);
+  assert.equal(busy.json().error.code, 'LOCKED');
+  assert.match(busy.json().error.message, /holds its lock/);
+  await d.kill9();
 });
