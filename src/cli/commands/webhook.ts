@@ -46,7 +46,7 @@ export default defineCommand({
         if (!cfg.source) notes.push(`${app} has no source yet: deploy it once with \`toes deploy ${app} --from URL\` so webhooks know what to pull.`);
         if (!st.daemon) notes.push('toes serve is not running here: start it (e.g. as a service) or deliveries will not be received.');
         if (st.local) notes.push(LOCAL_NOTE);
-        if (args.json) return printJson({ app, enabled: true, url: st.url, secret: hook.secret, createdAt: hook.createdAt, daemon: !!st.daemon, notes });
+        if (args.json) return printJson({ ok: true, app, enabled: true, url: st.url, secret: hook.secret, createdAt: hook.createdAt, daemon: !!st.daemon, notes });
         console.log(`Webhooks are on for ${app}. Paste these into rev.host (or GitHub / Forgejo):\n`);
         console.log(`  URL:     ${st.url}`);
         console.log(`  Secret:  ${hook.secret}\n`);
@@ -56,7 +56,7 @@ export default defineCommand({
       }
       if (action === 'disable') {
         const hook = await setWebhook(layout, app, { enabled: false });
-        if (args.json) return printJson({ app, enabled: false, hadSecret: !!hook.secret });
+        if (args.json) return printJson({ ok: true, app, enabled: false, hadSecret: !!hook.secret });
         console.log(`Webhooks are off for ${app}: deliveries are refused (403) until \`toes webhook enable ${app}\`, which keeps the same secret.`);
         return;
       }

@@ -1,0 +1,156 @@
+// Webhook figures for `toes serve`, run as its own process:
+// - webhook received -> new release live (the swap done), for a one-file change in the
+//   bench repository, timed by the sender from the POST until `current` names a new release;
+// - how many signed webhooks per second the receiver acknowledges, each durably queued
+//   before its answer, beside the same run's count of fdatasyncs per second (what one sync
+//   per event would allow);
+// - the daemon's memory, idle after start and idle again after the burst.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { post, standard } from '../test/fixtures/hooks.js';
+import type { BenchRepo } from './repo.js';
+import { median } from './report.js';
+import { Toes } from './toes.js';
+import { projectRoot } from './toes.js';
+
+export interface WebhookResults {
+  toLiveMs: number[];
+  ackMs: number[];
+  acksPerSec: number[];
+  fdatasyncPerSec: number;
+  idleRssKb: number;
+  afterBurstRssKb: number;
+  burst: number;
+}
+
+const cli = path.join(projectRoot, 'dist/src/cli/main.js');
+const APP = 'hooked';
+
+function rssKb(pid: number): number {
+  const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : NaN;
+}
+
+/** Small appends, each followed by fdatasync: one sync per event, on the same disk. */
+function fdatasyncRate(dir: string, n = 1500): number {
+  const file = path.join(dir, 'fdatasync-probe');
+  const fd = fs.openSync(file, 'a');
+  const line = Buffer.from(`{"kind":"event","seq":1,"event":{"app":"x","id":"msg_0123456789abcdef"}}\n`);
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    fs.writeSync(fd, line);
+    fs.fdatasyncSync(fd);
+  }
+  const s = (performance.now() - t0) / 1000;
+  fs.closeSync(fd);
+  fs.rmSync(file);
+  return n / s;
+}
+
+async function startServe(data: string, env: NodeJS.ProcessEnv, logFile: string): Promise<{ child: ChildProcess; url: string }> {
+  // The log goes to a file: reading 20,000 lines through a pipe would load the sender.
+  const fd = fs.openSync(logFile, 'w');
+  const child = spawn(process.execPath, [cli, 'serve', '--port', '0', '--json'], { env: { ...env, DATA_DIR: data }, stdio: ['ignore', fd, fd] });
+  fs.closeSync(fd);
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const line = fs.readFileSync(logFile, 'utf8').split('\n').find((l) => l.includes('"listening"'));
+    if (line) return { child, url: JSON.parse(line).url };
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`toes serve did not start: ${fs.readFileSync(logFile, 'utf8')}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function untilLive(link: string, before: string, t0: number): Promise<number> {
+  for (;;) {
+    const now = fs.readlinkSync(link);
+    if (now !== before) return performance.now() - t0;
+    if (performance.now() - t0 > 60_000) throw new Error('the webhook deploy never went live');
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+/** Fires `n` signed deliveries over `conns` keep-alive connections; returns acks per second. */
+async function burst(url: string, secret: string, app: string, n: number, conns: number): Promise<number> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: conns });
+  const deliveries = Array.from({ length: n }, () => standard(secret, { type: 'save', ref: 'refs/heads/main', repo: 'me/app', timestamp: new Date().toISOString() }));
+  const u = new URL(url);
+  const one = (i: number) =>
+    new Promise<number>((resolve, reject) => {
+      const d = deliveries[i];
+      const req = http.request({ hostname: u.hostname, port: u.port, path: `/hooks/${app}`, method: 'POST', agent, headers: { ...d.headers, 'content-length': d.body.length } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode!));
+      });
+      req.on('error', reject);
+      req.end(d.body);
+    });
+  let next = 0;
+  let bad = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: conns }, async () => {
+      while (next < n) {
+        const status = await one(next++);
+        if (status !== 202) bad++;
+      }
+    }),
+  );
+  const s = (performance.now() - t0) / 1000;
+  agent.destroy();
+  if (bad) throw new Error(`${bad} of ${n} webhooks were not acknowledged with 202`);
+  return n / s;
+}
+
+export async function webhookRounds(c: { tmp: string; url: string; env: NodeJS.ProcessEnv; repo: BenchRepo; log(m: string): void }, runs: number): Promise<WebhookResults> {
+  const data = path.join(c.tmp, 'webhooks');
+  const toes = new Toes(data, c.env);
+  await toes.cli(['deploy', APP, '--from', c.url]);
+  const secret = (await toes.cli(['webhook', 'enable', APP])).json as unknown as { secret: string };
+  // An app with webhooks and no source: its few deploys fail at once, so the burst measures the receiver.
+  const burstSecret = ((await toes.cli(['webhook', 'enable', 'acks'])).json as unknown as { secret: string }).secret;
+  const logFile = path.join(c.tmp, 'serve.log');
+  const serve = await startServe(data, c.env, logFile);
+  const r: WebhookResults = { toLiveMs: [], ackMs: [], acksPerSec: [], fdatasyncPerSec: 0, idleRssKb: 0, afterBurstRssKb: 0, burst: 6000 };
+  try {
+    await new Promise((res) => setTimeout(res, 1000));
+    r.idleRssKb = rssKb(serve.child.pid!);
+    const link = path.join(data, 'apps', APP, 'current');
+    for (let i = 0; i < runs; i++) {
+      await c.repo.changeOneLine();
+      const before = fs.readlinkSync(link);
+      const t0 = performance.now();
+      const ack = await post(serve.url, `/hooks/${APP}`, standard(secret.secret, { type: 'save', ref: 'refs/heads/main', repo: 'me/app', timestamp: new Date().toISOString() }));
+      if (ack.status !== 202) throw new Error(`webhook refused: ${ack.status} ${JSON.stringify(ack.body)}`);
+      r.ackMs.push(ack.ms);
+      r.toLiveMs.push(await untilLive(link, before, t0));
+      // Let the deploy finish its health check and record before the next change.
+      await new Promise((res) => setTimeout(res, 300));
+    }
+    c.log(`webhooks: ${r.burst} signed deliveries, ${runs} bursts`);
+    for (let i = 0; i < runs; i++) {
+      r.acksPerSec.push(await burst(serve.url, burstSecret, 'acks', r.burst, 32));
+      await new Promise((res) => setTimeout(res, 500));
+    }
+    r.fdatasyncPerSec = fdatasyncRate(data);
+    await new Promise((res) => setTimeout(res, 2000));
+    r.afterBurstRssKb = rssKb(serve.child.pid!);
+  } finally {
+    serve.child.kill('SIGTERM');
+    await new Promise((res) => serve.child.once('close', res));
+  }
+  return r;
+}
+
+export function webhookSummary(r: WebhookResults): string {
+  const ms = (x: number) => `${Math.round(x)} ms`;
+  return [
+    `webhooks (toes serve, one process; medians):`,
+    `  webhook -> live, one-file change: ${ms(median(r.toLiveMs))} (target < 1 s; runs ${r.toLiveMs.map(Math.round).join(', ')} ms), answered in ${ms(median(r.ackMs))}`,
+    `  signed webhooks acknowledged, each durably queued: ${Math.round(median(r.acksPerSec))}/s (target > 3,000/s; runs ${r.acksPerSec.map(Math.round).join(', ')});` +
+      ` one fdatasync per event would allow ${Math.round(r.fdatasyncPerSec)}/s on this disk`,
+    `  daemon memory: ${(r.idleRssKb / 1024).toFixed(1)} MB idle after start, ${(r.afterBurstRssKb / 1024).toFixed(1)} MB idle after the bursts (target < 60 MB)`,
+  ].join('\n');
+}
