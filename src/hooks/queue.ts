@@ -13,7 +13,11 @@ export interface HookEvent {
   receivedAt: string;
 }
 
-type QueueRecord = { kind: 'event'; seq: number; event: HookEvent } | { kind: 'taken'; app: string; upTo: number };
+type QueueRecord =
+  | { kind: 'event'; seq: number; event: HookEvent }
+  | { kind: 'taken'; app: string; upTo: number }
+  /** A delivery id remembered for dropping duplicates, written by compaction. */
+  | { kind: 'seen'; app: string; id: string; seq: number };
 
 export interface Offer {
   result: 'queued' | 'duplicate';
@@ -28,14 +32,15 @@ export interface QueueLimits {
   compactEvery: number;
 }
 
-const DEFAULT_LIMITS: QueueLimits = { rememberIds: 20_000, compactEvery: 20_000 };
+const DEFAULT_LIMITS: QueueLimits = { rememberIds: 10_000, compactEvery: 5_000 };
 
 type Entry = { seq: number; event: HookEvent };
 
 export class DeployQueue {
   private seq = 0;
-  /** Recent deliveries by app + id, oldest first (a Map keeps insertion order). */
-  private recent = new Map<string, Entry>();
+  /** Sequence numbers of recent deliveries by app + id, oldest first (a Map keeps
+   * insertion order). Only the key is kept: a burst must not fill memory with events. */
+  private recent = new Map<string, number>();
   /** Newest pending event per app (older ones are covered by it). */
   private pending = new Map<string, Entry>();
   private taken = new Map<string, number>();
@@ -52,20 +57,22 @@ export class DeployQueue {
     const q = new DeployQueue(journal, { ...DEFAULT_LIMITS, ...limits });
     for (const r of records) if (r.kind === 'taken') q.taken.set(r.app, Math.max(q.taken.get(r.app) ?? 0, r.upTo));
     for (const r of records) {
+      if (r.kind === 'seen') q.remember(r.app, r.id, r.seq);
       if (r.kind !== 'event') continue;
       q.seq = Math.max(q.seq, r.seq);
-      q.remember({ seq: r.seq, event: r.event });
+      q.remember(r.event.app, r.event.id, r.seq);
       if (r.seq > (q.taken.get(r.event.app) ?? 0) && (q.pending.get(r.event.app)?.seq ?? 0) < r.seq) q.pending.set(r.event.app, { seq: r.seq, event: r.event });
     }
     // Start each run from a journal holding only what is still needed.
-    if (records.length > q.recent.size + q.taken.size) await q.compact();
+    if (records.length > q.recent.size + q.taken.size + q.pending.size) await q.compact();
     return q;
   }
 
-  private remember(e: Entry): void {
-    const key = `${e.event.app}\0${e.event.id}`;
+  private remember(app: string, id: string, seq: number): void {
+    const key = `${app}\0${id}`;
+    this.seq = Math.max(this.seq, seq);
     this.recent.delete(key);
-    this.recent.set(key, e);
+    this.recent.set(key, seq);
     while (this.recent.size > this.limits.rememberIds) this.recent.delete(this.recent.keys().next().value!);
   }
 
@@ -74,7 +81,7 @@ export class DeployQueue {
     const key = `${event.app}\0${event.id}`;
     if (this.recent.has(key)) return { result: 'duplicate' };
     const entry = { seq: ++this.seq, event };
-    this.remember(entry);
+    this.remember(event.app, event.id, entry.seq);
     try {
       await this.journal.append({ kind: 'event', seq: entry.seq, event });
     } catch (err) {
@@ -131,11 +138,12 @@ export class DeployQueue {
   private async compact(): Promise<void> {
     this.appended = 0;
     await this.journal.rewrite(() => {
-      const events = new Map<number, Entry>();
-      for (const e of this.recent.values()) events.set(e.seq, e);
-      for (const e of this.pending.values()) events.set(e.seq, e);
       const out: QueueRecord[] = [...this.taken].map(([app, upTo]) => ({ kind: 'taken', app, upTo }));
-      for (const e of [...events.values()].sort((a, b) => a.seq - b.seq)) out.push({ kind: 'event', seq: e.seq, event: e.event });
+      for (const [key, seq] of this.recent) {
+        const [app, id] = key.split('\0');
+        out.push({ kind: 'seen', app, id, seq });
+      }
+      for (const e of this.pending.values()) out.push({ kind: 'event', seq: e.seq, event: e.event });
       return out;
     });
   }

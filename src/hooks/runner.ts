@@ -1,10 +1,13 @@
 // Starts a deploy worker process for one queued event (see worker.ts) and turns its exit
 // into a RunOutcome. The worker's stderr (failpoints, notes) is passed to the daemon's.
 import { spawn } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Layout } from '../releases/paths.js';
 import type { DeployRunner, RunOutcome } from './scheduler.js';
+
+const DEPLOY_NICE = 10;
 
 const workerPath = path.join(path.dirname(fileURLToPath(import.meta.url)), 'worker.js');
 
@@ -16,6 +19,11 @@ export function workerRunner(layout: Layout, stderr: NodeJS.WritableStream): Dep
     const started = Date.now();
     // The delivery id goes to the worker for the release log; ids are not secrets.
     const child = spawn(process.execPath, [workerPath, app, event.id.slice(0, 100)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Deploys run niced: on a small box, answering webhooks and serving the running apps
+    // come before a build's speed. Its install and predeploy inherit this.
+    try {
+      if (child.pid) os.setPriority(child.pid, DEPLOY_NICE);
+    } catch {}
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d: Buffer) => {
