@@ -9,6 +9,8 @@ export class Journal<T> {
   private fh?: fs.FileHandle;
   private queue: { line: string; done: () => void; fail: (e: unknown) => void }[] = [];
   private writing = false;
+  /** Bytes known to be whole records; a failed write is cut back to this. */
+  private size = 0;
 
   private constructor(readonly file: string) {}
 
@@ -25,17 +27,18 @@ export class Journal<T> {
       if (end > text.length) break; // no newline yet: torn
       try {
         if (line) records.push(JSON.parse(line));
-        valid = end;
       } catch {
-        break;
+        // A damaged line stands alone (writes end with a newline): skip it, keep the rest.
       }
+      valid = end;
       at = end;
     }
     const j = new Journal<T>(file);
     j.fh = await fs.open(file, 'a+', 0o600);
     const { size } = await j.fh.stat();
+    j.size = Buffer.byteLength(text.slice(0, valid));
     // Cut a torn tail so the next append starts on a clean line.
-    if (size > Buffer.byteLength(text.slice(0, valid))) await j.fh.truncate(Buffer.byteLength(text.slice(0, valid)));
+    if (size > j.size) await j.fh.truncate(j.size);
     return { journal: j, records };
   }
 
@@ -52,11 +55,16 @@ export class Journal<T> {
     try {
       while (this.queue.length) {
         const batch = this.queue.splice(0);
+        const data = Buffer.from(batch.map((b) => b.line).join(''));
         try {
-          await this.fh!.write(batch.map((b) => b.line).join(''));
+          await this.fh!.write(data);
           await this.fh!.datasync();
+          this.size += data.length;
           for (const b of batch) b.done();
         } catch (err) {
+          // A full disk may have taken part of the batch: cut it off, or the next append
+          // would follow half a line. Those events were not accepted.
+          await this.fh!.truncate(this.size).catch(() => {});
           for (const b of batch) b.fail(err);
         }
       }
@@ -75,17 +83,23 @@ export class Journal<T> {
     this.writing = true;
     try {
       const tmp = `${this.file}.compact`;
-      const fh = await fs.open(tmp, 'w', 0o600);
       try {
-        await fh.writeFile(snapshot().map((r) => JSON.stringify(r) + '\n').join(''));
-        await fh.sync();
-      } finally {
-        await fh.close();
+        const fh = await fs.open(tmp, 'w', 0o600);
+        try {
+          await fh.writeFile(snapshot().map((r) => JSON.stringify(r) + '\n').join(''));
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+      } catch (err) {
+        await fs.rm(tmp, { force: true });
+        throw err;
       }
       await fs.rename(tmp, this.file);
       await fsyncDir(path.dirname(this.file));
       await this.fh?.close();
       this.fh = await fs.open(this.file, 'a+', 0o600);
+      this.size = (await this.fh.stat()).size;
     } finally {
       this.writing = false;
       void this.flush();

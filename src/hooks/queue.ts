@@ -64,7 +64,8 @@ export class DeployQueue {
       if (r.seq > (q.taken.get(r.event.app) ?? 0) && (q.pending.get(r.event.app)?.seq ?? 0) < r.seq) q.pending.set(r.event.app, { seq: r.seq, event: r.event });
     }
     // Start each run from a journal holding only what is still needed.
-    if (records.length > q.recent.size + q.taken.size + q.pending.size) await q.compact();
+    // (On a full disk this waits for a later run: the journal as it is stays valid.)
+    if (records.length > q.recent.size + q.taken.size + q.pending.size) await q.compact().catch(() => {});
     return q;
   }
 
@@ -126,7 +127,9 @@ export class DeployQueue {
 
   private counted(): void {
     if (++this.appended >= this.limits.compactEvery && !this.compacting) {
-      this.compacting = this.compact().finally(() => (this.compacting = undefined));
+      this.compacting = this.compact()
+        .catch(() => {}) // tried again after the next batch of appends
+        .finally(() => (this.compacting = undefined));
     }
   }
 

@@ -100,3 +100,20 @@ test('the journal is compacted while running and on open; pending events and rec
   await r.close();
   assert.ok(fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).length <= 60);
 });
+
+test('a damaged line in the middle is skipped; the records around it survive', async (t) => {
+  const dir = tmpDir();
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'queue.jsonl');
+  const q = await DeployQueue.open(file);
+  await q.offer(ev('a', '1'));
+  await q.close();
+  fs.appendFileSync(file, '{"kind":"ev\u0000garbage\n');
+  const q2 = await DeployQueue.open(file);
+  await q2.offer(ev('b', '2'));
+  await q2.close();
+  const r = await DeployQueue.open(file);
+  assert.deepEqual(r.apps().sort(), ['a', 'b']);
+  assert.equal((await r.offer(ev('a', '1'))).result, 'duplicate');
+  await r.close();
+});
