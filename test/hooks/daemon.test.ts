@@ -332,3 +332,18 @@ test('a manual deploy and the daemon share the app lock; a second daemon is refu
   assert.match(busy.json().error.message, /holds its lock/);
   await d.kill9();
 });
+
+test('under Bun, toes serve receives a signed push and deploys it', async (t) => {
+  const { w, secret } = await deployedWorld(t);
+  let d: Daemon | undefined;
+  t.after(() => ensureStopped(d));
+  d = await startDaemon(w.data, { bun: true });
+  w.repo.commit({ VERSION: 'bun\n' });
+  const r = await post(d.url, '/hooks/sample', github(secret, 'push', { ref: 'refs/heads/main' }));
+  assert.equal(r.status, 202, JSON.stringify(r.body));
+  const done = await d.waitFor((e) => ['deployed', 'failed'].includes(e.event), 'the deploy');
+  assert.equal(done.event, 'deployed', d.out() + d.err());
+  assert.equal(w.liveFile('VERSION'), 'bun\n');
+  assert.equal((await post(d.url, '/hooks/sample', github('wrong', 'push', { ref: 'refs/heads/main' }))).status, 401);
+  assert.equal((await d.stop()).code, 0);
+});
