@@ -25,6 +25,7 @@ export default defineCommand({
     jobs: { type: 'string', description: 'Deploys of different apps that may run at once (default 2)', valueHint: 'N' },
     'read-timeout': { type: 'string', description: 'Seconds a sender may take to send a webhook (default 10)', valueHint: 'SECONDS' },
     ...commonArgs,
+    json: { type: 'boolean', description: 'Log JSON lines instead of text' },
   },
   async run({ args }) {
     await act(args, async () => {
