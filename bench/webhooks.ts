@@ -23,7 +23,11 @@ export interface WebhookResults {
   idleRssKb: number;
   afterBurstRssKb: number;
   burst: number;
+  /** The same bursts with `NODE_OPTIONS=--max-semi-space-size=1` for the daemon. */
+  small: { acksPerSec: number[]; idleRssKb: number; afterBurstRssKb: number };
 }
+
+const SMALL_HEAP = '--max-semi-space-size=1';
 
 const cli = path.join(projectRoot, 'dist/src/cli/main.js');
 const APP = 'hooked';
@@ -113,7 +117,16 @@ export async function webhookRounds(c: { tmp: string; url: string; env: NodeJS.P
   const burstSecret = ((await toes.cli(['webhook', 'enable', 'acks'])).json as unknown as { secret: string }).secret;
   const logFile = path.join(c.tmp, 'serve.log');
   const serve = await startServe(data, c.env, logFile);
-  const r: WebhookResults = { toLiveMs: [], ackMs: [], acksPerSec: [], fdatasyncPerSec: 0, idleRssKb: 0, afterBurstRssKb: 0, burst: 6000 };
+  const r: WebhookResults = {
+    toLiveMs: [],
+    ackMs: [],
+    acksPerSec: [],
+    fdatasyncPerSec: 0,
+    idleRssKb: 0,
+    afterBurstRssKb: 0,
+    burst: 6000,
+    small: { acksPerSec: [], idleRssKb: 0, afterBurstRssKb: 0 },
+  };
   try {
     await new Promise((res) => setTimeout(res, 1000));
     r.idleRssKb = rssKb(serve.child.pid!);
@@ -130,18 +143,41 @@ export async function webhookRounds(c: { tmp: string; url: string; env: NodeJS.P
       await new Promise((res) => setTimeout(res, 300));
     }
     c.log(`webhooks: ${r.burst} signed deliveries, ${runs} bursts`);
-    for (let i = 0; i < runs; i++) {
-      r.acksPerSec.push(await burst(serve.url, burstSecret, 'acks', r.burst, 32));
-      await new Promise((res) => setTimeout(res, 500));
-    }
+    const b = await bursts(serve, burstSecret, r.burst, runs);
+    r.acksPerSec = b.acksPerSec;
+    r.afterBurstRssKb = b.afterBurstRssKb;
     r.fdatasyncPerSec = fdatasyncRate(data);
-    await new Promise((res) => setTimeout(res, 2000));
-    r.afterBurstRssKb = rssKb(serve.child.pid!);
   } finally {
-    serve.child.kill('SIGTERM');
-    await new Promise((res) => serve.child.once('close', res));
+    await stopServe(serve.child);
+  }
+  c.log(`webhooks: the same bursts, daemon started with NODE_OPTIONS=${SMALL_HEAP}`);
+  const smallData = path.join(c.tmp, 'webhooks-small');
+  const smallSecret = ((await new Toes(smallData, c.env).cli(['webhook', 'enable', 'acks'])).json as unknown as { secret: string }).secret;
+  const small = await startServe(smallData, { ...c.env, NODE_OPTIONS: SMALL_HEAP }, path.join(c.tmp, 'serve-small.log'));
+  try {
+    await new Promise((res) => setTimeout(res, 1000));
+    const idle = rssKb(small.child.pid!);
+    r.small = { idleRssKb: idle, ...(await bursts(small, smallSecret, r.burst, runs)) };
+  } finally {
+    await stopServe(small.child);
   }
   return r;
+}
+
+async function bursts(serve: { child: ChildProcess; url: string }, secret: string, n: number, runs: number): Promise<{ acksPerSec: number[]; afterBurstRssKb: number }> {
+  const acksPerSec: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    acksPerSec.push(await burst(serve.url, secret, 'acks', n, 32));
+    await new Promise((res) => setTimeout(res, 500));
+  }
+  await new Promise((res) => setTimeout(res, 2000));
+  return { acksPerSec, afterBurstRssKb: rssKb(serve.child.pid!) };
+}
+
+async function stopServe(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  child.kill('SIGTERM');
+  await new Promise((res) => child.once('close', res));
 }
 
 export function webhookSummary(r: WebhookResults): string {
@@ -152,5 +188,7 @@ export function webhookSummary(r: WebhookResults): string {
     `  signed webhooks acknowledged, each durably queued: ${Math.round(median(r.acksPerSec))}/s (target > 3,000/s; runs ${r.acksPerSec.map(Math.round).join(', ')});` +
       ` one fdatasync per event would allow ${Math.round(r.fdatasyncPerSec)}/s on this disk`,
     `  daemon memory: ${(r.idleRssKb / 1024).toFixed(1)} MB idle after start, ${(r.afterBurstRssKb / 1024).toFixed(1)} MB idle after the bursts (target < 60 MB)`,
+    `  with NODE_OPTIONS=${SMALL_HEAP}: ${(r.small.idleRssKb / 1024).toFixed(1)} MB idle after start, ${(r.small.afterBurstRssKb / 1024).toFixed(1)} MB after the bursts, ` +
+      `${Math.round(median(r.small.acksPerSec))}/s acknowledged (runs ${r.small.acksPerSec.map(Math.round).join(', ')})`,
   ].join('\n');
 }

@@ -16,6 +16,7 @@ const WATCHED = new Set(['webhook.json', 'config.json', 'releases.jsonl']);
 export class AppHooksCache {
   private cache = new Map<string, Promise<AppHooks | undefined>>();
   private watcher?: { close(): Promise<void> };
+  private poll?: NodeJS.Timeout;
 
   constructor(private layout: Layout) {}
 
@@ -71,11 +72,18 @@ export class AppHooksCache {
       else if (parts[0] === 'apps' && parts[1]) this.invalidate(parts[1]);
     };
     w.on('add', changed).on('change', changed).on('unlink', changed).on('unlinkDir', changed);
+    // Out of inotify watches, say: forget everything every 2 s instead of following changes.
+    w.on('error', () => {
+      this.invalidate();
+      this.poll ??= setInterval(() => this.invalidate(), 2_000);
+      this.poll.unref();
+    });
     await new Promise<void>((resolve) => w.once('ready', () => resolve()));
     this.watcher = w;
   }
 
   async close(): Promise<void> {
+    clearInterval(this.poll);
     await this.watcher?.close();
   }
 }
