@@ -5,9 +5,15 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fsyncDir } from '../releases/durable.js';
 
+/** Where a record sits in the journal file, to read it back without keeping it in memory. */
+export interface Pos {
+  offset: number;
+  length: number;
+}
+
 export class Journal<T> {
   private fh?: fs.FileHandle;
-  private queue: { line: string; done: () => void; fail: (e: unknown) => void }[] = [];
+  private queue: { line: string; done: (p: Pos) => void; fail: (e: unknown) => void }[] = [];
   private writing = false;
   /** Bytes known to be whole records; a failed write is cut back to this. */
   private size = 0;
@@ -15,23 +21,30 @@ export class Journal<T> {
   private constructor(readonly file: string) {}
 
   /** Opens the journal and returns the records it holds; a torn last line is dropped. */
-  static async open<T>(file: string): Promise<{ journal: Journal<T>; records: T[] }> {
+  static async open<T>(file: string): Promise<{ journal: Journal<T>; records: T[]; positions: Pos[] }> {
     await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
     await fs.rm(`${file}.compact`, { force: true }); // a rewrite cut short by a crash
     const text = await fs.readFile(file, 'utf8').catch(() => '');
     const records: T[] = [];
+    const positions: Pos[] = [];
     let valid = 0;
     let at = 0;
+    let byteAt = 0;
     for (const line of text.split('\n')) {
       const end = at + line.length + 1;
       if (end > text.length) break; // no newline yet: torn
+      const bytes = Buffer.byteLength(line) + 1;
       try {
-        if (line) records.push(JSON.parse(line));
+        if (line) {
+          records.push(JSON.parse(line));
+          positions.push({ offset: byteAt, length: bytes - 1 });
+        }
       } catch {
         // A damaged line stands alone (writes end with a newline): skip it, keep the rest.
       }
       valid = end;
       at = end;
+      byteAt += bytes;
     }
     const j = new Journal<T>(file);
     j.fh = await fs.open(file, 'a+', 0o600);
@@ -39,10 +52,11 @@ export class Journal<T> {
     j.size = Buffer.byteLength(text.slice(0, valid));
     // Cut a torn tail so the next append starts on a clean line.
     if (size > j.size) await j.fh.truncate(j.size);
-    return { journal: j, records };
+    return { journal: j, records, positions };
   }
 
-  append(record: T): Promise<void> {
+  /** Resolves, with the record's place, once it is on disk. */
+  append(record: T): Promise<Pos> {
     return new Promise((done, fail) => {
       this.queue.push({ line: JSON.stringify(record) + '\n', done, fail });
       void this.flush();
@@ -59,8 +73,13 @@ export class Journal<T> {
         try {
           await this.fh!.write(data);
           await this.fh!.datasync();
+          let offset = this.size;
           this.size += data.length;
-          for (const b of batch) b.done();
+          for (const b of batch) {
+            const length = Buffer.byteLength(b.line) - 1;
+            b.done({ offset, length });
+            offset += length + 1;
+          }
         } catch (err) {
           // A full disk may have taken part of the batch: cut it off, or the next append
           // would follow half a line. Those events were not accepted.
@@ -78,15 +97,23 @@ export class Journal<T> {
    * appends made meanwhile wait and land after it. The new file is synced before it
    * replaces the old one, so a crash leaves one or the other.
    */
-  async rewrite(snapshot: () => T[]): Promise<void> {
+  async rewrite(snapshot: () => T[] | Promise<T[]>): Promise<Pos[]> {
     while (this.writing) await new Promise((r) => setTimeout(r, 1));
     this.writing = true;
     try {
       const tmp = `${this.file}.compact`;
+      const positions: Pos[] = [];
       try {
         const fh = await fs.open(tmp, 'w', 0o600);
         try {
-          await fh.writeFile(snapshot().map((r) => JSON.stringify(r) + '\n').join(''));
+          const lines = (await snapshot()).map((r) => JSON.stringify(r));
+          let offset = 0;
+          for (const l of lines) {
+            const length = Buffer.byteLength(l);
+            positions.push({ offset, length });
+            offset += length + 1;
+          }
+          await fh.writeFile(lines.map((l) => l + '\n').join(''));
           await fh.sync();
         } finally {
           await fh.close();
@@ -100,10 +127,18 @@ export class Journal<T> {
       await this.fh?.close();
       this.fh = await fs.open(this.file, 'a+', 0o600);
       this.size = (await this.fh.stat()).size;
+      return positions;
     } finally {
       this.writing = false;
       void this.flush();
     }
+  }
+
+  /** Reads back one record appended earlier. */
+  async read(pos: Pos): Promise<T> {
+    const buf = Buffer.alloc(pos.length);
+    await this.fh!.read(buf, 0, pos.length, pos.offset);
+    return JSON.parse(buf.toString('utf8'));
   }
 
   async close(): Promise<void> {

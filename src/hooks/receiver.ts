@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DeliveryLog, Outcome } from './deliveries.js';
 import type { EventLog } from './event-log.js';
-import { fullRef, mediaType, readIntent } from './payload.js';
+import { fullRef, mediaType, readIntent, type MediaType } from './payload.js';
 import type { DeployQueue, HookEvent } from './queue.js';
 import { verifyWebhook } from './verify.js';
 
@@ -32,7 +32,7 @@ export interface ReceiverDeps {
   readTimeoutMs: number;
 }
 
-interface Answer {
+export interface Answer {
   status: number;
   outcome: Outcome;
   message: string;
@@ -100,42 +100,84 @@ function readBody(req: IncomingMessage, max: number, timeoutMs: number): Promise
   });
 }
 
-const header = (req: IncomingMessage, name: string) => {
-  const v = req.headers[name];
+type Headers = Record<string, string | string[] | undefined>;
+
+const first = (h: Headers, name: string) => {
+  const v = h[name];
   return Array.isArray(v) ? v[0] : v;
 };
 
-export async function receive(req: IncomingMessage, res: ServerResponse, app: string, deps: ReceiverDeps): Promise<void> {
-  const claimedId = header(req, 'webhook-id') ?? header(req, 'x-github-delivery') ?? header(req, 'x-forgejo-delivery') ?? header(req, 'x-gitea-delivery');
-  deps.log('received', { app, id: claimedId, bytes: header(req, 'content-length'), from: req.socket.remoteAddress });
-  const answer = await decide(req, app, deps, claimedId);
-  send(req, res, answer);
+/** The delivery id the sender claims (before any check), for the log. */
+export function claimedId(h: Headers): string | undefined {
+  return first(h, 'webhook-id') ?? first(h, 'x-github-delivery') ?? first(h, 'x-forgejo-delivery') ?? first(h, 'x-gitea-delivery');
 }
 
-async function decide(req: IncomingMessage, app: string, deps: ReceiverDeps, claimedId: string | undefined): Promise<Answer> {
-  const refuse = (status: number, message: string, known: boolean, close?: Answer['close']): Answer => {
-    deps.log('refused', { app, id: claimedId, status, reason: message });
-    if (known) deps.deliveries.add(app, { id: claimedId ?? `refused-${Date.now()}`, at: new Date().toISOString(), outcome: 'refused', status, reason: message });
+/** A delivery as it arrived: straight over HTTP, or passed down by the relay. */
+export interface Arrival {
+  app: string;
+  headers: Headers;
+  body: Buffer;
+  /** The receipt time the signature's timestamp is judged against, in seconds. Direct
+   * deliveries use now; relayed ones the time the relay received them, since a webhook
+   * held while this server was offline is old by design. */
+  atS: number;
+  /** Where it came from, for the log. */
+  from?: string;
+}
+
+type Refuse = (status: number, message: string, known: boolean, close?: Answer['close']) => Answer;
+
+function refuser(app: string, id: string | undefined, deps: ReceiverDeps): Refuse {
+  return (status, message, known, close) => {
+    deps.log('refused', { app, id, status, reason: message });
+    if (known) deps.deliveries.add(app, { id: id ?? `refused-${Date.now()}`, at: new Date().toISOString(), outcome: 'refused', status, reason: message });
     return { status, outcome: 'refused', message, close };
   };
+}
 
+/** The checks that need only the headers: the app, whether it takes webhooks, the body's type and size. */
+async function admit(app: string, h: Headers, deps: ReceiverDeps, refuse: Refuse): Promise<{ hooks: AppHooks; type: MediaType } | Answer> {
   const hooks = await deps.lookup(app);
   if (!hooks) return refuse(404, `no app called "${app}" accepts webhooks here`, false, 'linger');
   if (!hooks.enabled) return refuse(403, `webhooks are disabled for ${app}; enable them with \`toes webhook enable ${app}\``, true, 'linger');
-  const length = Number(header(req, 'content-length') ?? 0);
-  if (length > deps.maxBody) return refuse(413, `the body is over ${deps.maxBody} bytes`, true, 'linger');
-  const type = mediaType(header(req, 'content-type'));
+  if (Number(first(h, 'content-length') ?? 0) > deps.maxBody) return refuse(413, `the body is over ${deps.maxBody} bytes`, true, 'linger');
+  const type = mediaType(first(h, 'content-type'));
   if (!type) return refuse(415, 'the body must be application/json (or GitHub\'s application/x-www-form-urlencoded)', true, 'linger');
+  return { hooks, type };
+}
 
-  const read = await readBody(req, deps.maxBody, deps.readTimeoutMs);
-  if ('refuse' in read) return refuse(read.refuse.status, read.refuse.message, true, read.refuse.close);
-  const body = read.body;
+/** The HTTP adapter: `POST /hooks/<app>`. */
+export async function receive(req: IncomingMessage, res: ServerResponse, app: string, deps: ReceiverDeps): Promise<void> {
+  const id = claimedId(req.headers);
+  deps.log('received', { app, id, bytes: first(req.headers, 'content-length'), from: req.socket.remoteAddress });
+  const refuse = refuser(app, id, deps);
+  let answer = await admit(app, req.headers, deps, refuse);
+  if (!('status' in answer)) {
+    const read = await readBody(req, deps.maxBody, deps.readTimeoutMs);
+    answer = 'refuse' in read ? refuse(read.refuse.status, read.refuse.message, true, read.refuse.close) : await judge({ app, headers: req.headers, body: read.body, atS: deps.nowS() }, answer.hooks, answer.type, deps);
+  }
+  send(req, res, answer);
+}
 
-  const v = verifyWebhook(req.headers, body, hooks.secret, deps.nowS());
-  if (!v.ok) return refuse(v.status, v.reason, true);
+/** A whole delivery from elsewhere (the relay): the same checks and the same answers. */
+export async function receiveDelivery(d: Arrival, deps: ReceiverDeps): Promise<Answer> {
+  const id = claimedId(d.headers);
+  deps.log('received', { app: d.app, id, bytes: d.body.length, from: d.from });
+  const refuse = refuser(d.app, id, deps);
+  const admitted = await admit(d.app, { ...d.headers, 'content-length': String(d.body.length) }, deps, refuse);
+  if ('status' in admitted) return admitted;
+  return judge(d, admitted.hooks, admitted.type, deps);
+}
+
+/** Signature, body, branch, then the queue. */
+async function judge(d: Arrival, hooks: AppHooks, type: MediaType, deps: ReceiverDeps): Promise<Answer> {
+  const { app, body } = d;
+  const v = verifyWebhook(d.headers, body, hooks.secret, d.atS);
+  if (!v.ok) return refuser(app, claimedId(d.headers), deps)(v.status, v.reason, true);
   // A delivery without an id (some Gitea versions) is known by its signed bytes.
   const id = v.id || `sha256:${createHash('sha256').update(body).digest('hex').slice(0, 32)}`;
   deps.log('verified', { app, id, format: v.format, type: v.event });
+  const refuse = refuser(app, id, deps);
 
   let intent;
   try {
@@ -168,7 +210,7 @@ async function decide(req: IncomingMessage, app: string, deps: ReceiverDeps, cla
     deps.log('superseded', { app, id: offer.superseded.id, by: id });
     deps.deliveries.add(app, { id: offer.superseded.id, at: offer.superseded.receivedAt, outcome: 'superseded', reason: `covered by the deploy for ${id}` });
   }
-  const answer = note('queued', 202, `queued: ${app} will deploy the newest commit of its branch`, { ref: intent.ref });
+  const answer = note('queued', 202, `queued: ${app} will deploy the newest commit of its branch`, { ref: intent.ref, via: d.from === 'relay' ? 'relay' : undefined });
   deps.kick(app);
   return answer;
 }
