@@ -110,6 +110,7 @@ async function burst(url: string, secret: string, app: string, n: number, conns:
 
 export async function webhookRounds(c: { tmp: string; url: string; env: NodeJS.ProcessEnv; repo: BenchRepo; log(m: string): void }, runs: number): Promise<WebhookResults> {
   const data = path.join(c.tmp, 'webhooks');
+  c = { ...c, env: { ...c.env, REV_RELAY_URL: 'none' } }; // direct webhooks here; the relay has its own bench
   const toes = new Toes(data, c.env);
   await toes.cli(['deploy', APP, '--from', c.url]);
   const secret = (await toes.cli(['webhook', 'enable', APP])).json as unknown as { secret: string };

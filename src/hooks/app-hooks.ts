@@ -18,7 +18,11 @@ export class AppHooksCache {
   private watcher?: { close(): Promise<void> };
   private poll?: NodeJS.Timeout;
 
-  constructor(private layout: Layout) {}
+  /** `onRelay` is told when the relay setting or this server's relay identity changes. */
+  constructor(
+    private layout: Layout,
+    private onRelay: () => void = () => {},
+  ) {}
 
   lookup(app: string): Promise<AppHooks | undefined> {
     let p = this.cache.get(app);
@@ -61,6 +65,7 @@ export class AppHooksCache {
       const parts = path.relative(rev, p).split(path.sep);
       if (parts[0] === '') return false;
       if (parts[0] === 'config.json') return false;
+      if (parts[0] === 'hooks') return parts.length > 2 || (parts.length === 2 && parts[1] !== 'instance.json');
       if (parts[0] !== 'apps') return true;
       if (parts.length <= 2) return false;
       return parts.length > 3 || !WATCHED.has(parts[2]);
@@ -68,7 +73,10 @@ export class AppHooksCache {
     const w = watch(rev, { ignoreInitial: true, depth: 2, ignored });
     const changed = (p: string) => {
       const parts = path.relative(rev, p).split(path.sep);
-      if (parts[0] === 'config.json') this.invalidate();
+      if (parts[0] === 'config.json') {
+        this.invalidate();
+        this.onRelay();
+      } else if (parts[0] === 'hooks') this.onRelay();
       else if (parts[0] === 'apps' && parts[1]) this.invalidate(parts[1]);
     };
     w.on('add', changed).on('change', changed).on('unlink', changed).on('unlinkDir', changed);

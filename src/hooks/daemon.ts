@@ -11,7 +11,9 @@ import { AppHooksCache } from './app-hooks.js';
 import { DeliveryLog } from './deliveries.js';
 import { eventLog } from './event-log.js';
 import { DeployQueue } from './queue.js';
-import { MAX_BODY, receive, type ReceiverDeps } from './receiver.js';
+import { MAX_BODY, receive, receiveDelivery, type ReceiverDeps } from './receiver.js';
+import { RelayClient } from './relay/client.js';
+import { readInstance, relayUrl } from './relay/instance.js';
 import { workerRunner } from './runner.js';
 import { Scheduler, type DeployRunner } from './scheduler.js';
 
@@ -29,6 +31,8 @@ export interface DaemonOptions {
   readTimeoutMs?: number;
   maxBody?: number;
   runner?: DeployRunner;
+  /** Seconds between pings on the relay link (default 20). */
+  relayHeartbeatMs?: number;
 }
 
 export interface ServeInfo {
@@ -93,8 +97,9 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     const deliveries = new DeliveryLog(layout);
     undo.push(() => deliveries.flush());
 
-    // 3. Follow the CLI's changes to webhooks and settings.
-    const hooks = new AppHooksCache(layout);
+    // 3. Follow the CLI's changes to webhooks and settings (and the relay identity).
+    let relayChanged = () => {};
+    const hooks = new AppHooksCache(layout, () => relayChanged());
     await hooks.watch();
     undo.push(() => hooks.close());
 
@@ -152,7 +157,38 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     undo.push(() => fs.rm(layout.serveFile, { force: true }));
     log('listening', { url: info.url, pid: process.pid, data: layout.roots.dataDir });
 
-    // 6. Resume deploys that were queued when the last run stopped or crashed.
+    // 6. Hold the link to the relay, when this server is registered with the configured one.
+    let link: { client: RelayClient; key: string } | undefined;
+    let refreshing = Promise.resolve();
+    const refreshRelay = () =>
+      (refreshing = refreshing.then(async () => {
+        let want: string | undefined;
+        let inst;
+        try {
+          want = await relayUrl(layout);
+          inst = want ? await readInstance(layout) : undefined;
+        } catch (err) {
+          log('relay-config', { reason: (err as Error).message });
+        }
+        const key = inst && inst.relay === want ? `${inst.relay} ${inst.id} ${inst.secret}` : '';
+        if (key === (link?.key ?? '')) return;
+        await link?.client.stop();
+        link = undefined;
+        if (!key || !inst) return;
+        const client = new RelayClient({ instance: inst, log, handle: (d) => receiveDelivery(d, deps), stateFile: layout.relayLinkFile, heartbeatMs: o.relayHeartbeatMs });
+        link = { client, key };
+        log('relay-connecting', { relay: inst.relay, instance: inst.id });
+        client.start();
+      }));
+    relayChanged = () => void refreshRelay();
+    await refreshRelay();
+    undo.push(async () => {
+      relayChanged = () => {};
+      await refreshing;
+      await link?.client.stop();
+    });
+
+    // 7. Resume deploys that were queued when the last run stopped or crashed.
     for (const app of queue.apps()) {
       log('resumed', { app, id: queue.peek(app)?.id });
       scheduler.kick(app);

@@ -7,6 +7,8 @@ import type { Layout } from '../releases/paths.js';
 import { runningDaemon, type ServeInfo } from './daemon.js';
 import { readDeliveries, type Delivery } from './deliveries.js';
 import { readWebhook } from './webhook-state.js';
+import { readInstance, relayHookUrl, relayUrl } from './relay/instance.js';
+import type { LinkState } from './relay/client.js';
 
 export const DEFAULT_PORT = 7420;
 export const DEFAULT_HOST = '127.0.0.1';
@@ -18,6 +20,8 @@ export interface WebhookStatus {
   /** The URL only reaches this machine: hosts on the internet cannot deliver to it. */
   local: boolean;
   daemon: ServeInfo | null;
+  /** The relay link, when this server uses a relay it is registered with. */
+  relay: (LinkState & { url: string }) | null;
   deliveries: Delivery[];
   lastDeploy: { release: string; version: string; status: string; at: string; trigger: string; error?: string } | null;
 }
@@ -41,7 +45,16 @@ export async function webhookStatus(layout: Layout, app: string, deliveriesShown
     readDeliveries(layout, app, deliveriesShown),
     readLog(layout.releaseLog(app)),
   ]);
-  const { url, local } = await hookUrl(layout, app, daemon);
+  let { url, local } = await hookUrl(layout, app, daemon);
+  let relay: WebhookStatus['relay'] = null;
+  const want = await relayUrl(layout).catch(() => undefined);
+  const inst = want ? await readInstance(layout) : undefined;
+  if (inst && inst.relay === want) {
+    url = relayHookUrl(inst, app);
+    local = false;
+    const link = daemon ? ((await readJson(layout.relayLinkFile)) as unknown as LinkState) : undefined;
+    relay = { url: inst.relay, relay: inst.relay, instance: inst.id, connected: !!link?.connected, since: link?.since ?? '', pending: Number(link?.pending ?? 0), ...(link?.lastError ? { lastError: link.lastError } : {}) };
+  }
   // The log is in the order deploys began; adopted releases were not deploys.
   const last = log.filter((r) => r.kind !== 'adopted').pop();
   return {
@@ -50,6 +63,7 @@ export async function webhookStatus(layout: Layout, app: string, deliveriesShown
     url,
     local,
     daemon: daemon ?? null,
+    relay,
     deliveries,
     lastDeploy: last
       ? { release: last.id, version: last.version, status: last.status, at: last.finishedAt ?? last.createdAt, trigger: last.trigger, ...(last.error ? { error: last.error.message } : {}) }

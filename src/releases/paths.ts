@@ -105,6 +105,14 @@ export class Layout {
   get serveFile(): string {
     return path.join(this.hooksDir, 'serve.json');
   }
+  /** This server's identity on the relay: its id and secret (mode 0600). */
+  get instanceFile(): string {
+    return path.join(this.hooksDir, 'instance.json');
+  }
+  /** The state of the relay link, written by `toes serve` for `toes webhook status`. */
+  get relayLinkFile(): string {
+    return path.join(this.hooksDir, 'relay-link.json');
+  }
   appConfig(app: string): string {
     return path.join(this.appState(app), 'config.json');
   }

@@ -24,6 +24,7 @@ export default defineCommand({
     port: { type: 'string', description: 'Port to listen on (default 7420; 0 picks a free one)', valueHint: 'PORT' },
     jobs: { type: 'string', description: 'Deploys of different apps that may run at once (default 2)', valueHint: 'N' },
     'read-timeout': { type: 'string', description: 'Seconds a sender may take to send a webhook (default 10)', valueHint: 'SECONDS' },
+    'relay-heartbeat': { type: 'string', description: 'Seconds between pings on the relay link; a link silent for two is dropped (default 20)', valueHint: 'SECONDS' },
     ...commonArgs,
     json: { type: 'boolean', description: 'Log JSON lines instead of text' },
   },
@@ -36,6 +37,7 @@ export default defineCommand({
       const jobs = args.jobs === undefined ? 2 : Number(args.jobs);
       if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) throw new RevError('USAGE', `--jobs takes a whole number from 1 to 64, not "${args.jobs}".`);
       const readTimeout = seconds(args['read-timeout'], 'read-timeout');
+      const beat = seconds(args['relay-heartbeat'], 'relay-heartbeat');
       const daemon = await startDaemon({
         layout: layoutFrom(args),
         host: args.host ?? DEFAULT_HOST,
@@ -45,6 +47,7 @@ export default defineCommand({
         out: process.stdout,
         err: process.stderr,
         json: !!args.json,
+        relayHeartbeatMs: beat === undefined ? undefined : Math.max(100, beat * 1000),
       });
       await new Promise<void>((resolve) => {
         let signals = 0;

@@ -40,13 +40,23 @@ export default defineCommand({
 
       if (action === 'enable') {
         const hook = await setWebhook(layout, app, { enabled: true, rotate: !!args.rotate });
+        const notes: string[] = [];
+        // Behind NAT, hosts reach this server through the relay: register with it once.
+        const { ensureInstance, relayUrl } = await import('../../hooks/relay/instance.js');
+        const relay = await relayUrl(layout);
+        if (relay) {
+          try {
+            await ensureInstance(layout, relay);
+          } catch (err) {
+            notes.push(`${(err as Error).message} Until then the URL below is this server's own; run \`toes webhook enable ${app}\` again to get the relay URL, or \`toes config set -g relay none\` to stop using one.`);
+          }
+        }
         const st = await webhookStatus(layout, app, 0);
         const cfg = { ...(await readJson(layout.globalConfig)), ...(await readJson(layout.appConfig(app))) };
-        const notes: string[] = [];
         if (!cfg.source) notes.push(`${app} has no source yet: deploy it once with \`toes deploy ${app} --from URL\` so webhooks know what to pull.`);
         if (!st.daemon) notes.push('toes serve is not running here: start it (e.g. as a service) or deliveries will not be received.');
         if (st.local) notes.push(LOCAL_NOTE);
-        if (args.json) return printJson({ ok: true, app, enabled: true, url: st.url, secret: hook.secret, createdAt: hook.createdAt, daemon: !!st.daemon, notes });
+        if (args.json) return printJson({ ok: true, app, enabled: true, url: st.url, secret: hook.secret, createdAt: hook.createdAt, daemon: !!st.daemon, relay: st.relay ? { url: st.relay.url, instance: st.relay.instance } : null, notes });
         console.log(`Webhooks are on for ${app}. Paste these into rev.host (or GitHub / Forgejo):\n`);
         console.log(`  URL:     ${st.url}`);
         console.log(`  Secret:  ${hook.secret}\n`);
@@ -65,6 +75,10 @@ export default defineCommand({
       console.log(`${app}: webhooks ${st.enabled ? 'enabled' : 'disabled'}`);
       console.log(`URL:      ${st.url}${st.local ? '  (this machine only)' : ''}`);
       console.log(`daemon:   ${st.daemon ? `running at ${st.daemon.url} (pid ${st.daemon.pid}) since ${st.daemon.startedAt}` : 'not running (start it with `toes serve`)'}`);
+      if (st.relay) {
+        const r = st.relay;
+        console.log(`relay:    ${r.url} as ${r.instance}: ${r.connected ? `connected since ${r.since}` : `not connected${r.since ? ` since ${r.since}` : ''}${r.lastError ? ` (${r.lastError})` : ''}`}; ${r.pending} waiting there`);
+      }
       const d = st.lastDeploy;
       console.log(`deploy:   ${d ? `${d.status} ${d.release} (${shortId(d.version)}) at ${d.at} by ${d.trigger}${d.error ? `: ${d.error}` : ''}` : 'none yet'}`);
       if (!st.deliveries.length) return console.log('deliveries: none yet');

@@ -1,0 +1,70 @@
+import { defineCommand } from 'citty';
+import path from 'node:path';
+import { RevError } from '../../errors.js';
+import { describe } from '../help.js';
+import { act, seconds } from '../common.js';
+
+function int(raw: unknown, name: string, min: number, max: number): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new RevError('USAGE', `--${name} takes a whole number from ${min} to ${max}, not "${String(raw)}".`);
+  return n;
+}
+
+export default defineCommand({
+  meta: {
+    name: 'relay',
+    description: describe(
+      'relay',
+      'Run a relay: webhooks for servers behind NAT, stored until delivered.',
+      'Hosts post to https://<relay>/hooks/<instance-id>/<app>; each webhook is stored on disk before the\n' +
+        'answer, then passed down the instance\'s own outbound WebSocket and kept until it acks.\n' +
+        'Signatures are checked on the instance, so a relay cannot forge a deploy.\n\n' +
+        'Examples:\n' +
+        '  toes relay --data /var/lib/toes-relay                 listen on 127.0.0.1:7421\n' +
+        '  toes relay --host 0.0.0.0 --port 8080 --data ./relay  behind a TLS proxy\n' +
+        'Instances use it with: toes config set -g relay https://relay.example.net',
+    ),
+  },
+  args: {
+    data: { type: 'string', description: 'Directory for the relay\'s data (required)', valueHint: 'DIR' },
+    host: { type: 'string', description: 'Address to listen on (default 127.0.0.1)', valueHint: 'HOST' },
+    port: { type: 'string', description: 'Port (default 7421; 0 picks a free one)', valueHint: 'PORT' },
+    'max-pending': { type: 'string', description: 'Undelivered webhooks kept per instance (default 10000)', valueHint: 'N' },
+    'max-age': { type: 'string', description: 'Seconds an undelivered webhook is kept (default 604800, a week)', valueHint: 'SECONDS' },
+    rate: { type: 'string', description: 'Webhooks per second per instance (default 50, bursts of 4x)', valueHint: 'N' },
+    'address-rate': { type: 'string', description: 'Webhooks per second per source address (default 100, bursts of 4x)', valueHint: 'N' },
+    heartbeat: { type: 'string', description: 'Seconds between pings to each instance (default 20)', valueHint: 'SECONDS' },
+    json: { type: 'boolean', description: 'Log JSON lines instead of text' },
+  },
+  async run({ args }) {
+    await act(args, async () => {
+      if (!args.data) throw new RevError('USAGE', 'Give the relay a directory for its data: `toes relay --data DIR`.');
+      const { startRelay } = await import('../../hooks/relay/server.js');
+      const port = int(args.port, 'port', 0, 65535) ?? 7421;
+      const maxAge = seconds(args['max-age'], 'max-age');
+      const beat = seconds(args.heartbeat, 'heartbeat');
+      const relay = await startRelay({
+        host: args.host ?? '127.0.0.1',
+        port,
+        dataDir: path.resolve(args.data),
+        out: process.stdout,
+        json: !!args.json,
+        maxPending: int(args['max-pending'], 'max-pending', 1, 10_000_000),
+        maxAgeMs: maxAge === undefined ? undefined : maxAge * 1000,
+        instanceRate: int(args.rate, 'rate', 1, 1_000_000),
+        addressRate: int(args['address-rate'], 'address-rate', 1, 1_000_000),
+        heartbeatMs: beat === undefined ? undefined : Math.max(100, beat * 1000),
+      });
+      await new Promise<void>((resolve) => {
+        let n = 0;
+        const stop = () => {
+          if (++n > 1) process.exit(130);
+          void relay.stop().then(resolve);
+        };
+        process.on('SIGTERM', stop);
+        process.on('SIGINT', stop);
+      });
+    });
+  },
+});
