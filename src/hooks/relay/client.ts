@@ -9,7 +9,7 @@ import WebSocket from 'ws';
 import type { EventLog } from '../event-log.js';
 import type { Answer, Arrival } from '../receiver.js';
 import { register, type Instance } from './instance.js';
-import type { AckFrame, DeliveryFrame, HelloFrame } from './protocol.js';
+import type { AckFrame, DeliveryFrame, HelloFrame, PendingFrame } from './protocol.js';
 
 export interface LinkState {
   relay: string;
@@ -118,13 +118,14 @@ export class RelayClient {
   }
 
   private async onMessage(ws: WebSocket, raw: string): Promise<void> {
-    let msg: DeliveryFrame | HelloFrame;
+    let msg: DeliveryFrame | HelloFrame | PendingFrame;
     try {
       msg = JSON.parse(raw);
     } catch {
       return this.o.log('relay-bad-frame', { reason: 'not JSON' });
     }
     if (msg.type === 'hello') return this.setState({ pending: msg.pending });
+    if (msg.type === 'pending') return this.setState({ pending: Number(msg.count) || 0 });
     if (msg.type !== 'delivery' || typeof msg.id !== 'string' || typeof msg.app !== 'string' || typeof msg.body !== 'string') {
       return this.o.log('relay-bad-frame', { reason: 'unknown frame' });
     }

@@ -43,6 +43,12 @@ export interface HelloFrame {
   pending: number;
 }
 
+/** How many deliveries wait on the relay: sent with each heartbeat and when none are left. */
+export interface PendingFrame {
+  type: 'pending';
+  count: number;
+}
+
 export interface AckFrame {
   type: 'ack';
   id: string;

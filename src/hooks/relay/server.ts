@@ -71,8 +71,8 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
   const maxAgeMs = o.maxAgeMs ?? 7 * 24 * 3600_000;
   const heartbeatMs = o.heartbeatMs ?? 20_000;
   const readTimeoutMs = o.readTimeoutMs ?? 10_000;
-  const perInstance = new RateLimiter(o.instanceRate ?? 50, Math.max(100, (o.instanceRate ?? 50) * 4));
-  const perAddress = new RateLimiter(o.addressRate ?? 100, Math.max(200, (o.addressRate ?? 100) * 4));
+  const perInstance = new RateLimiter(o.instanceRate ?? 50, Math.max(10, (o.instanceRate ?? 50) * 4));
+  const perAddress = new RateLimiter(o.addressRate ?? 100, Math.max(10, (o.addressRate ?? 100) * 4));
   const registrations = new RateLimiter(1, 10);
 
   const store = await RelayStore.open(o.dataDir);
@@ -133,6 +133,7 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
     const t = acceptedAt.get(msg.id);
     acceptedAt.delete(msg.id);
     log('acked', { instance: link.instance, id: msg.id, status: typeof msg.status === 'number' ? msg.status : undefined, ms: t === undefined ? undefined : Math.round((performance.now() - t) * 100) / 100 });
+    if (q.waiting.size === 0) link.ws.send(JSON.stringify({ type: 'pending', count: 0 }));
     void pump(link);
   }
 
@@ -268,6 +269,7 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
       }
       link.alive = false;
       link.ws.ping();
+      link.ws.send(JSON.stringify({ type: 'pending', count: store.instances.get(link.instance)!.queue.waiting.size }));
     }
   }, heartbeatMs);
   const sweep = setInterval(() => {

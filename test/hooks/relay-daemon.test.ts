@@ -1,0 +1,143 @@
+// The relay and `toes serve` as separate real processes, with a real git server and real
+// signed webhooks posted to the relay.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { test } from 'node:test';
+import { tmpDir } from '../fixtures/cli.js';
+import { ensureStopped, github, post, standard, startDaemon, startRelay, type Daemon } from '../fixtures/hooks.js';
+import { startProxy } from '../fixtures/proxy.js';
+import { makeWorld } from '../fixtures/world.js';
+
+const APPS = Array.from({ length: 10 }, (_, i) => `app${i}`);
+
+test('1,000 webhooks for 10 apps while the instance is offline: each acked once when it returns, each app on its newest commit', async (t) => {
+  const w = await makeWorld();
+  t.after(() => w.close());
+  const relayDir = tmpDir('toes-relay-');
+  t.after(() => fs.rmSync(relayDir, { recursive: true, force: true }));
+  let relay: Daemon | undefined;
+  let serve: Daemon | undefined;
+  t.after(() => ensureStopped(relay));
+  t.after(() => ensureStopped(serve));
+  relay = await startRelay(relayDir, { args: ['--rate', '100000', '--address-rate', '100000'] });
+  const env = { REV_RELAY_URL: relay.url };
+
+  const hooks: Record<string, { url: string; secret: string }> = {};
+  for (const app of APPS) {
+    const dep = await w.toes(['deploy', app, '--from', w.url, '--no-install']);
+    assert.equal(dep.code, 0, dep.stderr);
+    const en = await w.toes(['webhook', 'enable', app, '--json'], { env });
+    assert.equal(en.code, 0, en.stderr);
+    hooks[app] = en.json();
+    assert.match(hooks[app].url, new RegExp(`^${relay.url}/hooks/[a-z0-9]+/${app}$`));
+  }
+  const newest = w.repo.commit({ VERSION: 'while-offline\n' });
+
+  // The instance is offline: every webhook is stored by the relay.
+  const paths = Object.fromEntries(APPS.map((a) => [a, new URL(hooks[a].url).pathname]));
+  const accepted: string[] = [];
+  let n = 0;
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (n < 1000) {
+        const app = APPS[n++ % 10];
+        const res = await post(relay!.url, paths[app], standard(hooks[app].secret, { type: 'save', ref: 'refs/heads/main' }));
+        assert.equal(res.status, 202, JSON.stringify(res.body));
+        accepted.push(res.body.id);
+      }
+    }),
+  );
+  // A delivery the relay cannot make valid: signed with a wrong secret.
+  const forged = await post(relay.url, paths.app0, standard('whsec_' + Buffer.alloc(24, 9).toString('base64'), { type: 'save', ref: 'refs/heads/main' }));
+  assert.equal(forged.status, 202);
+  assert.equal(accepted.length, 1000);
+
+  serve = await startDaemon(w.data, { env, args: ['--jobs', '2'] });
+  await relay.waitFor(() => relay!.events().filter((e) => e.event === 'acked').length === 1001, '1,001 acks', 60_000);
+  const acked = relay.events().filter((e) => e.event === 'acked');
+  assert.equal(new Set(acked.map((e) => e.id)).size, 1001, 'a delivery was acked twice');
+  assert.ok(accepted.every((id) => acked.some((e) => e.id === id)));
+  assert.equal(acked.find((e) => e.id === forged.body.id).status, 401);
+  // On the instance each arrived once: 1,000 queued, the forged one refused. (Its log
+  // may trail the acks by a moment.)
+  await serve.waitFor(() => serve!.events().filter((e) => e.event === 'received' && e.from === 'relay').length >= 1001, 'the instance log');
+  await new Promise((r) => setTimeout(r, 300));
+  const viaRelay = serve.events().filter((e) => e.event === 'queued' && e.via === 'relay');
+  assert.equal(viaRelay.length, 1000);
+  assert.equal(serve.events().filter((e) => e.event === 'deduplicated').length, 0);
+  assert.equal(serve.events().filter((e) => e.event === 'refused' && e.status === 401).length, 1);
+
+  await serve.waitFor(() => {
+    const ev = serve!.events();
+    const started = ev.filter((e) => e.event === 'deploying').length;
+    const ended = ev.filter((e) => ['deployed', 'unchanged', 'failed'].includes(e.event)).length;
+    return started >= 10 && started === ended;
+  }, 'all deploys to end', 90_000);
+  const ev = serve.events();
+  assert.equal(ev.filter((e) => e.event === 'failed').length, 0, serve.out());
+  for (const app of APPS) {
+    assert.equal(w.liveFile('VERSION', app), 'while-offline\n', app);
+    assert.equal(w.releaseLog(app).filter((r) => r.status === 'live').pop().commit, newest);
+    // Coalesced: a handful of deploys per app, not a hundred.
+    assert.ok(ev.filter((e) => e.event === 'deploying' && e.app === app).length <= 3);
+  }
+  const st = (await w.toes(['webhook', 'status', 'app3', '--json'], { env })).json();
+  assert.equal(st.relay.url, relay.url);
+  await serve.waitFor(() => {
+    try {
+      return JSON.parse(fs.readFileSync(`${w.data}/rev/hooks/relay-link.json`, 'utf8')).connected === true;
+    } catch {
+      return false;
+    }
+  }, 'the link state file');
+  const st2 = (await w.toes(['webhook', 'status', 'app3', '--json'], { env })).json();
+  assert.equal(st2.relay.connected, true);
+  assert.equal(st2.relay.pending, 0);
+  for (const text of [serve.out(), serve.err(), relay.out()]) for (const app of APPS) assert.ok(!text.includes(hooks[app].secret));
+  assert.equal((await serve.stop()).code, 0);
+  assert.equal((await relay.stop()).code, 0);
+});
+
+test('a link that goes silent is noticed by the heartbeat and replaced; a relay restart loses nothing', async (t) => {
+  const w = await makeWorld();
+  t.after(() => w.close());
+  const relayDir = tmpDir('toes-relay-');
+  t.after(() => fs.rmSync(relayDir, { recursive: true, force: true }));
+  let relay: Daemon | undefined;
+  let serve: Daemon | undefined;
+  t.after(() => ensureStopped(relay));
+  t.after(() => ensureStopped(serve));
+  relay = await startRelay(relayDir, { args: ['--heartbeat', '0.5'] });
+  const relayPort = Number(new URL(relay.url).port);
+  const proxy = await startProxy(relayPort);
+  t.after(() => proxy.close());
+  const env = { REV_RELAY_URL: `http://127.0.0.1:${proxy.port}` };
+  assert.equal((await w.toes(['deploy', 'sample', '--from', w.url, '--no-install'])).code, 0);
+  const hook = (await w.toes(['webhook', 'enable', 'sample', '--json'], { env })).json();
+  serve = await startDaemon(w.data, { env, args: ['--relay-heartbeat', '0.5'] });
+  await serve.waitFor((e) => e.event === 'relay-up', 'the link');
+
+  proxy.freeze();
+  const t0 = Date.now();
+  await serve.waitFor((e) => e.event === 'relay-dead', 'the dead link noticed', 10_000);
+  assert.ok(Date.now() - t0 < 5_000, `noticed after ${Date.now() - t0} ms with a 0.5 s heartbeat`);
+  await serve.waitFor(() => serve!.events().filter((e) => e.event === 'relay-up').length === 2, 'a new link', 10_000);
+
+  // Through the new link: a push deploys.
+  w.repo.commit({ VERSION: 'v2\n' });
+  const path = new URL(hook.url).pathname;
+  const res = await post(relay.url, path, github(hook.secret, 'push', { ref: 'refs/heads/main' }));
+  assert.equal(res.status, 202);
+  await serve.waitFor((e) => e.event === 'deployed', 'the deploy');
+  assert.equal(w.liveFile('VERSION'), 'v2\n');
+
+  // The relay restarts (kill -9) while a webhook waits on it: the link comes back and it is delivered.
+  await relay.kill9();
+  relay = await startRelay(relayDir, { port: relayPort, args: ['--heartbeat', '0.5'] });
+  w.repo.commit({ VERSION: 'v3\n' });
+  const later = await post(relay.url, path, github(hook.secret, 'push', { ref: 'refs/heads/main' }));
+  assert.equal(later.status, 202);
+  await serve.waitFor(() => serve!.events().filter((e) => e.event === 'deployed').length === 2, 'the second deploy', 30_000);
+  assert.equal(w.liveFile('VERSION'), 'v3\n');
+  assert.equal((await serve.stop()).code, 0);
+});
