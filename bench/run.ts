@@ -13,6 +13,7 @@ import { binDir } from './toes.js';
 import { timingRounds, type TimingResults } from './timing.js';
 import { activationRounds, activationSummary } from './activation.js';
 import { webhookRounds, webhookSummary } from './webhooks.js';
+import { relayRounds, relaySummary } from './relay.js';
 
 const SPEC = { files: 3000, dirs: 150, totalBytes: 15 * 1024 * 1024, commits: 220, seed: 0x70e5 };
 const DISK_RELEASES = 10;
@@ -118,6 +119,9 @@ async function main(): Promise<number> {
     log('webhooks: toes serve, webhook to live, acknowledgements per second');
     const hooks = await webhookRounds(ctx, runs);
 
+    log('relay: accept to ack, sustained rate, memory with 10,000 waiting');
+    const relay = await relayRounds(ctx, runs);
+
     // Both sides share the machine, but a busy machine inflates everything: say how busy.
     const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
     console.log(`\ntoes vs native git, ${repo.files} files, ${fmtKb(Math.round(repo.bytes / 1024))}, ${repo.commits}+ commits, medians of ${runs} runs`);
@@ -131,8 +135,9 @@ async function main(): Promise<number> {
     console.log(`  outside the stages (start-up, module loading, exit): cold ${outside(t.cold)}, one-file ${outside(t.incr)}, rollback ${outside(t.rollback)}`);
     console.log(`\n${activationSummary(act)}`);
     console.log(`\n${webhookSummary(hooks)}`);
+    console.log(`\n${relaySummary(relay)}`);
     if (t.notes.length) console.log(`\nnoticed:\n${t.notes.map((n) => `  ${n}`).join('\n')}`);
-    console.log(`\nBENCH_JSON ${JSON.stringify({ ...summary(t, d, runs, repoInfo), activation: act, webhooks: hooks })}`);
+    console.log(`\nBENCH_JSON ${JSON.stringify({ ...summary(t, d, runs, repoInfo), activation: act, webhooks: hooks, relay })}`);
     log(`done in ${fmtMs(performance.now() - started)}`);
     return 0;
   } catch (err) {

@@ -141,3 +141,45 @@ test('a link that goes silent is noticed by the heartbeat and replaced; a relay 
   assert.equal(w.liveFile('VERSION'), 'v3\n');
   assert.equal((await serve.stop()).code, 0);
 });
+
+test('a webhook held an hour by the relay is judged by when the relay got it; an old one posted now is refused', async (t) => {
+  const w = await makeWorld();
+  t.after(() => w.close());
+  const relayDir = tmpDir('toes-relay-');
+  t.after(() => fs.rmSync(relayDir, { recursive: true, force: true }));
+  let relay: Daemon | undefined;
+  let serve: Daemon | undefined;
+  t.after(() => ensureStopped(relay));
+  t.after(() => ensureStopped(serve));
+  relay = await startRelay(relayDir);
+  const env = { REV_RELAY_URL: relay.url };
+  assert.equal((await w.toes(['deploy', 'sample', '--from', w.url, '--no-install'])).code, 0);
+  const hook = (await w.toes(['webhook', 'enable', 'sample', '--json'], { env })).json();
+  const instance = hook.relay.instance;
+  const port = Number(new URL(relay.url).port);
+  assert.equal((await relay.stop()).code, 0);
+
+  // What the relay's disk holds after storing, an hour ago, a webhook signed an hour ago.
+  const hourAgo = Date.now() - 3600_000;
+  const held = standard(hook.secret, { type: 'save', ref: 'refs/heads/main' }, { ts: Math.floor(hourAgo / 1000) });
+  fs.appendFileSync(
+    `${relayDir}/queues/${instance}.jsonl`,
+    JSON.stringify({ k: 'd', id: 'rly_heldanhour', app: 'sample', at: hourAgo, headers: held.headers, body: held.body.toString('base64') }) + '\n',
+  );
+  relay = await startRelay(relayDir, { port });
+  w.repo.commit({ VERSION: 'v2\n' });
+  // And one signed an hour ago but posted to the relay only now: a replay.
+  const replay = standard(hook.secret, { type: 'save', ref: 'refs/heads/main' }, { ts: Math.floor(hourAgo / 1000) });
+  const r = await post(relay.url, new URL(hook.url).pathname, replay);
+  assert.equal(r.status, 202); // the relay cannot check signatures; the instance does
+
+  serve = await startDaemon(w.data, { env });
+  await relay.waitFor(() => relay!.events().filter((e) => e.event === 'acked').length === 2, 'both acked');
+  const acked = relay.events().filter((e) => e.event === 'acked');
+  assert.equal(acked.find((e) => e.id === 'rly_heldanhour').status, 202);
+  assert.equal(acked.find((e) => e.id === r.body.id).status, 401);
+  const done = await serve.waitFor((e) => ['deployed', 'failed'].includes(e.event), 'the deploy');
+  assert.equal(done.event, 'deployed');
+  assert.equal(w.liveFile('VERSION'), 'v2\n');
+  assert.equal((await serve.stop()).code, 0);
+});

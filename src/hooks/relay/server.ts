@@ -77,7 +77,7 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
 
   const store = await RelayStore.open(o.dataDir);
   const links = new Map<string, Link>();
-  /** When each delivery accepted by this run was answered, to log accept -> ack times. */
+  /** When deliveries accepted by this run for a connected instance were answered, to log accept -> ack times. */
   const acceptedAt = new Map<string, number>();
 
   const json = (req: http.IncomingMessage, res: http.ServerResponse, r: Reply, value: Record<string, unknown>) => reply(req, res, r, value);
@@ -93,6 +93,10 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
         link.again = false;
         await pumpOnce(link);
       } while (link.again);
+    } catch (err) {
+      // Cannot read a stored delivery back: drop the link; the next one starts afresh.
+      log('error', { instance: link.instance, reason: `sending deliveries: ${(err as Error).message}` });
+      link.ws.terminate();
     } finally {
       link.pumping = false;
     }
@@ -171,7 +175,9 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
     } catch (err) {
       return refuse(503, `the webhook could not be stored (${(err as NodeJS.ErrnoException).code ?? 'error'}); send it again later`);
     }
-    acceptedAt.set(id, performance.now());
+    // Timed only while the instance is connected: what waits for an offline one would
+    // otherwise pile up here.
+    if (links.has(instance)) acceptedAt.set(id, performance.now());
     log('accepted', { instance, app, id, bytes: read.body.length, from });
     json(req, res, { status: 202 }, { ok: true, id, message: 'stored; it is delivered to the instance as soon as it is connected' });
     const link = links.get(instance);

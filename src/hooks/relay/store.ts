@@ -88,8 +88,11 @@ export class InstanceQueue {
   }
 
   private async compact(): Promise<void> {
-    const ids = [...this.waiting.keys()];
+    let ids: string[] = [];
     const positions = await this.journal.rewrite(async () => {
+      // Taken only once the journal is idle: a delivery stored while we waited for that is
+      // in the list (and none can be stored while the new file is written).
+      ids = [...this.waiting.keys()];
       const out: QueueRecord[] = [];
       for (const id of ids) {
         const w = this.waiting.get(id);
