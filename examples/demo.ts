@@ -1,7 +1,8 @@
 // `npm run demo`: a guided tour of toes-rev that needs no configuration. It makes a
 // throwaway DATA_DIR, puts the bundled sample app (examples/sample-app) into a git
 // repository served over smart HTTP on loopback (git's own `git http-backend`), and runs
-// the real `toes` CLI as child processes: deploy, change, deploy again, roll back, list.
+// the real `toes` CLI as child processes: deploy, change, deploy again, roll back, list,
+// then a push deployed by a signed webhook through a local relay and `toes serve`.
 // Every step is printed as a section with the exact command and its real output.
 // Exits non-zero if any step fails. DEMO_KEEP=1 keeps the temporary directory.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -12,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { startGitServer, type GitServer } from '../test/fixtures/git-server.js';
 import { makeRepo } from '../test/fixtures/repo.js';
 import { freePort, startSupervisor, type Supervisor } from '../test/fixtures/apps.js';
+import { standard } from '../test/fixtures/hooks.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const projectRoot = path.resolve(here, '../..'); // dist/examples -> the project
@@ -84,8 +86,47 @@ interface Ran {
   stderr: string;
 }
 
+/** Long-running commands started in the background (`... &`), stopped at the end. */
+const background: ChildProcess[] = [];
+
+/** Starts `toes ...` in the background and waits for its `listening url=...` line. */
+function startBackground(args: string[], env: NodeJS.ProcessEnv, cwd: string, logFile: string): Promise<string> {
+  say(`$ toes ${args.join(' ')} > ${path.basename(logFile)} &`);
+  const fd = fs.openSync(logFile, 'w');
+  const child = spawn(process.execPath, [cliPath, ...args], { env, cwd, stdio: ['ignore', fd, fd] });
+  fs.closeSync(fd);
+  background.push(child);
+  return new Promise((resolve, reject) => {
+    const deadline = Date.now() + 15_000;
+    const poll = () => {
+      const m = / listening url=(\S+)/.exec(fs.readFileSync(logFile, 'utf8'));
+      if (m) return resolve(m[1]);
+      if (child.exitCode !== null || Date.now() > deadline) return reject(new StepFailed(`toes ${args[0]} did not start: ${fs.readFileSync(logFile, 'utf8')}`));
+      setTimeout(poll, 50);
+    };
+    poll();
+  });
+}
+
+function stopBackground(): Promise<unknown> {
+  return Promise.all(
+    background.splice(0).map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+          child.once('close', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          child.kill('SIGTERM');
+        }),
+    ),
+  );
+}
+
 /** Runs a command, echoing it as `$ shown` and streaming its output; fails the demo on a non-zero exit. */
-function run(file: string, args: string[], shown: string, opts: { env: NodeJS.ProcessEnv; cwd: string; expectFailure?: boolean }): Promise<Ran> {
+function run(file: string, args: string[], shown: string, opts: { env: NodeJS.ProcessEnv; cwd: string; expectFailure?: boolean; quiet?: boolean }): Promise<Ran> {
   say(`$ ${shown}`);
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, { env: opts.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -94,7 +135,7 @@ function run(file: string, args: string[], shown: string, opts: { env: NodeJS.Pr
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => {
       stdout += d;
-      process.stdout.write(d);
+      if (!opts.quiet) process.stdout.write(d);
     });
     child.stderr.on('data', (d: Buffer) => {
       stderr += d;
@@ -135,6 +176,7 @@ async function main(): Promise<void> {
   let supervisor: Supervisor | undefined;
 
   const cleanup = async () => {
+    await stopBackground();
     await server?.close();
     server = undefined;
     await supervisor?.stop();
@@ -239,10 +281,45 @@ async function main(): Promise<void> {
     heading(8, 'The release log: 3.0.0 is marked bad and will not be redeployed without --force');
     await toes(['releases', APP]);
 
-    heading(9, 'On disk: Toes timestamp directories and the `current` symlink');
+    heading(9, 'Deploy on push, through a relay: a signed webhook, no deploy command');
+    say('The server sits behind NAT, so hosts post webhooks to a relay it keeps a WebSocket to.');
+    say('Here both run on loopback; the relay keeps its data in its own directory.');
+    const relayUrl = await startBackground(['relay', '--port', '0', '--data', path.join(tmp, 'relay')], env, tmp, path.join(tmp, 'relay.log'));
+    env.REV_RELAY_URL = relayUrl;
+    say(`(REV_RELAY_URL=${relayUrl} for the commands below; by default it is the public relay)`);
+    const en = await run(process.execPath, [cliPath, 'webhook', 'enable', APP, '--json'], `toes webhook enable ${APP} --json`, { env, cwd: tmp, quiet: true });
+    const hook = JSON.parse(en.stdout) as { url: string; secret: string };
+    say(`URL to paste into rev.host: ${hook.url}`);
+    say('Signing secret: whsec_… (printed in full by the command; kept out of this page)');
+    await startBackground(['serve', '--port', '0'], env, tmp, path.join(tmp, 'serve.log'));
+    pkg.version = '4.0.0';
+    const commit4 = repo.commit({ 'package.json': JSON.stringify(pkg, null, 2) + '\n', 'index.ts': files['index.ts'] }, 'Release 4.0.0');
+    say(`Pushed 4.0.0 (commit ${commit4.slice(0, 10)}); rev.host would now send this (Standard Webhooks, signed with the secret):`);
+    const delivery = standard(hook.secret, { type: 'save', repo: `me/${APP}`, ref: 'refs/heads/main', commit: commit4, timestamp: new Date().toISOString() });
+    say(`$ curl -X POST ${hook.url} -H 'webhook-id: ${delivery.headers['webhook-id']}' -H 'webhook-signature: v1,…' -d '${delivery.body.toString()}'`);
+    const t0 = Date.now();
+    const posted = await fetch(hook.url, { method: 'POST', headers: delivery.headers, body: new Uint8Array(delivery.body) });
+    say(`${posted.status} ${await posted.text()}`);
+    check(posted.status === 202, 'the relay stored it and answered 202');
+    for (;;) {
+      const body = await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text(), () => '');
+      if (body.includes('"4.0.0"')) break;
+      if (Date.now() - t0 > 20_000) throw new StepFailed('4.0.0 did not go live within 20 s of the webhook');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    check(true, `4.0.0 answered ${((Date.now() - t0) / 1000).toFixed(2)} s after the webhook was posted`);
+    await curl('4.0.0');
+    await new Promise((r) => setTimeout(r, 400)); // the delivery log is written a few times a second
+    await toes(['webhook', 'status', APP]);
+    say('');
+    say('What the daemon logged (one line per event):');
+    for (const line of fs.readFileSync(path.join(tmp, 'serve.log'), 'utf8').split('\n').filter(Boolean)) say(`  ${line}`);
+    await stopBackground();
+
+    heading(10, 'On disk: Toes timestamp directories and the `current` symlink');
     await run('ls', ['-l', path.join(dataDir, 'apps', APP)], `ls -l $DATA_DIR/apps/${APP}`, { env, cwd: tmp });
 
-    heading(10, 'Done');
+    heading(11, 'Done');
     await server.close();
     server = undefined;
     if (keep) {
