@@ -14,7 +14,8 @@ import { DeployQueue } from './queue.js';
 import { MAX_BODY, receive, receiveDelivery, type ReceiverDeps } from './receiver.js';
 import { RelayClient } from './relay/client.js';
 import { readInstance, relayUrl } from './relay/instance.js';
-import { workerRunner } from './runner.js';
+import { rollbackInWorker, workerRunner } from './runner.js';
+import { allowFraming, pageRouter } from './page/routes.js';
 import { Scheduler, type DeployRunner } from './scheduler.js';
 
 export interface DaemonOptions {
@@ -115,6 +116,21 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       readTimeoutMs,
     };
 
+    // The settings page, on the same server.
+    allowFraming(layout.roots.toesUrl);
+    const page = pageRouter({
+      layout,
+      log,
+      isDeploying: (app) => scheduler.active().includes(app) || !!queue.peek(app),
+      async deployNow(app) {
+        if (scheduler.active().includes(app) || queue.peek(app)) return false;
+        await queue.offer({ app, id: `page-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`, format: 'page', receivedAt: new Date().toISOString() });
+        scheduler.kick(app);
+        return true;
+      },
+      rollback: (app, release) => rollbackInWorker(layout, app, release),
+    });
+
     // 4. Listen.
     const server = http.createServer({ connectionsCheckingInterval: 1_000, headersTimeout: readTimeoutMs, requestTimeout: readTimeoutMs * 2 }, (req, res) => {
       const url = (req.url ?? '/').split('?')[0];
@@ -137,12 +153,21 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         });
       }
       if (url === '/health' && (req.method === 'GET' || req.method === 'HEAD')) return json(res, 200, { ok: true, deploying: scheduler.active(), queued: queue.apps() });
-      log('refused', { status: 404, reason: 'no such path', path: url.slice(0, 120) });
-      json(res, 404, { ok: false, message: 'not found; webhooks go to POST /hooks/<app>' });
+      void page.handle(req, res)
+        .then((handled) => {
+          if (handled) return;
+          log('refused', { status: 404, reason: 'no such path', path: url.slice(0, 120) });
+          json(res, 404, { ok: false, message: 'not found; webhooks go to POST /hooks/<app>, the settings page is at /' });
+        })
+        .catch((err) => {
+          log('error', { reason: (err as Error).message });
+          if (!res.headersSent) json(res, 500, { ok: false, message: 'internal error; see the daemon log' });
+        });
     });
     await listen(server, o.host, o.port);
     const stopServer = async () => {
       const closed = new Promise<void>((r) => server.close(() => r()));
+      page.closeStreams();
       server.closeIdleConnections();
       // Requests already inside get their answers; a client that stalls is cut off.
       const timer = setTimeout(() => server.closeAllConnections(), readTimeoutMs + 1_000);

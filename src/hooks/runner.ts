@@ -11,14 +11,38 @@ const DEPLOY_NICE = 10;
 
 const workerPath = path.join(path.dirname(fileURLToPath(import.meta.url)), 'worker.js');
 
-export function workerRunner(layout: Layout, stderr: NodeJS.WritableStream): DeployRunner {
+function workerEnv(layout: Layout): NodeJS.ProcessEnv {
   const { roots } = layout;
   const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: roots.dataDir, APPS_DIR: roots.appsDir, TOES_DIR: roots.toesDir, TOES_REV_QUIET: '1' };
   if (roots.toesUrl) env.TOES_URL = roots.toesUrl;
+  return env;
+}
+
+/** A rollback for the settings page, in a worker too: it needs the activation modules. */
+export function rollbackInWorker(layout: Layout, app: string, release: string): Promise<{ ok: boolean; code?: string; message: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [workerPath, 'rollback', app, release], { env: workerEnv(layout), stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('error', (err) => resolve({ ok: false, code: 'INTERNAL', message: `could not start the rollback: ${err.message}` }));
+    child.on('close', () => {
+      try {
+        const res = JSON.parse(out.trim().split('\n').pop() ?? '');
+        if (res.ok) return resolve({ ok: true, message: `${app} is live at ${res.release} again.` });
+        return resolve({ ok: false, code: res.error?.code, message: res.error?.message ?? 'the rollback failed' });
+      } catch {
+        resolve({ ok: false, code: 'INTERNAL', message: 'the rollback process died; see the daemon log' });
+      }
+    });
+  });
+}
+
+export function workerRunner(layout: Layout, stderr: NodeJS.WritableStream): DeployRunner {
+  const env = workerEnv(layout);
   return (app, event) => {
     const started = Date.now();
     // The delivery id goes to the worker for the release log; ids are not secrets.
-    const child = spawn(process.execPath, [workerPath, app, event.id.slice(0, 100)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [workerPath, 'deploy', app, event.id.slice(0, 100)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     // Deploys run niced: on a small box, answering webhooks and serving the running apps
     // come before a build's speed. Its install and predeploy inherit this.
     try {

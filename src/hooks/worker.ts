@@ -5,10 +5,12 @@
 // SIGTERM before the swap abandons the deploy (the next start recovers what is left, as
 // after any crash); after the swap it is ignored, so the activation finishes: health
 // check, and flip back if it fails.
+// `worker.js rollback <app> <release>` does a rollback instead, for the settings page.
 import { deploy } from '../activate/deploy.js';
+import { rollback } from '../activate/rollback.js';
 import { Layout, resolveRoots } from '../releases/paths.js';
 
-const [app, deliveryId] = process.argv.slice(2);
+const [mode, app, arg] = process.argv.slice(2);
 let activating = false;
 const onSignal = () => {
   if (!activating) process.exit(143);
@@ -17,17 +19,18 @@ const onSignal = () => {
 process.on('SIGTERM', onSignal);
 process.on('SIGINT', onSignal);
 
-const res = await deploy(
-  {
-    layout: new Layout(resolveRoots()),
-    now: () => new Date(),
-    events: {
-      onStage(name) {
-        if (name === 'swap') activating = true;
-      },
+const engine = {
+  layout: new Layout(resolveRoots()),
+  now: () => new Date(),
+  events: {
+    onStage(name: string) {
+      if (name === 'swap') activating = true;
     },
   },
-  { app, trigger: deliveryId ? `webhook ${deliveryId}` : 'webhook', waitMs: 30 * 60_000 },
-);
+};
+const res =
+  mode === 'rollback'
+    ? await rollback(engine, { app, to: arg, trigger: 'page', waitMs: 0 })
+    : await deploy(engine, { app, trigger: arg?.startsWith('page-') ? 'page' : arg ? `webhook ${arg}` : 'webhook', waitMs: 30 * 60_000 });
 process.stdout.write(JSON.stringify(res) + '\n');
 process.exitCode = res.ok ? 0 : 1;

@@ -164,11 +164,17 @@ test('a build left running by a killed deploy is stopped; SIGTERM of toes stops 
     fs.rmSync(pidFile!);
     child.kill(sig);
     await new Promise((r) => child.on('close', r));
+    let seen = '';
     if (sig === 'SIGKILL') {
       assert.equal(alive(pid), true, 'kill -9 leaves the build running');
-      assert.equal((await w.toes(['releases', 'sample'])).code, 0);
+      const pgidFile = `${w.data}/rev/apps/sample/build.pgid`;
+      const pgid = fs.existsSync(pgidFile) ? fs.readFileSync(pgidFile, 'utf8') : 'none';
+      const rel = await w.toes(['releases', 'sample']);
+      assert.equal(rel.code, 0);
+      // What to look at if this ever fails again (it did, rarely, under heavy load).
+      seen = `pgid file before: ${pgid}; releases said: ${rel.stdout}${rel.stderr}; ps: ${fs.existsSync(`/proc/${pid}/stat`) ? fs.readFileSync(`/proc/${pid}/stat`, 'utf8') : 'gone'}`;
     }
     for (let i = 0; i < 50 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
-    assert.equal(alive(pid), false, `the build was stopped after ${sig}`);
+    assert.equal(alive(pid), false, `the build was stopped after ${sig}. ${seen}`);
   }
 });

@@ -1,0 +1,66 @@
+// Server-rendered HTML without a framework: tagged templates that escape every value
+// unless it is already markup. All the page needs is here and in client.ts; nothing is
+// loaded from elsewhere, so it works inside the Toes dashboard with no outside network.
+export class Html {
+  constructor(readonly text: string) {}
+  toString(): string {
+    return this.text;
+  }
+}
+
+export function escape(v: unknown): string {
+  return String(v ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+type Part = Html | string | number | boolean | null | undefined | Part[];
+
+function render(v: Part): string {
+  if (v instanceof Html) return v.text;
+  if (Array.isArray(v)) return v.map(render).join('');
+  if (v === null || v === undefined || v === false) return '';
+  return escape(v);
+}
+
+export function html(strings: TemplateStringsArray, ...values: Part[]): Html {
+  let out = strings[0];
+  values.forEach((v, i) => (out += render(v) + strings[i + 1]));
+  return new Html(out);
+}
+
+export function page(title: string, body: Html): string {
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title}</title>
+<link rel="stylesheet" href="/assets/page.css">
+<script src="/assets/page.js" defer></script>
+</head>
+<body>
+${body}
+</body>
+</html>
+`.text;
+}
+
+/** "3 minutes ago", the way the page shows times (the exact one goes in a title). */
+export function ago(iso: string, now = Date.now()): string {
+  const s = Math.round((now - Date.parse(iso)) / 1000);
+  if (!Number.isFinite(s)) return '';
+  if (s < 45) return 'just now';
+  const units: [number, string][] = [
+    [60, 'minute'],
+    [3600, 'hour'],
+    [86400, 'day'],
+  ];
+  let n = Math.round(s / 60);
+  let unit = 'minute';
+  for (const [size, name] of units) if (s >= size * 0.75) ((n = Math.round(s / size)), (unit = name));
+  return `${n} ${unit}${n === 1 ? '' : 's'} ago`;
+}
+
+export function when(iso: string | null | undefined): Html {
+  if (!iso) return html`<span class="muted">never</span>`;
+  return html`<time datetime="${iso}" title="${iso}">${ago(iso)}</time> <span class="exact">(${iso.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')})</span>`;
+}

@@ -1,0 +1,83 @@
+// The pages: the list of apps, and one page per app whose "Rev Webhooks" and "Releases"
+// sections are also sent alone (as fragments) when the page's live stream says they changed.
+import { html, page, when, type Html } from './html.js';
+import type { AppPageState } from './state.js';
+
+const short = (v?: string | null) => (v ? (/^[0-9a-f]{40,64}$/.test(v) ? v.slice(0, 10) : v.slice(0, 16)) : '-');
+
+export function indexPage(apps: { app: string; live?: string; version?: string; status?: string; at?: string; webhooks: boolean }[]): string {
+  return page(
+    'Rev — apps',
+    html`<main>
+<h1>Apps</h1>
+${
+  apps.length
+    ? html`<table class="apps"><thead><tr><th>App</th><th>Live</th><th>Last deploy</th><th>Webhooks</th></tr></thead><tbody>
+${apps.map(
+  (a) => html`<tr data-app="${a.app}"><td><a href="/apps/${encodeURIComponent(a.app)}">${a.app}</a></td><td>${a.live ? html`${a.live} <code>${short(a.version)}</code>` : html`<span class="muted">none</span>`}</td><td>${a.status ? html`<span class="status s-${a.status}">${a.status}</span> ${when(a.at)}` : html`<span class="muted">never</span>`}</td><td>${a.webhooks ? 'on' : 'off'}</td></tr>`,
+)}
+</tbody></table>`
+    : html`<p class="muted">No apps yet. Deploy one with <code>toes deploy my-app --from URL</code>.</p>`
+}
+</main>`,
+  );
+}
+
+export function webhookSection(s: AppPageState): Html {
+  const h = s.hook;
+  const d = h.lastDeploy;
+  return html`<section id="webhooks" data-section="webhooks">
+<h2>Rev Webhooks</h2>
+<div class="row"><label class="switch"><input type="checkbox" id="hook-toggle" ${h.enabled ? 'checked' : ''}> <span>Deploy on every push</span></label> <span id="hook-state" class="status ${h.enabled ? 's-live' : 's-off'}">${h.enabled ? 'enabled' : 'disabled'}</span></div>
+${
+  h.enabled
+    ? html`<div class="row"><label>Webhook URL</label><input id="hook-url" readonly value="${h.url}"> <button id="copy-url" type="button">Copy</button></div>
+<p class="hint">Paste it into rev.host (or GitHub / Forgejo, content type application/json). The signing secret is printed by <code>toes webhook enable ${s.app}</code>; it is never shown here.${h.local ? ' This URL only reaches this machine.' : ''}</p>`
+    : html`<p class="hint">Turn on to get the URL to paste into rev.host.</p>`
+}
+${h.relay ? html`<p class="relay">Relay ${h.relay.url}: <span id="relay-state">${h.relay.connected ? 'connected' : 'not connected'}</span>, ${h.relay.pending} waiting there.</p>` : ''}
+<form id="token-form" class="row" autocomplete="off"><label for="token">rev.host token</label><input id="token" name="token" type="password" placeholder="${s.token ?? 'not set'}" autocomplete="new-password"> <button type="submit">Save</button> ${s.token ? html`<button id="token-clear" type="button">Clear</button>` : ''} <span id="token-tail" class="mono">${s.token ?? ''}</span></form>
+<div class="row"><label>Last deploy</label><span id="last-deploy">${d ? html`<span class="status s-${d.status}">${d.status}</span> ${d.release} ${when(d.at)}` : html`<span class="muted">none yet</span>`}</span></div>
+<div class="row"><button id="deploy-now" type="button" class="primary">Deploy Now</button> <span id="deploy-state">${s.deploying ? 'a deploy is running…' : ''}</span></div>
+</section>`;
+}
+
+export function releasesSection(s: AppPageState): Html {
+  const good = (st: string) => st === 'live' || st === 'previous' || st === 'rolled-back';
+  return html`<section id="releases" data-section="releases">
+<h2>Releases</h2>
+${
+  s.releases.length
+    ? html`<table><thead><tr><th></th><th>Release</th><th>Version</th><th>When</th><th>Status</th><th></th></tr></thead><tbody>
+${[...s.releases].reverse().map(
+  (r) => html`<tr data-release="${r.id}" class="${r.live ? 'live' : ''}"><td>${r.live ? html`<span class="live-mark" title="live">●</span>` : ''}</td><td>${r.id}</td><td><code>${short(r.commit ?? r.version)}</code></td><td>${when(r.createdAt)}</td><td><span class="status s-${r.status}">${r.status}${r.pruned ? ' (pruned)' : ''}</span></td><td>${!r.live && !r.pruned && good(r.status) ? html`<button class="rollback" data-release="${r.id}" type="button">Rollback</button>` : ''}</td></tr>`,
+)}
+</tbody></table>`
+    : html`<p class="muted">No releases yet.</p>`
+}
+</section>`;
+}
+
+export function logSection(s: AppPageState): Html {
+  return html`<section id="log" data-section="log">
+<h2>Deploy log ${s.log ? html`<span class="muted">${s.log.release}${s.log.running ? ' (running)' : ''}</span>` : ''}</h2>
+<pre id="log-text">${s.log?.text ?? ''}</pre>
+</section>`;
+}
+
+export function appPage(s: AppPageState): string {
+  return page(
+    `Rev — ${s.app}`,
+    html`<main data-app="${s.app}">
+<p class="crumbs"><a href="/">Apps</a> / <strong>${s.app}</strong> <span id="link-state" class="muted"></span></p>
+<div id="notice" role="status"></div>
+${webhookSection(s)}
+${releasesSection(s)}
+${logSection(s)}
+</main>`,
+  );
+}
+
+export function errorPage(status: number, message: string): string {
+  return page(`Rev — ${status}`, html`<main><p class="crumbs"><a href="/">Apps</a></p><h1>${status}</h1><p>${message}</p></main>`);
+}
