@@ -44,13 +44,15 @@ ${h.relay ? html`<p class="relay">Relay ${h.relay.url}: <span id="relay-state">$
 
 export function releasesSection(s: AppPageState): Html {
   const good = (st: string) => st === 'live' || st === 'previous' || st === 'rolled-back';
+  // Between a swap and its record the log lags `current` for a moment: say what is happening.
+  const shown = (r: AppPageState['releases'][number]) => (r.live && r.status === 'building' ? 'activating' : !r.live && r.status === 'live' ? 'previous' : r.status);
   return html`<section id="releases" data-section="releases">
 <h2>Releases</h2>
 ${
   s.releases.length
     ? html`<table><thead><tr><th></th><th>Release</th><th>Version</th><th>When</th><th>Status</th><th></th></tr></thead><tbody>
 ${[...s.releases].reverse().map(
-  (r) => html`<tr data-release="${r.id}" class="${r.live ? 'live' : ''}"><td>${r.live ? html`<span class="live-mark" title="live">●</span>` : ''}</td><td>${r.id}</td><td><code>${short(r.commit ?? r.version)}</code></td><td>${when(r.createdAt)}</td><td><span class="status s-${r.status}">${r.status}${r.pruned ? ' (pruned)' : ''}</span></td><td>${!r.live && !r.pruned && good(r.status) ? html`<button class="rollback" data-release="${r.id}" type="button">Rollback</button>` : ''}</td></tr>`,
+  (r) => html`<tr data-release="${r.id}" class="${r.live ? 'live' : ''}"><td>${r.live ? html`<span class="live-mark" title="live">●</span>` : ''}</td><td>${r.id}</td><td><code>${short(r.commit ?? r.version)}</code></td><td>${when(r.createdAt)}</td><td><span class="status s-${shown(r)}">${shown(r)}${r.pruned ? ' (pruned)' : ''}</span></td><td>${!r.live && !r.pruned && good(shown(r)) ? html`<button class="rollback" data-release="${r.id}" type="button">Rollback</button>` : ''}</td></tr>`,
 )}
 </tbody></table>`
     : html`<p class="muted">No releases yet.</p>`
