@@ -3,6 +3,7 @@
 // then answers over HTTP.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
 import { test, type TestContext } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { answer, freePort, startSupervisor, webApp } from '../fixtures/apps.js';
@@ -125,6 +126,9 @@ test('Deploy Now streams the log and goes live; a second click is told one runs;
     const live = document.querySelector('tr.live');
     return !!live && live.getAttribute('data-release') !== old;
   }, v1, { timeout: 30_000 });
+  // The swap shows first; the deploy ends once the app restarted and answered its health check.
+  await d().waitFor((e) => e.event === 'deployed', 'the deploy to end');
+  await page.waitForFunction(() => /^live/.test(document.getElementById('last-deploy')?.textContent ?? '') && !document.getElementById('deploy-state')?.textContent);
   assert.match((await page.textContent('#log-text')) ?? '', /built v2/);
   assert.equal(await answer(port), 'v2');
   assert.equal(d().events().filter((e) => e.event === 'deploying').length, 1);
@@ -133,6 +137,7 @@ test('Deploy Now streams the log and goes live; a second click is told one runs;
   // Roll back from the page: the live marker moves, and the app over HTTP is v1 again.
   await page.click(`button.rollback[data-release="${v1}"]`);
   await page.waitForFunction((old) => document.querySelector('tr.live')?.getAttribute('data-release') === old, v1, { timeout: 20_000 });
+  await noticed(page, `is live at ${v1} again`); // the rollback has restarted the app and checked it
   assert.equal(await answer(port), 'v1');
   await shot(page, '07-rolled-back');
 
@@ -152,6 +157,17 @@ test('cross-site requests, odd names and unknown apps are refused; the page reco
   assert.equal((await post('/apps/sample/webhook', { 'content-type': 'application/json' })).status, 403); // no page header
   assert.equal((await post('/apps/sample/webhook', { 'content-type': 'text/plain', 'x-toes-page': '1' })).status, 403); // a form-like post
   assert.equal((await post('/apps/sample/webhook', { 'content-type': 'application/json', 'x-toes-page': '1', origin: 'http://evil.example' })).status, 403);
+  // A page elsewhere whose name resolves here (DNS rebinding) sends its own Host: refused.
+  const rebound = await new Promise<number>((resolve, reject) => {
+    const u = new URL(base);
+    const req = http.request({ hostname: u.hostname, port: u.port, path: '/apps/sample/webhook', method: 'POST', headers: { host: `evil.example:${u.port}`, origin: `http://evil.example:${u.port}`, 'content-type': 'application/json', 'x-toes-page': '1' } }, (res) => {
+      res.resume();
+      resolve(res.statusCode!);
+    });
+    req.on('error', reject);
+    req.end('{"enabled":true}');
+  });
+  assert.equal(rebound, 403);
   assert.ok(!fs.existsSync(`${w.data}/rev/apps/sample/webhook.json`), 'a refused action changed something');
   assert.equal((await fetch(`${base}/apps/nosuchapp`)).status, 404);
   assert.equal((await fetch(`${base}/apps/bad$name`)).status, 400);
