@@ -15,6 +15,7 @@ export class Journal<T> {
   private fh?: fs.FileHandle;
   private queue: { line: string; done: (p: Pos) => void; fail: (e: unknown) => void }[] = [];
   private writing = false;
+  private closed = false;
   /** Bytes known to be whole records; a failed write is cut back to this. */
   private size = 0;
 
@@ -24,7 +25,11 @@ export class Journal<T> {
   static async open<T>(file: string): Promise<{ journal: Journal<T>; records: T[]; positions: Pos[] }> {
     await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
     await fs.rm(`${file}.compact`, { force: true }); // a rewrite cut short by a crash
-    const text = await fs.readFile(file, 'utf8').catch(() => '');
+    // Only a missing file is an empty journal: any other read error must not truncate one.
+    const text = await fs.readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return '';
+      throw err;
+    });
     const records: T[] = [];
     const positions: Pos[] = [];
     let valid = 0;
@@ -57,6 +62,7 @@ export class Journal<T> {
 
   /** Resolves, with the record's place, once it is on disk. */
   append(record: T): Promise<Pos> {
+    if (this.closed) return Promise.reject(Object.assign(new Error('the journal is closed'), { code: 'ECLOSED' }));
     return new Promise((done, fail) => {
       this.queue.push({ line: JSON.stringify(record) + '\n', done, fail });
       void this.flush();
@@ -83,7 +89,7 @@ export class Journal<T> {
         } catch (err) {
           // A full disk may have taken part of the batch: cut it off, or the next append
           // would follow half a line. Those events were not accepted.
-          await this.fh!.truncate(this.size).catch(() => {});
+          await this.fh?.truncate(this.size).catch(() => {});
           for (const b of batch) b.fail(err);
         }
       }
@@ -142,6 +148,7 @@ export class Journal<T> {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     while (this.writing || this.queue.length) await new Promise((r) => setTimeout(r, 1));
     await this.fh?.close();
     this.fh = undefined;

@@ -44,6 +44,8 @@ export class DeployQueue {
   /** Newest pending event per app (older ones are covered by it). */
   private pending = new Map<string, Entry>();
   private taken = new Map<string, number>();
+  /** Events taken by a running deploy and not yet done: a compaction must keep them. */
+  private running = new Map<number, Entry>();
   private appended = 0;
   private compacting?: Promise<void>;
 
@@ -115,9 +117,11 @@ export class DeployQueue {
     const p = this.pending.get(app);
     if (!p) return undefined;
     this.pending.delete(app);
+    this.running.set(p.seq, p);
     return {
       event: p.event,
       done: async () => {
+        this.running.delete(p.seq);
         this.taken.set(app, Math.max(this.taken.get(app) ?? 0, p.seq));
         await this.journal.append({ kind: 'taken', app, upTo: p.seq });
         this.counted();
@@ -146,7 +150,8 @@ export class DeployQueue {
         const [app, id] = key.split('\0');
         out.push({ kind: 'seen', app, id, seq });
       }
-      for (const e of this.pending.values()) out.push({ kind: 'event', seq: e.seq, event: e.event });
+      // Taken but not done (a deploy running now) comes back after a crash, so it stays.
+      for (const e of [...this.running.values(), ...this.pending.values()].sort((a, b) => a.seq - b.seq)) out.push({ kind: 'event', seq: e.seq, event: e.event });
       return out;
     });
   }

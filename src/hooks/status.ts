@@ -52,7 +52,7 @@ export async function webhookStatus(layout: Layout, app: string, deliveriesShown
   if (inst && inst.relay === want) {
     url = relayHookUrl(inst, app);
     local = false;
-    const link = daemon ? ((await readJson(layout.relayLinkFile)) as unknown as LinkState) : undefined;
+    const link = daemon ? ((await readJson(layout.relayLinkFile).catch(() => ({}))) as unknown as LinkState) : undefined;
     relay = { url: inst.relay, relay: inst.relay, instance: inst.id, connected: !!link?.connected, since: link?.since ?? '', pending: Number(link?.pending ?? 0), ...(link?.lastError ? { lastError: link.lastError } : {}) };
   }
   // The log is in the order deploys began; adopted releases were not deploys.

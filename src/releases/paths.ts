@@ -28,8 +28,12 @@ export function resolveRoots(
 
 const APP_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
+export function isAppName(app: string): boolean {
+  return APP_NAME.test(app) && !app.includes('..');
+}
+
 export function checkAppName(app: string): string {
-  if (!APP_NAME.test(app) || app.includes('..')) {
+  if (!isAppName(app)) {
     throw new RevError('USAGE', `"${app}" is not a valid app name; use letters, digits, ".", "_" and "-" only.`, { data: { app } });
   }
   return app;

@@ -117,3 +117,17 @@ test('a damaged line in the middle is skipped; the records around it survive', a
   assert.equal((await r.offer(ev('a', '1'))).result, 'duplicate');
   await r.close();
 });
+
+test('a compaction keeps an event whose deploy is still running: after a crash it runs again', async (t) => {
+  const dir = tmpDir();
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'queue.jsonl');
+  const q = await DeployQueue.open(file, { rememberIds: 5, compactEvery: 10 });
+  await q.offer(ev('a', 'running'));
+  assert.ok(q.take('a')); // the deploy starts, and never finishes (a crash, a SIGTERM)
+  for (let i = 0; i < 30; i++) await q.offer(ev('b', `x${i}`)); // compactions meanwhile
+  await q.close();
+  const r = await DeployQueue.open(file, { rememberIds: 5, compactEvery: 10 });
+  assert.equal(r.peek('a')?.id, 'running');
+  await r.close();
+});

@@ -2,11 +2,25 @@
 // signed webhooks posted to the relay.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { tmpDir } from '../fixtures/cli.js';
 import { ensureStopped, github, post, standard, startDaemon, startRelay, type Daemon } from '../fixtures/hooks.js';
 import { startProxy } from '../fixtures/proxy.js';
 import { makeWorld } from '../fixtures/world.js';
+
+/** A world with a deployed app, a relay on its own directory, and cleanup of every process started through `track`. */
+async function relayWorld(t: TestContext) {
+  const w = await makeWorld();
+  t.after(() => w.close());
+  const relayDir = tmpDir('toes-relay-');
+  t.after(() => fs.rmSync(relayDir, { recursive: true, force: true }));
+  const track = (d: Daemon) => (t.after(() => ensureStopped(d)), d);
+  const relay = track(await startRelay(relayDir));
+  const env = { REV_RELAY_URL: relay.url };
+  assert.equal((await w.toes(['deploy', 'sample', '--from', w.url, '--no-install'])).code, 0);
+  const hook = (await w.toes(['webhook', 'enable', 'sample', '--json'], { env })).json();
+  return { w, relayDir, relay, env, hook, track };
+}
 
 const APPS = Array.from({ length: 10 }, (_, i) => `app${i}`);
 
@@ -143,18 +157,9 @@ test('a link that goes silent is noticed by the heartbeat and replaced; a relay 
 });
 
 test('a webhook held an hour by the relay is judged by when the relay got it; an old one posted now is refused', async (t) => {
-  const w = await makeWorld();
-  t.after(() => w.close());
-  const relayDir = tmpDir('toes-relay-');
-  t.after(() => fs.rmSync(relayDir, { recursive: true, force: true }));
-  let relay: Daemon | undefined;
-  let serve: Daemon | undefined;
-  t.after(() => ensureStopped(relay));
-  t.after(() => ensureStopped(serve));
-  relay = await startRelay(relayDir);
-  const env = { REV_RELAY_URL: relay.url };
-  assert.equal((await w.toes(['deploy', 'sample', '--from', w.url, '--no-install'])).code, 0);
-  const hook = (await w.toes(['webhook', 'enable', 'sample', '--json'], { env })).json();
+  const world = await relayWorld(t);
+  const { w, relayDir, env, hook, track } = world;
+  let relay = world.relay;
   const instance = hook.relay.instance;
   const port = Number(new URL(relay.url).port);
   assert.equal((await relay.stop()).code, 0);
@@ -166,19 +171,38 @@ test('a webhook held an hour by the relay is judged by when the relay got it; an
     `${relayDir}/queues/${instance}.jsonl`,
     JSON.stringify({ k: 'd', id: 'rly_heldanhour', app: 'sample', at: hourAgo, headers: held.headers, body: held.body.toString('base64') }) + '\n',
   );
-  relay = await startRelay(relayDir, { port });
+  relay = track(await startRelay(relayDir, { port }));
   w.repo.commit({ VERSION: 'v2\n' });
   // And one signed an hour ago but posted to the relay only now: a replay.
   const replay = standard(hook.secret, { type: 'save', ref: 'refs/heads/main' }, { ts: Math.floor(hourAgo / 1000) });
   const r = await post(relay.url, new URL(hook.url).pathname, replay);
   assert.equal(r.status, 202); // the relay cannot check signatures; the instance does
 
-  serve = await startDaemon(w.data, { env });
+  const serve = track(await startDaemon(w.data, { env }));
   await relay.waitFor(() => relay!.events().filter((e) => e.event === 'acked').length === 2, 'both acked');
   const acked = relay.events().filter((e) => e.event === 'acked');
   assert.equal(acked.find((e) => e.id === 'rly_heldanhour').status, 202);
   assert.equal(acked.find((e) => e.id === r.body.id).status, 401);
   const done = await serve.waitFor((e) => ['deployed', 'failed'].includes(e.event), 'the deploy');
+  assert.equal(done.event, 'deployed');
+  assert.equal(w.liveFile('VERSION'), 'v2\n');
+  assert.equal((await serve.stop()).code, 0);
+});
+
+test('a relayed delivery that meets a broken settings file is kept on the relay, not lost, and the daemon stays up', async (t) => {
+  const { w, relay, env, hook, track } = await relayWorld(t);
+  const serve = track(await startDaemon(w.data, { env }));
+  await serve.waitFor((e) => e.event === 'relay-up', 'the link');
+  const config = `${w.data}/rev/apps/sample/config.json`;
+  const good = fs.readFileSync(config, 'utf8');
+  fs.writeFileSync(config, '{ "source": '); // a hand edit gone wrong
+  w.repo.commit({ VERSION: 'v2\n' });
+  const r = await post(relay.url, new URL(hook.url).pathname, github(hook.secret, 'push', { ref: 'refs/heads/main' }));
+  assert.equal(r.status, 202);
+  await serve.waitFor((e) => e.event === 'relay-error', 'the delivery meeting the broken file');
+  await relay.waitFor((e) => e.event === 'nacked', 'the relay keeping it');
+  fs.writeFileSync(config, good);
+  const done = await serve.waitFor((e) => ['deployed', 'failed'].includes(e.event), 'the deploy once the file is fixed', 30_000);
   assert.equal(done.event, 'deployed');
   assert.equal(w.liveFile('VERSION'), 'v2\n');
   assert.equal((await serve.stop()).code, 0);

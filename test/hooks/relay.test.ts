@@ -218,3 +218,23 @@ test('kill -9 of the relay mid-stream: every webhook answered 202 is delivered a
   assert.ok(accepted.size >= 150);
   await r.stop();
 });
+
+test('a client that resets while its upgrade is refused does not take the relay down', async (t) => {
+  const dir = tmpDir('toes-relay-');
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  let r: Daemon | undefined;
+  t.after(() => ensureStopped(r));
+  r = await startRelay(dir);
+  const { id } = await registerInstance(r.url);
+  const net = await import('node:net');
+  const u = new URL(r.url);
+  for (let i = 0; i < 20; i++) {
+    const sock = net.connect(Number(u.port), u.hostname);
+    await new Promise((res) => sock.once('connect', res));
+    sock.write(`GET /connect HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${Buffer.alloc(16, i).toString('base64')}\r\nx-toes-instance: ${id}\r\nauthorization: Bearer wrong\r\n\r\n`);
+    sock.resetAndDestroy();
+  }
+  await new Promise((res) => setTimeout(res, 300));
+  assert.equal((await fetch(`${r.url}/health`)).status, 200);
+  assert.equal((await r.stop()).code, 0);
+});

@@ -113,7 +113,8 @@ test('Deploy Now streams the log and goes live; a second click is told one runs;
   // v2 has a predeploy that takes a moment, so the running state can be seen.
   const files = webApp('v2');
   const pkg = JSON.parse(files['package.json']);
-  pkg.scripts = { ...pkg.scripts, predeploy: 'echo building v2; sleep 1; echo built v2' };
+  // Over 64 KiB of output, so the live log must read on past its first tail.
+  pkg.scripts = { ...pkg.scripts, predeploy: "echo building v2; sleep 1; head -c 100000 /dev/zero | tr '\\0' x; echo; echo built v2" };
   files['package.json'] = JSON.stringify(pkg);
   w.repo.commit(files);
   await page.click('#deploy-now');

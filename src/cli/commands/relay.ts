@@ -35,6 +35,8 @@ export default defineCommand({
     rate: { type: 'string', description: 'Webhooks per second per instance (default 50, bursts of 4x)', valueHint: 'N' },
     'address-rate': { type: 'string', description: 'Webhooks per second per source address (default 100, bursts of 4x)', valueHint: 'N' },
     heartbeat: { type: 'string', description: 'Seconds between pings to each instance (default 20)', valueHint: 'SECONDS' },
+    'max-instances': { type: 'string', description: 'Instances that may register (default 1000)', valueHint: 'N' },
+    'trust-proxy': { type: 'boolean', description: 'Behind a reverse proxy: rate-limit by X-Forwarded-For, not the proxy\'s address' },
     json: { type: 'boolean', description: 'Log JSON lines instead of text' },
   },
   async run({ args }) {
@@ -55,6 +57,8 @@ export default defineCommand({
         instanceRate: int(args.rate, 'rate', 1, 1_000_000),
         addressRate: int(args['address-rate'], 'address-rate', 1, 1_000_000),
         heartbeatMs: beat === undefined ? undefined : Math.max(100, beat * 1000),
+        maxInstances: int(args['max-instances'], 'max-instances', 1, 1_000_000),
+        trustProxy: !!args['trust-proxy'],
       });
       await new Promise<void>((resolve) => {
         let n = 0;

@@ -13,7 +13,7 @@ import { readBody } from '../http-io.js';
 import { setWebhook } from '../webhook-state.js';
 import { ensureInstance, relayUrl } from '../relay/instance.js';
 import { PAGE_CSS, PAGE_JS } from './client.js';
-import { appExists, appPageState, listApps, type AppPageState } from './state.js';
+import { appExists, appPageState, listApps, readLogFrom, type AppPageState } from './state.js';
 import { appPage, errorPage, indexPage, logSection, releasesSection, webhookSection } from './views.js';
 
 export interface PageDeps {
@@ -48,6 +48,17 @@ function send(res: ServerResponse, status: number, type: string, body: string, e
 
 const json = (res: ServerResponse, status: number, value: object) => send(res, status, 'application/json', JSON.stringify(value));
 
+/**
+ * The page has no login: it is for this machine and its home network. Peers on the
+ * internet (a port forwarded for webhooks, say) get webhooks only, not the page.
+ */
+export function localPeer(addr: string | undefined): boolean {
+  const a = (addr ?? '').replace(/^::ffff:/, '');
+  if (a === '::1' || a.startsWith('127.')) return true;
+  if (/^10\./.test(a) || /^192\.168\./.test(a) || /^172\.(1[6-9]|2\d|3[01])\./.test(a) || /^169\.254\./.test(a)) return true;
+  return /^f[cd][0-9a-f]{2}:/i.test(a) || /^fe80:/i.test(a);
+}
+
 /** Hosts this daemon answers the page for: names of this machine and IP literals. */
 function hostAllowed(host: string | undefined, extra: string[]): boolean {
   if (!host) return false;
@@ -66,7 +77,7 @@ function hostAllowed(host: string | undefined, extra: string[]): boolean {
 
 export function pageRouter(deps: PageDeps) {
   const { layout } = deps;
-  const streams = new Set<ServerResponse>();
+  const streams = new Set<{ res: ServerResponse; stop(): void }>();
   let extraHosts: string[] = [];
   const refreshHosts = async () => {
     const u = (await readJson(layout.globalConfig).catch(() => ({}) as Record<string, unknown>))['webhook.url'];
@@ -100,8 +111,12 @@ export function pageRouter(deps: PageDeps) {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
     res.write('retry: 1000\n\n');
     let last = { webhooks: '', releases: '', logHead: '' };
+    /** Bytes of the shown deploy log already on the page. */
     let logSent = 0;
     let busy = false;
+    const write = (text: string) => {
+      if (!res.writableEnded && !res.destroyed) res.write(text);
+    };
     const tick = async () => {
       if (busy) return;
       busy = true;
@@ -115,13 +130,14 @@ export function pageRouter(deps: PageDeps) {
         const logHead = `${s.log?.release}:${s.log?.running}`;
         if (logHead !== last.logHead) {
           sections.log = logSection(s).text;
-          logSent = s.log?.text.length ?? 0;
-        } else if (s.log && s.log.text.length > logSent) {
-          res.write(`event: log\ndata: ${JSON.stringify(s.log.text.slice(logSent))}\n\n`);
-          logSent = s.log.text.length;
+          logSent = s.log?.size ?? 0;
+        } else if (s.log && s.log.size > logSent) {
+          // Read on from where the page is, however long the log has grown.
+          write(`event: log\ndata: ${JSON.stringify(await readLogFrom(layout, app, s.log.release, logSent, s.log.size))}\n\n`);
+          logSent = s.log.size;
         }
         last = { webhooks: w, releases: r, logHead };
-        if (Object.keys(sections).length) res.write(`event: sections\ndata: ${JSON.stringify(sections)}\n\n`);
+        if (Object.keys(sections).length) write(`event: sections\ndata: ${JSON.stringify(sections)}\n\n`);
       } catch {
         // the app's files are changing under us; the next tick sees them settled
       } finally {
@@ -130,10 +146,11 @@ export function pageRouter(deps: PageDeps) {
     };
     void tick();
     const timer = setInterval(tick, 300);
-    streams.add(res);
+    const stream = { res, stop: () => clearInterval(timer) };
+    streams.add(stream);
     req.on('close', () => {
-      clearInterval(timer);
-      streams.delete(res);
+      stream.stop();
+      streams.delete(stream);
     });
   }
 
@@ -191,7 +208,10 @@ export function pageRouter(deps: PageDeps) {
 
   /** Ends the live streams (at shutdown: the pages reconnect to the next daemon). */
   const closeStreams = () => {
-    for (const res of streams) res.end();
+    for (const s of streams) {
+      s.stop();
+      s.res.end();
+    }
     streams.clear();
   };
 
@@ -202,6 +222,11 @@ export function pageRouter(deps: PageDeps) {
     if (p === '/assets/page.js') return send(res, 200, 'text/javascript; charset=utf-8', PAGE_JS), true;
     if (p === '/assets/page.css') return send(res, 200, 'text/css; charset=utf-8', PAGE_CSS), true;
     if (p !== '/' && !p.startsWith('/apps/')) return false;
+    if (!localPeer(req.socket.remoteAddress)) {
+      deps.log('refused', { status: 403, reason: 'page asked for from outside the local network', from: req.socket.remoteAddress });
+      send(res, 403, 'text/plain', 'The settings page is for this machine and its local network only.');
+      return true;
+    }
     await refreshHosts();
     if (!hostAllowed(req.headers.host, extraHosts)) {
       deps.log('refused', { status: 403, reason: 'page asked for by an unknown host name', path: p.slice(0, 80) });

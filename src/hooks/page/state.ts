@@ -16,7 +16,7 @@ export interface AppPageState {
   /** A deploy of this app is running or queued in this daemon. */
   deploying: boolean;
   /** The running (or last) deploy's release id and log text. */
-  log: { release: string; text: string; running: boolean } | null;
+  log: { release: string; text: string; running: boolean; size: number } | null;
 }
 
 export async function appExists(layout: Layout, app: string): Promise<boolean> {
@@ -41,21 +41,36 @@ export async function listApps(layout: Layout): Promise<string[]> {
 
 const LOG_BYTES = 64 * 1024;
 
-async function logText(file: string): Promise<string> {
+async function readRange(file: string, from: number, to?: number): Promise<{ text: string; size: number }> {
   try {
     const fh = await fs.open(file, 'r');
     try {
-      const { size } = await fh.stat();
-      const start = Math.max(0, size - LOG_BYTES);
-      const buf = Buffer.alloc(size - start);
-      await fh.read(buf, 0, buf.length, start);
-      return buf.toString('utf8');
+      const size = to ?? (await fh.stat()).size;
+      const buf = Buffer.alloc(Math.max(0, size - from));
+      await fh.read(buf, 0, buf.length, from);
+      return { text: buf.toString('utf8'), size };
     } finally {
       await fh.close();
     }
   } catch {
-    return '';
+    return { text: '', size: 0 };
   }
+}
+
+/** The log's last 64 KiB, and its size in bytes (where a live stream goes on from). */
+async function logTail(file: string): Promise<{ text: string; size: number }> {
+  let size = 0;
+  try {
+    size = (await fs.stat(file)).size;
+  } catch {
+    return { text: '', size: 0 };
+  }
+  return readRange(file, Math.max(0, size - LOG_BYTES), size);
+}
+
+/** Bytes `from` to `to` of a deploy log. */
+export async function readLogFrom(layout: Layout, app: string, release: string, from: number, to: number): Promise<string> {
+  return (await readRange(layout.deployLog(app, release), from, to)).text;
 }
 
 export async function appPageState(layout: Layout, app: string, deploying: boolean): Promise<AppPageState> {
@@ -69,6 +84,6 @@ export async function appPageState(layout: Layout, app: string, deploying: boole
     token: typeof env.REV_TOKEN === 'string' && env.REV_TOKEN ? mask(env.REV_TOKEN) : null,
     releases,
     deploying: deploying || !!building,
-    log: last ? { release: last.id, text: await logText(layout.deployLog(app, last.id)), running: !!building } : null,
+    log: last ? { release: last.id, running: !!building, ...(await logTail(layout.deployLog(app, last.id))) } : null,
   };
 }

@@ -6,10 +6,14 @@
 // the relay sends it again.
 import fs from 'node:fs/promises';
 import WebSocket from 'ws';
+import { isAppName } from '../../releases/paths.js';
 import type { EventLog } from '../event-log.js';
 import type { Answer, Arrival } from '../receiver.js';
 import { register, type Instance } from './instance.js';
 import type { AckFrame, DeliveryFrame, HelloFrame, PendingFrame } from './protocol.js';
+
+/** The longest a relay keeps a webhook (its default --max-age). */
+const MAX_HOLD_MS = 7 * 24 * 3600_000;
 
 export interface LinkState {
   relay: string;
@@ -79,7 +83,7 @@ export class RelayClient {
     ws.on('message', (data) => {
       alive = true;
       this.attempt = 0; // a link that carries traffic is a good one
-      void this.onMessage(ws, data.toString());
+      this.onMessage(ws, data.toString()).catch((err) => this.o.log('relay-error', { reason: (err as Error).message }));
     });
     ws.on('unexpected-response', (_req, res) => {
       res.resume();
@@ -130,20 +134,28 @@ export class RelayClient {
       return this.o.log('relay-bad-frame', { reason: 'unknown frame' });
     }
     this.setState({ pending: Math.max(0, (msg.pending ?? 1) - 1) });
+    const reply = (frame: AckFrame | { type: 'nack'; id: string }) => {
+      if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(frame)); // else: resent on the next link, dropped as a duplicate
+    };
+    // Nothing a relay sends can be worth more than a refusal: a bad app name is final.
+    if (!isAppName(msg.app)) return reply({ type: 'ack', id: msg.id, status: 400 });
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(msg.headers ?? {})) if (typeof v === 'string') headers[k.toLowerCase()] = v;
-    const answer = await this.o.handle({
-      app: msg.app,
-      headers,
-      body: Buffer.from(msg.body, 'base64'),
-      atS: Math.floor((Number(msg.at) || Date.now()) / 1000),
-      from: 'relay',
-    });
-    if (ws.readyState !== WebSocket.OPEN) return; // resent on the next link, dropped as a duplicate
+    // The relay's receipt time, but never in the future and never older than a relay keeps
+    // anything: a relay cannot stretch the replay window further than that.
+    const now = Date.now();
+    const at = Math.min(now, Math.max(Number(msg.at) || now, now - MAX_HOLD_MS));
+    let answer: Answer;
+    try {
+      answer = await this.o.handle({ app: msg.app, headers, body: Buffer.from(msg.body, 'base64'), atS: Math.floor(at / 1000), from: 'relay' });
+    } catch (err) {
+      // A local problem (a settings file that does not parse, say): keep it on the relay.
+      this.o.log('relay-error', { app: msg.app, reason: (err as Error).message });
+      return reply({ type: 'nack', id: msg.id });
+    }
     // Not stored here (a full disk): no ack, so the relay keeps it and offers it again later.
-    if (answer.status >= 500) return ws.send(JSON.stringify({ type: 'nack', id: msg.id }));
-    const ack: AckFrame = { type: 'ack', id: msg.id, status: answer.status };
-    ws.send(JSON.stringify(ack));
+    if (answer.status >= 500) return reply({ type: 'nack', id: msg.id });
+    reply({ type: 'ack', id: msg.id, status: answer.status });
   }
 
   private setState(change: Partial<LinkState>): void {
@@ -151,7 +163,7 @@ export class RelayClient {
     // Written at most a few times a second: `toes webhook status` reads it.
     this.stateWrite ??= setTimeout(() => {
       this.stateWrite = undefined;
-      void fs.writeFile(this.o.stateFile, JSON.stringify(this.state) + '\n').catch(() => {});
+      void this.writeState();
     }, 200);
   }
 
@@ -173,6 +185,15 @@ export class RelayClient {
     }
     clearTimeout(this.stateWrite);
     this.state = { ...this.state, connected: false, since: new Date().toISOString() };
-    await fs.writeFile(this.o.stateFile, JSON.stringify(this.state) + '\n').catch(() => {});
+    await this.writeState();
+  }
+
+  /** Whole or not at all: `toes webhook status` may read it at any moment. */
+  private async writeState(): Promise<void> {
+    const tmp = `${this.o.stateFile}.tmp`;
+    await fs
+      .writeFile(tmp, JSON.stringify(this.state) + '\n')
+      .then(() => fs.rename(tmp, this.o.stateFile))
+      .catch(() => {});
   }
 }

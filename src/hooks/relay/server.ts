@@ -32,6 +32,10 @@ export interface RelayOptions {
   addressRate?: number;
   heartbeatMs?: number;
   readTimeoutMs?: number;
+  /** Instances that may register (each keeps a queue file open). */
+  maxInstances?: number;
+  /** Behind a reverse proxy: take the sender's address from X-Forwarded-For. */
+  trustProxy?: boolean;
 }
 
 export interface Relay {
@@ -141,8 +145,13 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
     void pump(link);
   }
 
+  const sender = (req: http.IncomingMessage): string => {
+    const fwd = o.trustProxy ? String(req.headers['x-forwarded-for'] ?? '').split(',')[0].trim() : '';
+    return fwd || req.socket.remoteAddress || '?';
+  };
+
   async function accept(req: http.IncomingMessage, res: http.ServerResponse, instance: string, app: string): Promise<void> {
-    const from = req.socket.remoteAddress ?? '?';
+    const from = sender(req);
     const refuse = (status: number, message: string, close?: Reply['close'], headers?: Record<string, string>) => {
       log('refused', { instance, app, status, from, reason: message });
       json(req, res, { status, close, headers }, { ok: false, message });
@@ -185,7 +194,7 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
   }
 
   async function register(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const from = req.socket.remoteAddress ?? '?';
+    const from = sender(req);
     if (!registrations.take(from)) return json(req, res, { status: 429, close: 'linger' }, { ok: false, message: 'too many registrations from this address' });
     const read = await readBody(req, 4096, readTimeoutMs);
     if ('refuse' in read) return json(req, res, read.refuse, { ok: false, message: read.refuse.message });
@@ -198,6 +207,10 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
     const { id, secretHash: hash } = body ?? {};
     if (typeof id !== 'string' || !INSTANCE_ID.test(id) || typeof hash !== 'string' || !/^[0-9a-f]{64}$/.test(hash)) {
       return json(req, res, { status: 400 }, { ok: false, message: 'id must be 8-64 lowercase letters and digits, secretHash a hex SHA-256' });
+    }
+    if (!store.instances.has(id) && store.instances.size >= (o.maxInstances ?? 1000)) {
+      log('refused', { status: 507, reason: 'instance limit reached', from });
+      return json(req, res, { status: 507 }, { ok: false, message: 'this relay takes no more instances; run your own (`toes relay`) or ask its operator' });
     }
     const outcome = await store.register(id, hash);
     log('registered', { instance: id, outcome, from });
@@ -224,6 +237,8 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   server.on('upgrade', (req, socket, head) => {
+    // A client that resets while being refused must not take the relay down.
+    socket.on('error', () => socket.destroy());
     const url = (req.url ?? '/').split('?')[0];
     if (url !== '/connect') return refuseUpgrade(socket, 404, 'instances connect at /connect');
     const id = String(req.headers['x-toes-instance'] ?? '');
@@ -284,6 +299,7 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
       for (const [id, w] of queue.waiting) {
         if (w.at >= cutoff) break; // arrival order: the rest are newer
         queue.settle(id, 'x');
+        links.get(instance)?.inflight.delete(id);
         log('expired', { instance, id, app: w.app });
       }
     }
@@ -295,6 +311,8 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
     );
     server.listen(o.port, o.host, () => resolve());
   });
+  // Later server errors (out of file descriptors, say) are logged, not fatal.
+  server.on('error', (err) => log('error', { reason: err.message }));
   const { port } = server.address() as AddressInfo;
   const url = `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`;
   log('listening', { url, data: o.dataDir, instances: store.instances.size, pending: store.pending(), pid: process.pid });

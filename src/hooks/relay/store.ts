@@ -31,6 +31,8 @@ export class InstanceQueue {
   readonly waiting = new Map<string, Waiting>();
   bytes = 0;
   private done = 0;
+  /** Bytes of settled deliveries still in the file. */
+  private doneBytes = 0;
   private compacting?: Promise<void>;
 
   private constructor(private journal: Journal<QueueRecord>) {}
@@ -56,6 +58,7 @@ export class InstanceQueue {
     if (!w) return false;
     this.waiting.delete(id);
     this.bytes -= w.bytes;
+    this.doneBytes += w.bytes;
     return true;
   }
 
@@ -79,7 +82,8 @@ export class InstanceQueue {
     // Not awaited: losing an ack in a crash only means one more resend, which the
     // instance drops as a duplicate.
     this.journal.append({ k: how, id }).catch(() => {});
-    if (++this.done > 1000 && this.done > this.waiting.size && !this.compacting) {
+    // Rewritten once settled records outnumber waiting ones, or hold 64 MiB (big bodies).
+    if (((++this.done > 1000 && this.done > this.waiting.size) || this.doneBytes > 64 * 1024 * 1024) && !this.compacting) {
       this.compacting = this.compact()
         .catch(() => {})
         .finally(() => (this.compacting = undefined));
@@ -106,6 +110,7 @@ export class InstanceQueue {
       if (w) w.pos = positions[i];
     });
     this.done = ids.length - this.waiting.size;
+    this.doneBytes = 0;
   }
 
   close(): Promise<void> {
