@@ -36,7 +36,20 @@ export async function runStep(file: string, args: string[], opts: RunStepOptions
   if (remaining <= 0) throw timeoutError(opts);
   // execa is loaded on first use: the CLI's other commands never need it.
   const { execa } = await import('execa');
-  const child = execa(file, args, {
+  // Ctrl-C or a polite kill of toes stops the build too; it would otherwise run on alone.
+  // The handlers go in before the spawn: a signal arriving in between would otherwise end
+  // toes at once (the default action) and leave the build running.
+  let pid: number | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    killGroup(pid, 'SIGKILL');
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  // The step notes its own process group before it runs anything, so a later command can
+  // stop it even if toes is killed -9 the instant after the spawn.
+  const [cmd, argv] = opts.pgidFile ? ['/bin/sh', ['-c', 'echo $$ > "$0"; exec "$@"', opts.pgidFile, file, ...args]] : [file, args];
+  const child = execa(cmd, argv, {
     cwd: opts.cwd,
     env: opts.env,
     extendEnv: false,
@@ -46,20 +59,13 @@ export async function runStep(file: string, args: string[], opts: RunStepOptions
     buffer: false,
     reject: false,
   });
+  pid = child.pid;
   child.all?.on('data', (chunk: Buffer) => opts.log.write(chunk.toString()));
-  if (opts.pgidFile && child.pid) fs.writeFileSync(opts.pgidFile, String(child.pid));
-  // Ctrl-C or a polite kill of toes stops the build too; it would otherwise run on alone.
-  const onSignal = (sig: NodeJS.Signals) => {
-    killGroup(child.pid, 'SIGKILL');
-    process.exit(sig === 'SIGINT' ? 130 : 143);
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
-    killGroup(child.pid, 'SIGTERM');
-    setTimeout(() => killGroup(child.pid, 'SIGKILL'), 2_000).unref();
+    killGroup(pid, 'SIGTERM');
+    setTimeout(() => killGroup(pid, 'SIGKILL'), 2_000).unref();
   }, remaining);
   const res = await child;
   clearTimeout(timer);
@@ -67,9 +73,10 @@ export async function runStep(file: string, args: string[], opts: RunStepOptions
   process.off('SIGTERM', onSignal);
   if (opts.pgidFile) fs.rmSync(opts.pgidFile, { force: true });
   // Background children of the step (a forgotten watcher) must not outlive the build.
-  killGroup(child.pid, 'SIGKILL');
+  killGroup(pid, 'SIGKILL');
   if (timedOut) throw timeoutError(opts);
-  if ((res as { code?: string }).code === 'ENOENT' || (res.failed && res.exitCode === undefined && !res.signal)) {
+  const notFound = opts.pgidFile ? res.exitCode === 127 && /not found/.test(opts.log.tail()) : false;
+  if (notFound || (res as { code?: string }).code === 'ENOENT' || (res.failed && res.exitCode === undefined && !res.signal)) {
     throw new RevError('BUILD_FAILED', `Could not run ${file} for ${opts.label}: it is not installed or not on PATH; install Bun 1.2+ or turn the step off (toes config set <app> install false).`, {
       data: { stage: opts.label },
     });
