@@ -12,10 +12,9 @@ import { DeliveryLog } from './deliveries.js';
 import { eventLog } from './event-log.js';
 import { DeployQueue } from './queue.js';
 import { MAX_BODY, receive, receiveDelivery, type ReceiverDeps } from './receiver.js';
-import { RelayClient } from './relay/client.js';
+import type { RelayClient } from './relay/client.js';
 import { readInstance, relayUrl } from './relay/instance.js';
 import { rollbackInWorker, workerRunner } from './runner.js';
-import { allowFraming, pageRouter } from './page/routes.js';
 import { Scheduler, type DeployRunner } from './scheduler.js';
 
 export interface DaemonOptions {
@@ -116,20 +115,28 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       readTimeoutMs,
     };
 
-    // The settings page, on the same server.
-    allowFraming(layout.roots.toesUrl);
-    const page = pageRouter({
-      layout,
-      log,
-      isDeploying: (app) => scheduler.active().includes(app) || !!queue.peek(app),
-      async deployNow(app) {
-        if (scheduler.active().includes(app) || queue.peek(app)) return false;
-        await queue.offer({ app, id: `page-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`, format: 'page', receivedAt: new Date().toISOString() });
-        scheduler.kick(app);
-        return true;
-      },
-      rollback: (app, release) => rollbackInWorker(layout, app, release),
-    });
+    // The settings page, on the same server; loaded on its first visit, so a daemon that
+    // only takes webhooks stays small.
+    type PageRouter = ReturnType<typeof import('./page/routes.js').pageRouter>;
+    let page: Promise<PageRouter> | undefined;
+    let pageLoaded: PageRouter | undefined;
+    const loadPage = () =>
+      (page ??= import('./page/routes.js').then(({ allowFraming, pageRouter }) => {
+        allowFraming(layout.roots.toesUrl);
+        pageLoaded = pageRouter({
+          layout,
+          log,
+          isDeploying: (app) => scheduler.active().includes(app) || !!queue.peek(app),
+          async deployNow(app) {
+            if (scheduler.active().includes(app) || queue.peek(app)) return false;
+            await queue.offer({ app, id: `page-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`, format: 'page', receivedAt: new Date().toISOString() });
+            scheduler.kick(app);
+            return true;
+          },
+          rollback: (app, release) => rollbackInWorker(layout, app, release),
+        });
+        return pageLoaded;
+      }));
 
     // 4. Listen.
     const server = http.createServer({ connectionsCheckingInterval: 1_000, headersTimeout: readTimeoutMs, requestTimeout: readTimeoutMs * 2 }, (req, res) => {
@@ -153,7 +160,8 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         });
       }
       if (url === '/health' && (req.method === 'GET' || req.method === 'HEAD')) return json(res, 200, { ok: true, deploying: scheduler.active(), queued: queue.apps() });
-      void page.handle(req, res)
+      void loadPage()
+        .then((p) => p.handle(req, res))
         .then((handled) => {
           if (handled) return;
           log('refused', { status: 404, reason: 'no such path', path: url.slice(0, 120) });
@@ -167,7 +175,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     await listen(server, o.host, o.port);
     const stopServer = async () => {
       const closed = new Promise<void>((r) => server.close(() => r()));
-      page.closeStreams();
+      pageLoaded?.closeStreams();
       server.closeIdleConnections();
       // Requests already inside get their answers; a client that stalls is cut off.
       const timer = setTimeout(() => server.closeAllConnections(), readTimeoutMs + 1_000);
@@ -200,6 +208,8 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         await link?.client.stop();
         link = undefined;
         if (!key || !inst) return;
+        // Loaded only when a relay is used: the WebSocket library costs ~10 MB of memory.
+        const { RelayClient } = await import('./relay/client.js');
         const client = new RelayClient({ instance: inst, log, handle: (d) => receiveDelivery(d, deps), stateFile: layout.relayLinkFile, heartbeatMs: o.relayHeartbeatMs });
         link = { client, key };
         log('relay-connecting', { relay: inst.relay, instance: inst.id });
