@@ -67,3 +67,19 @@ export function seconds(raw: unknown, name: string): number | undefined {
 export function shortId(v: string | undefined): string {
   return v ? (/^[0-9a-f]{40,64}$/.test(v) ? v.slice(0, 10) : v) : '-';
 }
+
+/**
+ * Runs until SIGTERM or Ctrl-C, then stops the server cleanly. A second signal means now:
+ * what the servers keep on disk is safe either way.
+ */
+export function serveUntilSignalled(server: { stop(): Promise<void> }): Promise<void> {
+  return new Promise<void>((resolve) => {
+    let signals = 0;
+    const onSignal = () => {
+      if (++signals > 1) process.exit(130);
+      void server.stop().then(resolve);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}

@@ -2,27 +2,12 @@
 // answers over HTTP is the assertion.
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { answer, freePort, startSupervisor, webApp } from '../fixtures/apps.js';
+import { answer, supervisedWorld, webApp } from '../fixtures/apps.js';
 import { startUntil } from '../fixtures/cli.js';
-import { makeWorld, type World } from '../fixtures/world.js';
+import type { World } from '../fixtures/world.js';
 
 async function setup(t: TestContext): Promise<{ w: World; port: number; env: Record<string, string> }> {
-  const w = await makeWorld({ files: webApp('v1') });
-  const port = await freePort();
-  const sup = await startSupervisor(w.apps, { sample: port });
-  t.after(async () => {
-    await sup.stop();
-    await w.close();
-  });
-  const env = { TOES_URL: sup.url };
-  for (const [k, v] of [
-    ['health.url', `http://127.0.0.1:${port}/ok`],
-    ['health.timeout', '8'],
-  ]) {
-    const r = await w.toes(['config', 'set', 'sample', k, v]);
-    assert.equal(r.code, 0, r.stderr);
-  }
-  return { w, port, env };
+  return supervisedWorld(t);
 }
 
 test('deploy, change, roll back, roll forward, and a broken release rolled back by itself', async (t) => {

@@ -1,20 +1,14 @@
 // A disk that fills up mid-deploy: a small tmpfs as DATA_DIR (needs root, as CI runs).
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { tmpDir } from '../fixtures/cli.js';
+import { tmpfs } from '../fixtures/cli.js';
 import { makeWorld, leftovers } from '../fixtures/world.js';
 
 test('a disk that fills up mid-deploy: clear error, staging removed, current untouched, next deploy works', async (t) => {
-  const mnt = tmpDir('toes-rev-tmpfs-');
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', mnt]);
-  t.after(() => {
-    execFileSync('umount', ['-l', mnt]);
-    fs.rmSync(mnt, { recursive: true, force: true });
-  });
+  const mnt = tmpfs(t);
   const w = await makeWorld({ data: mnt });
   t.after(() => w.close());
   const first = await w.toes(['deploy', 'sample', '--from', w.url, '--no-install', '--json']);

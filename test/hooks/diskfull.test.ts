@@ -2,21 +2,15 @@
 // webhook that cannot be queued is refused with 503, nothing half-written stays in the
 // queue, and once there is room again deliveries are queued and deployed.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { tmpDir } from '../fixtures/cli.js';
+import { tmpfs } from '../fixtures/cli.js';
 import { ensureStopped, post, standard, startDaemon, type Daemon } from '../fixtures/hooks.js';
 import { makeWorld } from '../fixtures/world.js';
 
 test('a full disk: the webhook gets 503 and is not accepted; with room again it deploys', async (t) => {
-  const mnt = tmpDir('toes-rev-tmpfs-');
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', mnt]);
-  t.after(() => {
-    execFileSync('umount', ['-l', mnt]);
-    fs.rmSync(mnt, { recursive: true, force: true });
-  });
+  const mnt = tmpfs(t);
   const w = await makeWorld({ data: mnt });
   t.after(() => w.close());
   assert.equal((await w.toes(['deploy', 'sample', '--from', w.url, '--no-install'])).code, 0);

@@ -6,28 +6,19 @@ import fs from 'node:fs';
 import http from 'node:http';
 import { test, type TestContext } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { answer, freePort, startSupervisor, webApp } from '../fixtures/apps.js';
+import { answer, supervisedWorld, webApp } from '../fixtures/apps.js';
 import { launch, newPage, shot } from '../fixtures/browser.js';
 import { ensureStopped, startDaemon, type Daemon } from '../fixtures/hooks.js';
-import { makeWorld, type World } from '../fixtures/world.js';
+import type { World } from '../fixtures/world.js';
 
 async function setup(t: TestContext): Promise<{ w: World; port: number; browser: Browser; d: () => Daemon; restart(): Promise<Daemon> }> {
-  const w = await makeWorld({ files: webApp('v1') });
-  const port = await freePort();
-  const sup = await startSupervisor(w.apps, { sample: port });
+  const { w, port, env } = await supervisedWorld(t);
   const browser = await launch();
   let daemon: Daemon | undefined;
   t.after(async () => {
     await browser.close();
     await ensureStopped(daemon);
-    await sup.stop();
-    await w.close();
   });
-  const env = { TOES_URL: sup.url };
-  for (const [k, v] of [
-    ['health.url', `http://127.0.0.1:${port}/ok`],
-    ['health.timeout', '8'],
-  ]) assert.equal((await w.toes(['config', 'set', 'sample', k, v])).code, 0);
   const d1 = await w.toes(['deploy', 'sample', '--from', w.url], { env });
   assert.equal(d1.code, 0, d1.stderr);
   daemon = await startDaemon(w.data, { env });

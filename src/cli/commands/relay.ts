@@ -2,7 +2,7 @@ import { defineCommand } from 'citty';
 import path from 'node:path';
 import { RevError } from '../../errors.js';
 import { describe } from '../help.js';
-import { act, seconds } from '../common.js';
+import { act, serveUntilSignalled, seconds } from '../common.js';
 
 function int(raw: unknown, name: string, min: number, max: number): number | undefined {
   if (raw === undefined) return undefined;
@@ -60,15 +60,7 @@ export default defineCommand({
         maxInstances: int(args['max-instances'], 'max-instances', 1, 1_000_000),
         trustProxy: !!args['trust-proxy'],
       });
-      await new Promise<void>((resolve) => {
-        let n = 0;
-        const stop = () => {
-          if (++n > 1) process.exit(130);
-          void relay.stop().then(resolve);
-        };
-        process.on('SIGTERM', stop);
-        process.on('SIGINT', stop);
-      });
+      await serveUntilSignalled(relay);
     });
   },
 });

@@ -1,7 +1,7 @@
 import { defineCommand } from 'citty';
 import { RevError } from '../../errors.js';
 import { describe } from '../help.js';
-import { act, commonArgs, layoutFrom, seconds } from '../common.js';
+import { act, serveUntilSignalled, commonArgs, layoutFrom, seconds } from '../common.js';
 
 export default defineCommand({
   meta: {
@@ -49,16 +49,7 @@ export default defineCommand({
         json: !!args.json,
         relayHeartbeatMs: beat === undefined ? undefined : Math.max(100, beat * 1000),
       });
-      await new Promise<void>((resolve) => {
-        let signals = 0;
-        const onSignal = () => {
-          // A second Ctrl-C means now: the queue on disk is safe either way.
-          if (++signals > 1) process.exit(130);
-          void daemon.stop().then(resolve);
-        };
-        process.on('SIGTERM', onSignal);
-        process.on('SIGINT', onSignal);
-      });
+      await serveUntilSignalled(daemon);
     });
   },
 });
