@@ -11,7 +11,7 @@ import { launch, newPage, shot } from '../fixtures/browser.js';
 import { ensureStopped, startDaemon, type Daemon } from '../fixtures/hooks.js';
 import type { World } from '../fixtures/world.js';
 
-async function setup(t: TestContext): Promise<{ w: World; port: number; browser: Browser; d: () => Daemon; restart(): Promise<Daemon> }> {
+async function setup(t: TestContext): Promise<{ w: World; port: number; env: Record<string, string>; browser: Browser; d: () => Daemon; restart(): Promise<Daemon> }> {
   const { w, port, env } = await supervisedWorld(t);
   const browser = await launch();
   let daemon: Daemon | undefined;
@@ -25,6 +25,7 @@ async function setup(t: TestContext): Promise<{ w: World; port: number; browser:
   return {
     w,
     port,
+    env,
     browser,
     d: () => daemon!,
     async restart() {
@@ -95,7 +96,7 @@ test('enable webhooks, copy the URL, set and clear the token: only a masked tail
 });
 
 test('Deploy Now streams the log and goes live; a second click is told one runs; Rollback moves the live marker and the app answers the old version', async (t) => {
-  const { w, port, browser, d } = await setup(t);
+  const { w, port, env, browser, d } = await setup(t);
   const { page } = await newPage(browser, d().url);
   await page.goto(`${d().url}/?app=sample`); // as the Toes dashboard's iframe asks for it
   await page.waitForFunction(() => document.getElementById('link-state')?.textContent === 'live');
@@ -133,13 +134,27 @@ test('Deploy Now streams the log and goes live; a second click is told one runs;
   assert.equal(await answer(port), 'v1');
   await shot(page, '07-rolled-back');
 
-  // A release that is gone (pruned after the page was loaded): refused, nothing changes.
-  const gone = await page.evaluate(async () => {
-    const r = await fetch('/apps/sample/rollback', { method: 'POST', headers: { 'content-type': 'application/json', 'x-toes-page': '1' }, body: JSON.stringify({ release: '20000101-000000' }) });
+  // A release pruned after the page was loaded: refused with a sentence, nothing changes.
+  assert.equal((await w.toes(['config', 'set', 'sample', 'keep', '1'])).code, 0);
+  w.repo.commit(webApp('v3'));
+  assert.equal((await w.toes(['deploy', 'sample'], { env })).code, 0);
+  // v2 (rolled back) is beyond keep=1 now; v3 is live and v1 the one before it.
+  const pruned = [...new Set(w.releaseLog().filter((r) => r.pruned).map((r) => r.id))];
+  assert.ok(pruned.length >= 1, JSON.stringify(w.releaseLog()));
+  const gone = await page.evaluate(async (id) => {
+    const r = await fetch('/apps/sample/rollback', { method: 'POST', headers: { 'content-type': 'application/json', 'x-toes-page': '1' }, body: JSON.stringify({ release: id }) });
     return { status: r.status, body: await r.json() };
-  });
+  }, pruned[0]);
   assert.equal(gone.status, 404, JSON.stringify(gone));
-  assert.equal(await answer(port), 'v1');
+  assert.match(gone.body.message, /prun/i);
+  assert.equal(await answer(port), 'v3');
+  // A token with a line break, sent by hand: refused, nothing stored.
+  const nl = await page.evaluate(async () => {
+    const r = await fetch('/apps/sample/token', { method: 'POST', headers: { 'content-type': 'application/json', 'x-toes-page': '1' }, body: JSON.stringify({ token: 'rt_a\nb' }) });
+    return r.status;
+  });
+  assert.equal(nl, 400);
+  assert.ok(!fs.existsSync(`${w.data}/rev/apps/sample/env.json`) || !('REV_TOKEN' in JSON.parse(fs.readFileSync(`${w.data}/rev/apps/sample/env.json`, 'utf8'))));
 });
 
 test('cross-site requests, odd names and unknown apps are refused; the page reconnects after the daemon restarts', async (t) => {
