@@ -6,14 +6,14 @@
 //   relay has every ack;
 // - relay memory with 10,000 deliveries waiting for an offline instance, live and after a
 //   restart that reads them back from disk.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import { post, standard } from '../test/fixtures/hooks.js';
 import { median } from './report.js';
-import { projectRoot, Toes } from './toes.js';
+import { burst, rssKb, startServer, stopServer } from './servers.js';
+import { Toes } from './toes.js';
 
 export interface RelayResults {
   latencyMs: number[];
@@ -23,37 +23,6 @@ export interface RelayResults {
   pending: number;
 }
 
-const cli = path.join(projectRoot, 'dist/src/cli/main.js');
-
-function rssKb(pid: number): number {
-  const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) : NaN;
-}
-
-async function start(args: string[], env: NodeJS.ProcessEnv, logFile: string): Promise<{ child: ChildProcess; url: string; lines(): any[] }> {
-  const fd = fs.openSync(logFile, 'w');
-  const child = spawn(process.execPath, [cli, ...args, '--json'], { env, stdio: ['ignore', fd, fd] });
-  fs.closeSync(fd);
-  const lines = () =>
-    fs
-      .readFileSync(logFile, 'utf8')
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l));
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const l = lines().find((x) => x.event === 'listening');
-    if (l) return { child, url: l.url, lines };
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`${args[0]} did not start: ${fs.readFileSync(logFile, 'utf8')}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  child.kill('SIGTERM');
-  await new Promise((r) => child.once('close', r));
-}
 
 async function until(ok: () => boolean, what: string, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -68,30 +37,6 @@ function pct(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 }
 
-async function flood(url: string, pathname: string, secret: string, n: number, conns: number): Promise<void> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: conns });
-  const u = new URL(url);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: conns }, async () => {
-      while (next < n) {
-        next++;
-        const d = standard(secret, { type: 'save', ref: 'refs/heads/main', repo: 'me/app' });
-        const status = await new Promise<number>((resolve, reject) => {
-          const req = http.request({ hostname: u.hostname, port: u.port, path: pathname, method: 'POST', agent, headers: { ...d.headers, 'content-length': d.body.length } }, (res) => {
-            res.resume();
-            res.on('end', () => resolve(res.statusCode!));
-          });
-          req.on('error', reject);
-          req.end(d.body);
-        });
-        if (status !== 202) throw new Error(`the relay answered ${status}`);
-      }
-    }),
-  );
-  agent.destroy();
-}
-
 export async function relayRounds(c: { tmp: string; env: NodeJS.ProcessEnv; log(m: string): void }, runs: number): Promise<RelayResults> {
   const root = path.join(c.tmp, 'relay');
   const relayDir = path.join(root, 'relay-data');
@@ -99,14 +44,14 @@ export async function relayRounds(c: { tmp: string; env: NodeJS.ProcessEnv; log(
   fs.mkdirSync(relayDir, { recursive: true });
   const r: RelayResults = { latencyMs: [], perSec: [], pendingRssKb: 0, reopenedRssKb: 0, pending: 10_000 };
   const relayArgs = ['relay', '--port', '0', '--data', relayDir, '--rate', '1000000', '--address-rate', '1000000', '--max-pending', '20000'];
-  let relay = await start(relayArgs, c.env, path.join(root, 'relay.log'));
+  let relay = await startServer(relayArgs, c.env, path.join(root, 'relay.log'));
   let serve: ChildProcess | undefined;
   try {
     const env = { ...c.env, REV_RELAY_URL: relay.url };
     const toes = new Toes(data, env);
     const hook = (await toes.cli(['webhook', 'enable', 'acks'])).json as unknown as { url: string; secret: string };
     const hookPath = new URL(hook.url).pathname;
-    serve = (await start(['serve', '--port', '0'], { ...env, DATA_DIR: data }, path.join(root, 'serve.log'))).child;
+    serve = (await startServer(['serve', '--port', '0'], { ...env, DATA_DIR: data }, path.join(root, 'serve.log'))).child;
     await until(() => relay.lines().some((l) => l.event === 'connected'), 'the instance link');
     const acked = () => relay.lines().filter((l) => l.event === 'acked');
 
@@ -124,7 +69,7 @@ export async function relayRounds(c: { tmp: string; env: NodeJS.ProcessEnv; log(
     for (let i = 0; i < runs; i++) {
       const before = acked().length;
       const t0 = performance.now();
-      await flood(relay.url, hookPath, hook.secret, 3000, 32);
+      await burst(relay.url, hookPath, hook.secret, 3000, 32);
       await until(() => acked().length >= before + 3000, 'all acks');
       r.perSec.push(3000 / ((performance.now() - t0) / 1000));
     }
@@ -135,16 +80,16 @@ export async function relayRounds(c: { tmp: string; env: NodeJS.ProcessEnv; log(
     const secret = randomBytes(24).toString('base64url');
     const reg = await fetch(`${relay.url}/instances`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id, secretHash: createHash('sha256').update(secret).digest('hex') }) });
     if (reg.status !== 201) throw new Error(`registration failed: ${reg.status}`);
-    await flood(relay.url, `/hooks/${id}/offline`, hook.secret, r.pending, 32);
+    await burst(relay.url, `/hooks/${id}/offline`, hook.secret, r.pending, 32);
     await new Promise((res) => setTimeout(res, 1500));
     r.pendingRssKb = rssKb(relay.child.pid!);
-    await stop(relay.child);
-    relay = await start(relayArgs, c.env, path.join(root, 'relay2.log'));
+    await stopServer(relay.child);
+    relay = await startServer(relayArgs, c.env, path.join(root, 'relay2.log'));
     await new Promise((res) => setTimeout(res, 1500));
     r.reopenedRssKb = rssKb(relay.child.pid!);
   } finally {
-    if (serve) await stop(serve);
-    await stop(relay.child);
+    if (serve) await stopServer(serve);
+    await stopServer(relay.child);
   }
   return r;
 }

@@ -5,15 +5,13 @@
 //   before its answer, beside the same run's count of fdatasyncs per second (what one sync
 //   per event would allow);
 // - the daemon's memory, idle after start and idle again after the burst.
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import { post, standard } from '../test/fixtures/hooks.js';
 import type { BenchRepo } from './repo.js';
 import { median } from './report.js';
+import { burst, rssKb, startServer, stopServer, type Server } from './servers.js';
 import { Toes } from './toes.js';
-import { projectRoot } from './toes.js';
 
 export interface WebhookResults {
   toLiveMs: number[];
@@ -29,13 +27,7 @@ export interface WebhookResults {
 
 const SMALL_HEAP = '--max-semi-space-size=1';
 
-const cli = path.join(projectRoot, 'dist/src/cli/main.js');
 const APP = 'hooked';
-
-function rssKb(pid: number): number {
-  const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) : NaN;
-}
 
 /** Small appends, each followed by fdatasync: one sync per event, on the same disk. */
 function fdatasyncRate(dir: string, n = 1500): number {
@@ -53,20 +45,6 @@ function fdatasyncRate(dir: string, n = 1500): number {
   return n / s;
 }
 
-async function startServe(data: string, env: NodeJS.ProcessEnv, logFile: string): Promise<{ child: ChildProcess; url: string }> {
-  // The log goes to a file: reading 20,000 lines through a pipe would load the sender.
-  const fd = fs.openSync(logFile, 'w');
-  const child = spawn(process.execPath, [cli, 'serve', '--port', '0', '--json'], { env: { ...env, DATA_DIR: data }, stdio: ['ignore', fd, fd] });
-  fs.closeSync(fd);
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const line = fs.readFileSync(logFile, 'utf8').split('\n').find((l) => l.includes('"listening"'));
-    if (line) return { child, url: JSON.parse(line).url };
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`toes serve did not start: ${fs.readFileSync(logFile, 'utf8')}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 async function untilLive(link: string, before: string, t0: number): Promise<number> {
   for (;;) {
     const now = fs.readlinkSync(link);
@@ -74,38 +52,6 @@ async function untilLive(link: string, before: string, t0: number): Promise<numb
     if (performance.now() - t0 > 60_000) throw new Error('the webhook deploy never went live');
     await new Promise((r) => setTimeout(r, 2));
   }
-}
-
-/** Fires `n` signed deliveries over `conns` keep-alive connections; returns acks per second. */
-async function burst(url: string, secret: string, app: string, n: number, conns: number): Promise<number> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: conns });
-  const deliveries = Array.from({ length: n }, () => standard(secret, { type: 'save', ref: 'refs/heads/main', repo: 'me/app', timestamp: new Date().toISOString() }));
-  const u = new URL(url);
-  const one = (i: number) =>
-    new Promise<number>((resolve, reject) => {
-      const d = deliveries[i];
-      const req = http.request({ hostname: u.hostname, port: u.port, path: `/hooks/${app}`, method: 'POST', agent, headers: { ...d.headers, 'content-length': d.body.length } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode!));
-      });
-      req.on('error', reject);
-      req.end(d.body);
-    });
-  let next = 0;
-  let bad = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: conns }, async () => {
-      while (next < n) {
-        const status = await one(next++);
-        if (status !== 202) bad++;
-      }
-    }),
-  );
-  const s = (performance.now() - t0) / 1000;
-  agent.destroy();
-  if (bad) throw new Error(`${bad} of ${n} webhooks were not acknowledged with 202`);
-  return n / s;
 }
 
 export async function webhookRounds(c: { tmp: string; url: string; env: NodeJS.ProcessEnv; repo: BenchRepo; log(m: string): void }, runs: number): Promise<WebhookResults> {
@@ -117,7 +63,7 @@ export async function webhookRounds(c: { tmp: string; url: string; env: NodeJS.P
   // An app with webhooks and no source: its few deploys fail at once, so the burst measures the receiver.
   const burstSecret = ((await toes.cli(['webhook', 'enable', 'acks'])).json as unknown as { secret: string }).secret;
   const logFile = path.join(c.tmp, 'serve.log');
-  const serve = await startServe(data, c.env, logFile);
+  const serve = await startServer(['serve', '--port', '0'], { ...c.env, DATA_DIR: data }, logFile);
   const r: WebhookResults = {
     toLiveMs: [],
     ackMs: [],
@@ -149,37 +95,32 @@ export async function webhookRounds(c: { tmp: string; url: string; env: NodeJS.P
     r.afterBurstRssKb = b.afterBurstRssKb;
     r.fdatasyncPerSec = fdatasyncRate(data);
   } finally {
-    await stopServe(serve.child);
+    await stopServer(serve.child);
   }
   c.log(`webhooks: the same bursts, daemon started with NODE_OPTIONS=${SMALL_HEAP}`);
   const smallData = path.join(c.tmp, 'webhooks-small');
   const smallSecret = ((await new Toes(smallData, c.env).cli(['webhook', 'enable', 'acks'])).json as unknown as { secret: string }).secret;
-  const small = await startServe(smallData, { ...c.env, NODE_OPTIONS: SMALL_HEAP }, path.join(c.tmp, 'serve-small.log'));
+  const small = await startServer(['serve', '--port', '0'], { ...c.env, DATA_DIR: smallData, NODE_OPTIONS: SMALL_HEAP }, path.join(c.tmp, 'serve-small.log'));
   try {
     await new Promise((res) => setTimeout(res, 1000));
     const idle = rssKb(small.child.pid!);
     r.small = { idleRssKb: idle, ...(await bursts(small, smallSecret, r.burst, runs)) };
   } finally {
-    await stopServe(small.child);
+    await stopServer(small.child);
   }
   return r;
 }
 
-async function bursts(serve: { child: ChildProcess; url: string }, secret: string, n: number, runs: number): Promise<{ acksPerSec: number[]; afterBurstRssKb: number }> {
+async function bursts(serve: Server, secret: string, n: number, runs: number): Promise<{ acksPerSec: number[]; afterBurstRssKb: number }> {
   const acksPerSec: number[] = [];
   for (let i = 0; i < runs; i++) {
-    acksPerSec.push(await burst(serve.url, secret, 'acks', n, 32));
+    acksPerSec.push(await burst(serve.url, '/hooks/acks', secret, n, 32));
     await new Promise((res) => setTimeout(res, 500));
   }
   await new Promise((res) => setTimeout(res, 2000));
   return { acksPerSec, afterBurstRssKb: rssKb(serve.child.pid!) };
 }
 
-async function stopServe(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  child.kill('SIGTERM');
-  await new Promise((res) => child.once('close', res));
-}
 
 export function webhookSummary(r: WebhookResults): string {
   const ms = (x: number) => `${Math.round(x)} ms`;

@@ -11,6 +11,7 @@ import { AppHooksCache } from './app-hooks.js';
 import { DeliveryLog } from './deliveries.js';
 import { eventLog } from './event-log.js';
 import { DeployQueue } from './queue.js';
+import { reply } from './http-io.js';
 import { MAX_BODY, receive, receiveDelivery, type ReceiverDeps } from './receiver.js';
 import type { RelayClient } from './relay/client.js';
 import { readInstance, relayUrl } from './relay/instance.js';
@@ -73,11 +74,6 @@ function listen(server: http.Server, host: string, port: number): Promise<void> 
   });
 }
 
-function json(res: http.ServerResponse, status: number, value: unknown): void {
-  const body = JSON.stringify(value);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
-}
 
 export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   const { layout } = o;
@@ -144,32 +140,31 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       if (url.startsWith('/hooks/')) {
         if (req.method !== 'POST') {
           log('refused', { status: 405, reason: `${req.method} is not a delivery`, path: url.slice(0, 120) });
-          res.setHeader('allow', 'POST');
-          return json(res, 405, { ok: false, message: 'webhooks are delivered with POST' });
+          return reply(req, res, { status: 405, headers: { allow: 'POST' } }, { ok: false, message: 'webhooks are delivered with POST' });
         }
         const app = url.slice('/hooks/'.length);
         try {
           checkAppName(app);
         } catch {
           log('refused', { status: 400, reason: 'not a valid app name in the path', path: url.slice(0, 120) });
-          return json(res, 400, { ok: false, outcome: 'refused', message: 'the path must be /hooks/<app>, with letters, digits, ".", "_" and "-" in the app name' });
+          return reply(req, res, { status: 400 }, { ok: false, outcome: 'refused', message: 'the path must be /hooks/<app>, with letters, digits, ".", "_" and "-" in the app name' });
         }
         return void receive(req, res, app, deps).catch((err) => {
           log('error', { app, reason: (err as Error).message });
-          if (!res.headersSent) json(res, 500, { ok: false, message: 'internal error; see the daemon log' });
+          if (!res.headersSent) reply(req, res, { status: 500 }, { ok: false, message: 'internal error; see the daemon log' });
         });
       }
-      if (url === '/health' && (req.method === 'GET' || req.method === 'HEAD')) return json(res, 200, { ok: true, deploying: scheduler.active(), queued: queue.apps() });
+      if (url === '/health' && (req.method === 'GET' || req.method === 'HEAD')) return reply(req, res, { status: 200 }, { ok: true, deploying: scheduler.active(), queued: queue.apps() });
       void loadPage()
         .then((p) => p.handle(req, res))
         .then((handled) => {
           if (handled) return;
           log('refused', { status: 404, reason: 'no such path', path: url.slice(0, 120) });
-          json(res, 404, { ok: false, message: 'not found; webhooks go to POST /hooks/<app>, the settings page is at /' });
+          reply(req, res, { status: 404 }, { ok: false, message: 'not found; webhooks go to POST /hooks/<app>, the settings page is at /' });
         })
         .catch((err) => {
           log('error', { reason: (err as Error).message });
-          if (!res.headersSent) json(res, 500, { ok: false, message: 'internal error; see the daemon log' });
+          if (!res.headersSent) reply(req, res, { status: 500 }, { ok: false, message: 'internal error; see the daemon log' });
         });
     });
     await listen(server, o.host, o.port);

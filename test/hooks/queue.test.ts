@@ -5,12 +5,17 @@ import { test } from 'node:test';
 import { DeployQueue } from '../../src/hooks/queue.js';
 import { tmpDir } from '../fixtures/cli.js';
 
+/** A journal path in a directory removed when the test ends. */
+function queueFile(t: { after(fn: () => unknown): void }): string {
+  const dir = tmpDir();
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return path.join(dir, 'queue.jsonl');
+}
+
 const ev = (app: string, id: string) => ({ app, id, ref: 'refs/heads/main', receivedAt: new Date().toISOString() });
 
 test('a burst is queued durably; duplicates dropped; one pending deploy per app', async (t) => {
-  const dir = tmpDir();
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const file = path.join(dir, 'queue.jsonl');
+  const file = queueFile(t);
   const q = await DeployQueue.open(file);
   const offers = await Promise.all(Array.from({ length: 500 }, (_, i) => q.offer(ev(`app${i % 5}`, `d${i}`))));
   assert.equal(offers.filter((o) => o.result === 'queued').length, 500);
@@ -33,9 +38,7 @@ test('a burst is queued durably; duplicates dropped; one pending deploy per app'
 });
 
 test('a torn last line (a crash mid-write) is cut; the events before it survive', async (t) => {
-  const dir = tmpDir();
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const file = path.join(dir, 'queue.jsonl');
+  const file = queueFile(t);
   const q = await DeployQueue.open(file);
   await q.offer(ev('a', '1'));
   await q.close();
@@ -50,9 +53,7 @@ test('a torn last line (a crash mid-write) is cut; the events before it survive'
 });
 
 test('a deploy that was taken but never finished is offered again after a restart', async (t) => {
-  const dir = tmpDir();
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const file = path.join(dir, 'queue.jsonl');
+  const file = queueFile(t);
   const q = await DeployQueue.open(file);
   await q.offer(ev('a', '1'));
   assert.ok(q.take('a')); // deploy started, process dies before done()
@@ -63,9 +64,7 @@ test('a deploy that was taken but never finished is offered again after a restar
 });
 
 test('a newer event supersedes the pending one; a deploy running meanwhile leaves one pending', async (t) => {
-  const dir = tmpDir();
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const q = await DeployQueue.open(path.join(dir, 'queue.jsonl'));
+  const q = await DeployQueue.open(queueFile(t));
   assert.equal((await q.offer(ev('a', '1'))).superseded, undefined);
   const running = q.take('a')!; // a deploy starts with event 1
   assert.equal((await q.offer(ev('a', '2'))).superseded, undefined);
@@ -78,9 +77,7 @@ test('a newer event supersedes the pending one; a deploy running meanwhile leave
 });
 
 test('the journal is compacted while running and on open; pending events and recent ids survive', async (t) => {
-  const dir = tmpDir();
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const file = path.join(dir, 'queue.jsonl');
+  const file = queueFile(t);
   const q = await DeployQueue.open(file, { rememberIds: 50, compactEvery: 100 });
   for (let i = 0; i < 400; i++) {
     await q.offer(ev(`app${i % 4}`, `d${i}`));
@@ -102,9 +99,7 @@ test('the journal is compacted while running and on open; pending events and rec
 });
 
 test('a damaged line in the middle is skipped; the records around it survive', async (t) => {
-  const dir = tmpDir();
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const file = path.join(dir, 'queue.jsonl');
+  const file = queueFile(t);
   const q = await DeployQueue.open(file);
   await q.offer(ev('a', '1'));
   await q.close();
@@ -119,9 +114,7 @@ test('a damaged line in the middle is skipped; the records around it survive', a
 });
 
 test('a compaction keeps an event whose deploy is still running: after a crash it runs again', async (t) => {
-  const dir = tmpDir();
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const file = path.join(dir, 'queue.jsonl');
+  const file = queueFile(t);
   const q = await DeployQueue.open(file, { rememberIds: 5, compactEvery: 10 });
   await q.offer(ev('a', 'running'));
   assert.ok(q.take('a')); // the deploy starts, and never finishes (a crash, a SIGTERM)

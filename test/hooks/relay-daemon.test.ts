@@ -8,14 +8,20 @@ import { ensureStopped, github, post, standard, startDaemon, startRelay, type Da
 import { startProxy } from '../fixtures/proxy.js';
 import { makeWorld } from '../fixtures/world.js';
 
-/** A world with a deployed app, a relay on its own directory, and cleanup of every process started through `track`. */
-async function relayWorld(t: TestContext) {
+/** A world, a relay on its own directory, and cleanup of every process started through `track`. */
+async function relaySetup(t: TestContext, relayArgs: string[] = []) {
   const w = await makeWorld();
   t.after(() => w.close());
   const relayDir = tmpDir('toes-relay-');
   t.after(() => fs.rmSync(relayDir, { recursive: true, force: true }));
   const track = (d: Daemon) => (t.after(() => ensureStopped(d)), d);
-  const relay = track(await startRelay(relayDir));
+  const relay = track(await startRelay(relayDir, { args: relayArgs }));
+  return { w, relayDir, relay, track };
+}
+
+/** The same, with the sample app deployed and its webhook enabled through the relay. */
+async function relayWorld(t: TestContext) {
+  const { w, relayDir, relay, track } = await relaySetup(t);
   const env = { REV_RELAY_URL: relay.url };
   assert.equal((await w.toes(['deploy', 'sample', '--from', w.url, '--no-install'])).code, 0);
   const hook = (await w.toes(['webhook', 'enable', 'sample', '--json'], { env })).json();
@@ -25,15 +31,7 @@ async function relayWorld(t: TestContext) {
 const APPS = Array.from({ length: 10 }, (_, i) => `app${i}`);
 
 test('1,000 webhooks for 10 apps while the instance is offline: each acked once when it returns, each app on its newest commit', async (t) => {
-  const w = await makeWorld();
-  t.after(() => w.close());
-  const relayDir = tmpDir('toes-relay-');
-  t.after(() => fs.rmSync(relayDir, { recursive: true, force: true }));
-  let relay: Daemon | undefined;
-  let serve: Daemon | undefined;
-  t.after(() => ensureStopped(relay));
-  t.after(() => ensureStopped(serve));
-  relay = await startRelay(relayDir, { args: ['--rate', '100000', '--address-rate', '100000'] });
+  const { w, relay, track } = await relaySetup(t, ['--rate', '100000', '--address-rate', '100000']);
   const env = { REV_RELAY_URL: relay.url };
 
   const hooks: Record<string, { url: string; secret: string }> = {};
@@ -55,7 +53,7 @@ test('1,000 webhooks for 10 apps while the instance is offline: each acked once 
     Array.from({ length: 16 }, async () => {
       while (n < 1000) {
         const app = APPS[n++ % 10];
-        const res = await post(relay!.url, paths[app], standard(hooks[app].secret, { type: 'save', ref: 'refs/heads/main' }));
+        const res = await post(relay.url, paths[app], standard(hooks[app].secret, { type: 'save', ref: 'refs/heads/main' }));
         assert.equal(res.status, 202, JSON.stringify(res.body));
         accepted.push(res.body.id);
       }
@@ -66,15 +64,15 @@ test('1,000 webhooks for 10 apps while the instance is offline: each acked once 
   assert.equal(forged.status, 202);
   assert.equal(accepted.length, 1000);
 
-  serve = await startDaemon(w.data, { env, args: ['--jobs', '2'] });
-  await relay.waitFor(() => relay!.events().filter((e) => e.event === 'acked').length === 1001, '1,001 acks', 60_000);
+  const serve = track(await startDaemon(w.data, { env, args: ['--jobs', '2'] }));
+  await relay.waitFor(() => relay.events().filter((e) => e.event === 'acked').length === 1001, '1,001 acks', 60_000);
   const acked = relay.events().filter((e) => e.event === 'acked');
   assert.equal(new Set(acked.map((e) => e.id)).size, 1001, 'a delivery was acked twice');
   assert.ok(accepted.every((id) => acked.some((e) => e.id === id)));
   assert.equal(acked.find((e) => e.id === forged.body.id).status, 401);
   // On the instance each arrived once: 1,000 queued, the forged one refused. (Its log
   // may trail the acks by a moment.)
-  await serve.waitFor(() => serve!.events().filter((e) => e.event === 'received' && e.from === 'relay').length >= 1001, 'the instance log');
+  await serve.waitFor(() => serve.events().filter((e) => e.event === 'received' && e.from === 'relay').length >= 1001, 'the instance log');
   await new Promise((r) => setTimeout(r, 300));
   const viaRelay = serve.events().filter((e) => e.event === 'queued' && e.via === 'relay');
   assert.equal(viaRelay.length, 1000);
@@ -82,7 +80,7 @@ test('1,000 webhooks for 10 apps while the instance is offline: each acked once 
   assert.equal(serve.events().filter((e) => e.event === 'refused' && e.status === 401).length, 1);
 
   await serve.waitFor(() => {
-    const ev = serve!.events();
+    const ev = serve.events();
     const started = ev.filter((e) => e.event === 'deploying').length;
     const ended = ev.filter((e) => ['deployed', 'unchanged', 'failed'].includes(e.event)).length;
     return started >= 10 && started === ended;
@@ -113,29 +111,23 @@ test('1,000 webhooks for 10 apps while the instance is offline: each acked once 
 });
 
 test('a link that goes silent is noticed by the heartbeat and replaced; a relay restart loses nothing', async (t) => {
-  const w = await makeWorld();
-  t.after(() => w.close());
-  const relayDir = tmpDir('toes-relay-');
-  t.after(() => fs.rmSync(relayDir, { recursive: true, force: true }));
-  let relay: Daemon | undefined;
-  let serve: Daemon | undefined;
-  t.after(() => ensureStopped(relay));
-  t.after(() => ensureStopped(serve));
-  relay = await startRelay(relayDir, { args: ['--heartbeat', '0.5'] });
+  const setup = await relaySetup(t, ['--heartbeat', '0.5']);
+  const { w, relayDir, track } = setup;
+  let relay = setup.relay;
   const relayPort = Number(new URL(relay.url).port);
   const proxy = await startProxy(relayPort);
   t.after(() => proxy.close());
   const env = { REV_RELAY_URL: `http://127.0.0.1:${proxy.port}` };
   assert.equal((await w.toes(['deploy', 'sample', '--from', w.url, '--no-install'])).code, 0);
   const hook = (await w.toes(['webhook', 'enable', 'sample', '--json'], { env })).json();
-  serve = await startDaemon(w.data, { env, args: ['--relay-heartbeat', '0.5'] });
+  const serve = track(await startDaemon(w.data, { env, args: ['--relay-heartbeat', '0.5'] }));
   await serve.waitFor((e) => e.event === 'relay-up', 'the link');
 
   proxy.freeze();
   const t0 = Date.now();
   await serve.waitFor((e) => e.event === 'relay-dead', 'the dead link noticed', 10_000);
   assert.ok(Date.now() - t0 < 5_000, `noticed after ${Date.now() - t0} ms with a 0.5 s heartbeat`);
-  await serve.waitFor(() => serve!.events().filter((e) => e.event === 'relay-up').length === 2, 'a new link', 10_000);
+  await serve.waitFor(() => serve.events().filter((e) => e.event === 'relay-up').length === 2, 'a new link', 10_000);
 
   // Through the new link: a push deploys.
   w.repo.commit({ VERSION: 'v2\n' });
@@ -147,11 +139,11 @@ test('a link that goes silent is noticed by the heartbeat and replaced; a relay 
 
   // The relay restarts (kill -9) while a webhook waits on it: the link comes back and it is delivered.
   await relay.kill9();
-  relay = await startRelay(relayDir, { port: relayPort, args: ['--heartbeat', '0.5'] });
+  relay = track(await startRelay(relayDir, { port: relayPort, args: ['--heartbeat', '0.5'] }));
   w.repo.commit({ VERSION: 'v3\n' });
   const later = await post(relay.url, path, github(hook.secret, 'push', { ref: 'refs/heads/main' }));
   assert.equal(later.status, 202);
-  await serve.waitFor(() => serve!.events().filter((e) => e.event === 'deployed').length === 2, 'the second deploy', 30_000);
+  await serve.waitFor(() => serve.events().filter((e) => e.event === 'deployed').length === 2, 'the second deploy', 30_000);
   assert.equal(w.liveFile('VERSION'), 'v3\n');
   assert.equal((await serve.stop()).code, 0);
 });
@@ -179,7 +171,7 @@ test('a webhook held an hour by the relay is judged by when the relay got it; an
   assert.equal(r.status, 202); // the relay cannot check signatures; the instance does
 
   const serve = track(await startDaemon(w.data, { env }));
-  await relay.waitFor(() => relay!.events().filter((e) => e.event === 'acked').length === 2, 'both acked');
+  await relay.waitFor(() => relay.events().filter((e) => e.event === 'acked').length === 2, 'both acked');
   const acked = relay.events().filter((e) => e.event === 'acked');
   assert.equal(acked.find((e) => e.id === 'rly_heldanhour').status, 202);
   assert.equal(acked.find((e) => e.id === r.body.id).status, 401);

@@ -36,7 +36,7 @@ export default defineCommand({
       const app = appFrom(args.app);
       const { setWebhook } = await import('../../hooks/webhook-state.js');
       const { webhookStatus } = await import('../../hooks/status.js');
-      const { readJson } = await import('../../releases/settings.js');
+      const { effectiveConfig } = await import('../../releases/settings.js');
 
       if (action === 'enable') {
         const hook = await setWebhook(layout, app, { enabled: true, rotate: !!args.rotate });
@@ -52,7 +52,7 @@ export default defineCommand({
           }
         }
         const st = await webhookStatus(layout, app, 0);
-        const cfg = { ...(await readJson(layout.globalConfig)), ...(await readJson(layout.appConfig(app))) };
+        const cfg = await effectiveConfig(layout, app);
         if (!cfg.source) notes.push(`${app} has no source yet: deploy it once with \`toes deploy ${app} --from URL\` so webhooks know what to pull.`);
         if (!st.daemon) notes.push('toes serve is not running here: start it (e.g. as a service) or deliveries will not be received.');
         if (st.local) notes.push(LOCAL_NOTE);

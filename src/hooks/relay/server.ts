@@ -84,7 +84,6 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
   /** When deliveries accepted by this run for a connected instance were answered, to log accept -> ack times. */
   const acceptedAt = new Map<string, number>();
 
-  const json = (req: http.IncomingMessage, res: http.ServerResponse, r: Reply, value: Record<string, unknown>) => reply(req, res, r, value);
 
   async function pump(link: Link): Promise<void> {
     if (link.pumping) {
@@ -154,7 +153,7 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
     const from = sender(req);
     const refuse = (status: number, message: string, close?: Reply['close'], headers?: Record<string, string>) => {
       log('refused', { instance, app, status, from, reason: message });
-      json(req, res, { status, close, headers }, { ok: false, message });
+      reply(req, res, { status, close, headers }, { ok: false, message });
     };
     const inst = store.instances.get(instance);
     if (!inst) return refuse(404, 'no such instance on this relay', 'linger');
@@ -188,51 +187,51 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
     // otherwise pile up here.
     if (links.has(instance)) acceptedAt.set(id, performance.now());
     log('accepted', { instance, app, id, bytes: read.body.length, from });
-    json(req, res, { status: 202 }, { ok: true, id, message: 'stored; it is delivered to the instance as soon as it is connected' });
+    reply(req, res, { status: 202 }, { ok: true, id, message: 'stored; it is delivered to the instance as soon as it is connected' });
     const link = links.get(instance);
     if (link) void pump(link);
   }
 
   async function register(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const from = sender(req);
-    if (!registrations.take(from)) return json(req, res, { status: 429, close: 'linger' }, { ok: false, message: 'too many registrations from this address' });
+    if (!registrations.take(from)) return reply(req, res, { status: 429, close: 'linger' }, { ok: false, message: 'too many registrations from this address' });
     const read = await readBody(req, 4096, readTimeoutMs);
-    if ('refuse' in read) return json(req, res, read.refuse, { ok: false, message: read.refuse.message });
+    if ('refuse' in read) return reply(req, res, read.refuse, { ok: false, message: read.refuse.message });
     let body: { id?: unknown; secretHash?: unknown };
     try {
       body = JSON.parse(read.body.toString('utf8'));
     } catch {
-      return json(req, res, { status: 400 }, { ok: false, message: 'the body must be JSON: {"id": ..., "secretHash": ...}' });
+      return reply(req, res, { status: 400 }, { ok: false, message: 'the body must be JSON: {"id": ..., "secretHash": ...}' });
     }
     const { id, secretHash: hash } = body ?? {};
     if (typeof id !== 'string' || !INSTANCE_ID.test(id) || typeof hash !== 'string' || !/^[0-9a-f]{64}$/.test(hash)) {
-      return json(req, res, { status: 400 }, { ok: false, message: 'id must be 8-64 lowercase letters and digits, secretHash a hex SHA-256' });
+      return reply(req, res, { status: 400 }, { ok: false, message: 'id must be 8-64 lowercase letters and digits, secretHash a hex SHA-256' });
     }
     if (!store.instances.has(id) && store.instances.size >= (o.maxInstances ?? 1000)) {
       log('refused', { status: 507, reason: 'instance limit reached', from });
-      return json(req, res, { status: 507 }, { ok: false, message: 'this relay takes no more instances; run your own (`toes relay`) or ask its operator' });
+      return reply(req, res, { status: 507 }, { ok: false, message: 'this relay takes no more instances; run your own (`toes relay`) or ask its operator' });
     }
     const outcome = await store.register(id, hash);
     log('registered', { instance: id, outcome, from });
-    if (outcome === 'taken') return json(req, res, { status: 409 }, { ok: false, message: 'that instance id is registered with another secret' });
-    json(req, res, { status: outcome === 'created' ? 201 : 200 }, { ok: true, id });
+    if (outcome === 'taken') return reply(req, res, { status: 409 }, { ok: false, message: 'that instance id is registered with another secret' });
+    reply(req, res, { status: outcome === 'created' ? 201 : 200 }, { ok: true, id });
   }
 
   const server = http.createServer({ connectionsCheckingInterval: 1_000, headersTimeout: readTimeoutMs, requestTimeout: readTimeoutMs * 2 }, (req, res) => {
     const url = (req.url ?? '/').split('?')[0];
     const parts = url.split('/');
     if (parts[1] === 'hooks' && parts.length === 4) {
-      if (req.method !== 'POST') return json(req, res, { status: 405, headers: { allow: 'POST' } }, { ok: false, message: 'webhooks are delivered with POST' });
+      if (req.method !== 'POST') return reply(req, res, { status: 405, headers: { allow: 'POST' } }, { ok: false, message: 'webhooks are delivered with POST' });
       return void accept(req, res, parts[2], parts[3]).catch((err) => {
         log('error', { reason: (err as Error).message });
-        if (!res.headersSent) json(req, res, { status: 500 }, { ok: false, message: 'internal error' });
+        if (!res.headersSent) reply(req, res, { status: 500 }, { ok: false, message: 'internal error' });
       });
     }
-    if (url === '/instances' && req.method === 'POST') return void register(req, res).catch(() => res.headersSent || json(req, res, { status: 500 }, { ok: false, message: 'internal error' }));
+    if (url === '/instances' && req.method === 'POST') return void register(req, res).catch(() => res.headersSent || reply(req, res, { status: 500 }, { ok: false, message: 'internal error' }));
     if (url === '/health' && (req.method === 'GET' || req.method === 'HEAD')) {
-      return json(req, res, { status: 200 }, { ok: true, instances: store.instances.size, connected: links.size, pending: store.pending() });
+      return reply(req, res, { status: 200 }, { ok: true, instances: store.instances.size, connected: links.size, pending: store.pending() });
     }
-    json(req, res, { status: 404, close: 'linger' }, { ok: false, message: 'not found: webhooks go to POST /hooks/<instance>/<app>' });
+    reply(req, res, { status: 404, close: 'linger' }, { ok: false, message: 'not found: webhooks go to POST /hooks/<instance>/<app>' });
   });
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });

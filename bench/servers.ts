@@ -1,0 +1,82 @@
+// What the webhook and relay benches share: the CLI's servers started as their own
+// processes (log to a file: reading thousands of lines through a pipe would load the
+// sender), their memory, and a burst of signed webhooks over keep-alive connections.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { standard } from '../test/fixtures/hooks.js';
+import { projectRoot } from './toes.js';
+
+const cli = path.join(projectRoot, 'dist/src/cli/main.js');
+
+export interface Server {
+  child: ChildProcess;
+  url: string;
+  /** The JSON log lines so far. */
+  lines(): any[];
+}
+
+/** `toes <args> --json`, once it logs `listening`. */
+export async function startServer(args: string[], env: NodeJS.ProcessEnv, logFile: string): Promise<Server> {
+  const fd = fs.openSync(logFile, 'w');
+  const child = spawn(process.execPath, [cli, ...args, '--json'], { env, stdio: ['ignore', fd, fd] });
+  fs.closeSync(fd);
+  const lines = () =>
+    fs
+      .readFileSync(logFile, 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l));
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const l = lines().find((x) => x.event === 'listening');
+    if (l) return { child, url: l.url, lines };
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`toes ${args[0]} did not start: ${fs.readFileSync(logFile, 'utf8')}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export async function stopServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('close', r));
+}
+
+export function rssKb(pid: number): number {
+  const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : NaN;
+}
+
+/**
+ * Posts `n` signed pushes to `pathname` over `conns` keep-alive connections, each answered
+ * 202 or the bench fails; returns how many were answered per second.
+ */
+export async function burst(url: string, pathname: string, secret: string, n: number, conns: number): Promise<number> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: conns });
+  // Signed beforehand: the sender's own work should not count.
+  const deliveries = Array.from({ length: n }, () => standard(secret, { type: 'save', ref: 'refs/heads/main', repo: 'me/app', timestamp: new Date().toISOString() }));
+  const u = new URL(url);
+  const one = (i: number) =>
+    new Promise<number>((resolve, reject) => {
+      const d = deliveries[i];
+      const req = http.request({ hostname: u.hostname, port: u.port, path: pathname, method: 'POST', agent, headers: { ...d.headers, 'content-length': d.body.length } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode!));
+      });
+      req.on('error', reject);
+      req.end(d.body);
+    });
+  let next = 0;
+  let bad = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: conns }, async () => {
+      while (next < n) if ((await one(next++)) !== 202) bad++;
+    }),
+  );
+  const s = (performance.now() - t0) / 1000;
+  agent.destroy();
+  if (bad) throw new Error(`${bad} of ${n} webhooks were not acknowledged with 202`);
+  return n / s;
+}
