@@ -21,7 +21,17 @@ export type ErrorCode =
   | 'BAD_CONFIG' // a setting has an invalid value
   | 'UNHEALTHY' // the new release did not come up healthy and was rolled back
   | 'BAD_RELEASE' // that version was marked bad; --force to try it again
+  | 'INTERRUPTED' // the process doing it was stopped or killed before it finished
+  | 'PORT_IN_USE' // a server could not listen: the address is taken
   | 'INTERNAL'; // a bug or an unexpected system error
+
+/**
+ * A command's exit status for an error: 2 when the command cannot run as given (a wrong
+ * command line, an address already taken), 1 when it ran and failed.
+ */
+export function exitCodeOf(code: ErrorCode): number {
+  return code === 'USAGE' || code === 'PORT_IN_USE' ? 2 : 1;
+}
 
 export class RevError extends Error {
   readonly code: ErrorCode;

@@ -6,6 +6,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { RevError } from '../errors.js';
 import { swapCurrent, readCurrent } from '../releases/current.js';
+import { writeJsonDurable } from '../releases/durable.js';
 import { appendLog, readLog } from '../releases/log.js';
 import type { Layout } from '../releases/paths.js';
 import { reconcile, releasePath, type AppState } from '../releases/reconcile.js';
@@ -71,19 +72,13 @@ interface Journal {
   startedAt: string;
 }
 
-function journalFile(layout: Layout, app: string): string {
-  return path.join(layout.appState(app), 'activation.json');
-}
-
 export async function beginActivation(layout: Layout, app: string, j: Omit<Journal, 'pid' | 'startedAt'>): Promise<void> {
-  const file = journalFile(layout, app);
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  await fs.writeFile(`${file}.tmp`, JSON.stringify({ ...j, pid: process.pid, startedAt: new Date().toISOString() }));
-  await fs.rename(`${file}.tmp`, file);
+  // Durable before the swap: after a power cut the next command must find it.
+  await writeJsonDurable(layout.activationFile(app), { ...j, pid: process.pid, startedAt: new Date().toISOString() }, { compact: true });
 }
 
 export async function endActivation(layout: Layout, app: string): Promise<void> {
-  await fs.rm(journalFile(layout, app), { force: true });
+  await fs.rm(layout.activationFile(app), { force: true });
 }
 
 /**
@@ -117,7 +112,7 @@ export async function revert(ax: ActivationEnv, releaseId: string, previous: str
 export async function finishActivation(ax: ActivationEnv): Promise<string | undefined> {
   let j: Journal;
   try {
-    j = JSON.parse(await fs.readFile(journalFile(ax.layout, ax.app), 'utf8'));
+    j = JSON.parse(await fs.readFile(ax.layout.activationFile(ax.app), 'utf8'));
   } catch {
     return undefined;
   }

@@ -134,7 +134,7 @@ async function recover(c: DeployCtx): Promise<void> {
   c.state = state;
   if (note) c.notes.push(note);
   c.previousId = c.state.liveId;
-  c.trash = emptyTrash(layoutOf(c).appDir(c.req.app)).catch(() => {});
+  c.trash = emptyTrash(layoutOf(c), c.req.app).catch(() => {});
 }
 
 async function probe(c: DeployCtx): Promise<void> {
@@ -214,7 +214,7 @@ async function fetchStage(c: DeployCtx): Promise<void> {
 }
 
 async function materializeStage(c: DeployCtx): Promise<void> {
-  c.staging = path.join(layoutOf(c).appDir(c.req.app), `.staging-${c.id}`);
+  c.staging = layoutOf(c).stagingDir(c.req.app, c.id!);
   // A script may rewrite tracked files in place: give it private copies, never the store's inodes.
   c.copies = await runsScripts(c);
   c.marks = await materialize(c.snapshot!.entries, c.blobs, c.staging, c.copies ? 'copy' : 'link', c.snapshot!.pending);
@@ -351,7 +351,7 @@ export const deployStages: Stage<DeployCtx>[] = [
   { name: 'predeploy', run: predeploy, skip: (c) => building(c) || !wants(c, 'predeploy') },
   { name: 'relink', run: relinkStage, skip: (c) => building(c) || !c.copies },
   { name: 'seal', run: seal, skip: building },
-  { name: 'swap', run: swap, skip: (c) => !!c.unchanged },
+  { name: 'swap', run: swap, skip: (c) => !!c.unchanged, activating: true },
   { name: 'verify', run: verifyStage, skip: (c) => !!c.unchanged },
   { name: 'record', run: record, skip: (c) => !!c.unchanged },
   { name: 'prune', run: pruneStage, skip: (c) => !!c.unchanged },

@@ -1,47 +1,26 @@
 // The runner shared by deploy and rollback: a named list of stages run in order, one
 // result shape for success and failure, and a `failed` hook that always runs on error.
 import { RevError, translateSystemError } from '../errors.js';
+import type { OpResult, StageTiming } from './result.js';
+
+export type { OpResult, StageTiming } from './result.js';
 
 export interface Stage<C> {
   name: string;
   run(ctx: C): Promise<void>;
   /** Skip the stage (recorded as skipped) when this returns true. */
   skip?(ctx: C): boolean;
-}
-
-export interface StageTiming {
-  name: string;
-  ms: number;
-  skipped?: boolean;
-}
-
-export interface OpResult {
-  ok: boolean;
-  op: 'deploy' | 'rollback';
-  app: string;
-  /** The release directory name (Toes timestamp) that was built or made live. */
-  release?: string;
-  version?: string;
-  commit?: string;
-  status: string;
-  /** The sealed release was reused: no fetch, no build. */
-  reused?: boolean;
-  /** Nothing changed: that version was already live. */
-  unchanged?: boolean;
-  previous?: string;
-  bytesFetched?: number;
-  pruned?: string[];
-  /** Things worth telling that are not errors (an interrupted activation finished, say). */
-  notes?: string[];
-  stages: StageTiming[];
-  failedStage?: string;
-  error?: { code: string; message: string; logTail?: string };
-  durationMs: number;
-  log?: string;
+  /**
+   * From this stage on, the flow changes what is live: a process asked to stop must let
+   * it finish (health check, flip back) rather than leave an activation half done.
+   */
+  activating?: true;
 }
 
 export interface FlowEvents {
   onStage?(name: string): void;
+  /** Called once, before the first `activating` stage runs. */
+  onActivating?(): void;
   onText?(text: string): void;
   /** Download progress inside the fetch stage. */
   onProgress?(p: { phase: string; loaded: number; total?: number }): void;
@@ -65,12 +44,17 @@ export async function runFlow<C>(stages: Stage<C>[], ctx: C, hooks: FlowHooks<C>
   const started = Date.now();
   const timings: StageTiming[] = [];
   let current = '';
+  let activating = false;
   try {
     for (const stage of stages) {
       current = stage.name;
       if (stage.skip?.(ctx)) {
         timings.push({ name: stage.name, ms: 0, skipped: true });
         continue;
+      }
+      if (stage.activating && !activating) {
+        activating = true;
+        events.onActivating?.();
       }
       events.onStage?.(stage.name);
       const t0 = performance.now();

@@ -127,7 +127,7 @@ export const rollbackStages: Stage<RollbackCtx>[] = [
   { name: 'lock', run: lock },
   { name: 'recover', run: recover },
   { name: 'choose', run: choose },
-  { name: 'swap', run: swap, skip: (c) => !!c.unchanged },
+  { name: 'swap', run: swap, skip: (c) => !!c.unchanged, activating: true },
   { name: 'verify', run: verifyStage, skip: (c) => !!c.unchanged },
   { name: 'record', run: record, skip: (c) => !!c.unchanged },
 ];

@@ -2,7 +2,7 @@
 // app name, and one way to print results and errors.
 import fs from 'node:fs';
 import path from 'node:path';
-import { RevError } from '../errors.js';
+import { RevError, exitCodeOf } from '../errors.js';
 import { Layout, checkAppName, resolveRoots } from '../releases/paths.js';
 
 export const commonArgs = {
@@ -53,7 +53,7 @@ export async function act(args: Flags, body: () => Promise<void>): Promise<void>
         : new RevError('INTERNAL', `Unexpected error: ${(err as Error)?.message ?? String(err)}; this is a bug in toes-rev, please report it.`);
     if (args.json) printJson({ ok: false, error: { code: e.code, message: e.message } });
     process.stderr.write(`toes: ${e.message}\n`);
-    process.exitCode = e.code === 'USAGE' ? 2 : 1;
+    process.exitCode = exitCodeOf(e.code);
   }
 }
 

@@ -2,7 +2,6 @@
 // follows), read from the state the CLI writes and kept in memory. A chokidar watch on
 // that state drops an app's entry when `toes webhook`, `toes config` or a deploy changes
 // it, so the daemon follows the CLI without a restart.
-import path from 'node:path';
 import { readLog } from '../releases/log.js';
 import { effectiveConfig } from '../releases/settings.js';
 import type { Layout } from '../releases/paths.js';
@@ -60,24 +59,29 @@ export class AppHooksCache {
   /** Starts following changes; resolves once the watch is in place. */
   async watch(): Promise<void> {
     const { watch } = await import('chokidar');
-    const rev = this.layout.revDir;
+    const layout = this.layout;
     const ignored = (p: string) => {
-      const parts = path.relative(rev, p).split(path.sep);
-      if (parts[0] === '') return false;
-      if (parts[0] === 'config.json') return false;
-      if (parts[0] === 'hooks') return parts.length > 2 || (parts.length === 2 && parts[1] !== 'instance.json');
-      if (parts[0] !== 'apps') return true;
-      if (parts.length <= 2) return false;
-      return parts.length > 3 || !WATCHED.has(parts[2]);
+      const f = layout.stateFileOf(p);
+      if (p === layout.revDir) return false;
+      switch (f.scope) {
+        case 'global':
+          return f.name !== 'config.json' && f.name !== 'apps' && f.name !== 'hooks';
+        case 'hooks':
+          return f.name !== 'instance.json';
+        case 'app':
+          return f.name !== undefined && !WATCHED.has(f.name);
+        default:
+          return true;
+      }
     };
-    const w = watch(rev, { ignoreInitial: true, depth: 2, ignored });
+    const w = watch(layout.revDir, { ignoreInitial: true, depth: 2, ignored });
     const changed = (p: string) => {
-      const parts = path.relative(rev, p).split(path.sep);
-      if (parts[0] === 'config.json') {
+      const f = layout.stateFileOf(p);
+      if (f.scope === 'global' && f.name === 'config.json') {
         this.invalidate();
         this.onRelay();
-      } else if (parts[0] === 'hooks') this.onRelay();
-      else if (parts[0] === 'apps' && parts[1]) this.invalidate(parts[1]);
+      } else if (f.scope === 'hooks' || (f.scope === 'global' && f.name === 'hooks')) this.onRelay();
+      else if (f.scope === 'app') this.invalidate(f.app);
     };
     w.on('add', changed).on('change', changed).on('unlink', changed).on('unlinkDir', changed);
     // Out of inotify watches, say: forget everything every 2 s instead of following changes.

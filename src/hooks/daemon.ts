@@ -5,6 +5,7 @@ import fs from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { RevError } from '../errors.js';
+import { writeJsonDurable } from '../releases/durable.js';
 import { acquireLock, type Lock, type LockOwner } from '../releases/lock.js';
 import { checkAppName, type Layout } from '../releases/paths.js';
 import { AppHooksCache } from './app-hooks.js';
@@ -65,7 +66,7 @@ async function takeServeLock(layout: Layout): Promise<Lock> {
 function listen(server: http.Server, host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EADDRINUSE') reject(new RevError('USAGE', `Port ${port} on ${host} is already in use; pick another with --port.`));
+      if (err.code === 'EADDRINUSE') reject(new RevError('PORT_IN_USE', `Port ${port} on ${host} is already in use; pick another with --port.`));
       else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') reject(new RevError('USAGE', `Cannot listen on ${host}: no such address here; use --host 127.0.0.1 or 0.0.0.0.`));
       else if (err.code === 'EACCES') reject(new RevError('USAGE', `Not allowed to listen on port ${port}; use a port above 1023.`));
       else reject(err);
@@ -181,7 +182,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     // 5. Say where we are, for `toes webhook status` and people.
     const { port } = server.address() as AddressInfo;
     const info: ServeInfo = { pid: process.pid, host: o.host, port, url: `http://${urlHost(o.host)}:${port}`, startedAt: new Date().toISOString() };
-    await fs.writeFile(layout.serveFile, JSON.stringify(info) + '\n');
+    await writeJsonDurable(layout.serveFile, info, { compact: true, mode: 0o644 });
     undo.push(() => fs.rm(layout.serveFile, { force: true }));
     log('listening', { url: info.url, pid: process.pid, data: layout.roots.dataDir });
 

@@ -2,6 +2,7 @@
 // status` and the settings page. Informational, so not synced: lines are buffered and
 // written a few times a second, and each app's file is cut back to its newest lines.
 import fs from 'node:fs/promises';
+import { writeFileDurable } from '../releases/durable.js';
 import type { Layout } from '../releases/paths.js';
 
 export type Outcome = 'refused' | 'duplicate' | 'ignored' | 'ping' | 'queued' | 'superseded' | 'deploying' | 'deployed' | 'unchanged' | 'failed' | 'abandoned';
@@ -63,9 +64,7 @@ async function writeLines(file: string, text: string): Promise<void> {
   const { size } = await fs.stat(file);
   if (size <= MAX_BYTES) return;
   const kept = (await fs.readFile(file, 'utf8')).split('\n').filter(Boolean).slice(-KEEP_LINES);
-  const tmp = `${file}.tmp`;
-  await fs.writeFile(tmp, kept.join('\n') + '\n', { mode: 0o600 });
-  await fs.rename(tmp, file);
+  await writeFileDurable(file, kept.join('\n') + '\n', { mode: 0o600 });
 }
 
 /** The app's last deliveries, newest first, each with its latest outcome. */

@@ -23,8 +23,8 @@ const engine = {
   layout: new Layout(resolveRoots()),
   now: () => new Date(),
   events: {
-    onStage(name: string) {
-      if (name === 'swap') activating = true;
+    onActivating() {
+      activating = true;
     },
   },
 };

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { translateSystemError } from '../errors.js';
 import { failpoint } from '../failpoint.js';
 import { fsyncDir } from './durable.js';
+import { nextLinkFor } from './paths.js';
 
 export type CurrentState =
   | { kind: 'missing' }
@@ -27,11 +28,10 @@ export async function readCurrent(link: string): Promise<CurrentState> {
   }
 }
 
-
 /** Points `link` at `target` (relative names stay relative, as Toes makes them). */
 export async function swapCurrent(link: string, target: string): Promise<void> {
   const dir = path.dirname(link);
-  const tmp = path.join(dir, `.current-${randomBytes(6).toString('hex')}`);
+  const tmp = nextLinkFor(link, randomBytes(6).toString('hex'));
   try {
     await fs.symlink(target, tmp);
     await failpoint('swap');

@@ -1,10 +1,13 @@
-// Making a new release durable before `current` names it. Release files and new blobs are
+// Durability: a new release before `current` names it, and small state files replaced whole.
+// Release files and new blobs are
 // written without a sync each (thousands of fsyncs would cost seconds); one syncfs(2) of
 // their filesystem before the swap means a power cut can never leave `current` pointing at
 // empty files. syncfs is reached through `sync -f` (GNU coreutils); elsewhere `sync`.
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
+import path from 'node:path';
 
 function run(file: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => execFile(file, args, { timeout: 120_000 }, (err) => (err ? reject(err) : resolve())));
@@ -37,4 +40,38 @@ export async function fsyncDir(dir: string): Promise<void> {
   } catch {
     // some filesystems refuse fsync on directories; the rename is still atomic
   }
+}
+
+/**
+ * The one way toes-rev replaces a small state file: a temp file beside it, written and
+ * fsynced, renamed over the old one, then the directory fsynced. After a crash or a power
+ * cut the file is the old one or the new one, never empty or half written.
+ */
+export async function writeFileDurable(file: string, data: string | Uint8Array, opts: { mode?: number } = {}): Promise<void> {
+  const dir = path.dirname(file);
+  await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+  const tmp = `${file}.tmp-${randomBytes(4).toString('hex')}`;
+  const fh = await fsp.open(tmp, 'w', opts.mode ?? 0o600);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } catch (err) {
+    await fh.close().catch(() => {});
+    await fsp.rm(tmp, { force: true });
+    throw err;
+  }
+  await fh.close();
+  try {
+    await fsp.rename(tmp, file);
+  } catch (err) {
+    await fsp.rm(tmp, { force: true });
+    throw err;
+  }
+  await fsyncDir(dir);
+}
+
+/** `writeFileDurable` of a JSON value, pretty-printed unless `compact`. */
+export async function writeJsonDurable(file: string, value: unknown, opts: { mode?: number; compact?: boolean } = {}): Promise<void> {
+  const text = (opts.compact ? JSON.stringify(value) : JSON.stringify(value, null, 2)) + '\n';
+  await writeFileDurable(file, text, opts);
 }

@@ -42,6 +42,35 @@ export function checkAppName(app: string): string {
 /** A release directory name as Toes makes them: YYYYMMDD-HHMMSS, with -N on a clash. */
 export const RELEASE_DIR = /^\d{8}-\d{6}(-\d+)?$/;
 
+/**
+ * Names toes-rev makes beside `current` for a moment: a release being built, a pruned
+ * release waiting to be deleted, a new symlink about to be renamed over `current`.
+ */
+const STAGING = '.staging-';
+const TRASH = '.trash-';
+const NEXT_LINK = '.current-';
+
+/** Leftovers of an interrupted deploy in an app directory: removed on recovery. */
+export function isInterruptedName(name: string): boolean {
+  return name.startsWith(STAGING) || name.startsWith(NEXT_LINK);
+}
+
+/** A new symlink made beside `link` (a `current`), then renamed over it. */
+export function nextLinkFor(link: string, suffix: string): string {
+  return path.join(path.dirname(link), `${NEXT_LINK}${suffix}`);
+}
+
+export function isTrashName(name: string): boolean {
+  return name.startsWith(TRASH);
+}
+
+/** What a file under `rev/` is, for a watcher that follows the state the CLI writes. */
+export type StateFile =
+  | { scope: 'global'; name: string }
+  | { scope: 'hooks'; name: string }
+  | { scope: 'app'; app: string; name?: string }
+  | { scope: 'other' };
+
 export class Layout {
   readonly revDir: string;
   constructor(readonly roots: Roots) {
@@ -72,8 +101,24 @@ export class Layout {
   releaseDir(app: string, id: string): string {
     return path.join(this.appDir(app), id);
   }
+  /** A release being built, beside the releases so sealing it is a rename. */
+  stagingDir(app: string, id: string): string {
+    return path.join(this.appDir(app), `${STAGING}${id}`);
+  }
+  /** A pruned release moved aside, deleted off the critical path of the next deploy. */
+  trashDir(app: string, id: string): string {
+    return path.join(this.appDir(app), `${TRASH}${id}`);
+  }
+  /** toes-rev's state of every app, one folder each. */
+  get appsStateRoot(): string {
+    return path.join(this.revDir, 'apps');
+  }
   appState(app: string): string {
-    return path.join(this.revDir, 'apps', checkAppName(app));
+    return path.join(this.appsStateRoot, checkAppName(app));
+  }
+  /** Written before a swap, removed after the health check: lets a later command finish a killed activation. */
+  activationFile(app: string): string {
+    return path.join(this.appState(app), 'activation.json');
   }
   releaseLog(app: string): string {
     return path.join(this.appState(app), 'releases.jsonl');
@@ -116,6 +161,21 @@ export class Layout {
   /** The state of the relay link, written by `toes serve` for `toes webhook status`. */
   get relayLinkFile(): string {
     return path.join(this.hooksDir, 'relay-link.json');
+  }
+  /**
+   * Where `abs` sits in the state under `rev/`: a global file (`config.json`), a file of
+   * `hooks/`, an app's folder or a file directly in it, or something else (`other`).
+   */
+  stateFileOf(abs: string): StateFile {
+    const parts = path.relative(this.revDir, abs).split(path.sep);
+    if (parts[0] === '' || parts[0] === '..') return { scope: 'other' };
+    if (parts.length === 1) return { scope: 'global', name: parts[0] };
+    if (parts[0] === 'hooks' && parts.length === 2) return { scope: 'hooks', name: parts[1] };
+    if (parts[0] === 'apps' && isAppName(parts[1])) {
+      if (parts.length === 2) return { scope: 'app', app: parts[1] };
+      if (parts.length === 3) return { scope: 'app', app: parts[1], name: parts[2] };
+    }
+    return { scope: 'other' };
   }
   appConfig(app: string): string {
     return path.join(this.appState(app), 'config.json');

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { appendLog, readLog, type ReleaseRecord } from './log.js';
 import { readCurrent, swapCurrent } from './current.js';
 import { newReleaseId } from './naming.js';
-import { RELEASE_DIR, type Layout } from './paths.js';
+import { RELEASE_DIR, isInterruptedName, type Layout } from './paths.js';
 
 export interface AppState {
   app: string;
@@ -63,8 +63,8 @@ export async function reconcile(layout: Layout, app: string, now: () => Date = (
   // Leftovers of an interrupted deploy: scratch files, staging trees, half-made symlinks.
   await fs.rm(layout.tmpDir(app), { recursive: true, force: true });
   for (const n of names) {
-    if (n.startsWith('.staging-') || n.startsWith('.current-')) await fs.rm(path.join(appDir, n), { recursive: true, force: true });
-    // .trash-* (pruned releases) are emptied by the caller, off the critical path.
+    if (isInterruptedName(n)) await fs.rm(path.join(appDir, n), { recursive: true, force: true });
+    // Pruned releases (trash) are emptied by the caller, off the critical path.
   }
 
   // A plain `current` directory (an rsync deploy.sh) becomes a release of its own.

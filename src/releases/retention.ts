@@ -4,7 +4,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { appendLog, type ReleaseRecord } from './log.js';
-import type { Layout } from './paths.js';
+import { isTrashName, type Layout } from './paths.js';
 import { isGood, rollbackTarget, type AppState } from './reconcile.js';
 
 export async function prune(layout: Layout, state: AppState, keep: number): Promise<string[]> {
@@ -18,7 +18,7 @@ export async function prune(layout: Layout, state: AppState, keep: number): Prom
   const records: ReleaseRecord[] = [];
   for (const r of doomed) {
     // A rename now; the files go in the background of the next deploy (see emptyTrash).
-    await fs.rename(layout.releaseDir(state.app, r.id), path.join(layout.appDir(state.app), `.trash-${r.id}`)).catch((err) => {
+    await fs.rename(layout.releaseDir(state.app, r.id), layout.trashDir(state.app, r.id)).catch((err) => {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     });
     records.push({ ...r, pruned: true });
@@ -31,7 +31,8 @@ export async function prune(layout: Layout, state: AppState, keep: number): Prom
  * Removes pruned releases moved aside by earlier deploys. Started early in a deploy and
  * awaited at its end, so the deletions overlap the network wait instead of adding to it.
  */
-export async function emptyTrash(appDir: string): Promise<void> {
+export async function emptyTrash(layout: Layout, app: string): Promise<void> {
+  const appDir = layout.appDir(app);
   const names = await fs.readdir(appDir).catch(() => [] as string[]);
-  await Promise.all(names.filter((n) => n.startsWith('.trash-')).map((n) => fs.rm(path.join(appDir, n), { recursive: true, force: true })));
+  await Promise.all(names.filter(isTrashName).map((n) => fs.rm(path.join(appDir, n), { recursive: true, force: true })));
 }

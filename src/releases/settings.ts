@@ -1,10 +1,10 @@
 // Settings (`toes config`) and environment (`toes env`), per app with a global default.
 // Both are small JSON files under the rev state directory, written atomically with mode
 // 0600 because the environment holds tokens.
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { RevError } from '../errors.js';
+import { writeJsonDurable } from './durable.js';
 import { acquireLock } from './lock.js';
 import type { Layout } from './paths.js';
 
@@ -34,9 +34,63 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
   'webhook.url': { kind: 'string', globalOnly: true, help: 'the base URL webhooks reach `toes serve` at, printed by `toes webhook enable` (default: where it listens)' },
 };
 
-export const DEFAULTS = { install: true, predeploy: true, keep: 5, buildTimeout: 600, healthTimeout: 30, healthInterval: 0.25 } as const;
+export const DEFAULTS = { install: true, predeploy: true, keep: 5, buildTimeout: 600, healthTimeout: 30, healthInterval: 0.25, signal: 'SIGHUP' } as const;
 
+/** A settings file as stored: what `toes config` wrote, not yet checked or defaulted. */
 export type Settings = Record<string, string | number | boolean>;
+
+export type SupervisorKind = 'toes' | 'command' | 'signal' | 'none';
+
+/**
+ * An app's settings with the global defaults and toes-rev's own defaults applied, typed.
+ * Every reader of a setting goes through `resolveSettings`, so a default lives in one place
+ * and a hand-edited file with a wrong type falls back to it instead of leaking through.
+ */
+export interface AppSettings {
+  source?: string;
+  branch?: string;
+  install: boolean;
+  predeploy: boolean;
+  keep: number;
+  /** Seconds install and predeploy may take together. */
+  buildTimeout: number;
+  /** Unset: `toes` when TOES_URL is known, else `none` (decided by the supervisor plan). */
+  supervisor?: SupervisorKind;
+  restart?: string;
+  pidfile?: string;
+  signal: string;
+  healthUrl?: string;
+  healthTimeout: number;
+  healthInterval: number;
+  /** Global only. */
+  relay?: string;
+  webhookUrl?: string;
+}
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v ? v : undefined);
+const bool = (v: unknown, dflt: boolean): boolean => (typeof v === 'boolean' ? v : dflt);
+const positive = (v: unknown, dflt: number): number => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : dflt);
+
+export function resolveSettings(raw: Settings): AppSettings {
+  const sup = raw.supervisor;
+  return {
+    source: str(raw.source),
+    branch: str(raw.branch),
+    install: bool(raw.install, DEFAULTS.install),
+    predeploy: bool(raw.predeploy, DEFAULTS.predeploy),
+    keep: Number.isInteger(raw.keep) ? positive(raw.keep, DEFAULTS.keep) : DEFAULTS.keep,
+    buildTimeout: positive(raw['build.timeout'], DEFAULTS.buildTimeout),
+    supervisor: sup === 'toes' || sup === 'command' || sup === 'signal' || sup === 'none' ? sup : undefined,
+    restart: str(raw.restart),
+    pidfile: str(raw.pidfile),
+    signal: str(raw.signal) ?? DEFAULTS.signal,
+    healthUrl: str(raw['health.url']),
+    healthTimeout: positive(raw['health.timeout'], DEFAULTS.healthTimeout),
+    healthInterval: positive(raw['health.interval'], DEFAULTS.healthInterval),
+    relay: str(raw.relay),
+    webhookUrl: str(raw['webhook.url']),
+  };
+}
 
 export function parseConfigValue(key: string, raw: string): string | number | boolean {
   const spec = CONFIG_KEYS[key];
@@ -78,19 +132,9 @@ export async function readJson(file: string): Promise<Settings> {
   }
 }
 
+/** Settings and environment files may hold tokens: mode 0600, written whole. */
 export async function writeJson(file: string, value: Settings): Promise<void> {
-  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.tmp-${randomBytes(4).toString('hex')}`;
-  // Synced before the rename: after a power cut the file is the old one or the new one,
-  // never empty (it may hold the only copy of a token).
-  const fh = await fs.open(tmp, 'w', 0o600);
-  try {
-    await fh.writeFile(JSON.stringify(value, null, 2) + '\n');
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await fs.rename(tmp, file);
+  await writeJsonDurable(file, value, { mode: 0o600 });
 }
 
 export type Scope = { global: true } | { global: false; app: string };
@@ -102,9 +146,19 @@ export function envFile(layout: Layout, scope: Scope): string {
   return scope.global ? layout.globalEnv : layout.appEnv(scope.app);
 }
 
-/** Per-app values over global ones. */
+/** Per-app values over global ones, as stored (for `toes config`, which shows what was set). */
 export async function effectiveConfig(layout: Layout, app: string): Promise<Settings> {
   return { ...(await readJson(layout.globalConfig)), ...(await readJson(layout.appConfig(app))) };
+}
+
+/** The app's settings as the engine uses them: per app over global over defaults. */
+export async function appSettings(layout: Layout, app: string): Promise<AppSettings> {
+  return resolveSettings(await effectiveConfig(layout, app));
+}
+
+/** The global settings with defaults applied (relay, webhook.url). */
+export async function globalSettings(layout: Layout): Promise<AppSettings> {
+  return resolveSettings(await readJson(layout.globalConfig));
 }
 export async function effectiveEnv(layout: Layout, app: string): Promise<Record<string, string>> {
   const merged = { ...(await readJson(layout.globalEnv)), ...(await readJson(layout.appEnv(app))) };

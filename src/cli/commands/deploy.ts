@@ -1,4 +1,5 @@
 import { defineCommand } from 'citty';
+import { exitCodeOf } from '../../errors.js';
 import { describe } from '../help.js';
 import { act, appFrom, commonArgs, layoutFrom, printJson, seconds, shortId } from '../common.js';
 import { progress } from '../progress.js';
@@ -47,7 +48,7 @@ export default defineCommand({
       if (!res.ok) {
         process.stderr.write(`toes: ${res.error!.message}\n`);
         if (res.error!.logTail && !args.json) process.stderr.write(`--- last lines of the deploy log (${res.log}) ---\n${res.error!.logTail}\n`);
-        process.exitCode = res.error!.code === 'USAGE' ? 2 : 1;
+        process.exitCode = exitCodeOf(res.error!.code);
         return;
       }
       if (args.json) return;

@@ -1,4 +1,5 @@
 import { defineCommand } from 'citty';
+import { exitCodeOf } from '../../errors.js';
 import { describe } from '../help.js';
 import { act, appFrom, commonArgs, layoutFrom, printJson, seconds, shortId } from '../common.js';
 
@@ -26,7 +27,7 @@ export default defineCommand({
       else for (const n of res.notes ?? []) process.stderr.write(`toes: note: ${n}\n`);
       if (!res.ok) {
         process.stderr.write(`toes: ${res.error!.message}\n`);
-        process.exitCode = res.error!.code === 'USAGE' ? 2 : 1;
+        process.exitCode = exitCodeOf(res.error!.code);
         return;
       }
       if (args.json) return;

@@ -31,7 +31,7 @@ export async function appExists(layout: Layout, app: string): Promise<boolean> {
 
 export async function listApps(layout: Layout): Promise<string[]> {
   const names = new Set<string>();
-  for (const dir of [layout.roots.appsDir, `${layout.revDir}/apps`]) {
+  for (const dir of [layout.roots.appsDir, layout.appsStateRoot]) {
     try {
       for (const e of await fs.readdir(dir, { withFileTypes: true })) if (e.isDirectory() && !e.name.startsWith('.')) names.add(e.name);
     } catch {}

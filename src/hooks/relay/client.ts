@@ -6,6 +6,7 @@
 // the relay sends it again.
 import fs from 'node:fs/promises';
 import WebSocket from 'ws';
+import { writeJsonDurable } from '../../releases/durable.js';
 import { isAppName } from '../../releases/paths.js';
 import type { EventLog } from '../event-log.js';
 import type { Answer, Arrival } from '../receiver.js';
@@ -190,10 +191,6 @@ export class RelayClient {
 
   /** Whole or not at all: `toes webhook status` may read it at any moment. */
   private async writeState(): Promise<void> {
-    const tmp = `${this.o.stateFile}.tmp`;
-    await fs
-      .writeFile(tmp, JSON.stringify(this.state) + '\n')
-      .then(() => fs.rename(tmp, this.o.stateFile))
-      .catch(() => {});
+    await writeJsonDurable(this.o.stateFile, this.state, { compact: true, mode: 0o644 }).catch(() => {});
   }
 }

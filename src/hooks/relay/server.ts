@@ -306,7 +306,7 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(err.code === 'EADDRINUSE' ? new RevError('USAGE', `Port ${o.port} on ${o.host} is already in use; pick another with --port.`) : err),
+      reject(err.code === 'EADDRINUSE' ? new RevError('PORT_IN_USE', `Port ${o.port} on ${o.host} is already in use; pick another with --port.`) : err),
     );
     server.listen(o.port, o.host, () => resolve());
   });
