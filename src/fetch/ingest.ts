@@ -8,7 +8,7 @@ import ignore, { type Ignore } from 'ignore';
 import { RevError } from '../errors.js';
 import { BlobStore, gitBlobId } from './blobs.js';
 import { mapLimit } from './pool.js';
-import { checkEntries, type Entry } from './snapshot.js';
+import { checkEntries, displayName, type Entry } from './snapshot.js';
 
 export interface IngestOptions {
   /** Honour .gitignore files and skip .git and node_modules (for a local app folder). */
@@ -62,7 +62,7 @@ async function walk(root: string, opts: IngestOptions): Promise<Found[]> {
         const st = await fs.stat(abs);
         found.push({ rel, abs, kind: st.mode & 0o111 ? 'exec' : 'file' });
       } else {
-        throw new RevError('UNSAFE_ENTRY', `Refused to deploy: "${rel}" is a device, socket or pipe rather than a file, so nothing was published; remove it (or ignore it in .gitignore) and deploy again.`, {
+        throw new RevError('UNSAFE_ENTRY', `Refused to deploy: "${displayName(rel)}" is a device, socket or pipe rather than a file, so nothing was published; remove it (or ignore it in .gitignore) and deploy again.`, {
           data: { path: rel },
         });
       }

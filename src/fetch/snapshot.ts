@@ -39,10 +39,39 @@ export interface Snapshot {
   settle?: () => Promise<void>;
 }
 
-function unsafe(entryPath: string, why: string): RevError {
-  return new RevError('UNSAFE_ENTRY', `Refused to deploy: the entry "${entryPath}" ${why}, so nothing was published; fix the repository or archive and deploy again.`, {
-    data: { path: entryPath, why },
+/**
+ * A name from an archive or a tree, safe to print: control characters (an ESC sequence or
+ * a newline could rewrite the user's terminal) are escaped, and a very long name is cut.
+ */
+export function displayName(name: string, max = 200): string {
+  const escaped = name.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (ch) => {
+    const code = ch.charCodeAt(0);
+    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
   });
+  return escaped.length > max ? `${escaped.slice(0, max)}… (${name.length} characters)` : escaped;
+}
+
+/** An UNSAFE_ENTRY refusal; `where` names what held the entry ("entry", "archive entry"). */
+export function unsafeEntryError(entryPath: string, why: string, data: Record<string, unknown> = {}, where = 'entry', fix = 'fix the repository or archive'): RevError {
+  return new RevError('UNSAFE_ENTRY', `Refused to deploy: the ${where} "${displayName(entryPath)}" ${why}, so nothing was published; ${fix} and deploy again.`, {
+    data: { path: entryPath, why, ...data },
+  });
+}
+
+const unsafe = (entryPath: string, why: string): RevError => unsafeEntryError(entryPath, why);
+
+/** The longest name of one path component most filesystems take (NAME_MAX), in bytes. */
+export const MAX_NAME_BYTES = 255;
+/** The longest path Linux takes (PATH_MAX), in bytes, less room for the release directory. */
+export const MAX_PATH_BYTES = 3_800;
+
+/**
+ * `.git` as a case-insensitive disk (macOS, Windows shares) or HFS+ would see it: any case,
+ * with the zero-width characters HFS+ ignores, or with trailing dots and spaces (NTFS).
+ */
+function isDotGit(part: string): boolean {
+  const folded = part.replace(/[\u200c-\u200f\u202a-\u202e\u206a-\u206f\ufeff]/g, '').replace(/[. ]+$/, '').toLowerCase();
+  return folded === '.git';
 }
 
 /** Throws UNSAFE_ENTRY unless `p` is a plain relative path that stays inside the root. */
@@ -50,11 +79,15 @@ export function checkRelativePath(p: string): string {
   if (p.length === 0 || p.includes('\0')) throw unsafe(p, 'has an empty or NUL-containing name');
   if (p.startsWith('/') || /^[A-Za-z]:/.test(p)) throw unsafe(p, 'is an absolute path');
   if (p.includes('\\')) throw unsafe(p, 'contains a backslash, which some systems read as a path separator');
+  // A name whose bytes are not UTF-8 decodes to U+FFFD: two such names could become one.
+  if (p.includes('\ufffd')) throw unsafe(p, 'has a name that is not valid UTF-8 text (rename it to UTF-8)');
+  if (Buffer.byteLength(p) > MAX_PATH_BYTES) throw unsafe(p, `has a path longer than ${MAX_PATH_BYTES.toLocaleString('en-US')} bytes, more than the filesystem takes`);
   const parts = p.split('/');
   for (const part of parts) {
     if (part === '..') throw unsafe(p, 'climbs out of the release with ".."');
     if (part === '' || part === '.') throw unsafe(p, 'is not a normalized path');
-    if (part === '.git') throw unsafe(p, 'writes into a .git directory');
+    if (isDotGit(part)) throw unsafe(p, 'writes into a .git directory');
+    if (Buffer.byteLength(part) > MAX_NAME_BYTES) throw unsafe(p, `has a name longer than ${MAX_NAME_BYTES} bytes, more than the filesystem takes`);
   }
   return p;
 }
@@ -96,11 +129,11 @@ function resolveInTree(dir: readonly string[], target: string, links: ReadonlyMa
  */
 export function checkLinkTarget(linkPath: string, target: string, links: ReadonlyMap<string, string> = new Map()): void {
   if (target.length === 0 || target.includes('\0')) throw unsafe(linkPath, 'is a symlink with an empty target');
-  if (path.posix.isAbsolute(target)) throw unsafe(linkPath, `is a symlink to an absolute path (${target})`);
+  if (path.posix.isAbsolute(target)) throw unsafe(linkPath, `is a symlink to an absolute path (${displayName(target)})`);
   const dir = path.posix.dirname(linkPath);
   const resolved = resolveInTree(dir === '.' ? [] : dir.split('/'), target, links, { n: 0 });
-  if (resolved === 'outside') throw unsafe(linkPath, `is a symlink leading outside the release (${target})`);
-  if (resolved === 'loop') throw unsafe(linkPath, `is a symlink loop or a chain of more than ${MAX_LINK_HOPS} links (${target})`);
+  if (resolved === 'outside') throw unsafe(linkPath, `is a symlink leading outside the release (${displayName(target)})`);
+  if (resolved === 'loop') throw unsafe(linkPath, `is a symlink loop or a chain of more than ${MAX_LINK_HOPS} links (${displayName(target)})`);
 }
 
 /**
@@ -117,12 +150,18 @@ export function checkEntries(entries: Entry[]): void {
     seen.add(e.path);
     if (e.kind === 'symlink') links.set(e.path, e.target ?? '');
   }
+  // A file and a directory of the same name cannot both be made.
+  for (const e of entries) {
+    for (let dir = path.posix.dirname(e.path); dir !== '.'; dir = path.posix.dirname(dir)) {
+      if (seen.has(dir) && !links.has(dir)) throw unsafe(e.path, `lies below "${displayName(dir)}", which the tree also has as a file`);
+    }
+  }
   if (links.size === 0) return;
   for (const [linkPath, target] of links) checkLinkTarget(linkPath, target, links);
   for (const e of entries) {
     let dir = path.posix.dirname(e.path);
     while (dir !== '.') {
-      if (links.has(dir)) throw unsafe(e.path, `lies below the symlink "${dir}"`);
+      if (links.has(dir)) throw unsafe(e.path, `lies below the symlink "${displayName(dir)}"`);
       dir = path.posix.dirname(dir);
     }
   }

@@ -18,7 +18,7 @@ import { RevError, translateSystemError } from '../errors.js';
 import type { BlobStore } from './blobs.js';
 import { hostOf, httpRequest, redactUrl, statusError, type HttpOptions } from './http.js';
 import { ingestDir } from './ingest.js';
-import { checkLinkTarget, checkRelativePath, type Snapshot } from './snapshot.js';
+import { checkLinkTarget, checkRelativePath, displayName, unsafeEntryError, type Snapshot } from './snapshot.js';
 
 const FILE_TYPES = new Set(['File', 'OldFile', 'ContiguousFile']);
 const NOT_A_FILE: Record<string, string> = {
@@ -29,9 +29,7 @@ const NOT_A_FILE: Record<string, string> = {
 
 
 function unsafeEntry(entryPath: string, why: string, data: Record<string, unknown> = {}): RevError {
-  return new RevError('UNSAFE_ENTRY', `Refused to deploy: the archive entry "${entryPath}" ${why}, so nothing was published; fix the archive and deploy again.`, {
-    data: { path: entryPath, why, ...data },
-  });
+  return unsafeEntryError(entryPath, why, data, 'archive entry', 'fix the archive');
 }
 
 function badArchive(why: string, cause?: unknown): RevError {
@@ -77,8 +75,8 @@ class TarTree {
     for (let i = 1; i < parts.length; i++) {
       const dir = parts.slice(0, i).join('/');
       const kind = this.kinds.get(dir);
-      if (kind === 'symlink') throw unsafeEntry(p, `lies below the symlink "${dir}", which a write could follow out of the release`);
-      if (kind === 'file') throw badArchive(`has the entry "${p}" below the file "${dir}"`);
+      if (kind === 'symlink') throw unsafeEntry(p, `lies below the symlink "${displayName(dir)}", which a write could follow out of the release`);
+      if (kind === 'file') throw badArchive(`has the entry "${displayName(p)}" below the file "${displayName(dir)}"`);
     }
     const before = this.kinds.get(p);
     if (before !== undefined && !(before === 'dir' && type === 'Directory')) throw unsafeEntry(p, 'appears twice');
@@ -95,16 +93,16 @@ class TarTree {
     } else if (type === 'Link') {
       const target = tarPath(rawLinkpath ?? '');
       if (target === '' || target.startsWith('/') || target.split('/').includes('..')) {
-        throw unsafeEntry(p, `is a hard link to "${rawLinkpath ?? ''}", outside the release`, { target: rawLinkpath });
+        throw unsafeEntry(p, `is a hard link to "${displayName(rawLinkpath ?? '')}", outside the release`, { target: rawLinkpath });
       }
       checkRelativePath(target);
       if (this.kinds.get(target) !== 'file') {
-        throw unsafeEntry(p, `is a hard link to "${target}", which is not a regular file earlier in the archive`, { target });
+        throw unsafeEntry(p, `is a hard link to "${displayName(target)}", which is not a regular file earlier in the archive`, { target });
       }
       const tparts = target.split('/');
       for (let i = 1; i < tparts.length; i++) {
         if (this.kinds.get(tparts.slice(0, i).join('/')) !== 'dir') {
-          throw unsafeEntry(p, `is a hard link to "${target}" through something that is not a directory`, { target });
+          throw unsafeEntry(p, `is a hard link to "${displayName(target)}" through something that is not a directory`, { target });
         }
       }
       kind = 'file';
@@ -222,8 +220,8 @@ export async function unpackTarball(
   // tar skips what it does not know (sparse files, vendor types, oversized pax headers);
   // silently dropping part of an app is not acceptable, so those refuse the archive.
   parser.on('ignoredEntry', (entry: ReadEntry) => {
-    if (entry.meta) fail(badArchive(`has an extended header larger than tar accepts before "${entry.path}"`));
-    else fail(unsafeEntry(entry.path, `is of the unsupported tar type ${entry.type ?? entry.header?.typeKey ?? 'unknown'}`, { type: entry.type }));
+    if (entry.meta) fail(badArchive(`has an extended header larger than tar accepts before "${displayName(entry.path)}"`));
+    else fail(unsafeEntry(entry.path, `is of the unsupported tar type ${displayName(String(entry.type ?? entry.header?.typeKey ?? 'unknown'))}`, { type: entry.type }));
     entry.resume();
   });
   parser.on('eof', () => (sawEnd = true));
