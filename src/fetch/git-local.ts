@@ -4,6 +4,7 @@ import fsSync from 'node:fs';
 import git from 'isomorphic-git';
 import { RevError } from '../errors.js';
 import type { BlobStore } from './blobs.js';
+import { Budget, DEFAULT_LIMITS, type SourceLimits } from './limits.js';
 import { mapLimit } from './pool.js';
 import { checkEntries, type Entry, type Snapshot } from './snapshot.js';
 import { walkTree } from './tree.js';
@@ -26,7 +27,7 @@ export async function resolveLocalGitRef(gitdir: string, ref: string | undefined
   throw new RevError('REF_NOT_FOUND', `The ref "${ref ?? 'HEAD'}" does not exist in ${gitdir}; check the branch or tag name.`, { data: { ref: ref ?? 'HEAD' } });
 }
 
-export async function snapshotFromLocalRepo(gitdir: string, target: GitTarget, blobs: BlobStore): Promise<Snapshot> {
+export async function snapshotFromLocalRepo(gitdir: string, target: GitTarget, blobs: BlobStore, limits: SourceLimits = DEFAULT_LIMITS): Promise<Snapshot> {
   const cache = {};
   let entries: Entry[];
   try {
@@ -34,7 +35,7 @@ export async function snapshotFromLocalRepo(gitdir: string, target: GitTarget, b
     entries = await walkTree(commit.tree, {
       tree: async (oid) => (await git.readTree({ fs: fsSync, gitdir, oid, cache })).tree.map((t) => ({ mode: t.mode, name: t.path, oid: t.oid })),
       blobText: async (oid) => Buffer.from((await git.readBlob({ fs: fsSync, gitdir, oid, cache })).blob).toString('utf8'),
-    });
+    }, new Budget(limits));
   } catch (err) {
     if ((err as { code?: string })?.code === 'UnsafeFilepathError') {
       const p = (err as { data?: { filepath?: string } }).data?.filepath ?? '?';

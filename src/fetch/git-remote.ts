@@ -8,9 +8,10 @@ import { RevError, translateSystemError } from '../errors.js';
 import type { BlobStore } from './blobs.js';
 import { redactUrl, type HttpOptions } from './http.js';
 import { ObjectDb, commitTree, parseTree } from './objects.js';
-import { PackError, parsePack, type GitObject } from './pack.js';
+import { Budget, limitError, withDefaults, type SourceLimits } from './limits.js';
+import { PackError, PackLimitError, parsePack, type GitObject } from './pack.js';
 import { mapLimit } from './pool.js';
-import { discover, uploadPack, type Advertisement } from './smart-http.js';
+import { BodyTooLarge, discover, uploadPack, type Advertisement } from './smart-http.js';
 import { checkEntries, type Entry, type Snapshot } from './snapshot.js';
 import { walkTree } from './tree.js';
 
@@ -36,9 +37,24 @@ export function gitStoreDir(storeRoot: string, owner: string, url: string): stri
   return path.join(storeRoot, 'git', `${owner}-${key}`);
 }
 
+export interface GitLimitOptions {
+  limits?: SourceLimits;
+}
+
+/** The ref list, refused past `limit.refs` (a server streaming refs for ever, say). */
+async function discoverBounded(url: string, opts: HttpOptions & GitLimitOptions): Promise<Advertisement> {
+  const limits = withDefaults(opts.limits);
+  try {
+    return await discover(url, { ...opts, maxBytes: limits.refsBytes });
+  } catch (err) {
+    if (err instanceof BodyTooLarge) throw limitError('refsBytes', limits, `The list of refs from ${redactUrl(url)} is larger than`);
+    throw err;
+  }
+}
+
 /** Asks the remote which commit `ref` (or its default branch) names, without fetching. */
-export async function resolveGitRef(url: string, ref: string | undefined, opts: HttpOptions): Promise<GitTarget> {
-  const ad = await discover(url, opts);
+export async function resolveGitRef(url: string, ref: string | undefined, opts: HttpOptions & GitLimitOptions): Promise<GitTarget> {
+  const ad = await discoverBounded(url, opts);
   let candidates: string[];
   if (!ref) {
     if (!ad.head && !ad.refs.has('HEAD')) throw new RevError('REF_NOT_FOUND', `${redactUrl(url)} has no default branch (is it empty?); push a commit or give --ref.`);
@@ -59,7 +75,7 @@ function localRefFor(remoteRef: string): string {
   return remoteRef.startsWith('refs/heads/') ? `refs/remotes/origin/${remoteRef.slice('refs/heads/'.length)}` : remoteRef;
 }
 
-export interface GitFetchOptions extends HttpOptions {
+export interface GitFetchOptions extends HttpOptions, GitLimitOptions {
   storeRoot: string;
   /** Who owns the store (the app): see gitStoreDir. */
   owner: string;
@@ -79,22 +95,33 @@ class Objects {
 async function download(url: string, target: GitTarget, objs: Objects, opts: GitFetchOptions, full: boolean): Promise<number> {
   const db = objs.db;
   const have = full ? undefined : await db.readRef(localRefFor(target.ref));
-  const ad = target.ad ?? (await discover(url, opts));
+  const ad = target.ad ?? (await discoverBounded(url, opts));
+  const limits = withDefaults(opts.limits);
   const haves = have && (await db.has(have)) ? [have] : [];
   // A release needs its snapshot, not the history behind it: with nothing to build on, ask
   // for depth 1. With a tip in the store, ask without a depth: git's upload-pack ignores
   // "have"s for a deepening request and would send the whole snapshot again, while a plain
   // request sends only the objects the store lacks (the store's shallow list bounds it).
-  const res = await uploadPack(
-    url,
-    { want: target.commit, haves, shallows: full ? [] : await db.shallows(), depth: haves.length ? undefined : 1 },
-    ad,
-    { ...opts, onBytes: (n) => opts.onProgress?.({ phase: 'receiving', loaded: n }) },
-  );
+  let res;
+  try {
+    res = await uploadPack(
+      url,
+      { want: target.commit, haves, shallows: full ? [] : await db.shallows(), depth: haves.length ? undefined : 1 },
+      ad,
+      // A pack is compressed: past the snapshot's own limit (and some framing) it is not one snapshot.
+      { ...opts, maxBytes: limits.snapshotBytes + (limits.snapshotBytes >> 4) + 1024 * 1024, onBytes: (n) => opts.onProgress?.({ phase: 'receiving', loaded: n }) },
+    );
+  } catch (err) {
+    if (err instanceof BodyTooLarge) throw limitError('snapshotBytes', limits, `The pack from ${redactUrl(url)} is larger than`);
+    throw err;
+  }
   let objects: Map<string, GitObject>;
   try {
-    objects = res.pack.length === 0 ? new Map() : parsePack(res.pack, (oid) => objs.fresh.get(oid));
+    objects = res.pack.length === 0 ? new Map() : parsePack(res.pack, (oid) => objs.fresh.get(oid), { objectBytes: limits.fileBytes, blobBytes: limits.snapshotBytes });
   } catch (err) {
+    if (err instanceof PackLimitError) {
+      throw err.limit === 'object' ? limitError('fileBytes', limits, 'A file in the pack is larger than') : limitError('snapshotBytes', limits, 'The files in the pack add up to more than');
+    }
     if (!(err instanceof PackError)) throw err;
     throw new RevError('UNREACHABLE', `The pack from ${redactUrl(url)} was damaged or cut short (${err.message}); deploy again.`, { cause: err });
   }
@@ -118,18 +145,19 @@ export async function fetchGit(url: string, target: GitTarget, opts: GitFetchOpt
       bytes += await download(url, target, objs, opts, false);
       asked = true;
     }
-    let snap = await snapshot(target, objs, opts.blobs);
+    const limits = withDefaults(opts.limits);
+    let snap = await snapshot(target, objs, opts.blobs, limits);
     if (snap.missing.length && !asked && target.ref) {
       // The commit arrived before but its contents were never stored (the deploy that
       // fetched it was killed): the store's settled tip still says what it does hold.
       bytes += await download(url, target, objs, opts, false);
-      snap = await snapshot(target, objs, opts.blobs);
+      snap = await snapshot(target, objs, opts.blobs, limits);
     }
     if (snap.missing.length) {
       // The store lacks some contents the server assumed we had (a blob store cleaned by
       // hand, say): ask for the whole snapshot once.
       bytes += await download(url, target, objs, opts, true);
-      snap = await snapshot(target, objs, opts.blobs);
+      snap = await snapshot(target, objs, opts.blobs, limits);
       if (snap.missing.length) throw new RevError('INTERNAL', `The server did not send ${snap.missing.length} files of ${target.commit}; deploy again.`);
     }
     const settle = async () => {
@@ -141,7 +169,7 @@ export async function fetchGit(url: string, target: GitTarget, opts: GitFetchOpt
   }
 }
 
-async function snapshot(target: GitTarget, objs: Objects, blobs: BlobStore): Promise<{ entries: Entry[]; missing: Entry[]; pending: Map<string, Buffer> }> {
+async function snapshot(target: GitTarget, objs: Objects, blobs: BlobStore, limits: SourceLimits): Promise<{ entries: Entry[]; missing: Entry[]; pending: Map<string, Buffer> }> {
   const commit = await objs.get(target.commit);
   if (!commit) throw new RevError('REF_NOT_FOUND', `The commit ${target.commit} did not arrive; deploy again.`);
   const tree = async (oid: string) => {
@@ -164,7 +192,7 @@ async function snapshot(target: GitTarget, objs: Objects, blobs: BlobStore): Pro
       if (objs.fresh.has(oid)) linkObjects.push([oid, b]);
       return b.content.toString('utf8');
     },
-  });
+  }, new Budget(limits));
   if (lostLinks.size) return { entries, missing: entries.filter((e) => lostLinks.has(e.oid)), pending: new Map() };
   await objs.db.append(linkObjects);
   checkEntries(entries);

@@ -9,6 +9,8 @@ export interface HttpOptions {
   token?: string;
   /** Milliseconds to wait for response headers and between body chunks. */
   timeoutMs?: number;
+  /** Ends the request and its body when the deploy's download deadline passes. */
+  signal?: AbortSignal;
 }
 
 let plain: Agent | undefined;
@@ -74,6 +76,7 @@ export async function httpRequest(
       body: init.body,
       headersTimeout: timeout,
       bodyTimeout: timeout,
+      ...(opts.signal ? { signal: opts.signal } : {}),
       ...(d ? { dispatcher: d } : { maxRedirections: follow ? 5 : 0 }),
     } as Parameters<typeof request>[1]);
   } catch (err) {

@@ -4,6 +4,7 @@ import fs from 'node:fs/promises';
 import { RevError } from '../errors.js';
 import { BlobStore } from './blobs.js';
 import { fetchGit, resolveGitRef, type GitTarget } from './git-remote.js';
+import { Budget, limitError, withDefaults, type SourceLimits } from './limits.js';
 import type { Source } from './source.js';
 import type { Snapshot } from './snapshot.js';
 
@@ -12,6 +13,7 @@ export { mapLimit } from './pool.js';
 export { parseSource, formatSource, type Source } from './source.js';
 export { hasPackageJson, type Entry, type Snapshot } from './snapshot.js';
 export { redactUrl } from './http.js';
+export { DEFAULT_LIMITS, LIMIT_SETTINGS, type SourceLimits } from './limits.js';
 
 export interface FetchContext {
   storeRoot: string;
@@ -21,7 +23,31 @@ export interface FetchContext {
   blobs: BlobStore;
   token?: string;
   timeoutMs?: number;
+  /** What the source may send; unset values take the defaults. */
+  limits?: Partial<SourceLimits>;
+  /**
+   * When the deploy's downloads must be over (epoch ms), so a trickling server cannot hold
+   * the app's lock: default `limits.downloadSeconds` from the call.
+   */
+  deadline?: number;
   onProgress?: (p: { phase: string; loaded: number; total?: number }) => void;
+}
+
+/** Runs `work` with a signal that ends its requests at the deadline, which becomes LIMIT_EXCEEDED. */
+async function withDeadline<T>(ctx: FetchContext, work: (signal: AbortSignal, limits: SourceLimits) => Promise<T>): Promise<T> {
+  const limits = withDefaults(ctx.limits);
+  const deadline = ctx.deadline ?? Date.now() + limits.downloadSeconds * 1000;
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), Math.max(0, deadline - Date.now()));
+  try {
+    if (ac.signal.aborted || Date.now() >= deadline) throw limitError('downloadSeconds', limits, 'The download took longer than');
+    return await work(ac.signal, limits);
+  } catch (err) {
+    if (ac.signal.aborted) throw limitError('downloadSeconds', limits, 'The download took longer than');
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export interface Probe {
@@ -34,7 +60,7 @@ export async function probeSource(src: Source, ref: string | undefined, ctx: Fet
   switch (src.kind) {
     case 'git-remote': {
       if (ref && /^[0-9a-f]{40}$/i.test(ref)) return { version: ref.toLowerCase(), target: { ref: '', commit: ref.toLowerCase() } };
-      const target = await resolveGitRef(src.url, ref, { token: ctx.token, timeoutMs: ctx.timeoutMs });
+      const target = await withDeadline(ctx, (signal, limits) => resolveGitRef(src.url, ref, { token: ctx.token, timeoutMs: ctx.timeoutMs, signal, limits }));
       return { version: target.commit, target };
     }
     case 'git-local': {
@@ -53,18 +79,20 @@ export async function fetchSnapshot(src: Source, probe: Probe, ctx: FetchContext
   await fs.mkdir(ctx.tmpRoot, { recursive: true });
   switch (src.kind) {
     case 'git-remote':
-      return fetchGit(src.url, probe.target!, { storeRoot: ctx.storeRoot, owner: ctx.owner, blobs: ctx.blobs, token: ctx.token, timeoutMs: ctx.timeoutMs, onProgress: ctx.onProgress });
+      return withDeadline(ctx, (signal, limits) =>
+        fetchGit(src.url, probe.target!, { storeRoot: ctx.storeRoot, owner: ctx.owner, blobs: ctx.blobs, token: ctx.token, timeoutMs: ctx.timeoutMs, signal, limits, onProgress: ctx.onProgress }),
+      );
     case 'git-local':
-      return (await import('./git-local.js')).snapshotFromLocalRepo(src.gitdir, probe.target!, ctx.blobs);
+      return (await import('./git-local.js')).snapshotFromLocalRepo(src.gitdir, probe.target!, ctx.blobs, withDefaults(ctx.limits));
     case 'tarball':
     {
       // Loaded on demand: a git deploy (the common case) never pays for tar.
       const { fetchTarball } = await import('./tarball.js');
-      return fetchTarball(src.url, { tmpRoot: ctx.tmpRoot, blobs: ctx.blobs, token: ctx.token, timeoutMs: ctx.timeoutMs, onProgress: ctx.onProgress });
+      return withDeadline(ctx, (signal, limits) => fetchTarball(src.url, { tmpRoot: ctx.tmpRoot, blobs: ctx.blobs, token: ctx.token, timeoutMs: ctx.timeoutMs, signal, limits, onProgress: ctx.onProgress }));
     }
     case 'dir': {
       const { ingestDir, treeVersion } = await import('./ingest.js');
-      const entries = await ingestDir(src.path, ctx.blobs, { gitignore: true, move: false });
+      const entries = await ingestDir(src.path, ctx.blobs, { gitignore: true, move: false, budget: new Budget(withDefaults(ctx.limits)) });
       return { version: treeVersion(entries), kind: 'dir', entries, bytesFetched: 0 };
     }
   }

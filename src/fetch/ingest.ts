@@ -7,6 +7,7 @@ import path from 'node:path';
 import ignore, { type Ignore } from 'ignore';
 import { RevError } from '../errors.js';
 import { BlobStore, gitBlobId } from './blobs.js';
+import type { Budget } from './limits.js';
 import { mapLimit } from './pool.js';
 import { checkEntries, displayName, type Entry } from './snapshot.js';
 
@@ -15,6 +16,8 @@ export interface IngestOptions {
   gitignore: boolean;
   /** The files are temporary and may be moved into the store instead of copied. */
   move: boolean;
+  /** Counts entries and bytes against the source limits (an unpacked archive was counted already). */
+  budget?: Budget;
 }
 
 interface Found {
@@ -56,10 +59,12 @@ async function walk(root: string, opts: IngestOptions): Promise<Found[]> {
         if (isIgnored(scoped, rel, d.isDirectory())) continue;
       }
       const abs = path.join(root, rel);
+      opts.budget?.entry(rel);
       if (d.isDirectory()) subdirs.push(visit(rel, scoped));
       else if (d.isSymbolicLink()) found.push({ rel, abs, kind: 'symlink' });
       else if (d.isFile()) {
         const st = await fs.stat(abs);
+        opts.budget?.file(rel, st.size);
         found.push({ rel, abs, kind: st.mode & 0o111 ? 'exec' : 'file' });
       } else {
         throw new RevError('UNSAFE_ENTRY', `Refused to deploy: "${displayName(rel)}" is a device, socket or pipe rather than a file, so nothing was published; remove it (or ignore it in .gitignore) and deploy again.`, {

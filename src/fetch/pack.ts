@@ -17,6 +17,25 @@ const REF_DELTA = 7;
 
 export class PackError extends Error {}
 
+/** A pack that is whole but holds more than the caller allows. */
+export class PackLimitError extends Error {
+  constructor(
+    readonly limit: 'object' | 'blobs',
+    readonly size: number,
+  ) {
+    super(`pack ${limit} limit`);
+  }
+}
+
+export interface PackLimits {
+  /** Bytes of one object, checked against its header before it is inflated. */
+  objectBytes: number;
+  /** Bytes of all blobs together. */
+  blobBytes: number;
+}
+
+const NO_LIMITS: PackLimits = { objectBytes: 1 << 30, blobBytes: Number.MAX_SAFE_INTEGER };
+
 export function objectId(type: ObjectType, content: Buffer): string {
   return createHash('sha1').update(`${type} ${content.length}\0`).update(content).digest('hex');
 }
@@ -33,13 +52,13 @@ function readVarint(buf: Buffer, pos: { i: number }): number {
   return n;
 }
 
-export function applyDelta(base: Buffer, delta: Buffer): Buffer {
+export function applyDelta(base: Buffer, delta: Buffer, maxBytes = NO_LIMITS.objectBytes): Buffer {
   const pos = { i: 0 };
   const srcSize = readVarint(delta, pos);
   if (srcSize !== base.length) throw new PackError('delta base size mismatch');
   const dstSize = readVarint(delta, pos);
-  // A hostile header must not make us allocate without limit (no app file is 1 GiB).
-  if (dstSize > 1 << 30) throw new PackError('delta result implausibly large');
+  // A hostile header must not make us allocate without limit.
+  if (dstSize > maxBytes) throw new PackLimitError('object', dstSize);
   const out = Buffer.allocUnsafe(dstSize);
   let o = 0;
   while (pos.i < delta.length) {
@@ -75,7 +94,7 @@ interface Pending {
  * Parses a whole pack. `external` supplies REF_DELTA bases that are not in the pack.
  * Returns every object by id. Throws PackError on any damage (bad checksum, truncation).
  */
-export function parsePack(pack: Buffer, external?: (oid: string) => GitObject | undefined): Map<string, GitObject> {
+export function parsePack(pack: Buffer, external?: (oid: string) => GitObject | undefined, limits: PackLimits = NO_LIMITS): Map<string, GitObject> {
   if (pack.length < 32 || pack.toString('latin1', 0, 4) !== 'PACK') throw new PackError('not a pack');
   const version = pack.readUInt32BE(4);
   if (version !== 2 && version !== 3) throw new PackError(`pack version ${version}`);
@@ -84,6 +103,12 @@ export function parsePack(pack: Buffer, external?: (oid: string) => GitObject | 
   const sum = createHash('sha1').update(pack.subarray(0, end)).digest();
   if (!sum.equals(pack.subarray(end))) throw new PackError('pack checksum mismatch (truncated or damaged)');
 
+  let blobBytes = 0;
+  const countBlob = (obj: GitObject): void => {
+    if (obj.type !== 'blob') return;
+    blobBytes += obj.content.length;
+    if (blobBytes > limits.blobBytes) throw new PackLimitError('blobs', blobBytes);
+  };
   const byOffset = new Map<number, GitObject>();
   const byId = new Map<string, GitObject>();
   const pending: Pending[] = [];
@@ -114,6 +139,7 @@ export function parsePack(pack: Buffer, external?: (oid: string) => GitObject | 
       baseOid = pack.toString('hex', pos.i, pos.i + 20);
       pos.i += 20;
     } else if (!TYPES[type]) throw new PackError(`object type ${type} at ${offset}`);
+    if (size > limits.objectBytes) throw new PackLimitError('object', size);
     let inflated: { buffer: Buffer; engine: { bytesWritten: number } };
     try {
       // The header's size bounds the output: a hostile pack cannot inflate without limit.
@@ -125,6 +151,7 @@ export function parsePack(pack: Buffer, external?: (oid: string) => GitObject | 
     if (inflated.buffer.length !== size) throw new PackError(`object at ${offset} has the wrong size`);
     if (baseOffset === undefined && baseOid === undefined) {
       const obj = { type: TYPES[type], content: inflated.buffer };
+      countBlob(obj);
       byOffset.set(offset, obj);
       byId.set(objectId(obj.type, obj.content), obj);
     } else pending.push({ offset, baseOffset, baseOid, delta: inflated.buffer });
@@ -139,7 +166,8 @@ export function parsePack(pack: Buffer, external?: (oid: string) => GitObject | 
         next.push(p);
         continue;
       }
-      const obj = { type: base.type, content: applyDelta(base.content, p.delta) };
+      const obj = { type: base.type, content: applyDelta(base.content, p.delta, limits.objectBytes) };
+      countBlob(obj);
       byOffset.set(p.offset, obj);
       byId.set(objectId(obj.type, obj.content), obj);
     }

@@ -44,17 +44,29 @@ function notSmart(url: string, why: string): RevError {
   });
 }
 
-async function readBody(res: { body: AsyncIterable<Uint8Array> }, url: string, onBytes?: (n: number) => void): Promise<Buffer> {
+/** A body larger than the caller allows: the connection is dropped when it is seen. */
+export class BodyTooLarge extends Error {
+  constructor(readonly bytes: number) {
+    super('body too large');
+  }
+}
+
+async function readBody(res: { body: AsyncIterable<Uint8Array> & { destroy?: () => void } }, url: string, maxBytes: number, onBytes?: (n: number) => void): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let n = 0;
   try {
-    // Read as it arrives, never paused: see the note on undici in git.ts.
+    // Read as it arrives, never paused: see the note on undici in tarball.ts.
     for await (const c of res.body) {
-      chunks.push(Buffer.from(c));
       n += c.length;
+      if (n > maxBytes) {
+        res.body.destroy?.();
+        throw new BodyTooLarge(n);
+      }
+      chunks.push(Buffer.from(c));
       onBytes?.(n);
     }
   } catch (err) {
+    if (err instanceof BodyTooLarge) throw err;
     throw networkError(url, err);
   }
   return Buffer.concat(chunks);
@@ -62,7 +74,7 @@ async function readBody(res: { body: AsyncIterable<Uint8Array> }, url: string, o
 
 const DISCOVERY = '/info/refs?service=git-upload-pack';
 
-export async function discover(url: string, opts: HttpOptions): Promise<Advertisement> {
+export async function discover(url: string, opts: HttpOptions & { maxBytes?: number }): Promise<Advertisement> {
   // Redirects are followed here, by hand, as git does: the pack request must go to where
   // the repository really is (a POST redirected by 301/302 would turn into a GET), and a
   // token is never carried to another host.
@@ -70,14 +82,14 @@ export async function discover(url: string, opts: HttpOptions): Promise<Advertis
   let token = opts.token;
   let res = await httpRequest(u, { headers: { accept: 'application/x-git-upload-pack-advertisement', 'user-agent': USER_AGENT }, redirect: 'manual' }, { ...opts, token });
   for (let hops = 0; res.statusCode >= 300 && res.statusCode < 400 && res.headers.location; hops++) {
-    await res.body.text().catch(() => '');
+    await readBody(res, u, 64 * 1024).catch(() => undefined);
     if (hops === 5) throw notSmart(url, 'too many redirects');
     const next = new URL(String(res.headers.location), u);
     if (next.origin !== new URL(u).origin) token = undefined;
     u = next.toString();
     res = await httpRequest(u, { headers: { accept: 'application/x-git-upload-pack-advertisement', 'user-agent': USER_AGENT }, redirect: 'manual' }, { ...opts, token });
   }
-  const body = await readBody(res, u);
+  const body = await readBody(res, u, opts.maxBytes ?? Number.MAX_SAFE_INTEGER);
   if (res.statusCode !== 200) throw statusError(url, res.statusCode, 'the repository');
   const type = String(res.headers['content-type'] ?? '');
   if (!type.startsWith('application/x-git-upload-pack-advertisement')) throw notSmart(url, `content type "${type || 'none'}"`);
@@ -132,7 +144,7 @@ export interface UploadPackResult {
   bytes: number;
 }
 
-export async function uploadPack(url: string, req: UploadPackRequest, ad: Advertisement, opts: HttpOptions & { onBytes?: (n: number) => void }): Promise<UploadPackResult> {
+export async function uploadPack(url: string, req: UploadPackRequest, ad: Advertisement, opts: HttpOptions & { onBytes?: (n: number) => void; maxBytes?: number }): Promise<UploadPackResult> {
   const need = ['side-band-64k', 'ofs-delta'];
   for (const c of need) if (!ad.caps.has(c)) throw notSmart(url, `server lacks ${c}`);
   if (!ad.caps.has('shallow')) {
@@ -157,7 +169,7 @@ export async function uploadPack(url: string, req: UploadPackRequest, ad: Advert
     },
     opts,
   );
-  const body = await readBody(res, u, opts.onBytes);
+  const body = await readBody(res, u, opts.maxBytes ?? Number.MAX_SAFE_INTEGER, opts.onBytes);
   if (res.statusCode !== 200) throw statusError(url, res.statusCode, 'the repository');
   const out: UploadPackResult = { pack: Buffer.alloc(0), shallow: [], unshallow: [], bytes: body.length };
   const packParts: Buffer[] = [];

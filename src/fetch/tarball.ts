@@ -18,6 +18,7 @@ import { RevError, translateSystemError } from '../errors.js';
 import type { BlobStore } from './blobs.js';
 import { hostOf, httpRequest, redactUrl, statusError, type HttpOptions } from './http.js';
 import { ingestDir } from './ingest.js';
+import { Budget, DEFAULT_LIMITS, limitError, withDefaults, type SourceLimits } from './limits.js';
 import { checkLinkTarget, checkRelativePath, displayName, unsafeEntryError, type Snapshot } from './snapshot.js';
 
 const FILE_TYPES = new Set(['File', 'OldFile', 'ContiguousFile']);
@@ -55,6 +56,7 @@ type Kind = 'dir' | 'file' | 'symlink';
  * land anywhere) or a file, links stay inside, and nothing is written twice.
  */
 class TarTree {
+  constructor(private budget: Budget) {}
   readonly kinds = new Map<string, Kind>();
   readonly links = new Map<string, string>();
   /** Entries accepted (the root "./" entry excluded). */
@@ -64,13 +66,16 @@ class TarTree {
    * Validates one header and records it. Returns the normalized path, or undefined for the
    * archive's own root ("./"), which is skipped. Throws UNSAFE_ENTRY (or BAD_ARCHIVE).
    */
-  admit(rawPath: string, type: string, rawLinkpath: string | undefined): string | undefined {
+  admit(rawPath: string, type: string, rawLinkpath: string | undefined, size: number): string | undefined {
     const p = tarPath(rawPath);
     if (p === '' || p === '.') {
       if (type === 'Directory') return undefined;
       throw unsafeEntry(rawPath, 'names the unpack directory itself');
     }
     checkRelativePath(p);
+    this.budget.entry(p);
+    // Checked against the header, before a byte of it is written.
+    if (FILE_TYPES.has(type)) this.budget.file(p, size);
     const parts = p.split('/');
     for (let i = 1; i < parts.length; i++) {
       const dir = parts.slice(0, i).join('/');
@@ -167,7 +172,10 @@ export async function unpackTarball(
   source: AsyncIterable<Uint8Array> | NodeJS.ReadableStream,
   dest: string,
   onBytes?: (total: number) => void,
+  limits: SourceLimits = DEFAULT_LIMITS,
 ): Promise<UnpackResult> {
+  // Compressed, an archive is smaller than its files; past this it is not one snapshot.
+  const maxRaw = limits.snapshotBytes + (limits.snapshotBytes >> 4) + 1024 * 1024;
   const realRoot = await fs.realpath(dest);
   const hash = createHash('sha256');
   let bytes = 0;
@@ -175,12 +183,13 @@ export async function unpackTarball(
     transform(chunk: Buffer, _enc, cb) {
       hash.update(chunk);
       bytes += chunk.length;
+      if (bytes > maxRaw) return cb(limitError('snapshotBytes', limits, 'The archive is larger than'));
       onBytes?.(bytes);
       cb(null, chunk);
     },
   });
 
-  const tree = new TarTree();
+  const tree = new TarTree(new Budget(limits));
   const stop = new AbortController();
   let failure: unknown; // the first refusal, tar parse error or write error
   let tarError: unknown;
@@ -196,7 +205,7 @@ export async function unpackTarball(
     let rel: string | undefined;
     try {
       if (failure) throw failure;
-      rel = tree.admit(entry.path, entry.type, entry.linkpath);
+      rel = tree.admit(entry.path, entry.type, entry.linkpath, entry.size ?? 0);
     } catch (err) {
       fail(err);
       entry.resume();
@@ -302,6 +311,7 @@ async function archiveRoot(dir: string): Promise<string> {
 }
 
 export interface TarballFetchOptions extends HttpOptions {
+  limits?: SourceLimits;
   tmpRoot: string;
   blobs: BlobStore;
   onProgress?: (p: { phase: string; loaded: number; total?: number }) => void;
@@ -402,6 +412,7 @@ function localPath(url: string): string | undefined {
 }
 
 export async function fetchTarball(url: string, opts: TarballFetchOptions): Promise<Snapshot> {
+  const limits = withDefaults(opts.limits);
   const tmp = path.join(opts.tmpRoot, `tar-${randomBytes(6).toString('hex')}`);
   await fs.mkdir(tmp, { recursive: true });
   try {
@@ -412,7 +423,7 @@ export async function fetchTarball(url: string, opts: TarballFetchOptions): Prom
       if (!st) throw new RevError('NO_SOURCE', `The archive ${file} does not exist; check the path.`);
       if (!st.isFile()) throw new RevError('NO_SOURCE', `The archive ${file} is not a regular file; check the path.`);
       const total = st.size;
-      result = await unpackTarball(createReadStream(file), tmp, (loaded) => opts.onProgress?.({ phase: 'archive', loaded, total }));
+      result = await unpackTarball(createReadStream(file), tmp, (loaded) => opts.onProgress?.({ phase: 'archive', loaded, total }), limits);
     } else {
       const res = await httpRequest(url, {}, opts);
       if (res.statusCode !== 200) {
@@ -426,7 +437,7 @@ export async function fetchTarball(url: string, opts: TarballFetchOptions): Prom
       const total = Number.isFinite(length) && length > 0 ? length : undefined;
       const body = res.body as Readable;
       try {
-        result = await unpackTarball(eagerChunks(body, url), tmp, (loaded) => opts.onProgress?.({ phase: 'download', loaded, total }));
+        result = await unpackTarball(eagerChunks(body, url), tmp, (loaded) => opts.onProgress?.({ phase: 'download', loaded, total }), limits);
       } finally {
         // After a refusal, hang up rather than leave the rest of the download pending.
         if (!body.destroyed) body.destroy();

@@ -1,5 +1,6 @@
 // Walks a git tree into snapshot entries. Shared by the remote store (objects.ts) and
 // local repositories (isomorphic-git), which differ only in how they read a tree or blob.
+import { Budget, DEFAULT_LIMITS } from './limits.js';
 import type { Entry } from './snapshot.js';
 
 export interface TreeReader {
@@ -8,13 +9,18 @@ export interface TreeReader {
   blobText(oid: string): Promise<string>;
 }
 
-export async function walkTree(root: string, reader: TreeReader): Promise<Entry[]> {
+/**
+ * The budget counts every path as it is met, so a tree bomb (a few trees that name each
+ * other over and over, 2^30 paths in a few KB) is refused at the entry limit, not walked.
+ */
+export async function walkTree(root: string, reader: TreeReader, budget = new Budget(DEFAULT_LIMITS)): Promise<Entry[]> {
   const out: Entry[] = [];
   const symlinks: Entry[] = [];
   async function walk(treeOid: string, prefix: string): Promise<void> {
     const subtrees: Promise<void>[] = [];
     for (const t of await reader.tree(treeOid)) {
       const p = prefix ? `${prefix}/${t.name}` : t.name;
+      budget.entry(p);
       if (t.mode === '40000' || t.mode === '040000') subtrees.push(walk(t.oid, p));
       else if (t.mode === '160000') continue; // submodules are not part of the snapshot
       else if (t.mode === '120000') symlinks.push({ path: p, kind: 'symlink', oid: t.oid });

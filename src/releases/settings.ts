@@ -4,11 +4,13 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { RevError } from '../errors.js';
+// Only the limits module: reading settings must not load the fetchers.
+import { DEFAULT_LIMITS, formatBytes, type SourceLimits } from '../fetch/limits.js';
 import { writeJsonDurable } from './durable.js';
 import { acquireLock } from './lock.js';
 import type { Layout } from './paths.js';
 
-type Kind = 'string' | 'bool' | 'int' | 'seconds' | 'enum';
+type Kind = 'string' | 'bool' | 'int' | 'count' | 'bytes' | 'seconds' | 'enum';
 interface KeySpec {
   kind: Kind;
   values?: string[];
@@ -30,6 +32,12 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
   'health.url': { kind: 'string', help: "the app's health URL (GET /ok)" },
   'health.timeout': { kind: 'seconds', help: 'seconds to wait for health, and for a restart command (30)' },
   'health.interval': { kind: 'seconds', help: 'seconds between health checks (0.25)' },
+  'limit.snapshot': { kind: 'bytes', help: `bytes of files one deploy may bring, e.g. 500M or 4G (${formatBytes(DEFAULT_LIMITS.snapshotBytes)})` },
+  'limit.file': { kind: 'bytes', help: `bytes of one file (${formatBytes(DEFAULT_LIMITS.fileBytes)})` },
+  'limit.entries': { kind: 'count', help: `files, links and directories in one snapshot (${DEFAULT_LIMITS.entries.toLocaleString('en-US')})` },
+  'limit.depth': { kind: 'count', help: `directories nested in one path (${DEFAULT_LIMITS.depth})` },
+  'limit.refs': { kind: 'bytes', help: `bytes of a git server's list of branches and tags (${formatBytes(DEFAULT_LIMITS.refsBytes)})` },
+  'limit.download': { kind: 'seconds', help: `seconds all of a deploy's downloads may take (${DEFAULT_LIMITS.downloadSeconds})` },
   relay: { kind: 'string', globalOnly: true, help: "the relay's base URL" },
   'webhook.url': { kind: 'string', globalOnly: true, help: 'the base URL webhooks reach `toes serve` at, printed by `toes webhook enable` (default: where it listens)' },
 };
@@ -62,6 +70,8 @@ export interface AppSettings {
   healthUrl?: string;
   healthTimeout: number;
   healthInterval: number;
+  /** What a source may send, with the defaults applied. */
+  limits: SourceLimits;
   /** Global only. */
   relay?: string;
   webhookUrl?: string;
@@ -87,6 +97,14 @@ export function resolveSettings(raw: Settings): AppSettings {
     healthUrl: str(raw['health.url']),
     healthTimeout: positive(raw['health.timeout'], DEFAULTS.healthTimeout),
     healthInterval: positive(raw['health.interval'], DEFAULTS.healthInterval),
+    limits: {
+      snapshotBytes: positive(raw['limit.snapshot'], DEFAULT_LIMITS.snapshotBytes),
+      fileBytes: positive(raw['limit.file'], DEFAULT_LIMITS.fileBytes),
+      entries: positive(raw['limit.entries'], DEFAULT_LIMITS.entries),
+      depth: positive(raw['limit.depth'], DEFAULT_LIMITS.depth),
+      refsBytes: positive(raw['limit.refs'], DEFAULT_LIMITS.refsBytes),
+      downloadSeconds: positive(raw['limit.download'], DEFAULT_LIMITS.downloadSeconds),
+    },
     relay: str(raw.relay),
     webhookUrl: str(raw['webhook.url']),
   };
@@ -104,6 +122,17 @@ export function parseConfigValue(key: string, raw: string): string | number | bo
     case 'int': {
       const n = Number(raw);
       if (!Number.isInteger(n) || n < 1 || n > 1000) throw bad('use a whole number from 1 to 1000');
+      return n;
+    }
+    case 'count': {
+      const n = Number(raw.replace(/[_,]/g, ''));
+      if (!Number.isInteger(n) || n < 1 || n > 100_000_000) throw bad('use a whole number above 0');
+      return n;
+    }
+    case 'bytes': {
+      const m = /^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?$/i.exec(raw.trim());
+      const n = m ? Math.floor(Number(m[1]) * 1024 ** ' KMGT'.indexOf(m[2].toUpperCase() || ' ')) : NaN;
+      if (!Number.isFinite(n) || n < 1) throw bad('use a size such as 500M, 2G or 1048576');
       return n;
     }
     case 'seconds': {
