@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'BAD_CONFIG' // a setting has an invalid value
   | 'UNHEALTHY' // the new release did not come up healthy and was rolled back
   | 'BAD_RELEASE' // that version was marked bad; --force to try it again
+  | 'SOURCE_CHANGED' // a local file changed while it was read
   | 'LIMIT_EXCEEDED' // a source sent more (or took longer) than a limit allows
   | 'INTERRUPTED' // the process doing it was stopped or killed before it finished
   | 'PORT_IN_USE' // a server could not listen: the address is taken

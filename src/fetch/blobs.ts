@@ -3,9 +3,10 @@
 // costs no disk in a new release. Writes go to a temporary name and are renamed into
 // place, so a killed process leaves at most a stray temporary file, never a torn blob.
 import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { translateSystemError } from '../errors.js';
+import { RevError, translateSystemError } from '../errors.js';
 
 export function gitBlobId(content: Buffer): string {
   return createHash('sha1').update(`blob ${content.length}\0`).update(content).digest('hex');
@@ -94,7 +95,65 @@ export class BlobStore {
       await fs.rename(file, dest);
       (await this.names()).add(this.nameOf(oid, exec));
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EXDEV') return this.put(oid, exec, await fs.readFile(file));
+      if ((err as NodeJS.ErrnoException).code === 'EXDEV') return this.copyIn(oid, exec, file);
+      throw translateSystemError(err, 'storing file contents');
+    }
+  }
+
+  /**
+   * Takes a file into the store and returns its blob id, reading it once as a stream (never
+   * whole): moved when it is a scratch file (`move`), else copied while it is hashed, so
+   * what is stored is exactly what was hashed even if the file changes meanwhile.
+   */
+  async ingest(file: string, exec: boolean, move: boolean): Promise<string> {
+    await this.ensureRoot();
+    const tmp = path.join(this.root, `.in.tmp-${tmpTag}-${tmpSeq++}`);
+    try {
+      const { size } = await fs.stat(file);
+      const hash = createHash('sha1');
+      let seen = 0;
+      const out = move ? undefined : await fs.open(tmp, 'w', exec ? 0o555 : 0o444);
+      try {
+        for await (const chunk of createReadStream(file, { highWaterMark: 256 * 1024 })) {
+          if (seen === 0) hash.update(`blob ${size}\0`);
+          seen += chunk.length;
+          hash.update(chunk);
+          await out?.write(chunk);
+        }
+      } finally {
+        await out?.close();
+      }
+      if (seen === 0) hash.update(`blob 0\0`);
+      if (seen !== size) {
+        throw new RevError('SOURCE_CHANGED', `The file ${file} changed while it was being read; deploy again once it stops changing.`, { data: { file } });
+      }
+      const oid = hash.digest('hex');
+      if (await this.has(oid, exec)) return oid;
+      if (move) await this.adopt(oid, exec, file);
+      else {
+        await fs.rename(tmp, this.pathOf(oid, exec));
+        (await this.names()).add(this.nameOf(oid, exec));
+      }
+      return oid;
+    } catch (err) {
+      throw translateSystemError(err, 'storing file contents');
+    } finally {
+      await fs.rm(tmp, { force: true });
+    }
+  }
+
+  /** Copies `file` (already known to hash to `oid`) into the store, without reading it into memory. */
+  async copyIn(oid: string, exec: boolean, file: string): Promise<void> {
+    const dest = this.pathOf(oid, exec);
+    const tmp = `${dest}.tmp-${tmpTag}-${tmpSeq++}`;
+    try {
+      await this.ensureRoot();
+      await fs.copyFile(file, tmp);
+      await fs.chmod(tmp, exec ? 0o555 : 0o444);
+      await fs.rename(tmp, dest);
+      (await this.names()).add(this.nameOf(oid, exec));
+    } catch (err) {
+      await fs.rm(tmp, { force: true });
       throw translateSystemError(err, 'storing file contents');
     }
   }

@@ -2,14 +2,16 @@
 // for the snapshot alone (depth 1); later ones also name the store's tip as a "have", so
 // the server sends only objects the store lacks. Trees and commits stay in the store for
 // the next fetch; file contents go straight from the pack to the blob store.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { RevError, translateSystemError } from '../errors.js';
 import type { BlobStore } from './blobs.js';
 import { redactUrl, type HttpOptions } from './http.js';
 import { ObjectDb, commitTree, parseTree } from './objects.js';
 import { Budget, limitError, withDefaults, type SourceLimits } from './limits.js';
-import { PackError, PackLimitError, parsePack, type GitObject } from './pack.js';
+import { indexPack } from './pack-file.js';
+import { PackError, PackLimitError, type GitObject } from './pack.js';
 import { mapLimit } from './pool.js';
 import { BodyTooLarge, discover, uploadPack, type Advertisement } from './smart-http.js';
 import { checkEntries, type Entry, type Snapshot } from './snapshot.js';
@@ -80,15 +82,41 @@ export interface GitFetchOptions extends HttpOptions, GitLimitOptions {
   /** Who owns the store (the app): see gitStoreDir. */
   owner: string;
   blobs: BlobStore;
+  /** Scratch space for the pack and the blobs inflated from it; emptied after the fetch. */
+  tmpRoot: string;
   onProgress?: (p: GitFetchProgress) => void;
 }
 
-/** Objects of this fetch in memory, over the store's loose objects. */
+/**
+ * What this fetch brought, over the store: trees and commits in memory, blob contents in
+ * files of `blobDir` (named by id) until the snapshot takes them into the blob store.
+ */
 class Objects {
   fresh = new Map<string, GitObject>();
-  constructor(readonly db: ObjectDb) {}
+  freshBlobs = new Set<string>();
+  constructor(
+    readonly db: ObjectDb,
+    readonly blobDir: string,
+    private blobs: BlobStore,
+  ) {}
+
+  blobFile(oid: string): string {
+    return path.join(this.blobDir, oid);
+  }
+
   async get(oid: string): Promise<GitObject | undefined> {
-    return this.fresh.get(oid) ?? (await this.db.read(oid));
+    const mem = this.fresh.get(oid) ?? (await this.db.read(oid));
+    if (mem) return mem;
+    if (this.freshBlobs.has(oid)) return { type: 'blob', content: await fs.readFile(this.blobFile(oid)) };
+    return undefined;
+  }
+
+  /** A REF_DELTA base: any object the store or this fetch holds, file contents included. */
+  async base(oid: string): Promise<GitObject | undefined> {
+    const obj = await this.get(oid);
+    if (obj) return obj;
+    const content = (await this.blobs.read(oid, false)) ?? (await this.blobs.read(oid, true));
+    return content ? { type: 'blob', content } : undefined;
   }
 }
 
@@ -98,6 +126,7 @@ async function download(url: string, target: GitTarget, objs: Objects, opts: Git
   const ad = target.ad ?? (await discoverBounded(url, opts));
   const limits = withDefaults(opts.limits);
   const haves = have && (await db.has(have)) ? [have] : [];
+  const packFile = path.join(objs.blobDir, `.pack-${randomBytes(4).toString('hex')}`);
   // A release needs its snapshot, not the history behind it: with nothing to build on, ask
   // for depth 1. With a tip in the store, ask without a depth: git's upload-pack ignores
   // "have"s for a deepening request and would send the whole snapshot again, while a plain
@@ -109,32 +138,38 @@ async function download(url: string, target: GitTarget, objs: Objects, opts: Git
       { want: target.commit, haves, shallows: full ? [] : await db.shallows(), depth: haves.length ? undefined : 1 },
       ad,
       // A pack is compressed: past the snapshot's own limit (and some framing) it is not one snapshot.
-      { ...opts, maxBytes: limits.snapshotBytes + (limits.snapshotBytes >> 4) + 1024 * 1024, onBytes: (n) => opts.onProgress?.({ phase: 'receiving', loaded: n }) },
+      { ...opts, packFile, maxBytes: limits.snapshotBytes + (limits.snapshotBytes >> 4) + 1024 * 1024, onBytes: (n) => opts.onProgress?.({ phase: 'receiving', loaded: n }) },
     );
   } catch (err) {
     if (err instanceof BodyTooLarge) throw limitError('snapshotBytes', limits, `The pack from ${redactUrl(url)} is larger than`);
     throw err;
   }
-  let objects: Map<string, GitObject>;
   try {
-    objects = res.pack.length === 0 ? new Map() : parsePack(res.pack, (oid) => objs.fresh.get(oid), { objectBytes: limits.fileBytes, blobBytes: limits.snapshotBytes });
+    if (res.packBytes > 0) {
+      const got = await indexPack(packFile, { blobDir: objs.blobDir, external: (oid) => objs.base(oid), limits: { objectBytes: limits.fileBytes, blobBytes: limits.snapshotBytes } });
+      for (const [oid, obj] of got.small) objs.fresh.set(oid, obj);
+      for (const oid of got.blobs) objs.freshBlobs.add(oid);
+      // Trees and commits persist for the next fetch; blobs are taken by the snapshot.
+      await db.append([...got.small]);
+    }
   } catch (err) {
     if (err instanceof PackLimitError) {
       throw err.limit === 'object' ? limitError('fileBytes', limits, 'A file in the pack is larger than') : limitError('snapshotBytes', limits, 'The files in the pack add up to more than');
     }
     if (!(err instanceof PackError)) throw err;
     throw new RevError('UNREACHABLE', `The pack from ${redactUrl(url)} was damaged or cut short (${err.message}); deploy again.`, { cause: err });
+  } finally {
+    await fs.rm(packFile, { force: true });
   }
-  for (const [oid, obj] of objects) objs.fresh.set(oid, obj);
-  // Trees and commits persist for the next fetch; blobs are taken by the caller.
-  await db.append([...objects].filter(([, o]) => o.type !== 'blob'));
   await db.updateShallows(res.shallow, res.unshallow);
   return res.bytes;
 }
 
 /** Fetches `target` into the store (if needed) and returns its snapshot. */
 export async function fetchGit(url: string, target: GitTarget, opts: GitFetchOptions): Promise<Snapshot> {
-  const objs = new Objects(new ObjectDb(gitStoreDir(opts.storeRoot, opts.owner, url)));
+  const blobDir = path.join(opts.tmpRoot, `git-${randomBytes(6).toString('hex')}`);
+  await fs.mkdir(blobDir, { recursive: true });
+  const objs = new Objects(new ObjectDb(gitStoreDir(opts.storeRoot, opts.owner, url)), blobDir, opts.blobs);
   let bytes = 0;
   let asked = false;
   try {
@@ -163,13 +198,20 @@ export async function fetchGit(url: string, target: GitTarget, opts: GitFetchOpt
     const settle = async () => {
       if (target.ref) await objs.db.writeRef(localRefFor(target.ref), target.commit);
     };
-    return { version: target.commit, kind: 'git', commit: target.commit, ref: target.ref, entries: snap.entries, bytesFetched: bytes, pending: snap.pending, settle };
+    return { version: target.commit, kind: 'git', commit: target.commit, ref: target.ref, entries: snap.entries, bytesFetched: bytes, settle };
   } catch (err) {
     throw translateSystemError(err, 'fetching the repository');
+  } finally {
+    await fs.rm(blobDir, { recursive: true, force: true });
   }
 }
 
-async function snapshot(target: GitTarget, objs: Objects, blobs: BlobStore, limits: SourceLimits): Promise<{ entries: Entry[]; missing: Entry[]; pending: Map<string, Buffer> }> {
+/**
+ * Walks the commit's tree and takes every file content the store lacks into the blob store
+ * (moved from the fetch's scratch files, never read into memory). `missing` lists entries
+ * whose content neither the store nor this fetch has.
+ */
+async function snapshot(target: GitTarget, objs: Objects, blobs: BlobStore, limits: SourceLimits): Promise<{ entries: Entry[]; missing: Entry[] }> {
   const commit = await objs.get(target.commit);
   if (!commit) throw new RevError('REF_NOT_FOUND', `The commit ${target.commit} did not arrive; deploy again.`);
   const tree = async (oid: string) => {
@@ -189,26 +231,33 @@ async function snapshot(target: GitTarget, objs: Objects, blobs: BlobStore, limi
         lostLinks.add(oid);
         return '.';
       }
-      if (objs.fresh.has(oid)) linkObjects.push([oid, b]);
+      if (objs.freshBlobs.has(oid)) linkObjects.push([oid, b]);
       return b.content.toString('utf8');
     },
   }, new Budget(limits));
-  if (lostLinks.size) return { entries, missing: entries.filter((e) => lostLinks.has(e.oid)), pending: new Map() };
+  if (lostLinks.size) return { entries, missing: entries.filter((e) => lostLinks.has(e.oid)) };
   await objs.db.append(linkObjects);
   checkEntries(entries);
   const missing: Entry[] = [];
-  const pending = new Map<string, Buffer>();
-  await mapLimit(
-    entries.filter((e) => e.kind !== 'symlink'),
-    32,
-    async (e) => {
-      const exec = e.kind === 'exec';
-      if (await blobs.has(e.oid, exec)) return;
-      // Same content with the other mode (a chmod upstream) is not sent again.
-      const content = objs.fresh.get(e.oid)?.content ?? (await blobs.read(e.oid, !exec));
-      if (content) pending.set(blobs.nameOf(e.oid, exec), content);
-      else missing.push(e);
-    },
-  );
-  return { entries, missing, pending };
+  // One store name once, even when many paths share the content.
+  const wanted = new Map<string, Entry>();
+  for (const e of entries) if (e.kind !== 'symlink') wanted.set(blobs.nameOf(e.oid, e.kind === 'exec'), e);
+  const needed = [...wanted.values()];
+  // A content fetched now and wanted with both modes is moved once and copied once.
+  const both = new Set(needed.filter((e) => e.kind === 'exec').map((e) => e.oid).filter((oid) => wanted.has(blobs.nameOf(oid, false))));
+  await mapLimit(needed, 16, async (e) => {
+    const exec = e.kind === 'exec';
+    if (await blobs.has(e.oid, exec)) return;
+    if (objs.freshBlobs.has(e.oid)) {
+      if (both.has(e.oid) && exec) await blobs.copyIn(e.oid, exec, objs.blobFile(e.oid));
+      else if (!both.has(e.oid)) await blobs.adopt(e.oid, exec, objs.blobFile(e.oid));
+      return;
+    }
+    // Same content with the other mode (a chmod upstream) is not sent again.
+    if (await blobs.has(e.oid, !exec)) await blobs.copyIn(e.oid, exec, blobs.pathOf(e.oid, !exec));
+    else missing.push(e);
+  });
+  // The non-exec copy of a content wanted both ways moves in last, after its exec copy was made.
+  for (const oid of both) if (objs.freshBlobs.has(oid) && !(await blobs.has(oid, false))) await blobs.adopt(oid, false, objs.blobFile(oid));
+  return { entries, missing };
 }

@@ -80,7 +80,7 @@ export async function fetchSnapshot(src: Source, probe: Probe, ctx: FetchContext
   switch (src.kind) {
     case 'git-remote':
       return withDeadline(ctx, (signal, limits) =>
-        fetchGit(src.url, probe.target!, { storeRoot: ctx.storeRoot, owner: ctx.owner, blobs: ctx.blobs, token: ctx.token, timeoutMs: ctx.timeoutMs, signal, limits, onProgress: ctx.onProgress }),
+        fetchGit(src.url, probe.target!, { storeRoot: ctx.storeRoot, owner: ctx.owner, blobs: ctx.blobs, tmpRoot: ctx.tmpRoot, token: ctx.token, timeoutMs: ctx.timeoutMs, signal, limits, onProgress: ctx.onProgress }),
       );
     case 'git-local':
       return (await import('./git-local.js')).snapshotFromLocalRepo(src.gitdir, probe.target!, ctx.blobs, withDefaults(ctx.limits));

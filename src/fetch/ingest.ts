@@ -90,15 +90,10 @@ export async function ingestDir(root: string, blobs: BlobStore, opts: IngestOpti
   }
   // Validate before storing anything: an unsafe tree must leave the store untouched.
   checkEntries(entries);
+  // Streamed one file at a time per worker: memory does not grow with file sizes.
   await mapLimit(found, 16, async (f, i) => {
     if (f.kind === 'symlink') return;
-    const content = await fs.readFile(f.abs);
-    const oid = gitBlobId(content);
-    entries[i].oid = oid;
-    const exec = f.kind === 'exec';
-    if (await blobs.has(oid, exec)) return;
-    if (opts.move) await blobs.adopt(oid, exec, f.abs);
-    else await blobs.put(oid, exec, content);
+    entries[i].oid = await blobs.ingest(f.abs, f.kind === 'exec', opts.move);
   });
   return entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }

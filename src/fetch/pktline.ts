@@ -30,3 +30,39 @@ export function* readPkts(buf: Buffer): Generator<Buffer | null> {
 export function text(line: Buffer): string {
   return line.toString('utf8').replace(/\n$/, '');
 }
+
+/**
+ * Splits pkt-lines as the bytes arrive, holding at most one frame (64 KiB) back: for an
+ * answer too large to buffer whole, such as a pack.
+ */
+export class PktSplitter {
+  private rest = Buffer.alloc(0);
+
+  /** The complete frames in `chunk` (with what was left from before); `null` marks a flush. */
+  *push(chunk: Buffer): Generator<Buffer | null> {
+    let buf = this.rest.length ? Buffer.concat([this.rest, chunk]) : chunk;
+    let i = 0;
+    for (;;) {
+      if (i + 4 > buf.length) break;
+      const len = parseInt(buf.toString('latin1', i, i + 4), 16);
+      if (Number.isNaN(len)) throw new Error('bad pkt-line length');
+      if (len === 0 || len === 1 || len === 2) {
+        yield null;
+        i += 4;
+        continue;
+      }
+      if (len < 4) throw new Error('bad pkt-line length');
+      if (i + len > buf.length) break;
+      yield buf.subarray(i + 4, i + len);
+      i += len;
+    }
+    buf = buf.subarray(i);
+    // Copied: the caller's chunk may be reused.
+    this.rest = Buffer.from(buf);
+  }
+
+  /** Throws unless the answer ended on a frame boundary. */
+  end(): void {
+    if (this.rest.length) throw new Error('truncated pkt-line');
+  }
+}

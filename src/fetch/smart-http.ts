@@ -3,9 +3,10 @@
 // one cannot be told the refs it was just given, inflates every object in JavaScript
 // twice (to index, then to read), and has no way to take only a snapshot's objects
 // cheaply. Credentials travel only in the Authorization header (see http.ts).
+import fs from 'node:fs/promises';
 import { RevError } from '../errors.js';
 import { httpRequest, networkError, redactUrl, statusError, type HttpOptions } from './http.js';
-import { FLUSH, pkt, readPkts, text } from './pktline.js';
+import { FLUSH, PktSplitter, pkt, readPkts, text } from './pktline.js';
 
 /** Git hosts serve smart HTTP only to agents that look like git (GitHub, Bitbucket). */
 const USER_AGENT = 'git/2.0 (toes-rev)';
@@ -138,13 +139,26 @@ export interface UploadPackRequest {
 }
 
 export interface UploadPackResult {
-  pack: Buffer;
   shallow: string[];
   unshallow: string[];
+  /** Bytes of the whole answer. */
   bytes: number;
+  /** Bytes of pack written to the file (0: the server had nothing to send). */
+  packBytes: number;
 }
 
-export async function uploadPack(url: string, req: UploadPackRequest, ad: Advertisement, opts: HttpOptions & { onBytes?: (n: number) => void; maxBytes?: number }): Promise<UploadPackResult> {
+const WRITE_BEHIND = 64 * 1024 * 1024;
+
+/**
+ * Asks for a pack and writes it to `opts.packFile` as it arrives, so a large snapshot is
+ * never held in memory. Past `opts.maxBytes` the connection is dropped (BodyTooLarge).
+ */
+export async function uploadPack(
+  url: string,
+  req: UploadPackRequest,
+  ad: Advertisement,
+  opts: HttpOptions & { onBytes?: (n: number) => void; maxBytes?: number; packFile: string },
+): Promise<UploadPackResult> {
   const need = ['side-band-64k', 'ofs-delta'];
   for (const c of need) if (!ad.caps.has(c)) throw notSmart(url, `server lacks ${c}`);
   if (!ad.caps.has('shallow')) {
@@ -169,29 +183,66 @@ export async function uploadPack(url: string, req: UploadPackRequest, ad: Advert
     },
     opts,
   );
-  const body = await readBody(res, u, opts.maxBytes ?? Number.MAX_SAFE_INTEGER, opts.onBytes);
-  if (res.statusCode !== 200) throw statusError(url, res.statusCode, 'the repository');
-  const out: UploadPackResult = { pack: Buffer.alloc(0), shallow: [], unshallow: [], bytes: body.length };
-  const packParts: Buffer[] = [];
-  try {
-    for (const line of readPkts(body)) {
-      if (line === null || line.length === 0) continue;
-      const band = line[0];
-      if (band === 1) packParts.push(line.subarray(1));
-      else if (band === 2) continue; // progress text
-      else if (band === 3) throw new RevError('UNREACHABLE', `${redactUrl(url)} reported an error while sending the pack: ${text(line.subarray(1)).slice(0, 200)}.`);
-      else {
-        const s = text(line);
-        if (s.startsWith('shallow ')) out.shallow.push(s.slice(8));
-        else if (s.startsWith('unshallow ')) out.unshallow.push(s.slice(10));
-        else if (s.startsWith('ERR ')) throw new RevError('REF_NOT_FOUND', `${redactUrl(url)} refused the fetch: ${s.slice(4, 200)}.`);
-        // NAK / ACK lines need no action: "done" was already sent.
-      }
-    }
-  } catch (err) {
-    if (err instanceof RevError) throw err;
-    throw new RevError('UNREACHABLE', `The answer from ${redactUrl(url)} was cut off or garbled (${(err as Error).message}); deploy again.`, { cause: err });
+  if (res.statusCode !== 200) {
+    await readBody(res, u, 64 * 1024).catch(() => undefined);
+    throw statusError(url, res.statusCode, 'the repository');
   }
-  out.pack = Buffer.concat(packParts);
+  const out: UploadPackResult = { shallow: [], unshallow: [], bytes: 0, packBytes: 0 };
+  const max = opts.maxBytes ?? Number.MAX_SAFE_INTEGER;
+  const split = new PktSplitter();
+  const file = await fs.open(opts.packFile, 'w', 0o600);
+  const body = res.body as AsyncIterable<Uint8Array> & { destroy?: () => void };
+  let writing: Promise<unknown> = Promise.resolve();
+  let queued = 0;
+  let writeFailed: unknown;
+  try {
+    try {
+      // Read as it arrives, never paused for the disk: see the note on undici in tarball.ts.
+      for await (const c of body) {
+        if (writeFailed) throw writeFailed;
+        // Only a disk far slower than the network makes the download wait (memory stays bounded).
+        if (queued > WRITE_BEHIND) await writing;
+        out.bytes += c.length;
+        if (out.bytes > max) {
+          body.destroy?.();
+          throw new BodyTooLarge(out.bytes);
+        }
+        opts.onBytes?.(out.bytes);
+        for (const line of split.push(Buffer.from(c))) {
+          if (line === null || line.length === 0) continue;
+          const band = line[0];
+          if (band === 1) {
+            const data = Buffer.from(line.subarray(1));
+            out.packBytes += data.length;
+            queued += data.length;
+            writing = writing
+              .then(() => (writeFailed ? undefined : file.write(data)))
+              .catch((err) => (writeFailed ??= err))
+              .finally(() => (queued -= data.length));
+          } else if (band === 2) continue; // progress text
+          else if (band === 3) throw new RevError('UNREACHABLE', `${redactUrl(url)} reported an error while sending the pack: ${text(line.subarray(1)).slice(0, 200)}.`);
+          else {
+            const s = text(line);
+            if (s.startsWith('shallow ')) out.shallow.push(s.slice(8));
+            else if (s.startsWith('unshallow ')) out.unshallow.push(s.slice(10));
+            else if (s.startsWith('ERR ')) throw new RevError('REF_NOT_FOUND', `${redactUrl(url)} refused the fetch: ${s.slice(4, 200)}.`);
+            // NAK / ACK lines need no action: "done" was already sent.
+          }
+        }
+      }
+      split.end();
+    } finally {
+      await writing;
+    }
+    if (writeFailed) throw writeFailed;
+  } catch (err) {
+    if (err instanceof RevError || err instanceof BodyTooLarge || err === writeFailed) throw err;
+    if ((err as Error)?.message?.includes('pkt-line')) {
+      throw new RevError('UNREACHABLE', `The answer from ${redactUrl(url)} was cut off or garbled (${(err as Error).message}); deploy again.`, { cause: err });
+    }
+    throw networkError(u, err);
+  } finally {
+    await file.close();
+  }
   return out;
 }

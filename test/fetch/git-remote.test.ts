@@ -12,7 +12,9 @@ import { test, type TestContext } from 'node:test';
 import { isRevError } from '../../src/errors.js';
 import { BlobStore } from '../../src/fetch/blobs.js';
 import { fetchGit, gitStoreDir, resolveGitRef } from '../../src/fetch/git-remote.js';
-import { applyDelta, parsePack, PackError } from '../../src/fetch/pack.js';
+import { indexPack } from '../../src/fetch/pack-file.js';
+import { applyDelta, PackError, PackLimitError } from '../../src/fetch/pack.js';
+import { deflateSync as zlibDeflate } from 'node:zlib';
 import type { Snapshot } from '../../src/fetch/snapshot.js';
 import { startGitServer } from '../fixtures/git-server.js';
 import { tmpDir } from '../fixtures/cli.js';
@@ -32,7 +34,7 @@ async function setup(t: TestContext, files: Record<string, string>) {
   const url = server.repoUrl('app.git');
   const fetch = async (ref?: string): Promise<Snapshot> => {
     const target = await resolveGitRef(url, ref, {});
-    return fetchGit(url, target, { storeRoot: store, owner: 'app', blobs: new BlobStore(blobs.root) });
+    return fetchGit(url, target, { storeRoot: store, owner: 'app', tmpRoot: path.join(store, 'tmp'), blobs: new BlobStore(blobs.root) });
   };
   return { repo, server, store, blobs, url, fetch };
 }
@@ -58,17 +60,20 @@ function assertMatchesGit(snap: Snapshot, work: string, blobs: BlobStore): void 
     const expected = execFileSync('git', ['cat-file', 'blob', oid], { cwd: work });
     if (e.kind === 'symlink') assert.equal(e.target, expected.toString());
     else {
-      const name = blobs.nameOf(e.oid, e.kind === 'exec');
-      const content = snap.pending?.get(name) ?? fs.readFileSync(blobs.pathOf(e.oid, e.kind === 'exec'));
+      const content = fs.readFileSync(blobs.pathOf(e.oid, e.kind === 'exec'));
       assert.ok(content.equals(expected), e.path);
     }
   }
 }
 
-/** Stores what a materialize would store, so the next fetch sees these contents as present. */
-async function settle(snap: Snapshot, blobs: BlobStore): Promise<void> {
-  await blobs.putPending(snap.pending);
+/** What a deploy does once its release is sealed: the next fetch may build on this commit. */
+async function settle(snap: Snapshot, _blobs: BlobStore): Promise<void> {
   await snap.settle?.();
+}
+
+/** The contents in the blob store (file names, temporaries left out). */
+function storedBlobs(blobs: BlobStore): string[] {
+  return fs.existsSync(blobs.root) ? fs.readdirSync(blobs.root).filter((n) => !n.includes('.tmp-')) : [];
 }
 
 test('snapshots match git ls-tree; the next fetch takes only the new objects', async (t) => {
@@ -89,16 +94,18 @@ test('snapshots match git ls-tree; the next fetch takes only the new objects', a
   await settle(first, s.blobs);
 
   s.repo.commit({ 'src/c.txt': 'small change\n' });
+  const stored = storedBlobs(s.blobs).length;
   const second = await s.fetch();
   assertMatchesGit(second, s.repo.work, s.blobs);
   assert.ok(second.bytesFetched < 5_000, `second fetch took ${second.bytesFetched} bytes`);
-  assert.equal(second.pending?.size, 1);
+  assert.equal(storedBlobs(s.blobs).length, stored + 1, 'one new content stored');
+  assert.deepEqual(fs.readdirSync(path.join(s.store, 'tmp')), [], 'no scratch files are left');
   await settle(second, s.blobs);
 
   // Already in the store: no network at all.
   const before = s.server.requests.length;
   const target = await resolveGitRef(s.url, undefined, {});
-  const again = await fetchGit(s.url, target, { storeRoot: s.store, owner: 'app', blobs: s.blobs });
+  const again = await fetchGit(s.url, target, { storeRoot: s.store, owner: 'app', tmpRoot: path.join(s.store, 'tmp'), blobs: s.blobs });
   assert.equal(again.bytesFetched, 0);
   assert.equal(s.server.requests.length, before + 1); // the discovery only
 });
@@ -147,7 +154,8 @@ test('a mode change without a content change, and contents lost from the store, 
   s.repo.commit({ 'new.txt': 'new\n' });
   const recovered = await s.fetch();
   assertMatchesGit(recovered, s.repo.work, new BlobStore(s.blobs.root));
-  assert.equal(recovered.pending?.size, lsTree(s.repo.work).size);
+  const files = [...lsTree(s.repo.work).values()].filter(([mode]) => mode !== '120000');
+  assert.equal(storedBlobs(s.blobs).length, new Set(files.map(([mode, oid]) => (mode === '100755' ? `${oid}.x` : oid))).size);
 });
 
 test('a torn tail in the object log (crash mid-append) is cut off and the store keeps working', async (t) => {
@@ -192,7 +200,7 @@ test('a damaged pack is refused and the store is left as it was', async (t) => {
   });
   const url = `${base}/app.git`;
   const target = await resolveGitRef(url, undefined, {});
-  await assert.rejects(fetchGit(url, target, { storeRoot: s.store, owner: 'app', blobs: s.blobs }), (e) => {
+  await assert.rejects(fetchGit(url, target, { storeRoot: s.store, owner: 'app', tmpRoot: path.join(s.store, 'tmp'), blobs: s.blobs }), (e) => {
     assert.ok(isRevError(e, 'UNREACHABLE'));
     assert.match((e as Error).message, /damaged or cut short/);
     return true;
@@ -212,18 +220,31 @@ test('a server that is not a smart-HTTP git server gets a clear error', async (t
   });
 });
 
-test('pack parsing refuses damage: checksum, truncation, bad deltas', () => {
-  assert.throws(() => parsePack(Buffer.from('not a pack at all, not even close.....')), PackError);
+test('pack reading refuses damage: checksum, truncation, bad deltas, objects over the limit', async (t) => {
+  const dir = tmpDir('toes-rev-pack-');
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  let n = 0;
+  const read = (pack: Buffer, objectBytes = 1 << 30) => {
+    const file = path.join(dir, `p${n++}.pack`);
+    fs.writeFileSync(file, pack);
+    const blobDir = fs.mkdtempSync(path.join(dir, 'blobs-'));
+    return indexPack(file, { blobDir, limits: { objectBytes, blobBytes: Number.MAX_SAFE_INTEGER } });
+  };
+  await assert.rejects(read(Buffer.from('not a pack at all, not even close.....')), PackError);
   const header = Buffer.from('PACK\0\0\0\x02\0\0\0\x01', 'latin1');
   const body = Buffer.concat([header, Buffer.from([0x35]), Buffer.from('garbage')]);
   const sum = crypto.createHash('sha1').update(body).digest();
-  assert.throws(() => parsePack(Buffer.concat([body, sum])), PackError);
+  await assert.rejects(read(Buffer.concat([body, sum])), PackError);
   const good = Buffer.concat([body, sum]);
   good[good.length - 1] ^= 1;
-  assert.throws(() => parsePack(good), /checksum/);
+  await assert.rejects(read(good), /checksum/);
+  // A blob whose header claims 1 MiB is refused from the header, under a 1 KiB limit.
+  const big = Buffer.concat([header, Buffer.from([0xb0, 0x80, 0x40]), zlibDeflate(Buffer.alloc(1 << 20))]);
+  await assert.rejects(read(Buffer.concat([big, crypto.createHash('sha1').update(big).digest()]), 1024), PackLimitError);
   // delta: base size 3, result size 5, copy 3 from 0, insert "xy"
   assert.equal(applyDelta(Buffer.from('abc'), Buffer.from([3, 5, 0x91, 0, 3, 2, 0x78, 0x79])).toString(), 'abcxy');
   assert.throws(() => applyDelta(Buffer.from('abc'), Buffer.from([4, 1, 1, 0x78])), PackError);
+  assert.throws(() => applyDelta(Buffer.from('abc'), Buffer.from([3, 5, 0x91, 0, 3, 2, 0x78, 0x79]), 4), PackLimitError);
 });
 
 test('ref names from the server that would escape the store are ignored, never written', async (t) => {
@@ -240,7 +261,7 @@ test('ref names from the server that would escape the store are ignored, never w
   await assert.rejects(resolveGitRef(url, '../../../../../pwned', {}), (e) => isRevError(e, 'REF_NOT_FOUND'));
   const target = await resolveGitRef(url, undefined, {});
   assert.equal(target.ref, 'HEAD'); // the unsafe symref target was dropped
-  const snap = await fetchGit(url, target, { storeRoot: s.store, owner: 'app', blobs: s.blobs });
+  const snap = await fetchGit(url, target, { storeRoot: s.store, owner: 'app', tmpRoot: path.join(s.store, 'tmp'), blobs: s.blobs });
   await settle(snap, s.blobs);
   const found = execFileSync('find', [path.dirname(s.store), '-maxdepth', '4', '-name', 'pwned']).toString().trim();
   assert.equal(found, '');
@@ -260,7 +281,7 @@ test('a repository that moved (301) is fetched from where it answers, and the to
   t.after(() => new Promise<void>((r) => mover.close(() => r())));
   const url = `http://127.0.0.1:${(mover.address() as AddressInfo).port}/old/app.git`;
   const target = await resolveGitRef(url, undefined, { token: 'rt_secret_token_value' });
-  const snap = await fetchGit(url, target, { storeRoot: s.store, owner: 'app', blobs: s.blobs, token: 'rt_secret_token_value' });
+  const snap = await fetchGit(url, target, { storeRoot: s.store, owner: 'app', tmpRoot: path.join(s.store, 'tmp'), blobs: s.blobs, token: 'rt_secret_token_value' });
   assertMatchesGit(snap, s.repo.work, s.blobs);
   // The pack request went straight to the new place (a redirected POST would have failed).
   assert.ok(s.server.requests.some((r) => r.method === 'POST'));

@@ -1,0 +1,271 @@
+// Reads a git packfile from disk with memory bounded by one object (and, for a delta, its
+// base), never by the pack: blobs are inflated straight into files of their own, large ones
+// as a stream; trees, commits and tags (small) are kept in memory for the tree walk. Deltas
+// are resolved in a second pass, reading their bases back from those files.
+import { createHash, type Hash } from 'node:crypto';
+import { once } from 'node:events';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { applyDelta, objectId, OFS_DELTA, PackError, PackLimitError, REF_DELTA, TYPES, type GitObject, type ObjectType, type PackLimits } from './pack.js';
+
+/** Objects inflated above this size are streamed to their file rather than held whole. */
+const STREAM_ABOVE = 1024 * 1024;
+const CHUNK = 256 * 1024;
+
+export interface PackContents {
+  /** Trees, commits and tags, by id. */
+  small: Map<string, GitObject>;
+  /** Blob ids, each inflated into `<blobDir>/<id>`. */
+  blobs: Set<string>;
+}
+
+export interface IndexOptions {
+  /** An empty directory the blobs are written into. */
+  blobDir: string;
+  /** REF_DELTA bases that are not in the pack (the store's own objects). */
+  external?: (oid: string) => Promise<GitObject | undefined>;
+  limits: PackLimits;
+}
+
+interface Header {
+  type: number;
+  size: number;
+  dataStart: number;
+  baseOffset?: number;
+  baseOid?: string;
+}
+
+interface Delta {
+  offset: number;
+  header: Header;
+}
+
+class PackReader {
+  constructor(
+    private fh: fs.FileHandle,
+    readonly end: number,
+  ) {}
+
+  async read(pos: number, length: number): Promise<Buffer> {
+    const n = Math.max(0, Math.min(length, this.end - pos));
+    const buf = Buffer.allocUnsafe(n);
+    const { bytesRead } = await this.fh.read(buf, 0, n, pos);
+    return buf.subarray(0, bytesRead);
+  }
+
+  async header(offset: number): Promise<Header> {
+    const b = await this.read(offset, 64);
+    let i = 0;
+    const next = () => {
+      if (i >= b.length) throw new PackError(`pack ends early at ${offset}`);
+      return b[i++];
+    };
+    let c = next();
+    const type = (c >> 4) & 7;
+    let size = c & 15;
+    let mul = 16;
+    while (c & 0x80) {
+      c = next();
+      size += (c & 0x7f) * mul;
+      mul *= 128;
+    }
+    const h: Header = { type, size, dataStart: 0 };
+    if (type === OFS_DELTA) {
+      c = next();
+      let back = c & 0x7f;
+      while (c & 0x80) {
+        c = next();
+        back = (back + 1) * 128 + (c & 0x7f);
+      }
+      h.baseOffset = offset - back;
+      if (h.baseOffset < 12 || back === 0) throw new PackError(`bad delta base at ${offset}`);
+    } else if (type === REF_DELTA) {
+      if (i + 20 > b.length) throw new PackError(`pack ends early at ${offset}`);
+      h.baseOid = b.toString('hex', i, i + 20);
+      i += 20;
+    } else if (!TYPES[type]) throw new PackError(`object type ${type} at ${offset}`);
+    h.dataStart = offset + i;
+    return h;
+  }
+
+  /** Inflates an object held whole; returns it and the compressed length. */
+  async inflate(h: Header, offset: number): Promise<{ content: Buffer; used: number }> {
+    // deflate's worst case for stored data is a few bytes per 16 KiB block over the size.
+    const window = await this.read(h.dataStart, h.size + (h.size >> 8) + 64);
+    let out: { buffer: Buffer; engine: { bytesWritten: number } };
+    try {
+      out = zlib.inflateSync(window, { info: true, maxOutputLength: Math.max(h.size, 1) }) as unknown as typeof out;
+    } catch (err) {
+      throw new PackError(`damaged object at ${offset}: ${(err as Error).message}`);
+    }
+    if (out.buffer.length !== h.size) throw new PackError(`object at ${offset} has the wrong size`);
+    return { content: out.buffer, used: out.engine.bytesWritten };
+  }
+
+  /** Inflates a large object into `sink` chunk by chunk; returns the compressed length. */
+  async inflateTo(h: Header, offset: number, sink: (chunk: Buffer) => Promise<void>): Promise<number> {
+    const inf = zlib.createInflate();
+    let produced = 0;
+    let ended = false;
+    let failed: Error | undefined;
+    // One write at a time, in order: the sink appends to a file and hashes as it goes.
+    let writing: Promise<void> = Promise.resolve();
+    inf.on('data', (d: Buffer) => {
+      produced += d.length;
+      if (produced > h.size) failed ??= new PackError(`object at ${offset} is larger than its header says`);
+      else writing = writing.then(() => (failed ? undefined : sink(d))).catch((err) => void (failed ??= err));
+    });
+    inf.on('error', (err) => (failed ??= new PackError(`damaged object at ${offset}: ${err.message}`)));
+    const done = once(inf, 'end').then(
+      () => void (ended = true),
+      () => undefined,
+    );
+    for (let pos = h.dataStart; !ended && !failed && pos < this.end; pos += CHUNK) {
+      const chunk = await this.read(pos, CHUNK);
+      await new Promise<void>((resolve) => inf.write(chunk, () => resolve()));
+      // Let the inflater's events run before deciding to read on.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      await writing;
+    }
+    if (!ended && !failed) {
+      inf.end();
+      await done;
+    }
+    await writing;
+    inf.destroy();
+    if (failed) throw failed;
+    if (!ended) throw new PackError(`pack ends early in the object at ${offset}`);
+    if (produced !== h.size) throw new PackError(`object at ${offset} has the wrong size`);
+    return inf.bytesWritten;
+  }
+}
+
+async function checkTrailer(fh: fs.FileHandle, size: number): Promise<void> {
+  const sum = createHash('sha1');
+  const buf = Buffer.allocUnsafe(CHUNK);
+  for (let pos = 0; pos < size - 20; ) {
+    const { bytesRead } = await fh.read(buf, 0, Math.min(CHUNK, size - 20 - pos), pos);
+    if (bytesRead === 0) break;
+    sum.update(buf.subarray(0, bytesRead));
+    pos += bytesRead;
+  }
+  const trailer = Buffer.alloc(20);
+  await fh.read(trailer, 0, 20, size - 20);
+  if (!sum.digest().equals(trailer)) throw new PackError('pack checksum mismatch (truncated or damaged)');
+}
+
+/** Writes one blob's file as it is inflated, hashing it on the way. */
+async function blobWriter(file: string, size: number): Promise<{ hash: Hash; write(chunk: Buffer): Promise<void>; close(): Promise<void> }> {
+  const fh = await fs.open(file, 'w', 0o644);
+  const hash = createHash('sha1').update(`blob ${size}\0`);
+  return {
+    hash,
+    async write(chunk) {
+      hash.update(chunk);
+      await fh.write(chunk);
+    },
+    close: () => fh.close(),
+  };
+}
+
+/**
+ * Reads the pack at `file`. Throws PackError on any damage (bad checksum, truncation, a
+ * delta without a base) and PackLimitError past `limits`.
+ */
+export async function indexPack(file: string, opts: IndexOptions): Promise<PackContents> {
+  const fh = await fs.open(file, 'r');
+  try {
+    const { size: fileSize } = await fh.stat();
+    if (fileSize < 32) throw new PackError('not a pack');
+    const head = Buffer.alloc(12);
+    await fh.read(head, 0, 12, 0);
+    if (head.toString('latin1', 0, 4) !== 'PACK') throw new PackError('not a pack');
+    const version = head.readUInt32BE(4);
+    if (version !== 2 && version !== 3) throw new PackError(`pack version ${version}`);
+    const count = head.readUInt32BE(8);
+    await checkTrailer(fh, fileSize);
+
+    const reader = new PackReader(fh, fileSize - 20);
+    const out: PackContents = { small: new Map(), blobs: new Set() };
+    const oidAt = new Map<number, { oid: string; type: ObjectType }>();
+    const deltas: Delta[] = [];
+    let blobBytes = 0;
+    const countBlob = (n: number) => {
+      blobBytes += n;
+      if (blobBytes > opts.limits.blobBytes) throw new PackLimitError('blobs', blobBytes);
+    };
+    const keep = async (offset: number, type: ObjectType, content: Buffer): Promise<void> => {
+      const oid = objectId(type, content);
+      oidAt.set(offset, { oid, type });
+      if (type !== 'blob') out.small.set(oid, { type, content });
+      else if (!out.blobs.has(oid)) {
+        countBlob(content.length);
+        await fs.writeFile(path.join(opts.blobDir, oid), content);
+        out.blobs.add(oid);
+      }
+    };
+
+    let pos = 12;
+    for (let n = 0; n < count; n++) {
+      if (pos >= reader.end) throw new PackError('pack ends early');
+      const offset = pos;
+      const h = await reader.header(offset);
+      if (h.size > opts.limits.objectBytes) throw new PackLimitError('object', h.size);
+      if (h.type === OFS_DELTA || h.type === REF_DELTA) {
+        deltas.push({ offset, header: h });
+        // Only its length is needed now; it is inflated again when resolved.
+        pos = h.dataStart + (await reader.inflate(h, offset)).used;
+      } else if (TYPES[h.type] === 'blob' && h.size > STREAM_ABOVE) {
+        const tmp = path.join(opts.blobDir, `.in-${offset}`);
+        const w = await blobWriter(tmp, h.size);
+        let used: number;
+        try {
+          used = await reader.inflateTo(h, offset, (c) => w.write(c));
+        } finally {
+          await w.close();
+        }
+        const oid = w.hash.digest('hex');
+        oidAt.set(offset, { oid, type: 'blob' });
+        if (out.blobs.has(oid)) await fs.rm(tmp);
+        else {
+          countBlob(h.size);
+          await fs.rename(tmp, path.join(opts.blobDir, oid));
+          out.blobs.add(oid);
+        }
+        pos = h.dataStart + used;
+      } else {
+        const { content, used } = await reader.inflate(h, offset);
+        await keep(offset, TYPES[h.type], content);
+        pos = h.dataStart + used;
+      }
+    }
+
+    const contentOf = async (oid: string): Promise<GitObject | undefined> => {
+      const small = out.small.get(oid);
+      if (small) return small;
+      if (out.blobs.has(oid)) return { type: 'blob', content: await fs.readFile(path.join(opts.blobDir, oid)) };
+      return opts.external?.(oid);
+    };
+    // Bases usually come first; a few rounds settle any that do not.
+    let left = deltas;
+    while (left.length) {
+      const next: Delta[] = [];
+      for (const d of left) {
+        const known = d.header.baseOffset !== undefined ? oidAt.get(d.header.baseOffset) : undefined;
+        const base = known ? await contentOf(known.oid) : d.header.baseOid ? await contentOf(d.header.baseOid) : undefined;
+        if (!base) {
+          next.push(d);
+          continue;
+        }
+        const { content: delta } = await reader.inflate(d.header, d.offset);
+        await keep(d.offset, base.type, applyDelta(base.content, delta, opts.limits.objectBytes));
+      }
+      if (next.length === left.length) throw new PackError(`${next.length} deltas have no base`);
+      left = next;
+    }
+    return out;
+  } finally {
+    await fh.close();
+  }
+}
