@@ -10,21 +10,9 @@ export const FLUSH = Buffer.from('0000');
 
 /** Splits a buffer of pkt-lines; `null` marks a flush. Throws on a malformed frame. */
 export function* readPkts(buf: Buffer): Generator<Buffer | null> {
-  let i = 0;
-  while (i < buf.length) {
-    if (i + 4 > buf.length) throw new Error('truncated pkt-line header');
-    const len = parseInt(buf.toString('latin1', i, i + 4), 16);
-    if (Number.isNaN(len)) throw new Error('bad pkt-line length');
-    if (len === 0 || len === 1 || len === 2) {
-      // flush, delim and response-end: all separators here
-      yield null;
-      i += 4;
-      continue;
-    }
-    if (len < 4 || i + len > buf.length) throw new Error('truncated pkt-line');
-    yield buf.subarray(i + 4, i + len);
-    i += len;
-  }
+  const split = new PktSplitter();
+  yield* split.push(buf);
+  split.end();
 }
 
 export function text(line: Buffer): string {
