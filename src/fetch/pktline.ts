@@ -24,7 +24,7 @@ export function text(line: Buffer): string {
  * answer too large to buffer whole, such as a pack.
  */
 export class PktSplitter {
-  private rest = Buffer.alloc(0);
+  private rest: Buffer = Buffer.alloc(0);
 
   /** The complete frames in `chunk` (with what was left from before); `null` marks a flush. */
   *push(chunk: Buffer): Generator<Buffer | null> {
@@ -44,9 +44,8 @@ export class PktSplitter {
       yield buf.subarray(i + 4, i + len);
       i += len;
     }
-    buf = buf.subarray(i);
-    // Copied: the caller's chunk may be reused.
-    this.rest = Buffer.from(buf);
+    // A view, not a copy: the chunks are not reused by their producer.
+    this.rest = buf.subarray(i);
   }
 
   /** Throws unless the answer ended on a frame boundary. */

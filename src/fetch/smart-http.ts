@@ -147,7 +147,7 @@ export interface UploadPackResult {
   packBytes: number;
 }
 
-const WRITE_BEHIND = 64 * 1024 * 1024;
+const WRITE_BEHIND = 8 * 1024 * 1024;
 
 /**
  * Asks for a pack and writes it to `opts.packFile` as it arrives, so a large snapshot is
@@ -208,11 +208,11 @@ export async function uploadPack(
           throw new BodyTooLarge(out.bytes);
         }
         opts.onBytes?.(out.bytes);
-        for (const line of split.push(Buffer.from(c))) {
+        for (const line of split.push(Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength))) {
           if (line === null || line.length === 0) continue;
           const band = line[0];
           if (band === 1) {
-            const data = Buffer.from(line.subarray(1));
+            const data = line.subarray(1);
             out.packBytes += data.length;
             queued += data.length;
             writing = writing

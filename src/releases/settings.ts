@@ -221,3 +221,42 @@ export function isSecretKey(key: string): boolean {
 export function mask(value: string): string {
   return value.length <= 8 ? '••••' : `${value.slice(0, 3)}…${value.slice(-4)}`;
 }
+
+/** Where a global REV_TOKEN goes when no REV_TOKEN_HOST says otherwise. */
+export const DEFAULT_TOKEN_HOST = 'rev.host';
+
+/** How the deploy came by its source: a token is never sent to one read from the app's own files. */
+export type SourceOrigin = 'flag' | 'saved' | 'package';
+
+function hostList(v: unknown): string[] {
+  return typeof v === 'string' ? v.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean) : [];
+}
+
+/**
+ * The REV_TOKEN a fetch from `url` may carry, so that a token reaches only the host it was
+ * meant for: the app's own token goes to the hosts in the app's REV_TOKEN_HOST, else to the
+ * source the user named (`--from` or the `source` setting); the global token goes to the
+ * hosts in the global REV_TOKEN_HOST, else to rev.host alone. Never to a source read from
+ * a release's package.json without a host naming it.
+ */
+export async function sourceToken(layout: Layout, app: string, url: string, origin: SourceOrigin): Promise<string | undefined> {
+  let host: string;
+  try {
+    const u = new URL(url);
+    if (u.protocol !== 'https:' && u.protocol !== 'http:') return undefined;
+    host = u.host.toLowerCase();
+  } catch {
+    return undefined;
+  }
+  const [own, global] = await Promise.all([readJson(layout.appEnv(app)), readJson(layout.globalEnv)]);
+  const token = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
+  if (token(own.REV_TOKEN)) {
+    const hosts = hostList(own.REV_TOKEN_HOST);
+    if (hosts.length ? hosts.includes(host) : origin !== 'package') return token(own.REV_TOKEN);
+  }
+  if (token(global.REV_TOKEN)) {
+    const hosts = hostList(global.REV_TOKEN_HOST);
+    if ((hosts.length ? hosts : [DEFAULT_TOKEN_HOST]).includes(host)) return token(global.REV_TOKEN);
+  }
+  return undefined;
+}

@@ -1,22 +1,41 @@
 import { defineCommand } from 'citty';
 import { describe } from '../help.js';
 import { RevError } from '../../errors.js';
-import { checkEnvKey, envFile, isSecretKey, mask, readJson, updateJson } from '../../releases/settings.js';
+import { DEFAULT_TOKEN_HOST, checkEnvKey, envFile, isSecretKey, mask, readJson, updateJson } from '../../releases/settings.js';
 import { act, commonArgs, layoutFrom, printJson } from '../common.js';
 import { parseKv, readValue } from '../kv.js';
+
+/** `--host` is only for a token; the hosts are checked to be host names (with a port at most). */
+function tokenHost(key: string, raw: unknown): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (key !== 'REV_TOKEN') throw new RevError('USAGE', '--host names the host a REV_TOKEN is for; it has no meaning for other keys.');
+  const hosts = String(raw).split(',').map((h) => h.trim().toLowerCase());
+  for (const h of hosts) if (!/^[a-z0-9.-]+(:\d{1,5})?$/.test(h) && !/^\[[0-9a-f:]+\](:\d{1,5})?$/.test(h)) throw new RevError('USAGE', `"${h}" is not a host name; give it as git.example.com (or host:port).`);
+  return hosts.join(',');
+}
+
+/** Where a stored REV_TOKEN will be sent, in words, or undefined for an app's (its source). */
+async function tokenDestination(file: string, global: boolean): Promise<string[] | undefined> {
+  const hosts = String((await readJson(file)).REV_TOKEN_HOST ?? '').split(',').filter(Boolean);
+  if (hosts.length) return hosts;
+  return global ? [DEFAULT_TOKEN_HOST] : undefined;
+}
 
 export default defineCommand({
   meta: {
     name: 'env',
     description: describe('env', "Per-app or global (-g) environment, e.g. REV_TOKEN for the app's git host.", 'Examples:\n' +
       '  toes env set my-app REV_TOKEN          reads the value from stdin (keeps it out of `ps`)\n' +
-      '  echo "$TOKEN" | toes env set -g REV_TOKEN\n' +
+      '  echo "$TOKEN" | toes env set -g REV_TOKEN --host git.example.com\n' +
+      'A token is sent only to the host it is for: an app\'s own REV_TOKEN to the source you gave it\n' +
+      '(or the hosts in its REV_TOKEN_HOST), the global one to REV_TOKEN_HOST, else rev.host alone.\n' +
       '  toes env set my-app API_URL https://example.com\n' +
       '  toes env list my-app                   secret-looking values are masked'),
   },
   args: {
     action: { type: 'positional', description: 'set | get | unset | list' },
     global: { type: 'boolean', alias: 'g', description: 'The global environment (defaults for every app)' },
+    host: { type: 'string', description: 'With set REV_TOKEN: the host (or hosts, comma-separated) the token is for; saved as REV_TOKEN_HOST', valueHint: 'HOST' },
     ...commonArgs,
   },
   async run({ args }) {
@@ -56,9 +75,14 @@ export default defineCommand({
           if (key === 'REV_TOKEN' && (value.length === 0 || /\s/.test(value))) {
             throw new RevError('USAGE', 'A REV_TOKEN cannot be empty or contain spaces or newlines; paste the token alone.');
           }
-          await updateJson(file, (v) => void (v[key] = value));
-          if (args.json) return printJson({ ok: true, key });
-          console.log(`${key} set for ${where}.`);
+          const host = tokenHost(key, args.host);
+          await updateJson(file, (v) => {
+            v[key] = value;
+            if (host) v.REV_TOKEN_HOST = host;
+          });
+          const goesTo = key === 'REV_TOKEN' ? await tokenDestination(file, call.scope.global) : undefined;
+          if (args.json) return printJson({ ok: true, key, ...(goesTo ? { hosts: goesTo } : {}) });
+          console.log(`${key} set for ${where}.${goesTo ? ` It is sent only to ${goesTo.join(', ')}${host ? '' : ' (name the host with --host)'}.` : ''}`);
         }
       }
     });
