@@ -9,11 +9,11 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { RevError } from '../../errors.js';
 import { checkAppName } from '../../releases/paths.js';
-import { eventLog, type EventLog } from '../event-log.js';
-import { readBody, reply, type Reply } from '../http-io.js';
-import { CLOSE, INSTANCE_ID, KEPT_HEADERS, secretHash, type AckFrame, type DeliveryFrame } from './protocol.js';
+import { eventLog, type EventLog } from '../shared/event-log.js';
+import { readBody, reply, type Reply } from '../shared/http-io.js';
+import { CLOSE, INSTANCE_ID, KEPT_HEADERS, secretHash, type AckFrame, type DeliveryFrame } from '../shared/relay-protocol.js';
 import { RateLimiter } from './limits.js';
-import { RelayStore, type InstanceQueue } from './store.js';
+import { RelayStore, type InstanceQueue } from './file-store.js';
 
 export interface RelayOptions {
   host: string;

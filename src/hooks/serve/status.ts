@@ -1,14 +1,14 @@
 // What `toes webhook status` (and later the settings page) shows for an app: whether
 // deliveries are accepted, the URL to give the host, whether the daemon runs, the last
 // deliveries and the last deploy. Never the secret.
-import { readLog } from '../releases/log.js';
-import { readJson } from '../releases/settings.js';
-import type { Layout } from '../releases/paths.js';
+import { readLog } from '../../releases/log.js';
+import { readJson } from '../../releases/settings.js';
+import type { Layout } from '../../releases/paths.js';
 import { runningDaemon, type ServeInfo } from './daemon.js';
 import { readDeliveries, type Delivery } from './deliveries.js';
 import { readWebhook } from './webhook-state.js';
-import { readInstance, relayHookUrl, relayUrl } from './relay/instance.js';
-import type { LinkState } from './relay/client.js';
+import { readInstance, relayHookUrl, relayUrl } from './relay-link/instance.js';
+import type { LinkState } from './relay-link/client.js';
 
 export const DEFAULT_PORT = 7420;
 export const DEFAULT_HOST = '127.0.0.1';

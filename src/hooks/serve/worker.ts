@@ -6,9 +6,9 @@
 // after any crash); after the swap it is ignored, so the activation finishes: health
 // check, and flip back if it fails.
 // `worker.js rollback <app> <release>` does a rollback instead, for the settings page.
-import { deploy } from '../activate/deploy.js';
-import { rollback } from '../activate/rollback.js';
-import { Layout, resolveRoots } from '../releases/paths.js';
+import { deploy } from '../../activate/deploy.js';
+import { rollback } from '../../activate/rollback.js';
+import { Layout, resolveRoots } from '../../releases/paths.js';
 
 const [mode, app, arg] = process.argv.slice(2);
 let activating = false;

@@ -4,10 +4,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { isRunning, startUntil } from '../fixtures/cli.js';
-import { appFiles } from '../fixtures/repo.js';
-import { ensureStopped, gitea, github, post, standard, startDaemon, trickle, type Daemon, type Reply } from '../fixtures/hooks.js';
-import { makeWorld, type World } from '../fixtures/world.js';
+import { isRunning, startUntil } from '../../fixtures/cli.js';
+import { appFiles } from '../../fixtures/repo.js';
+import { ensureStopped, gitea, github, post, standard, startDaemon, trickle, type Daemon, type Reply } from '../../fixtures/hooks.js';
+import { makeWorld, type World } from '../../fixtures/world.js';
 
 async function deployedWorld(t: { after(fn: () => unknown): void }): Promise<{ w: World; secret: string }> {
   const w = await makeWorld();

@@ -5,11 +5,11 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DeliveryLog, Outcome } from './deliveries.js';
-import type { EventLog } from './event-log.js';
+import type { EventLog } from '../shared/event-log.js';
 import { fullRef, mediaType, readIntent, type MediaType } from './payload.js';
 import type { DeployQueue, HookEvent } from './queue.js';
 import { verifyWebhook } from './verify.js';
-import { readBody, reply, type Reply } from './http-io.js';
+import { readBody, reply, type Reply } from '../shared/http-io.js';
 
 export const MAX_BODY = 1024 * 1024;
 

@@ -3,7 +3,7 @@
 // starts another. Events are marked consumed only after their deploy ended; a deploy
 // abandoned by a shutdown stays queued and runs after the restart.
 import type { DeliveryLog } from './deliveries.js';
-import type { EventLog } from './event-log.js';
+import type { EventLog } from '../shared/event-log.js';
 import type { DeployQueue, HookEvent } from './queue.js';
 
 export interface RunOutcome {

@@ -2,8 +2,8 @@
 // status` and the settings page. Informational, so not synced: lines are buffered and
 // written a few times a second, and each app's file is cut back to its newest lines.
 import fs from 'node:fs/promises';
-import { writeFileDurable } from '../releases/durable.js';
-import type { Layout } from '../releases/paths.js';
+import { writeFileDurable } from '../../releases/durable.js';
+import type { Layout } from '../../releases/paths.js';
 
 export type Outcome = 'refused' | 'duplicate' | 'ignored' | 'ping' | 'queued' | 'superseded' | 'deploying' | 'deployed' | 'unchanged' | 'failed' | 'abandoned';
 

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Layout } from '../releases/paths.js';
+import type { Layout } from '../../releases/paths.js';
 import type { DeployRunner, RunOutcome } from './scheduler.js';
 
 const DEPLOY_NICE = 10;

@@ -5,8 +5,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { test } from 'node:test';
 import WebSocket from 'ws';
-import { tmpDir } from '../fixtures/cli.js';
-import { ensureStopped, post, standard, startRelay, type Daemon } from '../fixtures/hooks.js';
+import { tmpDir } from '../../fixtures/cli.js';
+import { ensureStopped, post, standard, startRelay, type Daemon } from '../../fixtures/hooks.js';
 
 async function registerInstance(relay: string, id = randomBytes(8).toString('hex')) {
   const secret = randomBytes(24).toString('base64url');

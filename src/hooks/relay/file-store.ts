@@ -7,7 +7,7 @@
 // its waiting deliveries once acks outnumber them.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { Journal, type Pos } from '../journal.js';
+import { Journal, type Pos } from '../shared/journal.js';
 
 export interface Stored {
   id: string;

@@ -3,7 +3,7 @@
 // fdatasync covers a whole batch: a burst of webhooks costs a few syncs, not one each.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { fsyncDir } from '../releases/durable.js';
+import { fsyncDir } from '../../releases/durable.js';
 
 /** Where a record sits in the journal file, to read it back without keeping it in memory. */
 export interface Pos {

@@ -4,18 +4,18 @@
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { RevError } from '../errors.js';
-import { writeJsonDurable } from '../releases/durable.js';
-import { acquireLock, type Lock, type LockOwner } from '../releases/lock.js';
-import { checkAppName, type Layout } from '../releases/paths.js';
+import { RevError } from '../../errors.js';
+import { writeJsonDurable } from '../../releases/durable.js';
+import { acquireLock, type Lock, type LockOwner } from '../../releases/lock.js';
+import { checkAppName, type Layout } from '../../releases/paths.js';
 import { AppHooksCache } from './app-hooks.js';
 import { DeliveryLog } from './deliveries.js';
-import { eventLog } from './event-log.js';
+import { eventLog } from '../shared/event-log.js';
 import { DeployQueue } from './queue.js';
-import { reply } from './http-io.js';
+import { reply } from '../shared/http-io.js';
 import { MAX_BODY, receive, receiveDelivery, type ReceiverDeps } from './receiver.js';
-import type { RelayClient } from './relay/client.js';
-import { readInstance, relayUrl } from './relay/instance.js';
+import type { RelayClient } from './relay-link/client.js';
+import { readInstance, relayUrl } from './relay-link/instance.js';
 import { rollbackInWorker, workerRunner } from './runner.js';
 import { Scheduler, type DeployRunner } from './scheduler.js';
 
@@ -114,11 +114,11 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
 
     // The settings page, on the same server; loaded on its first visit, so a daemon that
     // only takes webhooks stays small.
-    type PageRouter = ReturnType<typeof import('./page/routes.js').pageRouter>;
+    type PageRouter = ReturnType<typeof import('../page/routes.js').pageRouter>;
     let page: Promise<PageRouter> | undefined;
     let pageLoaded: PageRouter | undefined;
     const loadPage = () =>
-      (page ??= import('./page/routes.js').then(({ allowFraming, pageRouter }) => {
+      (page ??= import('../page/routes.js').then(({ allowFraming, pageRouter }) => {
         allowFraming(layout.roots.toesUrl);
         pageLoaded = pageRouter({
           layout,
@@ -205,7 +205,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         link = undefined;
         if (!key || !inst) return;
         // Loaded only when a relay is used: the WebSocket library costs ~10 MB of memory.
-        const { RelayClient } = await import('./relay/client.js');
+        const { RelayClient } = await import('./relay-link/client.js');
         const client = new RelayClient({ instance: inst, log, handle: (d) => receiveDelivery(d, deps), stateFile: layout.relayLinkFile, heartbeatMs: o.relayHeartbeatMs });
         link = { client, key };
         log('relay-connecting', { relay: inst.relay, instance: inst.id });

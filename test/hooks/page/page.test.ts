@@ -6,10 +6,10 @@ import fs from 'node:fs';
 import http from 'node:http';
 import { test, type TestContext } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { answer, supervisedWorld, webApp } from '../fixtures/apps.js';
-import { launch, newPage, shot } from '../fixtures/browser.js';
-import { ensureStopped, startDaemon, type Daemon } from '../fixtures/hooks.js';
-import type { World } from '../fixtures/world.js';
+import { answer, supervisedWorld, webApp } from '../../fixtures/apps.js';
+import { launch, newPage, shot } from '../../fixtures/browser.js';
+import { ensureStopped, startDaemon, type Daemon } from '../../fixtures/hooks.js';
+import type { World } from '../../fixtures/world.js';
 
 async function setup(t: TestContext): Promise<{ w: World; port: number; env: Record<string, string>; browser: Browser; d: () => Daemon; restart(): Promise<Daemon> }> {
   const { w, port, env } = await supervisedWorld(t);

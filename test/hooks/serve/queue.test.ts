@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { DeployQueue } from '../../src/hooks/queue.js';
-import { tmpDir } from '../fixtures/cli.js';
+import { DeployQueue } from '../../../src/hooks/serve/queue.js';
+import { tmpDir } from '../../fixtures/cli.js';
 
 /** A journal path in a directory removed when the test ends. */
 function queueFile(t: { after(fn: () => unknown): void }): string {

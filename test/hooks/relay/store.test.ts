@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { InstanceQueue } from '../../src/hooks/relay/store.js';
-import { tmpDir } from '../fixtures/cli.js';
+import { InstanceQueue } from '../../../src/hooks/relay/file-store.js';
+import { tmpDir } from '../../fixtures/cli.js';
 
 const delivery = (i: number) => ({ id: `rly_${i}`, app: `app${i % 3}`, at: Date.now(), headers: { 'webhook-id': `msg_${i}` }, body: Buffer.from(`{"n":${i}}`).toString('base64') });
 

@@ -3,10 +3,10 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { test, type TestContext } from 'node:test';
-import { tmpDir } from '../fixtures/cli.js';
-import { ensureStopped, github, post, standard, startDaemon, startRelay, type Daemon } from '../fixtures/hooks.js';
-import { startProxy } from '../fixtures/proxy.js';
-import { makeWorld } from '../fixtures/world.js';
+import { tmpDir } from '../../fixtures/cli.js';
+import { ensureStopped, github, post, standard, startDaemon, startRelay, type Daemon } from '../../fixtures/hooks.js';
+import { startProxy } from '../../fixtures/proxy.js';
+import { makeWorld } from '../../fixtures/world.js';
 
 /** A world, a relay on its own directory, and cleanup of every process started through `track`. */
 async function relaySetup(t: TestContext, relayArgs: string[] = []) {

@@ -2,9 +2,9 @@
 // follows), read from the state the CLI writes and kept in memory. A chokidar watch on
 // that state drops an app's entry when `toes webhook`, `toes config` or a deploy changes
 // it, so the daemon follows the CLI without a restart.
-import { readLog } from '../releases/log.js';
-import { effectiveConfig } from '../releases/settings.js';
-import type { Layout } from '../releases/paths.js';
+import { readLog } from '../../releases/log.js';
+import { effectiveConfig } from '../../releases/settings.js';
+import type { Layout } from '../../releases/paths.js';
 import { fullRef } from './payload.js';
 import type { AppHooks } from './receiver.js';
 import { readWebhook } from './webhook-state.js';

@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { tmpfs } from '../fixtures/cli.js';
-import { ensureStopped, post, standard, startDaemon, type Daemon } from '../fixtures/hooks.js';
-import { makeWorld } from '../fixtures/world.js';
+import { tmpfs } from '../../fixtures/cli.js';
+import { ensureStopped, post, standard, startDaemon, type Daemon } from '../../fixtures/hooks.js';
+import { makeWorld } from '../../fixtures/world.js';
 
 test('a full disk: the webhook gets 503 and is not accepted; with room again it deploys', async (t) => {
   const mnt = tmpfs(t);

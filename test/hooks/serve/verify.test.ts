@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { secretKey, verifyWebhook } from '../../src/hooks/verify.js';
+import { secretKey, verifyWebhook } from '../../../src/hooks/serve/verify.js';
 
 const key = randomBytes(32);
 const SECRET = `whsec_${key.toString('base64')}`;

@@ -1,10 +1,10 @@
 // This server as a relay instance: which relay (REV_RELAY_URL, else `toes config -g relay`,
 // else the public one), its id and secret (made once, kept mode 0600), registration (only
 // the secret's hash goes to the relay), and the webhook URL hosts should use.
-import { RevError } from '../../errors.js';
-import { readJson, writeJson } from '../../releases/settings.js';
-import type { Layout } from '../../releases/paths.js';
-import { INSTANCE_ID, newInstance, secretHash } from './protocol.js';
+import { RevError } from '../../../errors.js';
+import { readJson, writeJson } from '../../../releases/settings.js';
+import type { Layout } from '../../../releases/paths.js';
+import { INSTANCE_ID, newInstance, secretHash } from '../../shared/relay-protocol.js';
 
 export const PUBLIC_RELAY = 'https://sneaker.toes.space';
 
