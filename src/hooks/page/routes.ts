@@ -7,7 +7,8 @@ import os from 'node:os';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RevError } from '../../errors.js';
 import { checkAppName, type Layout } from '../../releases/paths.js';
-import { readJson, updateJson } from '../../releases/settings.js';
+import type { OpResult } from '../../activate/result.js';
+import { globalSettings, updateJson } from '../../releases/settings.js';
 import type { EventLog } from '../shared/event-log.js';
 import { readBody } from '../shared/http-io.js';
 import { setWebhook } from '../serve/webhook-state.js';
@@ -22,7 +23,7 @@ export interface PageDeps {
   /** Queues a deploy of the app; false when one is already running or waiting. */
   deployNow(app: string): Promise<boolean>;
   isDeploying(app: string): boolean;
-  rollback(app: string, release: string): Promise<{ ok: boolean; code?: string; message: string }>;
+  rollback(app: string, release: string): Promise<OpResult>;
 }
 
 /** Who may frame the page: itself, the Toes dashboard (TOES_URL) and this machine's names. */
@@ -75,14 +76,25 @@ function hostAllowed(host: string | undefined, extra: string[]): boolean {
   );
 }
 
+/** The HTTP status a rollback's result is answered with. */
+function rollbackStatus(r: OpResult): number {
+  if (r.ok) return 200;
+  return r.error?.code === 'LOCKED' ? 409 : r.error?.code === 'RELEASE_NOT_FOUND' ? 404 : 422;
+}
+
+/** What the page's notice says about a rollback. */
+function rollbackSentence(r: OpResult): string {
+  return r.ok ? `${r.app} is live at ${r.release} again.` : (r.error?.message ?? 'the rollback failed');
+}
+
 export function pageRouter(deps: PageDeps) {
   const { layout } = deps;
   const streams = new Set<{ res: ServerResponse; stop(): void }>();
   let extraHosts: string[] = [];
   const refreshHosts = async () => {
-    const u = (await readJson(layout.globalConfig).catch(() => ({}) as Record<string, unknown>))['webhook.url'];
+    const u = (await globalSettings(layout).catch(() => undefined))?.webhookUrl;
     try {
-      extraHosts = typeof u === 'string' ? [new URL(u).hostname.toLowerCase()] : [];
+      extraHosts = u ? [new URL(u).hostname.toLowerCase()] : [];
     } catch {
       extraHosts = [];
     }
@@ -199,7 +211,7 @@ export function pageRouter(deps: PageDeps) {
         if (typeof body.release !== 'string' || !/^[\w.-]{1,100}$/.test(body.release)) return json(res, 400, { ok: false, message: 'release must name a release' });
         const r = await deps.rollback(app, body.release);
         deps.log('page', { app, action: 'rollback', release: body.release, ok: r.ok });
-        return json(res, r.ok ? 200 : r.code === 'LOCKED' ? 409 : r.code === 'RELEASE_NOT_FOUND' ? 404 : 422, { ok: r.ok, message: r.message });
+        return json(res, rollbackStatus(r), { ok: r.ok, message: rollbackSentence(r) });
       }
       default:
         return json(res, 404, { ok: false, message: 'no such action' });

@@ -1,145 +1,35 @@
-// The relay's durable storage: one directory given on the command line.
-//   instances.jsonl        registrations: id and the SHA-256 of the instance secret
-//   queues/<instance>.jsonl that instance's deliveries, then their acks, append-only
-// A delivery is on disk (fdatasync, group commit) before the relay answers 202. Only an
-// index (id, place in the file, size, time) stays in memory; bodies are read back when
-// sent, so 10,000 waiting deliveries cost little memory. A queue file is rewritten down to
-// its waiting deliveries once acks outnumber them.
+// The relay's store on local disk, one directory given on the command line:
+//   instances.jsonl          registrations: id and the SHA-256 of the instance secret
+//   queues/<instance>.jsonl  that instance's webhooks, then their acks (file-queue.ts)
+// No database, no native modules: it runs on Node and Bun.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { Journal, type Pos } from '../shared/journal.js';
+import { Journal } from '../shared/journal.js';
+import { InstanceQueue } from './file-queue.js';
+import type { Registration, RelayStore, StoredDelivery, WaitingDelivery } from './store.js';
 
-export interface Stored {
-  id: string;
-  app: string;
-  at: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
-type QueueRecord = ({ k: 'd' } & Stored) | { k: 'a'; id: string } | { k: 'x'; id: string };
-
-interface Waiting {
-  pos: Pos;
-  app: string;
-  at: number;
-  bytes: number;
-}
-
-export class InstanceQueue {
-  /** Waiting deliveries in arrival order. */
-  readonly waiting = new Map<string, Waiting>();
-  bytes = 0;
-  private done = 0;
-  /** Bytes of settled deliveries still in the file. */
-  private doneBytes = 0;
-  private compacting?: Promise<void>;
-
-  private constructor(private journal: Journal<QueueRecord>) {}
-
-  static async open(file: string): Promise<InstanceQueue> {
-    const { journal, records, positions } = await Journal.open<QueueRecord>(file);
-    const q = new InstanceQueue(journal);
-    records.forEach((r, i) => {
-      if (r.k === 'd') q.keep(r.id, positions[i], r.app, r.at);
-      else q.drop(r.id);
-    });
-    q.done = records.length - q.waiting.size;
-    return q;
-  }
-
-  private keep(id: string, pos: Pos, app: string, at: number): void {
-    this.waiting.set(id, { pos, app, at, bytes: pos.length });
-    this.bytes += pos.length;
-  }
-
-  private drop(id: string): boolean {
-    const w = this.waiting.get(id);
-    if (!w) return false;
-    this.waiting.delete(id);
-    this.bytes -= w.bytes;
-    this.doneBytes += w.bytes;
-    return true;
-  }
-
-  /** Resolves once the delivery is on disk. */
-  async add(d: Stored): Promise<void> {
-    const pos = await this.journal.append({ k: 'd', ...d });
-    this.keep(d.id, pos, d.app, d.at);
-  }
-
-  async read(id: string): Promise<Stored | undefined> {
-    await this.compacting;
-    const w = this.waiting.get(id);
-    if (!w) return undefined;
-    const r = await this.journal.read(w.pos);
-    return r.k === 'd' ? { id: r.id, app: r.app, at: r.at, headers: r.headers, body: r.body } : undefined;
-  }
-
-  /** Marks a delivery handled (acked, or expired); false if it was not waiting. */
-  settle(id: string, how: 'a' | 'x'): boolean {
-    if (!this.drop(id)) return false;
-    // Not awaited: losing an ack in a crash only means one more resend, which the
-    // instance drops as a duplicate.
-    this.journal.append({ k: how, id }).catch(() => {});
-    // Rewritten once settled records outnumber waiting ones, or hold 64 MiB (big bodies).
-    if (((++this.done > 1000 && this.done > this.waiting.size) || this.doneBytes > 64 * 1024 * 1024) && !this.compacting) {
-      this.compacting = this.compact()
-        .catch(() => {})
-        .finally(() => (this.compacting = undefined));
-    }
-    return true;
-  }
-
-  private async compact(): Promise<void> {
-    let ids: string[] = [];
-    const positions = await this.journal.rewrite(async () => {
-      // Taken only once the journal is idle: a delivery stored while we waited for that is
-      // in the list (and none can be stored while the new file is written).
-      ids = [...this.waiting.keys()];
-      const out: QueueRecord[] = [];
-      for (const id of ids) {
-        const w = this.waiting.get(id);
-        if (w) out.push(await this.journal.read(w.pos));
-        else out.push({ k: 'x', id }); // settled while we read: keep it settled
-      }
-      return out;
-    });
-    ids.forEach((id, i) => {
-      const w = this.waiting.get(id);
-      if (w) w.pos = positions[i];
-    });
-    this.done = ids.length - this.waiting.size;
-    this.doneBytes = 0;
-  }
-
-  close(): Promise<void> {
-    return this.journal.close();
-  }
-}
-
-interface Registration {
+interface RegistrationRecord {
   id: string;
   secretHash: string;
   createdAt: string;
 }
 
-export class RelayStore {
-  readonly instances = new Map<string, { secretHash: string; queue: InstanceQueue }>();
+export class FileRelayStore implements RelayStore {
+  private registered = new Map<string, { secretHash: string; queue: InstanceQueue }>();
   /** Registrations run one at a time, so two for one id cannot both win. */
   private registering: Promise<unknown> = Promise.resolve();
 
   private constructor(
     private dir: string,
-    private registrations: Journal<Registration>,
+    private registrations: Journal<RegistrationRecord>,
   ) {}
 
-  static async open(dir: string): Promise<RelayStore> {
+  static async open(dir: string): Promise<FileRelayStore> {
     await fs.mkdir(path.join(dir, 'queues'), { recursive: true, mode: 0o700 });
-    const { journal, records } = await Journal.open<Registration>(path.join(dir, 'instances.jsonl'));
-    const s = new RelayStore(dir, journal);
+    const { journal, records } = await Journal.open<RegistrationRecord>(path.join(dir, 'instances.jsonl'));
+    const s = new FileRelayStore(dir, journal);
     for (const r of records) {
-      if (!s.instances.has(r.id)) s.instances.set(r.id, { secretHash: r.secretHash, queue: await InstanceQueue.open(s.queueFile(r.id)) });
+      if (!s.registered.has(r.id)) s.registered.set(r.id, { secretHash: r.secretHash, queue: await InstanceQueue.open(s.queueFile(r.id)) });
     }
     return s;
   }
@@ -148,27 +38,70 @@ export class RelayStore {
     return path.join(this.dir, 'queues', `${id}.jsonl`);
   }
 
-  /** 'created', 'exists' (same secret: registering again is harmless) or 'taken'. */
-  register(id: string, secretHash: string): Promise<'created' | 'exists' | 'taken'> {
-    const run = this.registering.then(async () => {
-      const cur = this.instances.get(id);
+  private queue(instance: string): InstanceQueue {
+    const i = this.registered.get(instance);
+    if (!i) throw new Error(`no instance ${instance} is registered`);
+    return i.queue;
+  }
+
+  register(id: string, secretHash: string): Promise<Registration> {
+    const run = this.registering.then(async (): Promise<Registration> => {
+      const cur = this.registered.get(id);
       if (cur) return cur.secretHash === secretHash ? 'exists' : 'taken';
       await this.registrations.append({ id, secretHash, createdAt: new Date().toISOString() });
-      this.instances.set(id, { secretHash, queue: await InstanceQueue.open(this.queueFile(id)) });
+      this.registered.set(id, { secretHash, queue: await InstanceQueue.open(this.queueFile(id)) });
       return 'created';
     });
     this.registering = run.catch(() => {});
-    return run as Promise<'created' | 'exists' | 'taken'>;
+    return run;
   }
 
-  pending(): number {
-    let n = 0;
-    for (const i of this.instances.values()) n += i.queue.waiting.size;
-    return n;
+  async lookup(id: string): Promise<string | undefined> {
+    return this.registered.get(id)?.secretHash;
+  }
+
+  append(instance: string, d: StoredDelivery): Promise<void> {
+    return this.queue(instance).add(d);
+  }
+
+  async pending(instance: string, limit = Infinity): Promise<WaitingDelivery[]> {
+    const out: WaitingDelivery[] = [];
+    for (const [id, w] of this.queue(instance).waiting) {
+      if (out.length >= limit) break;
+      out.push({ id, app: w.app, at: w.at });
+    }
+    return out;
+  }
+
+  read(instance: string, id: string): Promise<StoredDelivery | undefined> {
+    return this.queue(instance).read(id);
+  }
+
+  async settle(instance: string, id: string, how: 'acked' | 'expired'): Promise<boolean> {
+    return this.queue(instance).settle(id, how === 'acked' ? 'a' : 'x');
+  }
+
+  async counts(instance: string): Promise<{ waiting: number; bytes: number }> {
+    const q = this.queue(instance);
+    return { waiting: q.waiting.size, bytes: q.bytes };
+  }
+
+  async totals(): Promise<{ instances: number; waiting: number }> {
+    let waiting = 0;
+    for (const i of this.registered.values()) waiting += i.queue.waiting.size;
+    return { instances: this.registered.size, waiting };
+  }
+
+  async instances(): Promise<string[]> {
+    return [...this.registered.keys()];
+  }
+
+  async compact(): Promise<void> {
+    for (const i of this.registered.values()) await i.queue.compact();
   }
 
   async close(): Promise<void> {
-    for (const i of this.instances.values()) await i.queue.close();
+    for (const i of this.registered.values()) await i.queue.close();
     await this.registrations.close();
   }
 }

@@ -3,7 +3,7 @@
 // that state drops an app's entry when `toes webhook`, `toes config` or a deploy changes
 // it, so the daemon follows the CLI without a restart.
 import { readLog } from '../../releases/log.js';
-import { effectiveConfig } from '../../releases/settings.js';
+import { appSettings } from '../../releases/settings.js';
 import type { Layout } from '../../releases/paths.js';
 import { fullRef } from './payload.js';
 import type { AppHooks } from './receiver.js';
@@ -41,8 +41,8 @@ export class AppHooksCache {
   private async load(app: string): Promise<AppHooks | undefined> {
     const hook = await readWebhook(this.layout, app);
     if (!hook) return undefined;
-    const cfg = await effectiveConfig(this.layout, app);
-    let branch = typeof cfg.branch === 'string' ? fullRef(cfg.branch) : undefined;
+    const { branch: set } = await appSettings(this.layout, app);
+    let branch = set ? fullRef(set) : undefined;
     if (!branch) {
       // No branch set: the one the live release came from (the remote's default branch).
       const live = (await readLog(this.layout.releaseLog(app))).filter((r) => r.status === 'live').pop();

@@ -2,10 +2,18 @@
 // status` and the settings page. Informational, so not synced: lines are buffered and
 // written a few times a second, and each app's file is cut back to its newest lines.
 import fs from 'node:fs/promises';
+import type { OpResult } from '../../activate/result.js';
 import { writeFileDurable } from '../../releases/durable.js';
 import type { Layout } from '../../releases/paths.js';
 
-export type Outcome = 'refused' | 'duplicate' | 'ignored' | 'ping' | 'queued' | 'superseded' | 'deploying' | 'deployed' | 'unchanged' | 'failed' | 'abandoned';
+/** What became of a deploy, in one word. */
+export type DeployOutcome = 'deployed' | 'unchanged' | 'failed' | 'abandoned';
+
+export type Outcome = 'refused' | 'duplicate' | 'ignored' | 'ping' | 'queued' | 'superseded' | 'deploying' | DeployOutcome;
+
+/** A deploy's result as the delivery log keeps it: whole but for the per-stage timings and
+ * the error's log tail, which the deploy log holds (each line stays small). */
+export type StoredResult = Omit<OpResult, 'stages'>;
 
 export interface Delivery {
   id: string;
@@ -18,6 +26,21 @@ export interface Delivery {
   reason?: string;
   release?: string;
   version?: string;
+  /** The deploy's result, once it ended. */
+  result?: StoredResult;
+}
+
+/** The one place a result becomes its outcome word (the log's event name, the delivery's outcome). */
+export function outcomeOf(r: OpResult): DeployOutcome {
+  if (r.ok) return r.unchanged ? 'unchanged' : 'deployed';
+  return r.error?.code === 'INTERRUPTED' ? 'abandoned' : 'failed';
+}
+
+/** The delivery log's line for a deploy that ended. */
+export function endedDelivery(event: { id: string; receivedAt: string }, r: OpResult): Delivery {
+  const { stages: _stages, ...rest } = r;
+  const result: StoredResult = rest.error ? { ...rest, error: { code: rest.error.code, message: rest.error.message } } : rest;
+  return { id: event.id, at: event.receivedAt, outcome: outcomeOf(r), release: r.release, version: r.version, reason: r.error?.message, result };
 }
 
 const MAX_BYTES = 128 * 1024;

@@ -3,13 +3,15 @@
 // newer events coalesce into one pending deploy, which always fetches the ref's tip.
 // After a crash, reopening the journal gives back every event not yet taken by a deploy.
 import { Journal } from '../shared/journal.js';
+import type { WebhookFormat } from './verify.js';
 
 export interface HookEvent {
   app: string;
   /** The delivery id from the host (or the relay); the key for dropping duplicates. */
   id: string;
   ref?: string;
-  format?: string;
+  /** How it arrived: a signed webhook's format, or 'page' for the settings page's Deploy Now. */
+  format?: WebhookFormat | 'page';
   receivedAt: string;
 }
 

@@ -1,11 +1,15 @@
-// Starts a deploy worker process for one queued event (see worker.ts) and turns its exit
-// into a RunOutcome. The worker's stderr (failpoints, notes) is passed to the daemon's.
+// Starts a worker process (worker.ts) for a queued deploy, or for the settings page's
+// rollback, and resolves with the OpResult it printed; when it printed none (it could not
+// start, died, or was stopped), with a lostResult saying so. The worker's stderr (failpoints,
+// notes) is passed to the daemon's.
 import { spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { lostResult, type OpResult } from '../../activate/result.js';
 import type { Layout } from '../../releases/paths.js';
-import type { DeployRunner, RunOutcome } from './scheduler.js';
+import type { DeployRunner } from './scheduler.js';
+import { triggerOf, type WorkerRequest } from './worker-request.js';
 
 const DEPLOY_NICE = 10;
 
@@ -18,22 +22,26 @@ function workerEnv(layout: Layout): NodeJS.ProcessEnv {
   return env;
 }
 
+/** The OpResult line a worker printed last, if it printed one. */
+function printedResult(out: string): OpResult | undefined {
+  try {
+    const res = JSON.parse(out.trim().split('\n').pop() ?? '');
+    return res && typeof res.ok === 'boolean' ? res : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A rollback for the settings page, in a worker too: it needs the activation modules. */
-export function rollbackInWorker(layout: Layout, app: string, release: string): Promise<{ ok: boolean; code?: string; message: string }> {
+export function rollbackInWorker(layout: Layout, app: string, release: string): Promise<OpResult> {
+  const req: WorkerRequest = { op: 'rollback', app, to: release, trigger: 'page' };
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [workerPath, 'rollback', app, release], { env: workerEnv(layout), stdio: ['ignore', 'pipe', 'ignore'] });
+    const started = Date.now();
+    const child = spawn(process.execPath, [workerPath, JSON.stringify(req)], { env: workerEnv(layout), stdio: ['ignore', 'pipe', 'ignore'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
-    child.on('error', (err) => resolve({ ok: false, code: 'INTERNAL', message: `could not start the rollback: ${err.message}` }));
-    child.on('close', () => {
-      try {
-        const res = JSON.parse(out.trim().split('\n').pop() ?? '');
-        if (res.ok) return resolve({ ok: true, message: `${app} is live at ${res.release} again.` });
-        return resolve({ ok: false, code: res.error?.code, message: res.error?.message ?? 'the rollback failed' });
-      } catch {
-        resolve({ ok: false, code: 'INTERNAL', message: 'the rollback process died; see the daemon log' });
-      }
-    });
+    child.on('error', (err) => resolve(lostResult('rollback', app, 'INTERNAL', `could not start the rollback: ${err.message}`)));
+    child.on('close', () => resolve(printedResult(out) ?? lostResult('rollback', app, 'INTERNAL', 'the rollback process died; see the daemon log', Date.now() - started)));
   });
 }
 
@@ -41,8 +49,8 @@ export function workerRunner(layout: Layout, stderr: NodeJS.WritableStream): Dep
   const env = workerEnv(layout);
   return (app, event) => {
     const started = Date.now();
-    // The delivery id goes to the worker for the release log; ids are not secrets.
-    const child = spawn(process.execPath, [workerPath, 'deploy', app, event.id.slice(0, 100)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const req: WorkerRequest = { op: 'deploy', app, trigger: triggerOf(event) };
+    const child = spawn(process.execPath, [workerPath, JSON.stringify(req)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     // Deploys run niced: on a small box, answering webhooks and serving the running apps
     // come before a build's speed. Its install and predeploy inherit this.
     try {
@@ -54,20 +62,14 @@ export function workerRunner(layout: Layout, stderr: NodeJS.WritableStream): Dep
       for (const line of d.toString().split('\n')) if (line) stderr.write(`[${app}] ${line}\n`);
     });
     let stopped = false;
-    const result = new Promise<RunOutcome>((resolve) => {
-      child.on('error', (err) => resolve({ status: 'failed', code: 'INTERNAL', message: `could not start the deploy worker: ${err.message}` }));
+    const result = new Promise<OpResult>((resolve) => {
+      child.on('error', (err) => resolve(lostResult('deploy', app, 'INTERNAL', `could not start the deploy worker: ${err.message}`)));
       child.on('close', (code, signal) => {
         const ms = Date.now() - started;
-        let res: any;
-        try {
-          res = JSON.parse(out.trim().split('\n').pop() ?? '');
-        } catch {}
-        if (res && typeof res.ok === 'boolean') {
-          if (res.ok) return resolve({ status: res.unchanged ? 'unchanged' : 'deployed', release: res.release, version: res.version, ms });
-          return resolve({ status: 'failed', release: res.release, version: res.version, code: res.error?.code, message: res.error?.message, ms });
-        }
-        if (stopped) return resolve({ status: 'abandoned', message: 'stopped by the shutdown; it runs again at the next start', ms });
-        resolve({ status: 'failed', code: 'INTERNAL', message: `the deploy worker died (${signal ?? `exit ${code}`}); see the deploy log`, ms });
+        const printed = printedResult(out);
+        if (printed) return resolve(printed);
+        if (stopped) return resolve(lostResult('deploy', app, 'INTERRUPTED', 'stopped by the shutdown; it runs again at the next start', ms));
+        resolve(lostResult('deploy', app, 'INTERNAL', `the deploy worker died (${signal ?? `exit ${code}`}); see the deploy log`, ms));
       });
     });
     return {

@@ -2,21 +2,14 @@
 // ends, the next pending event for it (the newest of everything that arrived meanwhile)
 // starts another. Events are marked consumed only after their deploy ended; a deploy
 // abandoned by a shutdown stays queued and runs after the restart.
-import type { DeliveryLog } from './deliveries.js';
+import { lostResult, type OpResult } from '../../activate/result.js';
 import type { EventLog } from '../shared/event-log.js';
+import { endedDelivery, outcomeOf, type DeliveryLog } from './deliveries.js';
 import type { DeployQueue, HookEvent } from './queue.js';
 
-export interface RunOutcome {
-  status: 'deployed' | 'unchanged' | 'failed' | 'abandoned';
-  release?: string;
-  version?: string;
-  code?: string;
-  message?: string;
-  ms?: number;
-}
-
 export interface RunHandle {
-  result: Promise<RunOutcome>;
+  /** The deploy's result, or a lostResult when it never reported one. */
+  result: Promise<OpResult>;
   /** Asks the deploy to stop: it abandons a build, but finishes an activation it began. */
   stop(): void;
 }
@@ -55,12 +48,13 @@ export class Scheduler {
     this.deliveries.add(app, { id: event.id, at: event.receivedAt, outcome: 'deploying' });
     const handle = this.runner(app, event);
     const done = handle.result
-      .catch((err): RunOutcome => ({ status: 'failed', code: 'INTERNAL', message: String((err as Error)?.message ?? err) }))
-      .then(async (o) => {
+      .catch((err) => lostResult('deploy', app, 'INTERNAL', String((err as Error)?.message ?? err)))
+      .then(async (r) => {
+        const outcome = outcomeOf(r);
         // A failed deploy is consumed too: retrying it on every restart would not fix it.
-        if (o.status !== 'abandoned') await taken.done().catch((err) => this.log('error', { app, reason: `could not mark the event consumed: ${(err as Error).message}` }));
-        this.log(o.status, { app, id: event.id, release: o.release, version: o.version, code: o.code, ms: o.ms, reason: o.message });
-        this.deliveries.add(app, { id: event.id, at: event.receivedAt, outcome: o.status, release: o.release, version: o.version, reason: o.message });
+        if (outcome !== 'abandoned') await taken.done().catch((err) => this.log('error', { app, reason: `could not mark the event consumed: ${(err as Error).message}` }));
+        this.log(outcome, { app, id: event.id, release: r.release, version: r.version, code: r.error?.code, ms: r.durationMs, reason: r.error?.message });
+        this.deliveries.add(app, endedDelivery(event, r));
       })
       .finally(() => {
         this.running.delete(app);

@@ -2,16 +2,13 @@
 // deliveries are accepted, the URL to give the host, whether the daemon runs, the last
 // deliveries and the last deploy. Never the secret.
 import { readLog } from '../../releases/log.js';
-import { readJson } from '../../releases/settings.js';
+import { globalSettings } from '../../releases/settings.js';
 import type { Layout } from '../../releases/paths.js';
-import { runningDaemon, type ServeInfo } from './daemon.js';
 import { readDeliveries, type Delivery } from './deliveries.js';
-import { readWebhook } from './webhook-state.js';
 import { readInstance, relayHookUrl, relayUrl } from './relay-link/instance.js';
-import type { LinkState } from './relay-link/client.js';
-
-export const DEFAULT_PORT = 7420;
-export const DEFAULT_HOST = '127.0.0.1';
+import { readLinkState, type LinkState } from './relay-link/link-state.js';
+import { DEFAULT_HOST, DEFAULT_PORT, runningDaemon, type ServeInfo } from './serve-info.js';
+import { readWebhook } from './webhook-state.js';
 
 export interface WebhookStatus {
   app: string;
@@ -28,8 +25,8 @@ export interface WebhookStatus {
 
 /** Where hosts should send the app's webhooks. */
 export async function hookUrl(layout: Layout, app: string, daemon?: ServeInfo): Promise<{ url: string; local: boolean }> {
-  const configured = (await readJson(layout.globalConfig))['webhook.url'];
-  const base = typeof configured === 'string' && configured ? configured.replace(/\/+$/, '') : (daemon?.url ?? `http://${DEFAULT_HOST}:${DEFAULT_PORT}`);
+  const configured = (await globalSettings(layout)).webhookUrl;
+  const base = configured ? configured.replace(/\/+$/, '') : (daemon?.url ?? `http://${DEFAULT_HOST}:${DEFAULT_PORT}`);
   let local = true;
   try {
     const h = new URL(base).hostname.replace(/^\[|\]$/g, '');
@@ -52,7 +49,7 @@ export async function webhookStatus(layout: Layout, app: string, deliveriesShown
   if (inst && inst.relay === want) {
     url = relayHookUrl(inst, app);
     local = false;
-    const link = daemon ? ((await readJson(layout.relayLinkFile).catch(() => ({}))) as unknown as LinkState) : undefined;
+    const link = daemon ? await readLinkState(layout) : undefined;
     relay = { url: inst.relay, relay: inst.relay, instance: inst.id, connected: !!link?.connected, since: link?.since ?? '', pending: Number(link?.pending ?? 0), ...(link?.lastError ? { lastError: link.lastError } : {}) };
   }
   // The log is in the order deploys began; adopted releases were not deploys.

@@ -10,6 +10,7 @@ import { answer, supervisedWorld, webApp } from '../../fixtures/apps.js';
 import { launch, newPage, shot } from '../../fixtures/browser.js';
 import { ensureStopped, startDaemon, type Daemon } from '../../fixtures/hooks.js';
 import type { World } from '../../fixtures/world.js';
+import { layoutOf } from '../layout.js';
 
 async function setup(t: TestContext): Promise<{ w: World; port: number; env: Record<string, string>; browser: Browser; d: () => Daemon; restart(): Promise<Daemon> }> {
   const { w, port, env } = await supervisedWorld(t);
@@ -62,7 +63,7 @@ test('enable webhooks, copy the URL, set and clear the token: only a masked tail
   await page.click('#copy-url');
   await noticed(page, '^URL copied$');
   assert.equal(await page.evaluate(() => navigator.clipboard.readText()), url);
-  assert.equal(JSON.parse(fs.readFileSync(`${w.data}/rev/apps/sample/webhook.json`, 'utf8')).enabled, true);
+  assert.equal(JSON.parse(fs.readFileSync(layoutOf(w.data).webhookFile('sample'), 'utf8')).enabled, true);
   await shot(page, '03-app-webhooks-on');
 
   const token = 'rt_live_5ecret_c123';
@@ -74,25 +75,25 @@ test('enable webhooks, copy the URL, set and clear the token: only a masked tail
   assert.equal(await page.textContent('#token-tail'), 'rt_…c123');
   const htmlText = await page.content();
   assert.ok(!htmlText.includes(token) && !htmlText.includes('5ecret'), 'the token reached the page');
-  const secret = JSON.parse(fs.readFileSync(`${w.data}/rev/apps/sample/webhook.json`, 'utf8')).secret;
+  const secret = JSON.parse(fs.readFileSync(layoutOf(w.data).webhookFile('sample'), 'utf8')).secret;
   assert.ok(!htmlText.includes(secret) && !htmlText.includes(secret.slice(6, 20)), 'the signing secret reached the page');
-  assert.equal(JSON.parse(fs.readFileSync(`${w.data}/rev/apps/sample/env.json`, 'utf8')).REV_TOKEN, token);
+  assert.equal(JSON.parse(fs.readFileSync(layoutOf(w.data).appEnv('sample'), 'utf8')).REV_TOKEN, token);
   await shot(page, '04-token-set');
 
   // A token with a space is refused and changes nothing.
   await page.fill('#token', 'rt_bad token');
   await page.click('#token-form button[type=submit]');
   await noticed(page, 'cannot be empty or contain spaces');
-  assert.equal(JSON.parse(fs.readFileSync(`${w.data}/rev/apps/sample/env.json`, 'utf8')).REV_TOKEN, token);
+  assert.equal(JSON.parse(fs.readFileSync(layoutOf(w.data).appEnv('sample'), 'utf8')).REV_TOKEN, token);
   await page.click('#token-clear');
   await page.waitForFunction(() => document.getElementById('token-tail')?.textContent === '');
-  assert.equal(JSON.parse(fs.readFileSync(`${w.data}/rev/apps/sample/env.json`, 'utf8')).REV_TOKEN, undefined);
+  assert.equal(JSON.parse(fs.readFileSync(layoutOf(w.data).appEnv('sample'), 'utf8')).REV_TOKEN, undefined);
   for (const text of [d().out(), d().err()]) assert.ok(!text.includes(token) && !text.includes(secret));
 
   // Off again: the daemon refuses deliveries.
   await page.uncheck('#hook-toggle');
   await page.waitForFunction(() => !document.getElementById('hook-url'));
-  assert.equal(JSON.parse(fs.readFileSync(`${w.data}/rev/apps/sample/webhook.json`, 'utf8')).enabled, false);
+  assert.equal(JSON.parse(fs.readFileSync(layoutOf(w.data).webhookFile('sample'), 'utf8')).enabled, false);
 });
 
 test('Deploy Now streams the log and goes live; a second click is told one runs; Rollback moves the live marker and the app answers the old version', async (t) => {
@@ -154,7 +155,7 @@ test('Deploy Now streams the log and goes live; a second click is told one runs;
     return r.status;
   });
   assert.equal(nl, 400);
-  assert.ok(!fs.existsSync(`${w.data}/rev/apps/sample/env.json`) || !('REV_TOKEN' in JSON.parse(fs.readFileSync(`${w.data}/rev/apps/sample/env.json`, 'utf8'))));
+  assert.ok(!fs.existsSync(layoutOf(w.data).appEnv('sample')) || !('REV_TOKEN' in JSON.parse(fs.readFileSync(layoutOf(w.data).appEnv('sample'), 'utf8'))));
 });
 
 test('cross-site requests, odd names and unknown apps are refused; the page reconnects after the daemon restarts', async (t) => {
@@ -175,7 +176,7 @@ test('cross-site requests, odd names and unknown apps are refused; the page reco
     req.end('{"enabled":true}');
   });
   assert.equal(rebound, 403);
-  assert.ok(!fs.existsSync(`${w.data}/rev/apps/sample/webhook.json`), 'a refused action changed something');
+  assert.ok(!fs.existsSync(layoutOf(w.data).webhookFile('sample')), 'a refused action changed something');
   assert.equal((await fetch(`${base}/apps/nosuchapp`)).status, 404);
   assert.equal((await fetch(`${base}/apps/bad$name`)).status, 400);
   assert.equal((await fetch(`${base}/?app=..%2Fetc`)).status, 400);

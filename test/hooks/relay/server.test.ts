@@ -3,10 +3,10 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import { test } from 'node:test';
 import WebSocket from 'ws';
 import { tmpDir } from '../../fixtures/cli.js';
 import { ensureStopped, post, standard, startRelay, type Daemon } from '../../fixtures/hooks.js';
+import { relayTest } from './backends.js';
 
 async function registerInstance(relay: string, id = randomBytes(8).toString('hex')) {
   const secret = randomBytes(24).toString('base64url');
@@ -57,12 +57,12 @@ async function health(relay: string): Promise<any> {
   return (await fetch(`${relay}/health`)).json();
 }
 
-test('the relay refuses bad requests with the exact status and stores nothing for them', async (t) => {
+relayTest('the relay refuses bad requests with the exact status and stores nothing for them', async (t, backend) => {
   const dir = tmpDir('toes-relay-');
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   let r: Daemon | undefined;
   t.after(() => ensureStopped(r));
-  r = await startRelay(dir, { args: ['--max-pending', '3'] });
+  r = await startRelay(dir, { store: backend.args(dir), args: ['--max-pending', '3'] });
   const { id } = await registerInstance(r.url);
   const d = () => standard('whsec_' + Buffer.alloc(24, 1).toString('base64'), { type: 'save', ref: 'refs/heads/main' });
 
@@ -88,12 +88,12 @@ test('the relay refuses bad requests with the exact status and stores nothing fo
   assert.equal((await r.stop()).code, 0);
 });
 
-test('floods get 429 per instance and per source address, with Retry-After', async (t) => {
+relayTest('floods get 429 per instance and per source address, with Retry-After', async (t, backend) => {
   const dir = tmpDir('toes-relay-');
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   let r: Daemon | undefined;
   t.after(() => ensureStopped(r));
-  r = await startRelay(dir, { args: ['--rate', '2', '--address-rate', '4'] });
+  r = await startRelay(dir, { store: backend.args(dir), args: ['--rate', '2', '--address-rate', '4'] });
   const a = await registerInstance(r.url);
   const b = await registerInstance(r.url);
   const d = () => standard('whsec_' + Buffer.alloc(24, 1).toString('base64'), { type: 'save' });
@@ -111,12 +111,12 @@ test('floods get 429 per instance and per source address, with Retry-After', asy
   await r.stop();
 });
 
-test('only the instance with its secret gets its deliveries; resends until acked; the newest connection wins', async (t) => {
+relayTest('only the instance with its secret gets its deliveries; resends until acked; the newest connection wins', async (t, backend) => {
   const dir = tmpDir('toes-relay-');
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   let r: Daemon | undefined;
   t.after(() => ensureStopped(r));
-  r = await startRelay(dir);
+  r = await startRelay(dir, { store: backend.args(dir) });
   const a = await registerInstance(r.url);
   const b = await registerInstance(r.url);
 
@@ -176,12 +176,12 @@ test('only the instance with its secret gets its deliveries; resends until acked
   await r.stop();
 });
 
-test('kill -9 of the relay mid-stream: every webhook answered 202 is delivered after the restart', async (t) => {
+relayTest('kill -9 of the relay mid-stream: every webhook answered 202 is delivered after the restart', async (t, backend) => {
   const dir = tmpDir('toes-relay-');
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   let r: Daemon | undefined;
   t.after(() => ensureStopped(r));
-  r = await startRelay(dir, { args: ['--rate', '100000', '--address-rate', '100000'] });
+  r = await startRelay(dir, { store: backend.args(dir), args: ['--rate', '100000', '--address-rate', '100000'] });
   const port = Number(new URL(r.url).port);
   const a = await registerInstance(r.url);
   const accepted = new Set<string>();
@@ -201,7 +201,7 @@ test('kill -9 of the relay mid-stream: every webhook answered 202 is delivered a
   stop = true;
   await Promise.all(senders);
 
-  r = await startRelay(dir, { port });
+  r = await startRelay(dir, { store: backend.args(dir), port });
   const inst = await connect(r.url, a.id, a.secret);
   t.after(() => inst.ws.terminate());
   const delivered = new Set<string>();
@@ -219,12 +219,12 @@ test('kill -9 of the relay mid-stream: every webhook answered 202 is delivered a
   await r.stop();
 });
 
-test('a client that resets while its upgrade is refused does not take the relay down', async (t) => {
+relayTest('a client that resets while its upgrade is refused does not take the relay down', async (t, backend) => {
   const dir = tmpDir('toes-relay-');
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   let r: Daemon | undefined;
   t.after(() => ensureStopped(r));
-  r = await startRelay(dir);
+  r = await startRelay(dir, { store: backend.args(dir) });
   const { id } = await registerInstance(r.url);
   const net = await import('node:net');
   const u = new URL(r.url);

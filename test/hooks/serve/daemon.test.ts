@@ -8,6 +8,7 @@ import { isRunning, startUntil } from '../../fixtures/cli.js';
 import { appFiles } from '../../fixtures/repo.js';
 import { ensureStopped, gitea, github, post, standard, startDaemon, trickle, type Daemon, type Reply } from '../../fixtures/hooks.js';
 import { makeWorld, type World } from '../../fixtures/world.js';
+import { layoutOf } from '../layout.js';
 
 async function deployedWorld(t: { after(fn: () => unknown): void }): Promise<{ w: World; secret: string }> {
   const w = await makeWorld();
@@ -72,7 +73,7 @@ test('a signed push from rev.host, GitHub, Gitea and Forgejo each deploys the ne
 
   const stopped = await d.stop();
   assert.equal(stopped.code, 0, d.err());
-  assert.equal(fs.existsSync(path.join(w.data, 'rev/hooks/serve.json')), false);
+  assert.equal(fs.existsSync(layoutOf(w.data).serveFile), false);
   assert.ok(d.events().some((e) => e.event === 'stopped'));
 });
 
@@ -230,7 +231,7 @@ test('kill -9 of the daemon with events queued: after a restart they are deploye
   assert.equal(dup.body.outcome, 'duplicate');
   assert.equal((await d.stop()).code, 0);
   // The killed deploy left nothing behind that needs a hand.
-  assert.equal(fs.existsSync(path.join(w.data, 'rev/apps/sample/lock')), false);
+  assert.equal(fs.existsSync(layoutOf(w.data).lockDir('sample')), false);
   const rel = await w.toes(['releases', 'sample', '--json']);
   assert.ok(!rel.json().some((r: any) => r.status === 'building'));
 });

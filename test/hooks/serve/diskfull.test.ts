@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { tmpfs } from '../../fixtures/cli.js';
 import { ensureStopped, post, standard, startDaemon, type Daemon } from '../../fixtures/hooks.js';
 import { makeWorld } from '../../fixtures/world.js';
+import { layoutOf } from '../layout.js';
 
 test('a full disk: the webhook gets 503 and is not accepted; with room again it deploys', async (t) => {
   const mnt = tmpfs(t);
@@ -19,7 +20,7 @@ test('a full disk: the webhook gets 503 and is not accepted; with room again it 
   let d: Daemon | undefined;
   t.after(() => ensureStopped(d));
   d = await startDaemon(mnt);
-  const queue = path.join(mnt, 'rev/hooks/queue.jsonl');
+  const queue = layoutOf(mnt).queueFile;
   const before = fs.readFileSync(queue);
 
   const filler = path.join(mnt, 'filler');

@@ -7,25 +7,35 @@ import { tmpDir } from '../../fixtures/cli.js';
 import { ensureStopped, github, post, standard, startDaemon, startRelay, type Daemon } from '../../fixtures/hooks.js';
 import { startProxy } from '../../fixtures/proxy.js';
 import { makeWorld } from '../../fixtures/world.js';
+import { layoutOf } from '../layout.js';
+import { relayBackends, type RelayBackend } from '../relay/backends.js';
 
-/** A world, a relay on its own directory, and cleanup of every process started through `track`. */
+/** The relay's store backend these tests run with (the first; each is tested alone in test/hooks/relay). */
+const backend: RelayBackend = relayBackends[0];
+
+/**
+ * A world, a relay on its own store, and cleanup of every process started through `track`;
+ * `startRelayAgain` starts it over the same store (after a stop or a kill).
+ */
 async function relaySetup(t: TestContext, relayArgs: string[] = []) {
   const w = await makeWorld();
   t.after(() => w.close());
   const relayDir = tmpDir('toes-relay-');
   t.after(() => fs.rmSync(relayDir, { recursive: true, force: true }));
   const track = (d: Daemon) => (t.after(() => ensureStopped(d)), d);
-  const relay = track(await startRelay(relayDir, { args: relayArgs }));
-  return { w, relayDir, relay, track };
+  const startRelayAgain = async (opts: { port?: number; args?: string[] } = {}) => track(await startRelay(relayDir, { store: backend.args(relayDir), ...opts }));
+  const relay = await startRelayAgain({ args: relayArgs });
+  return { w, relayDir, relay, track, startRelayAgain };
 }
 
 /** The same, with the sample app deployed and its webhook enabled through the relay. */
 async function relayWorld(t: TestContext) {
-  const { w, relayDir, relay, track } = await relaySetup(t);
+  const setup = await relaySetup(t);
+  const { w, relay } = setup;
   const env = { REV_RELAY_URL: relay.url };
   assert.equal((await w.toes(['deploy', 'sample', '--from', w.url, '--no-install'])).code, 0);
   const hook = (await w.toes(['webhook', 'enable', 'sample', '--json'], { env })).json();
-  return { w, relayDir, relay, env, hook, track };
+  return { ...setup, env, hook };
 }
 
 const APPS = Array.from({ length: 10 }, (_, i) => `app${i}`);
@@ -97,7 +107,7 @@ test('1,000 webhooks for 10 apps while the instance is offline: each acked once 
   assert.equal(st.relay.url, relay.url);
   await serve.waitFor(() => {
     try {
-      return JSON.parse(fs.readFileSync(`${w.data}/rev/hooks/relay-link.json`, 'utf8')).connected === true;
+      return JSON.parse(fs.readFileSync(layoutOf(w.data).relayLinkFile, 'utf8')).connected === true;
     } catch {
       return false;
     }
@@ -112,7 +122,7 @@ test('1,000 webhooks for 10 apps while the instance is offline: each acked once 
 
 test('a link that goes silent is noticed by the heartbeat and replaced; a relay restart loses nothing', async (t) => {
   const setup = await relaySetup(t, ['--heartbeat', '0.5']);
-  const { w, relayDir, track } = setup;
+  const { w, track, startRelayAgain } = setup;
   let relay = setup.relay;
   const relayPort = Number(new URL(relay.url).port);
   const proxy = await startProxy(relayPort);
@@ -139,7 +149,7 @@ test('a link that goes silent is noticed by the heartbeat and replaced; a relay 
 
   // The relay restarts (kill -9) while a webhook waits on it: the link comes back and it is delivered.
   await relay.kill9();
-  relay = track(await startRelay(relayDir, { port: relayPort, args: ['--heartbeat', '0.5'] }));
+  relay = await startRelayAgain({ port: relayPort, args: ['--heartbeat', '0.5'] });
   w.repo.commit({ VERSION: 'v3\n' });
   const later = await post(relay.url, path, github(hook.secret, 'push', { ref: 'refs/heads/main' }));
   assert.equal(later.status, 202);
@@ -150,7 +160,7 @@ test('a link that goes silent is noticed by the heartbeat and replaced; a relay 
 
 test('a webhook held an hour by the relay is judged by when the relay got it; an old one posted now is refused', async (t) => {
   const world = await relayWorld(t);
-  const { w, relayDir, env, hook, track } = world;
+  const { w, relayDir, env, hook, track, startRelayAgain } = world;
   let relay = world.relay;
   const instance = hook.relay.instance;
   const port = Number(new URL(relay.url).port);
@@ -159,11 +169,10 @@ test('a webhook held an hour by the relay is judged by when the relay got it; an
   // What the relay's disk holds after storing, an hour ago, a webhook signed an hour ago.
   const hourAgo = Date.now() - 3600_000;
   const held = standard(hook.secret, { type: 'save', ref: 'refs/heads/main' }, { ts: Math.floor(hourAgo / 1000) });
-  fs.appendFileSync(
-    `${relayDir}/queues/${instance}.jsonl`,
-    JSON.stringify({ k: 'd', id: 'rly_heldanhour', app: 'sample', at: hourAgo, headers: held.headers, body: held.body.toString('base64') }) + '\n',
-  );
-  relay = track(await startRelay(relayDir, { port }));
+  const store = await backend.open(relayDir);
+  await store.append(instance, { id: 'rly_heldanhour', app: 'sample', at: hourAgo, headers: held.headers, body: held.body.toString('base64') });
+  await store.close();
+  relay = await startRelayAgain({ port });
   w.repo.commit({ VERSION: 'v2\n' });
   // And one signed an hour ago but posted to the relay only now: a replay.
   const replay = standard(hook.secret, { type: 'save', ref: 'refs/heads/main' }, { ts: Math.floor(hourAgo / 1000) });
@@ -185,7 +194,7 @@ test('a relayed delivery that meets a broken settings file is kept on the relay,
   const { w, relay, env, hook, track } = await relayWorld(t);
   const serve = track(await startDaemon(w.data, { env }));
   await serve.waitFor((e) => e.event === 'relay-up', 'the link');
-  const config = `${w.data}/rev/apps/sample/config.json`;
+  const config = layoutOf(w.data).appConfig('sample');
   const good = fs.readFileSync(config, 'utf8');
   fs.writeFileSync(config, '{ "source": '); // a hand edit gone wrong
   w.repo.commit({ VERSION: 'v2\n' });

@@ -4,28 +4,17 @@
 // (signature checked here, with the app's secret) and is acked only once it is durably
 // queued, or refused for good; a delivery this server could not queue is not acked, so
 // the relay sends it again.
-import fs from 'node:fs/promises';
 import WebSocket from 'ws';
 import { writeJsonDurable } from '../../../releases/durable.js';
 import { isAppName } from '../../../releases/paths.js';
 import type { EventLog } from '../../shared/event-log.js';
 import type { Answer, Arrival } from '../receiver.js';
 import { register, type Instance } from './instance.js';
+import type { LinkState } from './link-state.js';
 import type { AckFrame, DeliveryFrame, HelloFrame, PendingFrame } from '../../shared/relay-protocol.js';
 
 /** The longest a relay keeps a webhook (its default --max-age). */
 const MAX_HOLD_MS = 7 * 24 * 3600_000;
-
-export interface LinkState {
-  relay: string;
-  instance: string;
-  connected: boolean;
-  /** Since when the link has been up (or down). */
-  since: string;
-  /** Deliveries waiting on the relay, as it last said. */
-  pending: number;
-  lastError?: string;
-}
 
 export interface RelayClientOptions {
   instance: Instance;

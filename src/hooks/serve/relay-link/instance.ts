@@ -2,7 +2,7 @@
 // else the public one), its id and secret (made once, kept mode 0600), registration (only
 // the secret's hash goes to the relay), and the webhook URL hosts should use.
 import { RevError } from '../../../errors.js';
-import { readJson, writeJson } from '../../../releases/settings.js';
+import { globalSettings, readJson, writeJson } from '../../../releases/settings.js';
 import type { Layout } from '../../../releases/paths.js';
 import { INSTANCE_ID, newInstance, secretHash } from '../../shared/relay-protocol.js';
 
@@ -18,8 +18,7 @@ export interface Instance {
 
 /** The relay's base URL, or undefined when relaying is turned off (`none`). */
 export async function relayUrl(layout: Layout, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
-  const configured = env.REV_RELAY_URL ?? (await readJson(layout.globalConfig)).relay;
-  const v = typeof configured === 'string' && configured ? configured : PUBLIC_RELAY;
+  const v = (env.REV_RELAY_URL ?? (await globalSettings(layout)).relay) || PUBLIC_RELAY;
   if (/^(none|off|false)$/i.test(v)) return undefined;
   let u: URL;
   try {
