@@ -7,16 +7,12 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { tmpfs } from '../../fixtures/cli.js';
 import { ensureStopped, post, standard, startDaemon, type Daemon } from '../../fixtures/hooks.js';
-import { makeWorld } from '../../fixtures/world.js';
 import { layoutOf } from '../layout.js';
+import { hookedWorld } from './hooked-world.js';
 
 test('a full disk: the webhook gets 503 and is not accepted; with room again it deploys', async (t) => {
   const mnt = tmpfs(t);
-  const w = await makeWorld({ data: mnt });
-  t.after(() => w.close());
-  assert.equal((await w.toes(['deploy', 'sample', '--from', w.url, '--no-install'])).code, 0);
-  assert.equal((await w.toes(['config', 'set', 'sample', 'install', 'false'])).code, 0);
-  const secret = (await w.toes(['webhook', 'enable', 'sample', '--json'])).json().secret;
+  const { w, secret } = await hookedWorld(t, { data: mnt });
   let d: Daemon | undefined;
   t.after(() => ensureStopped(d));
   d = await startDaemon(mnt);

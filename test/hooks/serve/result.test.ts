@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ensureStopped, post, standard, startDaemon, type Daemon } from '../../fixtures/hooks.js';
 import { appFiles } from '../../fixtures/repo.js';
-import { makeWorld, type World } from '../../fixtures/world.js';
+import type { World } from '../../fixtures/world.js';
+import { hookedWorld } from './hooked-world.js';
 
 const push = () => ({ type: 'save', repo: 'me/sample', ref: 'refs/heads/main', timestamp: new Date().toISOString() });
 
@@ -22,11 +23,7 @@ async function statusOf(w: World, id: string): Promise<any> {
 }
 
 test("a deploy's result reaches the delivery log and `webhook status` unchanged, success and failure alike", async (t) => {
-  const w = await makeWorld();
-  t.after(() => w.close());
-  assert.equal((await w.toes(['deploy', 'sample', '--from', w.url, '--no-install'])).code, 0);
-  assert.equal((await w.toes(['config', 'set', 'sample', 'install', 'false'])).code, 0);
-  const secret = (await w.toes(['webhook', 'enable', 'sample', '--json'])).json().secret;
+  const { w, secret } = await hookedWorld(t);
   let d: Daemon | undefined;
   t.after(() => ensureStopped(d));
   d = await startDaemon(w.data);
@@ -74,10 +71,7 @@ test("a deploy's result reaches the delivery log and `webhook status` unchanged,
 });
 
 test('Deploy Now on the settings page deploys with the trigger `page` in the release log', async (t) => {
-  const w = await makeWorld();
-  t.after(() => w.close());
-  assert.equal((await w.toes(['deploy', 'sample', '--from', w.url, '--no-install'])).code, 0);
-  assert.equal((await w.toes(['config', 'set', 'sample', 'install', 'false'])).code, 0);
+  const { w } = await hookedWorld(t);
   let d: Daemon | undefined;
   t.after(() => ensureStopped(d));
   d = await startDaemon(w.data);

@@ -1,7 +1,7 @@
 // Who may see the settings page: this machine and its local network, not the internet.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { localPeer } from '../../../src/hooks/page/routes.js';
+import { localPeer } from '../../../src/hooks/page/guard.js';
 
 test('the page answers loopback and private addresses only', () => {
   for (const a of ['127.0.0.1', '::1', '::ffff:127.0.0.1', '10.1.2.3', '192.168.1.20', '172.16.0.5', '172.31.255.1', '169.254.3.4', 'fd12:3456::1', 'fe80::1']) assert.equal(localPeer(a), true, a);
