@@ -70,7 +70,7 @@ test("a deploy's result reaches the delivery log and `webhook status` unchanged,
   assert.equal((await d.stop()).code, 0);
 });
 
-test('Deploy Now on the settings page deploys with the trigger `page` in the release log', async (t) => {
+test('Deploy Now on the settings page deploys with the trigger `page` in the release log; its Rollback answers from the result', async (t) => {
   const { w } = await hookedWorld(t);
   let d: Daemon | undefined;
   t.after(() => ensureStopped(d));
@@ -86,5 +86,14 @@ test('Deploy Now on the settings page deploys with the trigger `page` in the rel
   assert.equal(w.liveFile('VERSION'), 'v2\n');
   const st = (await w.toes(['webhook', 'status', 'sample', '--json'])).json();
   assert.equal(st.lastDeploy.trigger, 'page');
+
+  // Its Rollback: the worker's result becomes the page's sentence and status.
+  const first = w.releaseLog()[0].id;
+  const rollback = (release: string) => fetch(`${d!.url}/apps/sample/rollback`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-toes-page': '1' }, body: JSON.stringify({ release }) });
+  const back = await rollback(first);
+  assert.deepEqual([back.status, await back.json()], [200, { ok: true, message: `sample is live at ${first} again.` }]);
+  assert.equal(w.live(), first);
+  const none = await rollback('20000101-000000');
+  assert.equal(none.status, 404);
   assert.equal((await d.stop()).code, 0);
 });
