@@ -30,8 +30,8 @@ export default defineCommand({
   },
   async run({ args }) {
     await act(args, async () => {
-      const { startDaemon } = await import('../../hooks/daemon.js');
-      const { DEFAULT_HOST, DEFAULT_PORT } = await import('../../hooks/status.js');
+      const { startDaemon } = await import('../../hooks/serve/daemon.js');
+      const { DEFAULT_HOST, DEFAULT_PORT } = await import('../../hooks/serve/serve-info.js');
       const port = args.port === undefined ? DEFAULT_PORT : Number(args.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RevError('USAGE', `--port takes a port number from 0 to 65535, not "${args.port}".`);
       const jobs = args.jobs === undefined ? 2 : Number(args.jobs);

@@ -34,15 +34,15 @@ export default defineCommand({
       if (!['enable', 'disable', 'status'].includes(action)) throw new RevError('USAGE', `"${action}" is not a webhook action; use enable, disable or status.`);
       const layout = layoutFrom(args);
       const app = appFrom(args.app);
-      const { setWebhook } = await import('../../hooks/webhook-state.js');
-      const { webhookStatus } = await import('../../hooks/status.js');
+      const { setWebhook } = await import('../../hooks/serve/webhook-state.js');
+      const { webhookStatus } = await import('../../hooks/serve/status.js');
       const { effectiveConfig } = await import('../../releases/settings.js');
 
       if (action === 'enable') {
         const hook = await setWebhook(layout, app, { enabled: true, rotate: !!args.rotate });
         const notes: string[] = [];
         // Behind NAT, hosts reach this server through the relay: register with it once.
-        const { ensureInstance, relayUrl } = await import('../../hooks/relay/instance.js');
+        const { ensureInstance, relayUrl } = await import('../../hooks/serve/relay-link/instance.js');
         const relay = await relayUrl(layout);
         if (relay) {
           try {

@@ -5,7 +5,7 @@ import { loadApp } from '../../releases/reconcile.js';
 import { readJson, mask } from '../../releases/settings.js';
 import type { Layout } from '../../releases/paths.js';
 import type { ReleaseRecord } from '../../releases/log.js';
-import { webhookStatus, type WebhookStatus } from '../status.js';
+import { webhookStatus, type WebhookStatus } from '../serve/status.js';
 
 export interface AppPageState {
   app: string;

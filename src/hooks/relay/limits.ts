@@ -37,3 +37,18 @@ export class RateLimiter {
     if (this.buckets.size >= this.maxKeys) this.buckets.clear();
   }
 }
+
+export interface FloodLimits {
+  perInstance: RateLimiter;
+  perAddress: RateLimiter;
+  registrations: RateLimiter;
+}
+
+/** Webhooks per second (sustained, bursts of 4x) per instance and per source address; registrations one a second. */
+export function floodLimits(instanceRate = 50, addressRate = 100): FloodLimits {
+  return {
+    perInstance: new RateLimiter(instanceRate, Math.max(10, instanceRate * 4)),
+    perAddress: new RateLimiter(addressRate, Math.max(10, addressRate * 4)),
+    registrations: new RateLimiter(1, 10),
+  };
+}

@@ -1,0 +1,112 @@
+// One instance's webhooks on the relay's disk (queues/<instance>.jsonl): each delivery,
+// then its ack or expiry, append-only. A delivery is on disk (fdatasync, group commit)
+// before `add` resolves. Only an index (id, place in the file, size, time) stays in memory;
+// bodies are read back when sent, so 10,000 waiting deliveries cost little memory. The file
+// is rewritten down to its waiting deliveries once settled ones outnumber them.
+import { Journal, type Pos } from '../shared/journal.js';
+import type { StoredDelivery } from './store.js';
+
+type QueueRecord = ({ k: 'd' } & StoredDelivery) | { k: 'a'; id: string } | { k: 'x'; id: string };
+
+interface Waiting {
+  pos: Pos;
+  app: string;
+  at: number;
+  bytes: number;
+}
+
+export class InstanceQueue {
+  /** Waiting deliveries in arrival order. */
+  readonly waiting = new Map<string, Waiting>();
+  bytes = 0;
+  private done = 0;
+  /** Bytes of settled deliveries still in the file. */
+  private doneBytes = 0;
+  private compacting?: Promise<void>;
+
+  private constructor(private journal: Journal<QueueRecord>) {}
+
+  static async open(file: string): Promise<InstanceQueue> {
+    const { journal, records, positions } = await Journal.open<QueueRecord>(file);
+    const q = new InstanceQueue(journal);
+    records.forEach((r, i) => {
+      if (r.k === 'd') q.keep(r.id, positions[i], r.app, r.at);
+      else q.drop(r.id);
+    });
+    q.done = records.length - q.waiting.size;
+    return q;
+  }
+
+  private keep(id: string, pos: Pos, app: string, at: number): void {
+    this.waiting.set(id, { pos, app, at, bytes: pos.length });
+    this.bytes += pos.length;
+  }
+
+  private drop(id: string): boolean {
+    const w = this.waiting.get(id);
+    if (!w) return false;
+    this.waiting.delete(id);
+    this.bytes -= w.bytes;
+    this.doneBytes += w.bytes;
+    return true;
+  }
+
+  /** Resolves once the delivery is on disk. */
+  async add(d: StoredDelivery): Promise<void> {
+    const pos = await this.journal.append({ k: 'd', ...d });
+    this.keep(d.id, pos, d.app, d.at);
+  }
+
+  async read(id: string): Promise<StoredDelivery | undefined> {
+    await this.compacting;
+    const w = this.waiting.get(id);
+    if (!w) return undefined;
+    const r = await this.journal.read(w.pos);
+    return r.k === 'd' ? { id: r.id, app: r.app, at: r.at, headers: r.headers, body: r.body } : undefined;
+  }
+
+  /** Marks a delivery handled (acked, or expired); false if it was not waiting. */
+  settle(id: string, how: 'a' | 'x'): boolean {
+    if (!this.drop(id)) return false;
+    // Not awaited: losing an ack in a crash only means one more resend, which the
+    // instance drops as a duplicate.
+    this.journal.append({ k: how, id }).catch(() => {});
+    // Rewritten once settled records outnumber waiting ones, or hold 64 MiB (big bodies).
+    if ((++this.done > 1000 && this.done > this.waiting.size) || this.doneBytes > 64 * 1024 * 1024) void this.compact();
+    return true;
+  }
+
+  /** Rewrites the file down to what waits (one rewrite at a time; a failed one is tried again later). */
+  compact(): Promise<void> {
+    this.compacting ??= this.rewrite()
+      .catch(() => {})
+      .finally(() => (this.compacting = undefined));
+    return this.compacting;
+  }
+
+  private async rewrite(): Promise<void> {
+    let ids: string[] = [];
+    const positions = await this.journal.rewrite(async () => {
+      // Taken only once the journal is idle: a delivery stored while we waited for that is
+      // in the list (and none can be stored while the new file is written).
+      ids = [...this.waiting.keys()];
+      const out: QueueRecord[] = [];
+      for (const id of ids) {
+        const w = this.waiting.get(id);
+        if (w) out.push(await this.journal.read(w.pos));
+        else out.push({ k: 'x', id }); // settled while we read: keep it settled
+      }
+      return out;
+    });
+    ids.forEach((id, i) => {
+      const w = this.waiting.get(id);
+      if (w) w.pos = positions[i];
+    });
+    this.done = ids.length - this.waiting.size;
+    this.doneBytes = 0;
+  }
+
+  close(): Promise<void> {
+    return this.journal.close();
+  }
+}

@@ -1,0 +1,107 @@
+// The relay's store on local disk, one directory given on the command line:
+//   instances.jsonl          registrations: id and the SHA-256 of the instance secret
+//   queues/<instance>.jsonl  that instance's webhooks, then their acks (file-queue.ts)
+// No database, no native modules: it runs on Node and Bun.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Journal } from '../shared/journal.js';
+import { InstanceQueue } from './file-queue.js';
+import type { Registration, RelayStore, StoredDelivery, WaitingDelivery } from './store.js';
+
+interface RegistrationRecord {
+  id: string;
+  secretHash: string;
+  createdAt: string;
+}
+
+export class FileRelayStore implements RelayStore {
+  private registered = new Map<string, { secretHash: string; queue: InstanceQueue }>();
+  /** Registrations run one at a time, so two for one id cannot both win. */
+  private registering: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private dir: string,
+    private registrations: Journal<RegistrationRecord>,
+  ) {}
+
+  static async open(dir: string): Promise<FileRelayStore> {
+    await fs.mkdir(path.join(dir, 'queues'), { recursive: true, mode: 0o700 });
+    const { journal, records } = await Journal.open<RegistrationRecord>(path.join(dir, 'instances.jsonl'));
+    const s = new FileRelayStore(dir, journal);
+    for (const r of records) {
+      if (!s.registered.has(r.id)) s.registered.set(r.id, { secretHash: r.secretHash, queue: await InstanceQueue.open(s.queueFile(r.id)) });
+    }
+    return s;
+  }
+
+  private queueFile(id: string): string {
+    return path.join(this.dir, 'queues', `${id}.jsonl`);
+  }
+
+  private queue(instance: string): InstanceQueue {
+    const i = this.registered.get(instance);
+    if (!i) throw new Error(`no instance ${instance} is registered`);
+    return i.queue;
+  }
+
+  register(id: string, secretHash: string): Promise<Registration> {
+    const run = this.registering.then(async (): Promise<Registration> => {
+      const cur = this.registered.get(id);
+      if (cur) return cur.secretHash === secretHash ? 'exists' : 'taken';
+      await this.registrations.append({ id, secretHash, createdAt: new Date().toISOString() });
+      this.registered.set(id, { secretHash, queue: await InstanceQueue.open(this.queueFile(id)) });
+      return 'created';
+    });
+    this.registering = run.catch(() => {});
+    return run;
+  }
+
+  async lookup(id: string): Promise<string | undefined> {
+    return this.registered.get(id)?.secretHash;
+  }
+
+  append(instance: string, d: StoredDelivery): Promise<void> {
+    return this.queue(instance).add(d);
+  }
+
+  async pending(instance: string, limit = Infinity): Promise<WaitingDelivery[]> {
+    const out: WaitingDelivery[] = [];
+    for (const [id, w] of this.queue(instance).waiting) {
+      if (out.length >= limit) break;
+      out.push({ id, app: w.app, at: w.at });
+    }
+    return out;
+  }
+
+  read(instance: string, id: string): Promise<StoredDelivery | undefined> {
+    return this.queue(instance).read(id);
+  }
+
+  async settle(instance: string, id: string, how: 'acked' | 'expired'): Promise<boolean> {
+    return this.queue(instance).settle(id, how === 'acked' ? 'a' : 'x');
+  }
+
+  async counts(instance: string): Promise<{ waiting: number; bytes: number }> {
+    const q = this.queue(instance);
+    return { waiting: q.waiting.size, bytes: q.bytes };
+  }
+
+  async totals(): Promise<{ instances: number; waiting: number }> {
+    let waiting = 0;
+    for (const i of this.registered.values()) waiting += i.queue.waiting.size;
+    return { instances: this.registered.size, waiting };
+  }
+
+  async instances(): Promise<string[]> {
+    return [...this.registered.keys()];
+  }
+
+  async compact(): Promise<void> {
+    for (const i of this.registered.values()) await i.queue.compact();
+  }
+
+  async close(): Promise<void> {
+    for (const i of this.registered.values()) await i.queue.close();
+    await this.registrations.close();
+  }
+}

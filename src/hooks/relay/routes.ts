@@ -1,0 +1,122 @@
+// The relay's HTTP routes: hosts post webhooks to /hooks/<instance>/<app> (stored before
+// the 202), instances register at POST /instances, and GET /health counts what is there.
+import { randomBytes } from 'node:crypto';
+import type http from 'node:http';
+import { checkAppName } from '../../releases/paths.js';
+import type { EventLog } from '../shared/event-log.js';
+import { readBody, reply, type Reply } from '../shared/http-io.js';
+import { INSTANCE_ID, KEPT_HEADERS } from '../shared/relay-protocol.js';
+import type { LinkHub } from './hub.js';
+import type { FloodLimits } from './limits.js';
+import type { RelayStore } from './store.js';
+
+export const MAX_BODY = 1024 * 1024;
+
+export interface RouteDeps {
+  store: RelayStore;
+  hub: LinkHub;
+  log: EventLog;
+  limits: FloodLimits;
+  /** Waiting webhooks (and their bytes) per instance before 507. */
+  maxPending: number;
+  maxBytes: number;
+  maxInstances: number;
+  readTimeoutMs: number;
+  /** Behind a reverse proxy: take the sender's address from X-Forwarded-For. */
+  trustProxy: boolean;
+}
+
+export function relayRoutes(deps: RouteDeps): http.RequestListener {
+  const { store, hub, log, limits } = deps;
+
+  const sender = (req: http.IncomingMessage): string => {
+    const fwd = deps.trustProxy ? String(req.headers['x-forwarded-for'] ?? '').split(',')[0].trim() : '';
+    return fwd || req.socket.remoteAddress || '?';
+  };
+
+  async function accept(req: http.IncomingMessage, res: http.ServerResponse, instance: string, app: string): Promise<void> {
+    const from = sender(req);
+    const refuse = (status: number, message: string, close?: Reply['close'], headers?: Record<string, string>) => {
+      log('refused', { instance, app, status, from, reason: message });
+      reply(req, res, { status, close, headers }, { ok: false, message });
+    };
+    if (!INSTANCE_ID.test(instance) || !(await store.lookup(instance))) return refuse(404, 'no such instance on this relay', 'linger');
+    try {
+      checkAppName(app);
+    } catch {
+      return refuse(400, 'the app name in the path may hold only letters, digits, ".", "_" and "-"', 'linger');
+    }
+    if (!limits.perAddress.take(from)) return refuse(429, 'too many webhooks from this address; slow down', 'linger', { 'retry-after': String(limits.perAddress.retryAfter()) });
+    if (!limits.perInstance.take(instance)) return refuse(429, 'too many webhooks for this instance; slow down', 'linger', { 'retry-after': String(limits.perInstance.retryAfter()) });
+    if (Number(req.headers['content-length'] ?? 0) > MAX_BODY) return refuse(413, `the body is over ${MAX_BODY} bytes`, 'linger');
+    const { waiting, bytes } = await store.counts(instance);
+    if (waiting >= deps.maxPending || bytes >= deps.maxBytes) {
+      return refuse(507, `this instance has ${waiting} webhooks waiting (the limit is ${deps.maxPending}); they are delivered when it comes online`, 'linger');
+    }
+    const read = await readBody(req, MAX_BODY, deps.readTimeoutMs);
+    if ('refuse' in read) return refuse(read.refuse.status, read.refuse.message, read.refuse.close);
+    const headers: Record<string, string> = {};
+    for (const name of KEPT_HEADERS) {
+      const v = req.headers[name];
+      if (typeof v === 'string') headers[name] = v;
+      else if (Array.isArray(v)) headers[name] = v.join(', ');
+    }
+    const id = `rly_${Date.now().toString(36)}${randomBytes(8).toString('hex')}`;
+    try {
+      await store.append(instance, { id, app, at: Date.now(), headers, body: read.body.toString('base64') });
+    } catch (err) {
+      return refuse(503, `the webhook could not be stored (${(err as NodeJS.ErrnoException).code ?? 'error'}); send it again later`);
+    }
+    hub.accepted(instance, id);
+    log('accepted', { instance, app, id, bytes: read.body.length, from });
+    reply(req, res, { status: 202 }, { ok: true, id, message: 'stored; it is delivered to the instance as soon as it is connected' });
+    hub.wake(instance);
+  }
+
+  async function register(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const from = sender(req);
+    if (!limits.registrations.take(from)) return reply(req, res, { status: 429, close: 'linger' }, { ok: false, message: 'too many registrations from this address' });
+    const read = await readBody(req, 4096, deps.readTimeoutMs);
+    if ('refuse' in read) return reply(req, res, read.refuse, { ok: false, message: read.refuse.message });
+    let body: { id?: unknown; secretHash?: unknown };
+    try {
+      body = JSON.parse(read.body.toString('utf8'));
+    } catch {
+      return reply(req, res, { status: 400 }, { ok: false, message: 'the body must be JSON: {"id": ..., "secretHash": ...}' });
+    }
+    const { id, secretHash: hash } = body ?? {};
+    if (typeof id !== 'string' || !INSTANCE_ID.test(id) || typeof hash !== 'string' || !/^[0-9a-f]{64}$/.test(hash)) {
+      return reply(req, res, { status: 400 }, { ok: false, message: 'id must be 8-64 lowercase letters and digits, secretHash a hex SHA-256' });
+    }
+    if (!(await store.lookup(id)) && (await store.totals()).instances >= deps.maxInstances) {
+      log('refused', { status: 507, reason: 'instance limit reached', from });
+      return reply(req, res, { status: 507 }, { ok: false, message: 'this relay takes no more instances; run your own (`toes relay`) or ask its operator' });
+    }
+    const outcome = await store.register(id, hash);
+    log('registered', { instance: id, outcome, from });
+    if (outcome === 'taken') return reply(req, res, { status: 409 }, { ok: false, message: 'that instance id is registered with another secret' });
+    reply(req, res, { status: outcome === 'created' ? 201 : 200 }, { ok: true, id });
+  }
+
+  async function health(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const { instances, waiting } = await store.totals();
+    reply(req, res, { status: 200 }, { ok: true, instances, connected: hub.connected, pending: waiting });
+  }
+
+  const internal = (req: http.IncomingMessage, res: http.ServerResponse) => (err: unknown) => {
+    log('error', { reason: (err as Error).message });
+    if (!res.headersSent) reply(req, res, { status: 500 }, { ok: false, message: 'internal error' });
+  };
+
+  return (req, res) => {
+    const url = (req.url ?? '/').split('?')[0];
+    const parts = url.split('/');
+    if (parts[1] === 'hooks' && parts.length === 4) {
+      if (req.method !== 'POST') return reply(req, res, { status: 405, headers: { allow: 'POST' } }, { ok: false, message: 'webhooks are delivered with POST' });
+      return void accept(req, res, parts[2], parts[3]).catch(internal(req, res));
+    }
+    if (url === '/instances' && req.method === 'POST') return void register(req, res).catch(() => res.headersSent || reply(req, res, { status: 500 }, { ok: false, message: 'internal error' }));
+    if (url === '/health' && (req.method === 'GET' || req.method === 'HEAD')) return void health(req, res).catch(internal(req, res));
+    reply(req, res, { status: 404, close: 'linger' }, { ok: false, message: 'not found: webhooks go to POST /hooks/<instance>/<app>' });
+  };
+}

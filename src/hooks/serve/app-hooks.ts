@@ -1,0 +1,101 @@
+// What the receiver knows about each app (webhooks on or off, the secret, the branch it
+// follows), read from the state the CLI writes and kept in memory. A chokidar watch on
+// that state drops an app's entry when `toes webhook`, `toes config` or a deploy changes
+// it, so the daemon follows the CLI without a restart.
+import { readLog } from '../../releases/log.js';
+import { appSettings } from '../../releases/settings.js';
+import type { Layout } from '../../releases/paths.js';
+import { fullRef } from './payload.js';
+import type { AppHooks } from './receiver.js';
+import { readWebhook } from './webhook-state.js';
+
+/** Files under rev/apps/<app>/ whose change matters to the receiver. */
+const WATCHED = new Set(['webhook.json', 'config.json', 'releases.jsonl']);
+
+export class AppHooksCache {
+  private cache = new Map<string, Promise<AppHooks | undefined>>();
+  private watcher?: { close(): Promise<void> };
+  private poll?: NodeJS.Timeout;
+
+  /** `onRelay` is told when the relay setting or this server's relay identity changes. */
+  constructor(
+    private layout: Layout,
+    private onRelay: () => void = () => {},
+  ) {}
+
+  lookup(app: string): Promise<AppHooks | undefined> {
+    let p = this.cache.get(app);
+    if (!p) {
+      p = this.load(app);
+      // Only apps with webhooks are kept: a flood of made-up names must not grow memory.
+      const mine = p;
+      const forget = () => {
+        if (this.cache.get(app) === mine) this.cache.delete(app);
+      };
+      p.then((v) => (v ? undefined : forget()), forget);
+      this.cache.set(app, p);
+    }
+    return p;
+  }
+
+  private async load(app: string): Promise<AppHooks | undefined> {
+    const hook = await readWebhook(this.layout, app);
+    if (!hook) return undefined;
+    const { branch: set } = await appSettings(this.layout, app);
+    let branch = set ? fullRef(set) : undefined;
+    if (!branch) {
+      // No branch set: the one the live release came from (the remote's default branch).
+      const live = (await readLog(this.layout.releaseLog(app))).filter((r) => r.status === 'live').pop();
+      if (live?.ref?.startsWith('refs/heads/')) branch = live.ref;
+    }
+    return { enabled: hook.enabled, secret: hook.secret, branch };
+  }
+
+  invalidate(app?: string): void {
+    if (app) this.cache.delete(app);
+    else this.cache.clear();
+  }
+
+  /** Starts following changes; resolves once the watch is in place. */
+  async watch(): Promise<void> {
+    const { watch } = await import('chokidar');
+    const layout = this.layout;
+    const ignored = (p: string) => {
+      const f = layout.stateFileOf(p);
+      if (p === layout.revDir) return false;
+      switch (f.scope) {
+        case 'global':
+          return f.name !== 'config.json' && f.name !== 'apps' && f.name !== 'hooks';
+        case 'hooks':
+          return f.name !== 'instance.json';
+        case 'app':
+          return f.name !== undefined && !WATCHED.has(f.name);
+        default:
+          return true;
+      }
+    };
+    const w = watch(layout.revDir, { ignoreInitial: true, depth: 2, ignored });
+    const changed = (p: string) => {
+      const f = layout.stateFileOf(p);
+      if (f.scope === 'global' && f.name === 'config.json') {
+        this.invalidate();
+        this.onRelay();
+      } else if (f.scope === 'hooks' || (f.scope === 'global' && f.name === 'hooks')) this.onRelay();
+      else if (f.scope === 'app') this.invalidate(f.app);
+    };
+    w.on('add', changed).on('change', changed).on('unlink', changed).on('unlinkDir', changed);
+    // Out of inotify watches, say: forget everything every 2 s instead of following changes.
+    w.on('error', () => {
+      this.invalidate();
+      this.poll ??= setInterval(() => this.invalidate(), 2_000);
+      this.poll.unref();
+    });
+    await new Promise<void>((resolve) => w.once('ready', () => resolve()));
+    this.watcher = w;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.poll);
+    await this.watcher?.close();
+  }
+}

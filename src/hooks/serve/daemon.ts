@@ -1,0 +1,127 @@
+// `toes serve`: the webhook receiver, the deploy queue, the settings page and the relay
+// link in one long-running process. Starting is the list of parts in `startDaemon`;
+// stopping undoes them in reverse. The CLI command only parses flags and wires signals.
+import { RevError } from '../../errors.js';
+import { acquireLock, type LockOwner } from '../../releases/lock.js';
+import type { Layout } from '../../releases/paths.js';
+import { Assembly, type Started } from '../shared/assembly.js';
+import { eventLog, type EventLog } from '../shared/event-log.js';
+import { AppHooksCache } from './app-hooks.js';
+import { DeliveryLog } from './deliveries.js';
+import { serveHttp } from './http.js';
+import { pageLoader } from './page-loader.js';
+import { DeployQueue } from './queue.js';
+import { MAX_BODY, receiveDelivery, type ReceiverDeps } from './receiver.js';
+import { RelayLink } from './relay-link/link.js';
+import { workerRunner } from './runner.js';
+import { Scheduler, type DeployRunner } from './scheduler.js';
+import { announce, type ServeInfo } from './serve-info.js';
+
+export interface DaemonOptions {
+  layout: Layout;
+  host: string;
+  port: number;
+  /** Where the event log goes (one line per event). */
+  out: NodeJS.WritableStream;
+  /** Where deploy workers' own messages go. */
+  err: NodeJS.WritableStream;
+  json?: boolean;
+  /** Deploys of different apps that may run at once. */
+  jobs?: number;
+  readTimeoutMs?: number;
+  maxBody?: number;
+  runner?: DeployRunner;
+  /** Seconds between pings on the relay link (default 20). */
+  relayHeartbeatMs?: number;
+}
+
+export interface Daemon {
+  info: ServeInfo;
+  stop(): Promise<void>;
+}
+
+export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
+  const { layout } = o;
+  const log = eventLog(o.out, !!o.json);
+  const readTimeoutMs = o.readTimeoutMs ?? 10_000;
+  const parts = new Assembly();
+  try {
+    await parts.add('serve lock', () => serveLock(layout));
+    const { queue, deliveries } = await parts.add('queue', () => openQueue(layout));
+    const scheduler = new Scheduler(queue, o.runner ?? workerRunner(layout, o.err), log, deliveries, o.jobs ?? 2);
+    const relay = new RelayLink(layout, log, o.relayHeartbeatMs);
+    const hooks = await parts.add('watch', () => watchSettings(layout, () => void relay.refresh()));
+    const receiver: ReceiverDeps = {
+      lookup: (app) => hooks.lookup(app),
+      queue,
+      deliveries,
+      log,
+      kick: (app) => scheduler.kick(app),
+      nowS: () => Math.floor(Date.now() / 1000),
+      maxBody: o.maxBody ?? MAX_BODY,
+      readTimeoutMs,
+    };
+    const page = pageLoader(layout, log, queue, scheduler);
+    const bound = await parts.add('listen', () => serveHttp({ host: o.host, port: o.port, readTimeoutMs, log, receiver, queue, scheduler, page }));
+    const info = await parts.add('serve.json', () => announce(layout, o.host, bound));
+    log('listening', { url: info.url, pid: process.pid, data: layout.roots.dataDir });
+    await parts.add('relay link', () => relay.start((d) => receiveDelivery(d, receiver)));
+    resume(queue, scheduler, log);
+
+    let stopping: Promise<void> | undefined;
+    return {
+      info,
+      stop() {
+        stopping ??= (async () => {
+          log('stopping', { deploying: scheduler.active().join(',') || undefined });
+          await parts.undo();
+          log('stopped');
+          log.flush();
+        })();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    await parts.undo();
+    throw err;
+  }
+}
+
+/** One daemon per DATA_DIR: two would consume one queue twice. */
+async function serveLock(layout: Layout): Promise<Started<void>> {
+  try {
+    const lock = await acquireLock(layout.serveLock, { command: 'toes serve', waitMs: 0 });
+    return { value: undefined, undo: () => lock.release() };
+  } catch (err) {
+    const holder = (err as RevError).data?.holder as LockOwner | undefined;
+    throw new RevError('LOCKED', `Another toes serve (pid ${holder?.pid ?? '?'}) is already running for ${layout.roots.dataDir}; stop it first, or give this one another DATA_DIR.`);
+  }
+}
+
+/** The durable queue, with whatever a previous run left in it, and the delivery log beside it. */
+async function openQueue(layout: Layout): Promise<Started<{ queue: DeployQueue; deliveries: DeliveryLog }>> {
+  const queue = await DeployQueue.open(layout.queueFile);
+  const deliveries = new DeliveryLog(layout);
+  return {
+    value: { queue, deliveries },
+    undo: async () => {
+      await deliveries.flush();
+      await queue.close();
+    },
+  };
+}
+
+/** Follows the CLI's changes to webhooks and settings (and the relay identity). */
+async function watchSettings(layout: Layout, relayChanged: () => void): Promise<Started<AppHooksCache>> {
+  const hooks = new AppHooksCache(layout, relayChanged);
+  await hooks.watch();
+  return { value: hooks, undo: () => hooks.close() };
+}
+
+/** Deploys that were queued when the last run stopped or crashed start again. */
+function resume(queue: DeployQueue, scheduler: Scheduler, log: EventLog): void {
+  for (const app of queue.apps()) {
+    log('resumed', { app, id: queue.peek(app)?.id });
+    scheduler.kick(app);
+  }
+}

@@ -1,0 +1,74 @@
+// The daemon's HTTP server: webhooks at POST /hooks/<app>, GET /health, and the settings
+// page for every other path. Stopping closes it while the running deploys stop: requests
+// already inside get their answers, a client that stalls is cut off.
+import http from 'node:http';
+import { checkAppName } from '../../releases/paths.js';
+import type { Started } from '../shared/assembly.js';
+import type { EventLog } from '../shared/event-log.js';
+import { reply } from '../shared/http-io.js';
+import { closeServer, listen } from '../shared/listen.js';
+import type { PageLoader } from './page-loader.js';
+import type { DeployQueue } from './queue.js';
+import { receive, type ReceiverDeps } from './receiver.js';
+import type { Scheduler } from './scheduler.js';
+
+export interface HttpParts {
+  host: string;
+  port: number;
+  readTimeoutMs: number;
+  log: EventLog;
+  receiver: ReceiverDeps;
+  queue: DeployQueue;
+  scheduler: Scheduler;
+  page: PageLoader;
+}
+
+function routes(p: HttpParts): http.RequestListener {
+  const { log } = p;
+  const failed = (req: http.IncomingMessage, res: http.ServerResponse, fields: Record<string, string>) => (err: unknown) => {
+    log('error', { ...fields, reason: (err as Error).message });
+    if (!res.headersSent) reply(req, res, { status: 500 }, { ok: false, message: 'internal error; see the daemon log' });
+  };
+  return (req, res) => {
+    const url = (req.url ?? '/').split('?')[0];
+    if (url.startsWith('/hooks/')) {
+      if (req.method !== 'POST') {
+        log('refused', { status: 405, reason: `${req.method} is not a delivery`, path: url.slice(0, 120) });
+        return reply(req, res, { status: 405, headers: { allow: 'POST' } }, { ok: false, message: 'webhooks are delivered with POST' });
+      }
+      const app = url.slice('/hooks/'.length);
+      try {
+        checkAppName(app);
+      } catch {
+        log('refused', { status: 400, reason: 'not a valid app name in the path', path: url.slice(0, 120) });
+        return reply(req, res, { status: 400 }, { ok: false, outcome: 'refused', message: 'the path must be /hooks/<app>, with letters, digits, ".", "_" and "-" in the app name' });
+      }
+      return void receive(req, res, app, p.receiver).catch(failed(req, res, { app }));
+    }
+    if (url === '/health' && (req.method === 'GET' || req.method === 'HEAD')) return reply(req, res, { status: 200 }, { ok: true, deploying: p.scheduler.active(), queued: p.queue.apps() });
+    void p.page
+      .load()
+      .then((page) => page.handle(req, res))
+      .then((handled) => {
+        if (handled) return;
+        log('refused', { status: 404, reason: 'no such path', path: url.slice(0, 120) });
+        reply(req, res, { status: 404 }, { ok: false, message: 'not found; webhooks go to POST /hooks/<app>, the settings page is at /' });
+      })
+      .catch(failed(req, res, {}));
+  };
+}
+
+/** Listens; undone by closing the server while the scheduler stops its deploys. */
+export async function serveHttp(p: HttpParts): Promise<Started<{ port: number; url: string }>> {
+  const server = http.createServer({ connectionsCheckingInterval: 1_000, headersTimeout: p.readTimeoutMs, requestTimeout: p.readTimeoutMs * 2 }, routes(p));
+  const bound = await listen(server, p.host, p.port);
+  return {
+    value: bound,
+    undo: async () => {
+      const closed = closeServer(server, p.readTimeoutMs + 1_000);
+      p.page.closeStreams();
+      await p.scheduler.stop();
+      await closed;
+    },
+  };
+}

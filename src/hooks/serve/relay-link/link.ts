@@ -1,0 +1,64 @@
+// The daemon's part that holds the link to the relay while this server is registered with
+// the configured one, and follows changes to that (a new relay, `relay none`, a new
+// identity) without a restart.
+import type { Layout } from '../../../releases/paths.js';
+import type { Started } from '../../shared/assembly.js';
+import type { EventLog } from '../../shared/event-log.js';
+import type { Answer, Arrival } from '../receiver.js';
+import type { RelayClient } from './client.js';
+import { readInstance, relayUrl, type Instance } from './instance.js';
+
+export class RelayLink {
+  private link?: { client: RelayClient; key: string };
+  private refreshing = Promise.resolve();
+  private handle?: (d: Arrival) => Promise<Answer>;
+
+  constructor(
+    private layout: Layout,
+    private log: EventLog,
+    private heartbeatMs?: number,
+  ) {}
+
+  /** Connects when this server is registered with the configured relay; undone by disconnecting. */
+  async start(handle: (d: Arrival) => Promise<Answer>): Promise<Started<RelayLink>> {
+    this.handle = handle;
+    await this.refresh();
+    return {
+      value: this,
+      undo: async () => {
+        this.handle = undefined;
+        await this.refreshing;
+        await this.link?.client.stop();
+      },
+    };
+  }
+
+  /** The relay setting or the identity may have changed: connect, reconnect or disconnect. */
+  refresh(): Promise<void> {
+    return (this.refreshing = this.refreshing.then(() => this.follow()));
+  }
+
+  private async follow(): Promise<void> {
+    const handle = this.handle;
+    if (!handle) return; // not started, or stopping
+    let want: string | undefined;
+    let inst: Instance | undefined;
+    try {
+      want = await relayUrl(this.layout);
+      inst = want ? await readInstance(this.layout) : undefined;
+    } catch (err) {
+      this.log('relay-config', { reason: (err as Error).message });
+    }
+    const key = inst && inst.relay === want ? `${inst.relay} ${inst.id} ${inst.secret}` : '';
+    if (key === (this.link?.key ?? '')) return;
+    await this.link?.client.stop();
+    this.link = undefined;
+    if (!key || !inst) return;
+    // Loaded only when a relay is used: the WebSocket library costs ~10 MB of memory.
+    const { RelayClient } = await import('./client.js');
+    const client = new RelayClient({ instance: inst, log: this.log, handle, stateFile: this.layout.relayLinkFile, heartbeatMs: this.heartbeatMs });
+    this.link = { client, key };
+    this.log('relay-connecting', { relay: inst.relay, instance: inst.id });
+    client.start();
+  }
+}

@@ -1,0 +1,35 @@
+// Where a running `toes serve` listens (rev/hooks/serve.json), for `toes webhook status`
+// and the settings page. Small on purpose: reading it must not load the daemon.
+import fs from 'node:fs/promises';
+import { writeJsonDurable } from '../../releases/durable.js';
+import type { Layout } from '../../releases/paths.js';
+import type { Started } from '../shared/assembly.js';
+
+export const DEFAULT_PORT = 7420;
+export const DEFAULT_HOST = '127.0.0.1';
+
+export interface ServeInfo {
+  pid: number;
+  host: string;
+  port: number;
+  url: string;
+  startedAt: string;
+}
+
+/** Where a running daemon listens, or undefined when none runs for this DATA_DIR. */
+export async function runningDaemon(layout: Layout): Promise<ServeInfo | undefined> {
+  try {
+    const info = JSON.parse(await fs.readFile(layout.serveFile, 'utf8')) as ServeInfo;
+    process.kill(info.pid, 0);
+    return info;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The daemon's part that says where it is; undone by removing the file. */
+export async function announce(layout: Layout, host: string, bound: { port: number; url: string }): Promise<Started<ServeInfo>> {
+  const info: ServeInfo = { pid: process.pid, host, port: bound.port, url: bound.url, startedAt: new Date().toISOString() };
+  await writeJsonDurable(layout.serveFile, info, { compact: true, mode: 0o644 });
+  return { value: info, undo: () => fs.rm(layout.serveFile, { force: true }) };
+}

@@ -1,0 +1,69 @@
+// What `toes webhook status` (and later the settings page) shows for an app: whether
+// deliveries are accepted, the URL to give the host, whether the daemon runs, the last
+// deliveries and the last deploy. Never the secret.
+import { readLog } from '../../releases/log.js';
+import { globalSettings } from '../../releases/settings.js';
+import type { Layout } from '../../releases/paths.js';
+import { readDeliveries, type Delivery } from './deliveries.js';
+import { readInstance, relayHookUrl, relayUrl } from './relay-link/instance.js';
+import { readLinkState, type LinkState } from './relay-link/link-state.js';
+import { DEFAULT_HOST, DEFAULT_PORT, runningDaemon, type ServeInfo } from './serve-info.js';
+import { readWebhook } from './webhook-state.js';
+
+export interface WebhookStatus {
+  app: string;
+  enabled: boolean;
+  url: string;
+  /** The URL only reaches this machine: hosts on the internet cannot deliver to it. */
+  local: boolean;
+  daemon: ServeInfo | null;
+  /** The relay link, when this server uses a relay it is registered with. */
+  relay: (LinkState & { url: string }) | null;
+  deliveries: Delivery[];
+  lastDeploy: { release: string; version: string; status: string; at: string; trigger: string; error?: string } | null;
+}
+
+/** Where hosts should send the app's webhooks. */
+export async function hookUrl(layout: Layout, app: string, daemon?: ServeInfo): Promise<{ url: string; local: boolean }> {
+  const configured = (await globalSettings(layout)).webhookUrl;
+  const base = configured ? configured.replace(/\/+$/, '') : (daemon?.url ?? `http://${DEFAULT_HOST}:${DEFAULT_PORT}`);
+  let local = true;
+  try {
+    const h = new URL(base).hostname.replace(/^\[|\]$/g, '');
+    local = h === 'localhost' || h === '::1' || h.startsWith('127.');
+  } catch {}
+  return { url: `${base}/hooks/${encodeURIComponent(app)}`, local };
+}
+
+export async function webhookStatus(layout: Layout, app: string, deliveriesShown = 10): Promise<WebhookStatus> {
+  const [hook, daemon, deliveries, log] = await Promise.all([
+    readWebhook(layout, app),
+    runningDaemon(layout),
+    readDeliveries(layout, app, deliveriesShown),
+    readLog(layout.releaseLog(app)),
+  ]);
+  let { url, local } = await hookUrl(layout, app, daemon);
+  let relay: WebhookStatus['relay'] = null;
+  const want = await relayUrl(layout).catch(() => undefined);
+  const inst = want ? await readInstance(layout) : undefined;
+  if (inst && inst.relay === want) {
+    url = relayHookUrl(inst, app);
+    local = false;
+    const link = daemon ? await readLinkState(layout) : undefined;
+    relay = { url: inst.relay, relay: inst.relay, instance: inst.id, connected: !!link?.connected, since: link?.since ?? '', pending: Number(link?.pending ?? 0), ...(link?.lastError ? { lastError: link.lastError } : {}) };
+  }
+  // The log is in the order deploys began; adopted releases were not deploys.
+  const last = log.filter((r) => r.kind !== 'adopted').pop();
+  return {
+    app,
+    enabled: !!hook?.enabled,
+    url,
+    local,
+    daemon: daemon ?? null,
+    relay,
+    deliveries,
+    lastDeploy: last
+      ? { release: last.id, version: last.version, status: last.status, at: last.finishedAt ?? last.createdAt, trigger: last.trigger, ...(last.error ? { error: last.error.message } : {}) }
+      : null,
+  };
+}

@@ -1,0 +1,156 @@
+// An append-only JSON-lines journal whose appends resolve only once they are on disk.
+// Appends that arrive while a write is in flight are gathered into the next write, so one
+// fdatasync covers a whole batch: a burst of webhooks costs a few syncs, not one each.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { fsyncDir } from '../../releases/durable.js';
+
+/** Where a record sits in the journal file, to read it back without keeping it in memory. */
+export interface Pos {
+  offset: number;
+  length: number;
+}
+
+export class Journal<T> {
+  private fh?: fs.FileHandle;
+  private queue: { line: string; done: (p: Pos) => void; fail: (e: unknown) => void }[] = [];
+  private writing = false;
+  private closed = false;
+  /** Bytes known to be whole records; a failed write is cut back to this. */
+  private size = 0;
+
+  private constructor(readonly file: string) {}
+
+  /** Opens the journal and returns the records it holds; a torn last line is dropped. */
+  static async open<T>(file: string): Promise<{ journal: Journal<T>; records: T[]; positions: Pos[] }> {
+    await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    await fs.rm(`${file}.compact`, { force: true }); // a rewrite cut short by a crash
+    // Only a missing file is an empty journal: any other read error must not truncate one.
+    const text = await fs.readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return '';
+      throw err;
+    });
+    const records: T[] = [];
+    const positions: Pos[] = [];
+    let valid = 0;
+    let at = 0;
+    let byteAt = 0;
+    for (const line of text.split('\n')) {
+      const end = at + line.length + 1;
+      if (end > text.length) break; // no newline yet: torn
+      const bytes = Buffer.byteLength(line) + 1;
+      try {
+        if (line) {
+          records.push(JSON.parse(line));
+          positions.push({ offset: byteAt, length: bytes - 1 });
+        }
+      } catch {
+        // A damaged line stands alone (writes end with a newline): skip it, keep the rest.
+      }
+      valid = end;
+      at = end;
+      byteAt += bytes;
+    }
+    const j = new Journal<T>(file);
+    j.fh = await fs.open(file, 'a+', 0o600);
+    const { size } = await j.fh.stat();
+    j.size = Buffer.byteLength(text.slice(0, valid));
+    // Cut a torn tail so the next append starts on a clean line.
+    if (size > j.size) await j.fh.truncate(j.size);
+    return { journal: j, records, positions };
+  }
+
+  /** Resolves, with the record's place, once it is on disk. */
+  append(record: T): Promise<Pos> {
+    if (this.closed) return Promise.reject(Object.assign(new Error('the journal is closed'), { code: 'ECLOSED' }));
+    return new Promise((done, fail) => {
+      this.queue.push({ line: JSON.stringify(record) + '\n', done, fail });
+      void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    if (this.writing) return;
+    this.writing = true;
+    try {
+      while (this.queue.length) {
+        const batch = this.queue.splice(0);
+        const data = Buffer.from(batch.map((b) => b.line).join(''));
+        try {
+          await this.fh!.write(data);
+          await this.fh!.datasync();
+          let offset = this.size;
+          this.size += data.length;
+          for (const b of batch) {
+            const length = Buffer.byteLength(b.line) - 1;
+            b.done({ offset, length });
+            offset += length + 1;
+          }
+        } catch (err) {
+          // A full disk may have taken part of the batch: cut it off, or the next append
+          // would follow half a line. Those events were not accepted.
+          await this.fh?.truncate(this.size).catch(() => {});
+          for (const b of batch) b.fail(err);
+        }
+      }
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  /**
+   * Replaces the journal's contents with `snapshot()`, taken once no write is in flight;
+   * appends made meanwhile wait and land after it. The new file is synced before it
+   * replaces the old one, so a crash leaves one or the other.
+   */
+  async rewrite(snapshot: () => T[] | Promise<T[]>): Promise<Pos[]> {
+    while (this.writing) await new Promise((r) => setTimeout(r, 1));
+    this.writing = true;
+    try {
+      const tmp = `${this.file}.compact`;
+      const positions: Pos[] = [];
+      try {
+        const fh = await fs.open(tmp, 'w', 0o600);
+        try {
+          const lines = (await snapshot()).map((r) => JSON.stringify(r));
+          let offset = 0;
+          for (const l of lines) {
+            const length = Buffer.byteLength(l);
+            positions.push({ offset, length });
+            offset += length + 1;
+          }
+          await fh.writeFile(lines.map((l) => l + '\n').join(''));
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+      } catch (err) {
+        await fs.rm(tmp, { force: true });
+        throw err;
+      }
+      await fs.rename(tmp, this.file);
+      await fsyncDir(path.dirname(this.file));
+      await this.fh?.close();
+      this.fh = await fs.open(this.file, 'a+', 0o600);
+      this.size = (await this.fh.stat()).size;
+      return positions;
+    } finally {
+      this.writing = false;
+      void this.flush();
+    }
+  }
+
+  /** Reads back one record appended earlier. */
+  async read(pos: Pos): Promise<T> {
+    const buf = Buffer.alloc(pos.length);
+    await this.fh!.read(buf, 0, pos.length, pos.offset);
+    return JSON.parse(buf.toString('utf8'));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    while (this.writing || this.queue.length) await new Promise((r) => setTimeout(r, 1));
+    await this.fh?.close();
+    this.fh = undefined;
+  }
+}

@@ -1,0 +1,67 @@
+// The relay's store, through the RelayStore interface, for each backend: what is stored
+// reads back exactly and in arrival order, through compactions that run while deliveries
+// keep arriving and acks keep coming.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { tmpDir } from '../../fixtures/cli.js';
+import { relayTest } from './backends.js';
+
+const delivery = (i: number) => ({ id: `rly_${i}`, app: `app${i % 3}`, at: Date.now(), headers: { 'webhook-id': `msg_${i}` }, body: Buffer.from(`{"n":${i}}`).toString('base64') });
+const INSTANCE = 'inst0000';
+
+relayTest('deliveries stored during a compaction keep their place; acked ones are gone after a reopen', async (t, backend) => {
+  const dir = tmpDir();
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const store = await backend.open(dir);
+  assert.equal(await store.register(INSTANCE, 'a'.repeat(64)), 'created');
+  // Adds and acks interleaved, enough acks to start several compactions mid-stream.
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (next < 4000) {
+        const i = next++;
+        await store.append(INSTANCE, delivery(i));
+        if (i % 4 !== 0) assert.ok(await store.settle(INSTANCE, `rly_${i}`, 'acked'));
+      }
+    }),
+  );
+  // Every fourth was never acked: those wait, oldest first.
+  const expected = Array.from({ length: 1000 }, (_, k) => `rly_${k * 4}`);
+  assert.deepEqual((await store.pending(INSTANCE)).map((w) => w.id), expected);
+  assert.deepEqual((await store.pending(INSTANCE, 3)).map((w) => w.id), expected.slice(0, 3));
+  assert.deepEqual(await store.totals(), { instances: 1, waiting: 1000 });
+  for (const id of expected) {
+    const d = await store.read(INSTANCE, id);
+    assert.equal(d?.id, id);
+    assert.equal(Buffer.from(d!.body, 'base64').toString(), `{"n":${id.slice(4)}}`);
+  }
+  assert.equal(await store.settle(INSTANCE, 'rly_unknown', 'acked'), false);
+  assert.equal(await store.read(INSTANCE, 'rly_1'), undefined);
+  await store.compact();
+  await store.close();
+
+  const again = await backend.open(dir);
+  assert.equal(await again.lookup(INSTANCE), 'a'.repeat(64));
+  assert.deepEqual((await again.pending(INSTANCE)).map((w) => w.id), expected);
+  for (const id of expected) assert.equal((await again.read(INSTANCE, id))?.id, id);
+  assert.equal((await again.counts(INSTANCE)).waiting, 1000);
+  // An expired one is gone like an acked one.
+  assert.equal(await again.settle(INSTANCE, expected[0], 'expired'), true);
+  assert.deepEqual((await again.pending(INSTANCE, 1)).map((w) => w.id), [expected[1]]);
+  await again.close();
+});
+
+relayTest('a registration is kept with its secret hash; another secret for the same id is refused', async (t, backend) => {
+  const dir = tmpDir();
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const store = await backend.open(dir);
+  const [a, b] = await Promise.all([store.register(INSTANCE, 'a'.repeat(64)), store.register(INSTANCE, 'b'.repeat(64))]);
+  assert.deepEqual([a, b], ['created', 'taken']);
+  assert.equal(await store.register(INSTANCE, 'a'.repeat(64)), 'exists');
+  assert.equal(await store.lookup('nosuchinst'), undefined);
+  assert.deepEqual(await store.instances(), [INSTANCE]);
+  await store.close();
+  const again = await backend.open(dir);
+  assert.equal(await again.lookup(INSTANCE), 'a'.repeat(64));
+  await again.close();
+});
