@@ -53,13 +53,13 @@ export interface OpCtx extends ActivationEnv {
   /** The app's `toes env` as stored, REV_TOKEN included: for the fetch only. */
   env: Record<string, string>;
   notes: string[];
-  /** lock */
+  /** Set by lock. */
   lock?: Lock;
-  /** recover: the log in line with the disk; its `liveId` is what was live before. */
+  /** Set by recover: the log in line with the disk; its `liveId` is what was live before. */
   state?: AppState;
-  /** The release to make live: chosen (rollback), reused or sealed (deploy). */
+  /** The release to make live: set by choose (rollback), by the decision or by seal (deploy). */
   target?: ReleaseRecord;
-  /** swap: what `current` named before it (its link text), to flip back to. */
+  /** Set by swap: what `current` named before it (its link text), to flip back to. */
   activation?: { previousLink?: string };
 }
 
@@ -72,19 +72,19 @@ export interface DeployCtx extends OpCtx {
   blobs: BlobStore;
   /** When install and predeploy must be done by (ms since epoch). */
   deadline: number;
-  /** resolve */
+  /** Set by resolve. */
   source?: Source;
-  /** probe */
+  /** Set by probe. */
   probe?: Probe;
-  /** What to do with the version: taken by probe when the source names it, else by fetch. */
+  /** What to do with the version: set by probe when the source names it, else by fetch. */
   decision?: Decision;
-  /** fetch */
+  /** Set by fetch. */
   snapshot?: Snapshot;
-  /** begin: the release being built, its log line and its staging directory. */
+  /** Set by begin: the release being built, its deploy log and its staging directory. */
   build?: { record: ReleaseRecord; log: DeployLog; staging: string; sealed: boolean };
-  /** materialize: whether the tree holds private copies, and what to relink after the build. */
+  /** Set by materialize: whether the tree holds private copies, and what to relink after the build. */
   tree?: { copies: boolean; marks: CopyMarks };
-  /** prune */
+  /** Set by prune. */
   pruned?: string[];
   /** Removal of releases pruned by earlier deploys, running alongside this one. */
   trash?: Promise<void>;
