@@ -1,16 +1,15 @@
 // After every swap: restart the app through its supervisor and wait for it to answer its
 // health URL. A release that does not come up is flipped back, the old one restarted and
-// checked, and the new one recorded as bad. A journal written before the swap lets the
-// next command finish or undo an activation whose process was killed half way.
-import fs from 'node:fs/promises';
+// checked, and the new one recorded as bad. The activation journal (activation-journal.ts)
+// lets the next command finish or undo an activation whose process was killed half way.
 import path from 'node:path';
 import { RevError } from '../errors.js';
-import { swapCurrent, readCurrent } from '../releases/current.js';
-import { writeJsonDurable } from '../releases/durable.js';
+import { swapCurrent } from '../releases/current.js';
 import { appendLog, readLog } from '../releases/log.js';
 import type { Layout } from '../releases/paths.js';
-import { reconcile, releasePath, type AppState } from '../releases/reconcile.js';
-import { DEFAULTS, type Settings } from '../releases/settings.js';
+import { reconcile, type AppState } from '../releases/reconcile.js';
+import type { AppSettings } from '../releases/settings.js';
+import { endActivation, interruptedActivation } from './activation-journal.js';
 import { waitHealthy, type HealthOutcome } from './supervisor/health.js';
 import { describePlan, restartPlan } from './supervisor/plan.js';
 import { restart, type RestartOutcome } from './supervisor/restart.js';
@@ -18,8 +17,9 @@ import { restart, type RestartOutcome } from './supervisor/restart.js';
 export interface ActivationEnv {
   layout: Layout;
   app: string;
-  settings: Settings;
-  env: Record<string, string>;
+  settings: AppSettings;
+  /** The environment of the app's own processes (the restart command): no REV_* credentials. */
+  processEnv: Record<string, string>;
   now(): Date;
   say(text: string): void;
 }
@@ -35,23 +35,19 @@ export interface Verdict {
   warning?: string;
 }
 
-function seconds(v: unknown, dflt: number): number {
-  return typeof v === 'number' && v > 0 ? v : dflt;
-}
-
 /** Restart the app onto the release `current` names, then check its health. */
 export async function verify(ax: ActivationEnv, releaseId: string, dir: string): Promise<Verdict> {
   const plan = restartPlan({ app: ax.app, release: releaseId, releaseDir: dir, toesUrl: ax.layout.roots.toesUrl, settings: ax.settings });
-  const timeoutMs = seconds(ax.settings['health.timeout'], DEFAULTS.healthTimeout) * 1000;
+  const timeoutMs = ax.settings.healthTimeout * 1000;
   const supervisor = describePlan(plan);
-  const r = await restart(plan, timeoutMs, ax.env);
+  const r = await restart(plan, timeoutMs, ax.processEnv);
   ax.say(`restart via ${supervisor}: ${r.detail}\n`);
-  const url = typeof ax.settings['health.url'] === 'string' ? ax.settings['health.url'] : undefined;
+  const url = ax.settings.healthUrl;
   if (!url) {
     // Nothing to ask: the restart's own answer is all there is.
     return { ok: r.ok, restart: r, supervisor, reason: r.ok ? undefined : `The restart failed: ${r.detail}.` };
   }
-  const h = await waitHealthy(url, timeoutMs, seconds(ax.settings['health.interval'], DEFAULTS.healthInterval) * 1000);
+  const h = await waitHealthy(url, timeoutMs, ax.settings.healthInterval * 1000);
   ax.say(`health: ${h.ok ? `ok after ${h.ms} ms (${h.detail})` : h.detail}\n`);
   if (h.ok && (r.ok || r.unreachable)) {
     // A supervisor that could not be asked: the health check passed, but the old process
@@ -61,24 +57,6 @@ export async function verify(ax: ActivationEnv, releaseId: string, dir: string):
   }
   const why = r.ok ? `it did not become healthy: ${h.detail}` : `the restart failed (${r.detail}) and ${h.detail}`;
   return { ok: false, restart: r, health: h, supervisor, reason: `The release was not accepted: ${why}.` };
-}
-
-interface Journal {
-  release: string;
-  /** What `current` pointed at before (a link target), to flip back to. */
-  previous?: string;
-  previousId?: string;
-  pid: number;
-  startedAt: string;
-}
-
-export async function beginActivation(layout: Layout, app: string, j: Omit<Journal, 'pid' | 'startedAt'>): Promise<void> {
-  // Durable before the swap: after a power cut the next command must find it.
-  await writeJsonDurable(layout.activationFile(app), { ...j, pid: process.pid, startedAt: new Date().toISOString() }, { compact: true });
-}
-
-export async function endActivation(layout: Layout, app: string): Promise<void> {
-  await fs.rm(layout.activationFile(app), { force: true });
 }
 
 /**
@@ -110,21 +88,15 @@ export async function revert(ax: ActivationEnv, releaseId: string, previous: str
  * holds the app's lock.
  */
 export async function finishActivation(ax: ActivationEnv): Promise<string | undefined> {
-  let j: Journal;
-  try {
-    j = JSON.parse(await fs.readFile(ax.layout.activationFile(ax.app), 'utf8'));
-  } catch {
-    return undefined;
-  }
-  const cur = await readCurrent(ax.layout.currentLink(ax.app));
-  const releases = await readLog(ax.layout.releaseLog(ax.app));
-  const rec = releases.find((r) => r.id === j.release);
-  if (cur.kind !== 'link' || !rec || releasePath(ax.layout, ax.app, rec) !== cur.abs) {
+  const left = await interruptedActivation(ax.layout, ax.app);
+  if (!left) return undefined;
+  const { journal: j, swapped } = left;
+  if (!swapped) {
     await endActivation(ax.layout, ax.app);
     return undefined;
   }
   ax.say(`finishing the activation of ${j.release} that was interrupted\n`);
-  const v = await verify(ax, j.release, cur.abs);
+  const v = await verify(ax, j.release, swapped.dir);
   if (v.ok) {
     await endActivation(ax.layout, ax.app);
     return `The interrupted activation of ${j.release} was checked and kept.`;

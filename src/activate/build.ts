@@ -110,6 +110,16 @@ export function installArgs(dir: string): string[] {
   return hasLockfile(dir) ? ['install', '--frozen-lockfile'] : ['install'];
 }
 
+/** The lifecycle scripts `bun install` runs for the root package. */
+export const INSTALL_SCRIPTS = ['preinstall', 'install', 'postinstall', 'preprepare', 'prepare', 'postprepare'];
+
+/** Whether `bun install` has anything to do in `dir`: dependencies, a lockfile, or install scripts. */
+export function needsInstall(dir: string): boolean {
+  const pkg = readPackageJson(dir);
+  const deps = ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies'].some((k) => Object.keys((pkg[k] as object) ?? {}).length > 0);
+  return deps || hasLockfile(dir) || INSTALL_SCRIPTS.some((s) => pkg.scripts?.[s]);
+}
+
 export function readPackageJson(dir: string): { scripts?: Record<string, string>; [k: string]: unknown } {
   try {
     return JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));

@@ -6,6 +6,8 @@ export interface StageTiming {
   name: string;
   ms: number;
   skipped?: boolean;
+  /** Why a skipped stage did not run. */
+  reason?: string;
 }
 
 export type OpStatus = 'live' | 'unchanged' | 'failed';

@@ -57,7 +57,8 @@ export async function act(args: Flags, body: () => Promise<void>): Promise<void>
   }
 }
 
-export function seconds(raw: unknown, name: string): number | undefined {
+/** A `--NAME SECONDS` flag: undefined when absent, USAGE when not a number of seconds. */
+export function parseSecondsFlag(raw: unknown, name: string): number | undefined {
   if (raw === undefined || raw === '') return undefined;
   const n = Number(raw);
   if (!Number.isFinite(n) || n < 0) throw new RevError('USAGE', `--${name} takes a number of seconds, not "${String(raw)}".`);

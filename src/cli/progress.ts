@@ -1,5 +1,5 @@
 // Progress for long work, on stderr, only when a person is watching (a terminal).
-import type { FlowEvents } from '../activate/flow.js';
+import type { FlowEvents } from '../activate/run-flow.js';
 
 export function progress(enabled: boolean, verbose: boolean): FlowEvents {
   if (!enabled && !verbose) return {};

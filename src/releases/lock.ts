@@ -84,6 +84,20 @@ function describe(o: LockOwner | undefined): string {
   return o ? `${o.command} (pid ${o.pid} on ${o.host}, since ${o.startedAt})` : 'another process';
 }
 
+/**
+ * Who holds the lock at `dir`, in words, found without taking it; undefined when it is
+ * free or its owner is gone (the next acquire takes such a lock over by itself).
+ */
+export async function lockHolder(dir: string): Promise<string | undefined> {
+  try {
+    await fs.stat(dir);
+  } catch {
+    return undefined;
+  }
+  const owner = await readOwner(dir);
+  return (await isStale(dir, owner)) ? undefined : describe(owner);
+}
+
 export interface AcquireOptions {
   command: string;
   /** How long to wait for a live owner, in ms; 0 fails at once. */

@@ -40,8 +40,7 @@ export async function readLog(file: string): Promise<ReleaseRecord[]> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
   }
-  // A Map keeps first-insertion order, which is the release order.
-  const byId = new Map<string, ReleaseRecord>();
+  const records: ReleaseRecord[] = [];
   for (const line of text.split('\n')) {
     if (!line.trim()) continue;
     let rec: ReleaseRecord;
@@ -50,7 +49,16 @@ export async function readLog(file: string): Promise<ReleaseRecord[]> {
     } catch {
       continue; // a torn line from a crash mid-append carries nothing committed
     }
-    if (!rec || typeof rec.id !== 'string') continue;
+    if (rec && typeof rec.id === 'string') records.push(rec);
+  }
+  return foldRecords(records);
+}
+
+/** Records in log order, folded into one per release (its last state), in release order. */
+export function foldRecords(records: ReleaseRecord[]): ReleaseRecord[] {
+  // A Map keeps first-insertion order, which is the release order.
+  const byId = new Map<string, ReleaseRecord>();
+  for (const rec of records) {
     const prev = byId.get(rec.id);
     byId.set(rec.id, prev ? { ...prev, ...rec, createdAt: prev.createdAt } : rec);
   }

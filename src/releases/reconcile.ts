@@ -1,11 +1,12 @@
 // Brings an app's release log in line with the disk, under the app's lock: adopts
 // releases made before toes-rev, finishes the bookkeeping of a deploy that was killed,
 // and clears its leftovers. Called before every deploy and rollback, so recovery after
-// kill -9 needs no manual step.
+// kill -9 needs no manual step. A dry run (for `toes releases`) works out the same state
+// in memory and says what it would repair, without writing, renaming or stopping anything.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { appendLog, readLog, type ReleaseRecord } from './log.js';
-import { readCurrent, swapCurrent } from './current.js';
+import { appendLog, foldRecords, readLog, type ReleaseRecord } from './log.js';
+import { readCurrent, swapCurrent, type CurrentState } from './current.js';
 import { newReleaseId } from './naming.js';
 import { RELEASE_DIR, isInterruptedName, type Layout } from './paths.js';
 
@@ -14,6 +15,8 @@ export interface AppState {
   releases: ReleaseRecord[];
   /** The id of the release `current` points at, if it is in the log. */
   liveId?: string;
+  /** What reconcile repaired (a dry run: would repair) beyond the log's bookkeeping, in words. */
+  repairs?: string[];
 }
 
 export function releasePath(layout: Layout, app: string, r: ReleaseRecord): string {
@@ -38,12 +41,18 @@ export async function loadApp(layout: Layout, app: string): Promise<AppState> {
   return { app, releases, liveId };
 }
 
-/** Repairs the log and the app directory; the caller holds the app's lock. */
-export async function reconcile(layout: Layout, app: string, now: () => Date = () => new Date()): Promise<AppState> {
+/**
+ * Repairs the log and the app directory; the caller holds the app's lock. With `dryRun`
+ * nothing is changed and no lock is needed: the state returned is the repaired one, and
+ * `repairs` lists what the next deploy or rollback will do.
+ */
+export async function reconcile(layout: Layout, app: string, now: () => Date = () => new Date(), opts: { dryRun?: boolean } = {}): Promise<AppState> {
+  const dry = !!opts.dryRun;
   const appDir = layout.appDir(app);
   const logFile = layout.releaseLog(app);
   let releases = await readLog(logFile);
   const fixes: ReleaseRecord[] = [];
+  const repairs: string[] = [];
   const stamp = now().toISOString();
   const byId = new Map(releases.map((r) => [r.id, r]));
 
@@ -55,31 +64,48 @@ export async function reconcile(layout: Layout, app: string, now: () => Date = (
   // A build whose deploy was killed may still run: stop its whole process group first.
   const pgid = Number(await fs.readFile(layout.buildPgid(app), 'utf8').catch(() => ''));
   if (Number.isInteger(pgid) && pgid > 1) {
-    try {
-      process.kill(-pgid, 'SIGKILL');
-    } catch {}
+    repairs.push(`stop the build (process group ${pgid}) a killed deploy may have left running`);
+    if (!dry) {
+      try {
+        process.kill(-pgid, 'SIGKILL');
+      } catch {}
+    }
   }
-  await fs.rm(layout.buildPgid(app), { force: true });
   // Leftovers of an interrupted deploy: scratch files, staging trees, half-made symlinks.
-  await fs.rm(layout.tmpDir(app), { recursive: true, force: true });
-  for (const n of names) {
-    if (isInterruptedName(n)) await fs.rm(path.join(appDir, n), { recursive: true, force: true });
+  if ((await fs.readdir(layout.tmpDir(app)).catch(() => [])).length) repairs.push('remove the scratch files of an interrupted fetch');
+  const interrupted = names.filter(isInterruptedName);
+  if (interrupted.length) repairs.push(`remove ${interrupted.join(', ')}, left by an interrupted deploy`);
+  if (!dry) {
+    await fs.rm(layout.buildPgid(app), { force: true });
+    await fs.rm(layout.tmpDir(app), { recursive: true, force: true });
+    for (const n of interrupted) await fs.rm(path.join(appDir, n), { recursive: true, force: true });
     // Pruned releases (trash) are emptied by the caller, off the critical path.
   }
 
   // A plain `current` directory (an rsync deploy.sh) becomes a release of its own.
-  let cur = await readCurrent(layout.currentLink(app));
+  const link = layout.currentLink(app);
+  // Where `current` points once repaired; a dry run only imagines the link.
+  const pointAt = async (target: string): Promise<CurrentState> => {
+    if (!dry) {
+      await swapCurrent(link, target);
+      return readCurrent(link);
+    }
+    return { kind: 'link', target, abs: path.resolve(appDir, target) };
+  };
+  let cur = await readCurrent(link);
+  let plainDir: string | undefined;
   if (cur.kind === 'dir') {
     const id = newReleaseId(appDir, new Set(byId.keys()), now());
-    await fs.rename(layout.currentLink(app), path.join(appDir, id));
-    await swapCurrent(layout.currentLink(app), id);
+    repairs.push(`adopt the plain directory \`current\` as release ${id}`);
+    if (!dry) await fs.rename(link, path.join(appDir, id));
+    plainDir = id;
     names.push(id);
-    cur = await readCurrent(layout.currentLink(app));
+    cur = await pointAt(id);
   }
 
   // Toes timestamp directories the log has never seen: adopt them, oldest name first.
   for (const n of names.filter((n) => RELEASE_DIR.test(n) && !byId.has(n)).sort()) {
-    const st = await fs.stat(path.join(appDir, n)).catch(() => null);
+    const st = await fs.stat(dry && n === plainDir ? link : path.join(appDir, n)).catch(() => null);
     if (!st?.isDirectory()) continue;
     const rec: ReleaseRecord = { id: n, version: `adopted-${n}`, kind: 'adopted', status: 'previous', createdAt: st.mtime.toISOString(), trigger: 'adopt', sealed: true };
     fixes.push(rec);
@@ -117,8 +143,8 @@ export async function reconcile(layout: Layout, app: string, now: () => Date = (
       }
     }
     if (pick) {
-      await swapCurrent(layout.currentLink(app), pick.path ?? pick.id);
-      cur = await readCurrent(layout.currentLink(app));
+      repairs.push(`point the missing \`current\` back at release ${pick.id}`);
+      cur = await pointAt(pick.path ?? pick.id);
     }
   }
   const final = cur;
@@ -129,8 +155,9 @@ export async function reconcile(layout: Layout, app: string, now: () => Date = (
       // log said when the process recording it was killed.
       if (r.status !== 'live' || !r.sealed) fixes.push({ ...r, status: 'live', sealed: true, finishedAt: r.finishedAt ?? stamp });
     } else if (r.status === 'building') {
-      // We hold the lock, so whoever was building is gone.
-      if (!r.path) await fs.rm(layout.releaseDir(app, r.id), { recursive: true, force: true });
+      // We hold the lock (or, in a dry run, saw it free), so whoever was building is gone.
+      repairs.push(`mark release ${r.id}, left building by a process that is gone, failed`);
+      if (!r.path && !dry) await fs.rm(layout.releaseDir(app, r.id), { recursive: true, force: true });
       fixes.push({ ...r, status: 'failed', sealed: false, finishedAt: stamp, error: { code: 'INTERRUPTED', message: 'The deploy was interrupted before it went live.' } });
     } else if (r.status === 'live') {
       fixes.push({ ...r, status: 'previous' });
@@ -138,9 +165,12 @@ export async function reconcile(layout: Layout, app: string, now: () => Date = (
       fixes.push({ ...r, pruned: true }); // removed by hand: no longer a rollback target
     }
   }
-  await appendLog(logFile, fixes);
-  releases = fixes.length ? await readLog(logFile) : releases;
-  return { app, releases, liveId: liveRec?.id };
+  if (dry) releases = foldRecords([...releases, ...fixes]);
+  else {
+    await appendLog(logFile, fixes);
+    releases = fixes.length ? await readLog(logFile) : releases;
+  }
+  return { app, releases, liveId: liveRec?.id, repairs };
 }
 
 export function isGood(r: ReleaseRecord): boolean {

@@ -92,12 +92,20 @@ test('kill -9 between the swap and the health check: the next command finishes t
   await p.reached;
   p.child.kill('SIGKILL');
   await p.closed;
-  assert.notEqual(w.live(), good); // swapped, never checked
+  const unchecked = w.live();
+  assert.notEqual(unchecked, good); // swapped, never checked
+  // releases only reads: it leaves `current` on the unchecked release and names the repair.
   const list = await w.toes(['releases', 'sample', '--json'], { env });
   assert.equal(list.code, 0, list.stderr);
+  assert.match(list.stderr, /recovery pending: restart and health-check release .*`toes deploy sample`/);
+  assert.equal(w.live(), unchecked);
+  // The next deploy finishes the activation first (flips back, marks it bad), then refuses
+  // to deploy that bad version again.
+  const redo = await w.toes(['deploy', 'sample', '--json'], { env });
+  assert.equal(redo.json().error.code, 'BAD_RELEASE');
   assert.equal(w.live(), good);
   assert.equal(await answer(port), 'v1');
-  assert.equal(list.json().at(-1).status, 'bad');
+  assert.equal((await w.toes(['releases', 'sample', '--json'], { env })).json().at(-1).status, 'bad');
 
   // And a healthy one interrupted the same way is kept.
   w.repo.commit(webApp('v3'));

@@ -3,7 +3,7 @@
 // placeholders filled in per word, so a value can never become a second word or a shell
 // construct.
 import { RevError } from '../../errors.js';
-import type { Settings } from '../../releases/settings.js';
+import type { AppSettings, SupervisorKind } from '../../releases/settings.js';
 
 export type RestartPlan =
   | { kind: 'toes'; url: string }
@@ -17,7 +17,7 @@ export interface PlanInput {
   /** The release directory (absolute). */
   releaseDir: string;
   toesUrl?: string;
-  settings: Settings;
+  settings: AppSettings;
 }
 
 /** Splits a command template into words: whitespace separates, quotes group, nothing else is special. */
@@ -52,10 +52,8 @@ export function fillTemplate(template: string, values: Record<string, string>): 
 
 const SIGNALS = new Set(['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGQUIT', 'SIGKILL', 'SIGCONT']);
 
-export function supervisorKind(settings: Settings, toesUrl?: string): RestartPlan['kind'] {
-  const s = settings.supervisor;
-  if (s === 'toes' || s === 'command' || s === 'signal' || s === 'none') return s;
-  return toesUrl ? 'toes' : 'none';
+export function supervisorKind(settings: AppSettings, toesUrl?: string): SupervisorKind {
+  return settings.supervisor ?? (toesUrl ? 'toes' : 'none');
 }
 
 export function restartPlan(p: PlanInput): RestartPlan {
@@ -65,14 +63,15 @@ export function restartPlan(p: PlanInput): RestartPlan {
       if (!p.toesUrl) throw new RevError('BAD_CONFIG', 'The toes supervisor needs TOES_URL (or --toes-url); set it, or choose another with `toes config set <app> supervisor none`.');
       return { kind, url: `${p.toesUrl.replace(/\/+$/, '')}/api/apps/${encodeURIComponent(p.app)}/restart` };
     case 'command': {
-      if (typeof p.settings.restart !== 'string') throw new RevError('BAD_CONFIG', 'The command supervisor needs a command: `toes config set <app> restart "pm2 reload {app}"`.');
-      const port = String(p.settings.port ?? process.env.PORT ?? '');
+      if (!p.settings.restart) throw new RevError('BAD_CONFIG', 'The command supervisor needs a command: `toes config set <app> restart "pm2 reload {app}"`.');
+      // {port} is the port Toes gives the app; toes-rev has no setting of its own for it.
+      const port = process.env.PORT ?? '';
       const [file, ...args] = fillTemplate(p.settings.restart, { app: p.app, release: p.releaseDir, port });
       return { kind, file, args };
     }
     case 'signal': {
-      if (typeof p.settings.pidfile !== 'string') throw new RevError('BAD_CONFIG', 'The signal supervisor needs a pidfile: `toes config set <app> pidfile /run/my-app.pid`.');
-      const sig = String(p.settings.signal ?? 'SIGHUP').toUpperCase();
+      if (!p.settings.pidfile) throw new RevError('BAD_CONFIG', 'The signal supervisor needs a pidfile: `toes config set <app> pidfile /run/my-app.pid`.');
+      const sig = p.settings.signal.toUpperCase();
       const signal = (sig.startsWith('SIG') ? sig : `SIG${sig}`) as NodeJS.Signals;
       if (!SIGNALS.has(signal)) throw new RevError('BAD_CONFIG', `${sig} is not a signal toes-rev sends; use SIGHUP, SIGUSR1, SIGUSR2 or SIGTERM.`);
       return { kind, pidfile: p.settings.pidfile, signal };

@@ -1,7 +1,7 @@
 import { defineCommand } from 'citty';
 import { exitCodeOf } from '../../errors.js';
 import { describe } from '../help.js';
-import { act, appFrom, commonArgs, layoutFrom, printJson, seconds, shortId } from '../common.js';
+import { act, appFrom, commonArgs, layoutFrom, printJson, parseSecondsFlag, shortId } from '../common.js';
 import { progress } from '../progress.js';
 
 export default defineCommand({
@@ -29,7 +29,7 @@ export default defineCommand({
       const { deploy } = await import('../../activate/deploy.js');
       const layout = layoutFrom(args);
       const app = appFrom(args.app);
-      const waitS = seconds(args.wait, 'wait');
+      const waitS = parseSecondsFlag(args.wait, 'wait');
       const res = await deploy(
         { layout, now: () => new Date(), events: progress(!args.json && !!process.stderr.isTTY, !!args.verbose) },
         {

@@ -2,7 +2,7 @@ import { defineCommand } from 'citty';
 import path from 'node:path';
 import { RevError } from '../../errors.js';
 import { describe } from '../help.js';
-import { act, serveUntilSignalled, seconds } from '../common.js';
+import { act, serveUntilSignalled, parseSecondsFlag } from '../common.js';
 
 function int(raw: unknown, name: string, min: number, max: number): number | undefined {
   if (raw === undefined) return undefined;
@@ -44,8 +44,8 @@ export default defineCommand({
       if (!args.data) throw new RevError('USAGE', 'Give the relay a directory for its data: `toes relay --data DIR`.');
       const { startRelay } = await import('../../hooks/relay/server.js');
       const port = int(args.port, 'port', 0, 65535) ?? 7421;
-      const maxAge = seconds(args['max-age'], 'max-age');
-      const beat = seconds(args.heartbeat, 'heartbeat');
+      const maxAge = parseSecondsFlag(args['max-age'], 'max-age');
+      const beat = parseSecondsFlag(args.heartbeat, 'heartbeat');
       const relay = await startRelay({
         host: args.host ?? '127.0.0.1',
         port,

@@ -1,7 +1,7 @@
 import { defineCommand } from 'citty';
 import { exitCodeOf } from '../../errors.js';
 import { describe } from '../help.js';
-import { act, appFrom, commonArgs, layoutFrom, printJson, seconds, shortId } from '../common.js';
+import { act, appFrom, commonArgs, layoutFrom, printJson, parseSecondsFlag, shortId } from '../common.js';
 
 export default defineCommand({
   meta: {
@@ -21,7 +21,7 @@ export default defineCommand({
       const { rollback } = await import('../../activate/rollback.js');
       const layout = layoutFrom(args);
       const app = appFrom(args.app);
-      const waitS = seconds(args.wait, 'wait');
+      const waitS = parseSecondsFlag(args.wait, 'wait');
       const res = await rollback({ layout, now: () => new Date() }, { app, to: args.version, trigger: 'cli', waitMs: waitS === undefined ? undefined : waitS * 1000 });
       if (args.json) printJson(res);
       else for (const n of res.notes ?? []) process.stderr.write(`toes: note: ${n}\n`);

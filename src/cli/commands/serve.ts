@@ -1,7 +1,7 @@
 import { defineCommand } from 'citty';
 import { RevError } from '../../errors.js';
 import { describe } from '../help.js';
-import { act, serveUntilSignalled, commonArgs, layoutFrom, seconds } from '../common.js';
+import { act, serveUntilSignalled, commonArgs, layoutFrom, parseSecondsFlag } from '../common.js';
 
 export default defineCommand({
   meta: {
@@ -36,8 +36,8 @@ export default defineCommand({
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RevError('USAGE', `--port takes a port number from 0 to 65535, not "${args.port}".`);
       const jobs = args.jobs === undefined ? 2 : Number(args.jobs);
       if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) throw new RevError('USAGE', `--jobs takes a whole number from 1 to 64, not "${args.jobs}".`);
-      const readTimeout = seconds(args['read-timeout'], 'read-timeout');
-      const beat = seconds(args['relay-heartbeat'], 'relay-heartbeat');
+      const readTimeout = parseSecondsFlag(args['read-timeout'], 'read-timeout');
+      const beat = parseSecondsFlag(args['relay-heartbeat'], 'relay-heartbeat');
       const daemon = await startDaemon({
         layout: layoutFrom(args),
         host: args.host ?? DEFAULT_HOST,

@@ -64,6 +64,27 @@ test('--no-install / --no-predeploy and the install/predeploy settings skip the 
   assert.equal(w.liveFile('VERSION'), 'v2\n');
 });
 
+test('an app with no dependencies and no predeploy: both steps are skipped, each with why', async (t) => {
+  const w = await makeWorld();
+  t.after(() => w.close());
+  const r = await w.toes(['deploy', 'sample', '--from', w.url, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const res = r.json();
+  assert.deepEqual(
+    res.stages.filter((s: any) => s.skipped).map((s: any) => [s.name, s.reason]),
+    [
+      ['install', 'no dependencies, no lockfile and no install scripts'],
+      ['predeploy', 'package.json has no scripts.predeploy'],
+      ['relink', 'the tree is links to the store already'],
+    ],
+  );
+  // The deploy log says so too; nothing ran.
+  const log = fs.readFileSync(res.log, 'utf8');
+  assert.match(log, /^install skipped: no dependencies/m);
+  assert.match(log, /^predeploy skipped: package.json has no scripts.predeploy/m);
+  assert.doesNotMatch(log, /^\$ /m);
+});
+
 test('a lockfile makes install frozen: a lockfile out of date fails the deploy', async (t) => {
   const files = {
     ...appFiles('v1'),
@@ -138,7 +159,7 @@ test('a predeploy that rewrites tracked files in place changes only its own rele
   assert.equal(ino(r1.release, 'package.json'), ino(r2.release, 'package.json'));
   assert.notEqual(ino(r1.release, 'index.ts'), ino(r2.release, 'index.ts'));
   // The store still holds the original content.
-  const blobsRoot = path.join(w.data, 'rev/store/blobs');
+  const blobsRoot = w.layout.blobsRoot;
   const contents = fs.readdirSync(blobsRoot).map((f) => fs.readFileSync(path.join(blobsRoot, f), 'utf8'));
   assert.ok(contents.includes('export const version = "v1";\n'));
   assert.ok(contents.includes('v1\n'));
@@ -167,12 +188,17 @@ test('a build left running by a killed deploy is stopped; SIGTERM of toes stops 
     let seen = '';
     if (sig === 'SIGKILL') {
       assert.equal(alive(pid), true, 'kill -9 leaves the build running');
-      const pgidFile = `${w.data}/rev/apps/sample/build.pgid`;
+      const pgidFile = w.layout.buildPgid('sample');
       const pgid = fs.existsSync(pgidFile) ? fs.readFileSync(pgidFile, 'utf8') : 'none';
+      // releases only reads: it names the build left running and leaves it alone...
       const rel = await w.toes(['releases', 'sample']);
       assert.equal(rel.code, 0);
+      assert.match(rel.stdout, /recovery pending: stop the build/);
+      assert.equal(alive(pid), true, 'releases stops nothing');
+      // ...and the next command that holds the lock stops it (a rollback: a deploy would build again).
+      const rb = await w.toes(['rollback', 'sample']);
       // What to look at if this ever fails again (it did, rarely, under heavy load).
-      seen = `pgid file before: ${pgid}; releases said: ${rel.stdout}${rel.stderr}; ps: ${fs.existsSync(`/proc/${pid}/stat`) ? fs.readFileSync(`/proc/${pid}/stat`, 'utf8') : 'gone'}`;
+      seen = `pgid file before: ${pgid}; rollback said: ${rb.stdout}${rb.stderr}; ps: ${fs.existsSync(`/proc/${pid}/stat`) ? fs.readFileSync(`/proc/${pid}/stat`, 'utf8') : 'gone'}`;
     }
     for (let i = 0; i < 50 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
     assert.equal(alive(pid), false, `the build was stopped after ${sig}. ${seen}`);

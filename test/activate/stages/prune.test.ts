@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { appFiles } from '../fixtures/repo.js';
-import { makeWorld } from '../fixtures/world.js';
+import { appFiles } from '../../fixtures/repo.js';
+import { makeWorld } from '../../fixtures/world.js';
 
 test('retention keeps the newest N good releases; failed ones never count; live and previous stay', async (t) => {
   const w = await makeWorld();
@@ -23,8 +23,10 @@ test('retention keeps the newest N good releases; failed ones never count; live 
   const bad = await w.toes(['deploy', 'sample', '--json']);
   assert.equal(bad.code, 1);
 
-  // Pruned releases are moved aside at once (and deleted during the next deploy).
-  const onDisk = fs.readdirSync(path.join(w.apps, 'sample')).filter((n) => n !== 'current' && !n.startsWith('.trash-')).sort();
+  // Pruned releases are moved aside at once, and deleted during the next deploy (here the
+  // failed one): only the kept releases are left.
+  const appDir = w.layout.appDir('sample');
+  const onDisk = fs.readdirSync(appDir).filter((n) => n !== 'current').sort();
   assert.deepEqual(onDisk, ids.slice(-2));
   const rels = (await w.toes(['releases', 'sample', '--json'])).json();
   assert.deepEqual(
@@ -42,9 +44,10 @@ test('retention keeps the newest N good releases; failed ones never count; live 
   w.repo.commit({ 'package.json': appFiles('v5')['package.json'], 'VERSION': 'v5\n' });
   const r5 = (await w.toes(['deploy', 'sample', '--no-install', '--json'])).json();
   assert.equal(r5.ok, true);
-  const live = w.live();
-  const kept = fs.readdirSync(path.join(w.apps, 'sample')).filter((n) => n !== 'current' && !n.startsWith('.trash-'));
-  assert.ok(fs.readdirSync(path.join(w.apps, 'sample')).filter((n) => n.startsWith('.trash-')).length <= 1, 'older trash was emptied');
-  assert.ok(kept.includes(live!));
-  assert.ok(kept.includes(ids[2]), 'the release before the live one stays');
+  assert.equal(w.live(), r5.release);
+  // Kept: the live release, the one before it (the rollback target), and the newest 2 good
+  // ones; nothing was pruned, and no trash is left.
+  assert.deepEqual(r5.pruned, []);
+  const kept = fs.readdirSync(appDir).filter((n) => n !== 'current').sort();
+  assert.deepEqual(kept, [ids[2], ids[3], r5.release]);
 });

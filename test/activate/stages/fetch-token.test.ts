@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { makeWorld } from '../fixtures/world.js';
+import { makeWorld } from '../../fixtures/world.js';
 
 const TOKEN = 'rt_test_9f8e7d6c5b4a39281706';
 

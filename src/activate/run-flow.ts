@@ -1,6 +1,7 @@
 // The runner shared by deploy and rollback: a named list of stages run in order, one
 // result shape for success and failure, and a `failed` hook that always runs on error.
 import { RevError, translateSystemError } from '../errors.js';
+import { failpoint } from '../failpoint.js';
 import type { OpResult, StageTiming } from './result.js';
 
 export type { OpResult, StageTiming } from './result.js';
@@ -8,8 +9,11 @@ export type { OpResult, StageTiming } from './result.js';
 export interface Stage<C> {
   name: string;
   run(ctx: C): Promise<void>;
-  /** Skip the stage (recorded as skipped) when this returns true. */
-  skip?(ctx: C): boolean;
+  /**
+   * The one way a stage is not run: return why (recorded with the stage as skipped),
+   * or undefined to run it. A stage never returns early pretending to have run.
+   */
+  skip?(ctx: C): string | undefined;
   /**
    * From this stage on, the flow changes what is live: a process asked to stop must let
    * it finish (health check, flip back) rather than leave an activation half done.
@@ -30,7 +34,15 @@ export interface FlowHooks<C> {
   failed(ctx: C, err: RevError, stage: string): Promise<void>;
   finally(ctx: C): Promise<void>;
   result(ctx: C): Omit<OpResult, 'ok' | 'stages' | 'durationMs' | 'failedStage' | 'error'>;
+  /** A stage was skipped (to say so in the operation's log). */
+  skipped?(ctx: C, stage: string, reason: string): void;
 }
+
+/**
+ * Kill tests pause at the start of a stage (TOES_REV_FAILPOINT=<stage>), run or skipped;
+ * these two pause half way inside instead, where a kill leaves the most to recover.
+ */
+const PAUSES_INSIDE = new Set(['materialize', 'swap']);
 
 export function asRevError(err: unknown): RevError {
   const e = translateSystemError(err, 'deploying');
@@ -48,8 +60,11 @@ export async function runFlow<C>(stages: Stage<C>[], ctx: C, hooks: FlowHooks<C>
   try {
     for (const stage of stages) {
       current = stage.name;
-      if (stage.skip?.(ctx)) {
-        timings.push({ name: stage.name, ms: 0, skipped: true });
+      if (!PAUSES_INSIDE.has(stage.name)) await failpoint(stage.name);
+      const reason = stage.skip?.(ctx);
+      if (reason !== undefined) {
+        timings.push({ name: stage.name, ms: 0, skipped: true, reason });
+        hooks.skipped?.(ctx, stage.name, reason);
         continue;
       }
       if (stage.activating && !activating) {

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { startUntil } from '../fixtures/cli.js';
-import { makeWorld } from '../fixtures/world.js';
+import { startUntil } from '../../fixtures/cli.js';
+import { makeWorld } from '../../fixtures/world.js';
 
 test('a second deploy while one runs says who holds the lock, or waits for it', async (t) => {
   const w = await makeWorld();
@@ -40,7 +40,7 @@ test('a second deploy while one runs says who holds the lock, or waits for it', 
 test('a lock left by a dead process is recovered without manual cleanup', async (t) => {
   const w = await makeWorld();
   t.after(() => w.close());
-  const lock = path.join(w.data, 'rev/apps/sample/lock');
+  const lock = w.layout.lockDir('sample');
   fs.mkdirSync(lock, { recursive: true });
   // pid 2^22+1 is above the default pid_max: never a live process.
   fs.writeFileSync(path.join(lock, 'owner.json'), JSON.stringify({ pid: 4194305, host: (await import('node:os')).hostname(), command: 'deploy (cli)', startedAt: new Date().toISOString(), token: 'x' }));

@@ -3,8 +3,9 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { run, tmpDir } from '../fixtures/cli.js';
-import { appFiles, git, makeRepo } from '../fixtures/repo.js';
+import { Layout, resolveRoots } from '../../../src/releases/paths.js';
+import { run, tmpDir } from '../../fixtures/cli.js';
+import { appFiles, git, makeRepo } from '../../fixtures/repo.js';
 
 function writeTree(dir: string, files: Record<string, string>): void {
   for (const [rel, content] of Object.entries(files)) {
@@ -85,5 +86,5 @@ test('a source that does not exist is refused before anything happens', async (t
   const r = await run(data, ['deploy', 'sample', '--from', '/nonexistent/place', '--json']);
   assert.equal(r.code, 1);
   assert.equal(r.json().error.code, 'NO_SOURCE');
-  assert.equal(fs.existsSync(path.join(data, 'apps/sample')), false);
+  assert.equal(fs.existsSync(new Layout(resolveRoots({ dataDir: data }, {})).appDir('sample')), false);
 });

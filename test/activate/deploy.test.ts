@@ -59,13 +59,13 @@ test('deploy, deploy a change, list, roll back, and refuse a rollback with nowhe
   );
 
   // Nothing older than v1: a clear error, exit non-zero, nothing changed.
-  const logBefore = fs.readFileSync(path.join(w.data, 'rev/apps/sample/releases.jsonl'), 'utf8');
+  const logBefore = fs.readFileSync(w.layout.releaseLog('sample'), 'utf8');
   const none = await w.toes(['rollback', 'sample', '--json']);
   assert.equal(none.code, 1);
   assert.equal(none.json().error.code, 'NO_ROLLBACK_TARGET');
   assert.match(none.stderr, /no earlier good release/);
   assert.equal(w.live(), r1.release);
-  assert.equal(fs.readFileSync(path.join(w.data, 'rev/apps/sample/releases.jsonl'), 'utf8'), logBefore);
+  assert.equal(fs.readFileSync(w.layout.releaseLog('sample'), 'utf8'), logBefore);
 
   // Roll forward by naming the newer release.
   const fwd = await w.toes(['rollback', 'sample', r2.release.slice(0, 15), '--json']);
@@ -98,8 +98,12 @@ test('a version that already has a sealed release is reused without a fetch or a
   assert.equal(w.live(), r1.release);
   const packsAfter = w.server.requests.filter((r) => r.path.endsWith('git-upload-pack') && r.method === 'POST').length;
   assert.equal(packsAfter, packsBefore);
-  const skipped = res.stages.filter((s: any) => s.skipped).map((s: any) => s.name);
-  for (const s of ['fetch', 'materialize', 'install', 'predeploy']) assert.ok(skipped.includes(s), s);
+  const skipped = res.stages.filter((s: any) => s.skipped);
+  assert.deepEqual(
+    skipped.map((s: any) => s.name),
+    ['fetch', 'begin', 'materialize', 'install', 'predeploy', 'relink', 'seal'],
+  );
+  for (const s of skipped) assert.match(s.reason, new RegExp(`has a sealed release \\(${r1.release}\\): reused`));
 });
 
 test('deploys a tag and a branch given with --ref, and says so when the ref does not exist', async (t) => {
@@ -127,7 +131,7 @@ test('no source known: says how to give one, changes nothing', async (t) => {
   assert.equal(r.json().error.code, 'NO_SOURCE');
   assert.match(r.stderr, /--from/);
   assert.equal(r.stderr.trim().split('\n').length, 1);
-  assert.equal(fs.existsSync(path.join(w.apps, 'ghost')), false);
+  assert.equal(fs.existsSync(w.layout.appDir('ghost')), false);
 
   const bad = await w.toes(['deploy', '../etc', '--from', w.url, '--json']);
   assert.equal(bad.code, 2);
@@ -147,7 +151,7 @@ test('an unreachable host is a clear error and nothing changes', async (t) => {
   assert.match(r.stderr, /Could not reach 127\.0\.0\.1:9/);
   assert.equal(w.live(), live);
   // A failed --from is not saved.
-  const cfg = JSON.parse(fs.readFileSync(path.join(w.data, 'rev/apps/sample/config.json'), 'utf8'));
+  const cfg = JSON.parse(fs.readFileSync(w.layout.appConfig('sample'), 'utf8'));
   assert.equal(cfg.source, w.url);
 });
 

@@ -4,8 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { execFileSync } from 'node:child_process';
-import { git } from '../fixtures/repo.js';
-import { makeWorld, leftovers } from '../fixtures/world.js';
+import { git } from '../../fixtures/repo.js';
+import { makeWorld, leftovers } from '../../fixtures/world.js';
 
 function hashObject(cwd: string, type: string, data: Buffer): string {
   return execFileSync('git', ['hash-object', '-t', type, '-w', '--literally', '--stdin'], { cwd, input: data }).toString().trim();

@@ -1,0 +1,26 @@
+// fetch: bring the snapshot into the store. A tarball or a directory reveals its version
+// only now, so the decision probe could not take is taken here.
+import { RevError } from '../../errors.js';
+import { fetchSnapshot, formatSource, hasPackageJson } from '../../fetch/index.js';
+import { ready, type DeployCtx } from '../context.js';
+import { decide, settle } from '../decide.js';
+
+export async function fetch(c: DeployCtx): Promise<void> {
+  ready(c, 'source', 'probe', 'state');
+  c.snapshot = await fetchSnapshot(c.source, c.probe, fetchContext(c));
+  if (!hasPackageJson(c.snapshot.entries)) {
+    throw new RevError('NO_PACKAGE_JSON', `The snapshot of ${formatSource(c.source)} has no package.json at its top level, so it is not a Toes app; nothing was published.`);
+  }
+  if (!c.decision) settle(c, decide(c.state, c.snapshot.version, !!c.req.force));
+}
+
+export function fetchContext(c: DeployCtx) {
+  return {
+    storeRoot: c.layout.storeRoot,
+    owner: c.app,
+    tmpRoot: c.layout.tmpDir(c.app),
+    blobs: c.blobs,
+    token: c.env.REV_TOKEN || undefined,
+    onProgress: c.engine.events?.onProgress,
+  };
+}

@@ -1,0 +1,37 @@
+// materialize: build the staging tree from the snapshot: links to stored blobs, or private
+// copies when the app's own scripts will run in it (they may rewrite tracked files).
+import fs from 'node:fs/promises';
+import { materialize as materializeTree } from '../../releases/materialize.js';
+import { INSTALL_SCRIPTS } from '../build.js';
+import { ready, type DeployCtx } from '../context.js';
+import { wants } from './build-step.js';
+
+export async function materialize(c: DeployCtx): Promise<void> {
+  ready(c, 'build', 'snapshot');
+  const copies = await runsScripts(c);
+  const marks = await materializeTree(c.snapshot.entries, c.blobs, c.build.staging, copies ? 'copy' : 'link', c.snapshot.pending);
+  c.tree = { copies, marks };
+  await c.snapshot.settle?.();
+}
+
+/**
+ * Whether any of the app's own scripts will run in the staging tree: predeploy, or the
+ * lifecycle scripts `bun install` runs for the root package. `bun install` itself only
+ * writes node_modules and a new lockfile, never a tracked file.
+ */
+async function runsScripts(c: DeployCtx): Promise<boolean> {
+  ready(c, 'snapshot');
+  const entry = c.snapshot.entries.find((e) => e.path === 'package.json');
+  let scripts: Record<string, unknown> = {};
+  try {
+    if (!entry) throw new Error('no package.json');
+    const exec = entry.kind === 'exec';
+    const text = c.snapshot.pending?.get(c.blobs.nameOf(entry.oid, exec)) ?? (await fs.readFile(c.blobs.pathOf(entry.oid, exec)));
+    const pkg = JSON.parse(text.toString('utf8'));
+    scripts = pkg?.scripts && typeof pkg.scripts === 'object' ? pkg.scripts : {};
+  } catch {
+    return true; // unreadable: assume the worst; the build will report the real problem
+  }
+  if (wants(c, 'predeploy') && scripts.predeploy) return true;
+  return wants(c, 'install') && INSTALL_SCRIPTS.some((s) => scripts[s]);
+}

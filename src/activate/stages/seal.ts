@@ -1,0 +1,17 @@
+// seal: rename the staging tree to its release directory; from now on it never changes.
+import fs from 'node:fs/promises';
+import { syncFilesystems } from '../../releases/durable.js';
+import { appendLog } from '../../releases/log.js';
+import { ready, type DeployCtx } from '../context.js';
+
+export async function seal(c: DeployCtx): Promise<void> {
+  ready(c, 'build');
+  const { build, layout, app } = c;
+  // Durable before it is named: the release's files and any new blobs reach the disk.
+  await syncFilesystems([build.staging, layout.blobsRoot]);
+  await fs.rename(build.staging, layout.releaseDir(app, build.record.id));
+  build.sealed = true;
+  build.record = { ...build.record, sealed: true };
+  c.target = build.record;
+  await appendLog(layout.releaseLog(app), [build.record]);
+}
