@@ -72,8 +72,11 @@ export interface DeployCtx extends OpCtx {
   blobs: BlobStore;
   /** When install and predeploy must be done by (ms since epoch). */
   deadline: number;
-  /** Set by resolve. */
+  /** Set by resolve, with the REV_TOKEN that may go to it (only to the host it is for). */
   source?: Source;
+  token?: string;
+  /** When every download of this deploy must be over (ms since epoch): set by the first one. */
+  downloadBy?: number;
   /** Set by probe. */
   probe?: Probe;
   /** What to do with the version: set by probe when the source names it, else by fetch. */
@@ -108,4 +111,10 @@ export function ready<C extends object, K extends keyof C>(c: C, ...keys: K[]): 
 /** The release live before this operation, as its record. */
 export function liveBefore(c: OpCtx): ReleaseRecord | undefined {
   return c.state?.releases.find((r) => r.id === c.state?.liveId);
+}
+
+/** Records the decision; a release to reuse (or already live) is the target from now on. */
+export function settle(c: DeployCtx, d: Decision): void {
+  c.decision = d;
+  if (d.kind !== 'build') c.target = d.release;
 }

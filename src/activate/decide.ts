@@ -4,7 +4,6 @@
 import { RevError } from '../errors.js';
 import type { ReleaseRecord } from '../releases/log.js';
 import { isGood, type AppState } from '../releases/reconcile.js';
-import type { DeployCtx } from './context.js';
 
 export type Decision =
   | { kind: 'build' }
@@ -34,8 +33,3 @@ export function noBuildReason(d: Decision | undefined): string | undefined {
   return undefined;
 }
 
-/** Records the decision; a release to reuse (or already live) is the target from now on. */
-export function settle(c: DeployCtx, d: Decision): void {
-  c.decision = d;
-  if (d.kind !== 'build') c.target = d.release;
-}

@@ -41,18 +41,6 @@ export class BlobStore {
     return this.listing;
   }
 
-  /** Records a blob added behind the store's back (linked in by materialize). */
-  async added(oid: string, exec: boolean): Promise<void> {
-    (await this.names()).add(this.nameOf(oid, exec));
-  }
-
-  /** Stores everything still pending (the copy path, where release files stay private). */
-  async putPending(pending: Map<string, Buffer> | undefined): Promise<void> {
-    if (!pending) return;
-    for (const [name, content] of pending) await this.put(name.replace(/\.x$/, ''), name.endsWith('.x'), content);
-    pending.clear();
-  }
-
   async has(oid: string, exec: boolean): Promise<boolean> {
     // A listing can only miss blobs added since (then a redundant put, which is harmless).
     return (await this.names()).has(this.nameOf(oid, exec));

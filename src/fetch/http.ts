@@ -104,7 +104,7 @@ export function statusError(url: string, status: number, what: string): RevError
   if (status === 401 || status === 403) {
     return new RevError(
       'AUTH',
-      `${hostOf(url)} refused access to ${what} (HTTP ${status}); store a valid token with \`toes env set <app> REV_TOKEN\` (it reads the token from stdin; -g for every app) and deploy again.`,
+      `${hostOf(url)} refused access to ${what} (HTTP ${status}); store a valid token with \`toes env set <app> REV_TOKEN\` (it reads the token from stdin), or for every app with \`toes env set -g REV_TOKEN --host ${hostOf(url)}\`, and deploy again.`,
       { data: { host: hostOf(url), status } },
     );
   }

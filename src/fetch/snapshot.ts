@@ -27,12 +27,6 @@ export interface Snapshot {
   /** Bytes downloaded to obtain this snapshot (0 when nothing new was needed). */
   bytesFetched: number;
   /**
-   * Contents that arrived with this snapshot and are not in the blob store yet, by blob
-   * file name (BlobStore.nameOf). Materialize writes each once and links it into the store,
-   * which saves writing every new file twice.
-   */
-  pending?: Map<string, Buffer>;
-  /**
    * Called once the snapshot's contents are in the blob store: only then may the store
    * claim this commit as a "have", or a later fetch would skip contents it lacks.
    */

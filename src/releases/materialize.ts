@@ -40,25 +40,7 @@ async function privateCopy(src: string, dest: string, exec: boolean, marks: Copy
   marks.set(rel, { ino: st.ino, ctimeNs: st.ctimeNs });
 }
 
-function linkIntoStore(file: string, blob: string): void {
-  try {
-    fsc.linkSync(file, blob);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') return;
-    if (code === 'ENOENT') {
-      fsc.mkdirSync(path.dirname(blob), { recursive: true });
-      return linkIntoStore(file, blob);
-    }
-    if (code !== 'EXDEV' && code !== 'EMLINK' && code !== 'EPERM') throw err;
-    // Another filesystem: keep a copy in the store instead, renamed into place whole.
-    const tmp = `${blob}.tmp-${randomBytes(4).toString('hex')}`;
-    fsc.copyFileSync(file, tmp);
-    fsc.renameSync(tmp, blob);
-  }
-}
-
-export async function materialize(entries: Entry[], blobs: BlobStore, staging: string, mode: MaterializeMode, pending?: Map<string, Buffer>): Promise<CopyMarks> {
+export async function materialize(entries: Entry[], blobs: BlobStore, staging: string, mode: MaterializeMode): Promise<CopyMarks> {
   const marks: CopyMarks = new Map();
   try {
     const dirs = new Set<string>();
@@ -70,38 +52,17 @@ export async function materialize(entries: Entry[], blobs: BlobStore, staging: s
     for (const d of [...dirs].sort()) await fs.mkdir(path.join(staging, d));
     const half = Math.floor(entries.length / 2);
     if (mode === 'link') {
-      // New content first: written here, complete, then linked into the store. The store
-      // never sees a partial file, and the content is written once, not twice. (A tight
-      // synchronous loop measured faster here than the thread pool for small files.)
-      const fresh: [Entry, Buffer][] = [];
-      const linked: Entry[] = [];
-      for (const e of entries) {
-        if (e.kind === 'symlink') continue;
-        const name = blobs.nameOf(e.oid, e.kind === 'exec');
-        const content = pending?.get(name);
-        if (content) {
-          fresh.push([e, content]);
-          pending!.delete(name); // later paths with the same content link to the stored one
-        } else linked.push(e);
-      }
-      for (let i = 0; i < fresh.length; i++) {
-        if (i === Math.floor(fresh.length / 2)) await failpoint('materialize');
-        const [e, content] = fresh[i];
+      // Every content is in the store already (the fetch put it there): links only. A tight
+      // synchronous loop measured faster here than the thread pool for small files.
+      for (let i = 0; i < entries.length; i++) {
+        if (i === half) await failpoint('materialize');
+        const e = entries[i];
         const dest = path.join(staging, e.path);
-        const exec = e.kind === 'exec';
-        fsc.writeFileSync(dest, content, { mode: exec ? 0o555 : 0o444 });
-        linkIntoStore(dest, blobs.pathOf(e.oid, exec));
-        await blobs.added(e.oid, exec);
+        if (e.kind === 'symlink') fsc.symlinkSync(e.target!, dest);
+        else linkOrCopySync(blobs.pathOf(e.oid, e.kind === 'exec'), dest);
       }
-      for (let i = 0; i < linked.length; i++) {
-        if (i === Math.floor(linked.length / 2) && fresh.length === 0) await failpoint('materialize');
-        const e = linked[i];
-        linkOrCopySync(blobs.pathOf(e.oid, e.kind === 'exec'), path.join(staging, e.path));
-      }
-      for (const e of entries) if (e.kind === 'symlink') fsc.symlinkSync(e.target!, path.join(staging, e.path));
       return marks;
     }
-    await blobs.putPending(pending);
     await mapLimit(entries, 32, async (e, i) => {
       if (i === half) await failpoint('materialize');
       const dest = path.join(staging, e.path);

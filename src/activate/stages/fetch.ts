@@ -1,9 +1,9 @@
 // fetch: bring the snapshot into the store. A tarball or a directory reveals its version
 // only now, so the decision probe could not take is taken here.
 import { RevError } from '../../errors.js';
-import { fetchSnapshot, formatSource, hasPackageJson } from '../../fetch/index.js';
-import { ready, type DeployCtx } from '../context.js';
-import { decide, settle } from '../decide.js';
+import { fetchSnapshot, formatSource, hasPackageJson, type FetchContext } from '../../fetch/index.js';
+import { ready, settle, type DeployCtx } from '../context.js';
+import { decide } from '../decide.js';
 
 export async function fetch(c: DeployCtx): Promise<void> {
   ready(c, 'source', 'probe', 'state');
@@ -14,13 +14,17 @@ export async function fetch(c: DeployCtx): Promise<void> {
   if (!c.decision) settle(c, decide(c.state, c.snapshot.version, !!c.req.force));
 }
 
-export function fetchContext(c: DeployCtx) {
+/** What the fetchers need; the download deadline starts with the deploy's first download. */
+export function fetchContext(c: DeployCtx): FetchContext {
+  c.downloadBy ??= Date.now() + c.settings.limits.downloadSeconds * 1000;
   return {
     storeRoot: c.layout.storeRoot,
     owner: c.app,
     tmpRoot: c.layout.tmpDir(c.app),
     blobs: c.blobs,
-    token: c.env.REV_TOKEN || undefined,
+    token: c.token,
+    limits: c.settings.limits,
+    deadline: c.downloadBy,
     onProgress: c.engine.events?.onProgress,
   };
 }

@@ -9,7 +9,7 @@ import { wants } from './build-step.js';
 export async function materialize(c: DeployCtx): Promise<void> {
   ready(c, 'build', 'snapshot');
   const copies = await runsScripts(c);
-  const marks = await materializeTree(c.snapshot.entries, c.blobs, c.build.staging, copies ? 'copy' : 'link', c.snapshot.pending);
+  const marks = await materializeTree(c.snapshot.entries, c.blobs, c.build.staging, copies ? 'copy' : 'link');
   c.tree = { copies, marks };
   await c.snapshot.settle?.();
 }
@@ -26,7 +26,7 @@ async function runsScripts(c: DeployCtx): Promise<boolean> {
   try {
     if (!entry) throw new Error('no package.json');
     const exec = entry.kind === 'exec';
-    const text = c.snapshot.pending?.get(c.blobs.nameOf(entry.oid, exec)) ?? (await fs.readFile(c.blobs.pathOf(entry.oid, exec)));
+    const text = await fs.readFile(c.blobs.pathOf(entry.oid, exec));
     const pkg = JSON.parse(text.toString('utf8'));
     scripts = pkg?.scripts && typeof pkg.scripts === 'object' ? pkg.scripts : {};
   } catch {

@@ -4,22 +4,21 @@ import path from 'node:path';
 import { RevError } from '../../errors.js';
 import { parseSource } from '../../fetch/index.js';
 import { readCurrent } from '../../releases/current.js';
+import { sourceToken, type SourceOrigin } from '../../releases/settings.js';
 import type { DeployCtx } from '../context.js';
 
 export async function resolve(c: DeployCtx): Promise<void> {
-  if (c.req.from) {
-    c.source = parseSource(c.req.from, c.req.cwd);
-    return;
-  }
-  if (c.settings.source) {
-    c.source = parseSource(c.settings.source);
-    return;
-  }
+  const [raw, origin] = await named(c);
+  c.source = parseSource(raw, origin === 'flag' ? c.req.cwd : undefined);
+  const url = c.source.kind === 'git-remote' || c.source.kind === 'tarball' ? c.source.url : undefined;
+  c.token = url ? await sourceToken(c.layout, c.app, url, origin) : undefined;
+}
+
+async function named(c: DeployCtx): Promise<[string, SourceOrigin]> {
+  if (c.req.from) return [c.req.from, 'flag'];
+  if (c.settings.source) return [c.settings.source, 'saved'];
   const repo = await sourceInLiveRelease(c);
-  if (repo) {
-    c.source = parseSource(repo.replace(/^git\+/, ''));
-    return;
-  }
+  if (repo) return [repo.replace(/^git\+/, ''), 'package'];
   throw new RevError('NO_SOURCE', `No source is known for ${c.app}; deploy it once with \`toes deploy ${c.app} --from <git URL | .tar.gz URL | directory>\` (it is saved for next time).`, {
     data: { app: c.app },
   });

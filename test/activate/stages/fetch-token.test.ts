@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { startGitServer } from '../../fixtures/git-server.js';
 import { makeWorld } from '../../fixtures/world.js';
 
 const TOKEN = 'rt_test_9f8e7d6c5b4a39281706';
@@ -62,15 +63,52 @@ test('a host that wants a token: refused without it, deploys with it, and the to
   assert.ok(!inUrl.stderr.includes(TOKEN) && !inUrl.stdout.includes(TOKEN));
 });
 
-test('a global token applies when the app has none', async (t) => {
+test('a global token goes only to the host it is for: rev.host unless --host names another', async (t) => {
   const w = await makeWorld({ token: TOKEN });
   t.after(() => w.close());
-  const set = await w.toes(['env', 'set', '-g', 'REV_TOKEN'], { input: TOKEN });
+  const host = new URL(w.url).host;
+  const set = await w.toes(['env', 'set', '-g', 'REV_TOKEN', '--json'], { input: TOKEN });
   assert.equal(set.code, 0, set.stderr);
-  assert.equal(fs.statSync(path.join(w.data, 'rev/env.json')).mode & 0o777, 0o600);
+  assert.deepEqual(set.json().hosts, ['rev.host']);
+  assert.equal(fs.statSync(w.layout.globalEnv).mode & 0o777, 0o600);
+  // Not meant for this host: never sent, so the host refuses and says how to name it.
+  const denied = await w.toes(['deploy', 'sample', '--from', w.url, '--json']);
+  assert.equal(denied.code, 1);
+  assert.equal(denied.json().error.code, 'AUTH');
+  assert.ok(denied.stderr.includes(`--host ${host}`), denied.stderr);
+  assert.ok(!w.server.requests.some((r) => r.auth), 'the token was sent to a host it was not meant for');
+  // Named for this host: sent, and the deploy goes live.
+  const named = await w.toes(['env', 'set', '-g', 'REV_TOKEN', '--host', host], { input: TOKEN });
+  assert.equal(named.code, 0, named.stderr);
+  assert.match(named.stdout, new RegExp(`sent only to ${host.replace(/\./g, '\\.')}`));
   const ok = await w.toes(['deploy', 'sample', '--from', w.url]);
   assert.equal(ok.code, 0, ok.stderr);
+  assert.ok(w.server.requests.some((r) => r.auth));
   const bad = await w.toes(['env', 'set', '-g', 'REV_TOKEN'], { input: 'two words' });
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /spaces or newlines/);
+  const badHost = await w.toes(['env', 'set', '-g', 'REV_TOKEN', '--host', 'https://x/y'], { input: TOKEN });
+  assert.equal(badHost.code, 2);
+  assert.match(badHost.stderr, /not a host name/);
+});
+
+test("an app's token never goes to a source named by the release's own package.json", async (t) => {
+  const w = await makeWorld();
+  t.after(() => w.close());
+  // A second host, named only inside the live release's package.json.
+  const other = await startGitServer(w.root);
+  t.after(() => other.close());
+  const adopted = path.join(w.layout.appDir('sample'), 'current');
+  fs.mkdirSync(adopted, { recursive: true });
+  fs.writeFileSync(path.join(adopted, 'package.json'), JSON.stringify({ name: 'sample', toes: { source: other.repoUrl('app.git') } }));
+  const set = await w.toes(['env', 'set', 'sample', 'REV_TOKEN'], { input: TOKEN });
+  assert.equal(set.code, 0, set.stderr);
+  const ok = await w.toes(['deploy', 'sample', '--no-install']);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.ok(other.requests.length > 0, 'the deploy used the package.json source');
+  assert.ok(!other.requests.some((r) => r.auth), 'the token went to a host only the repository named');
+  // Named by the user, the same host gets it.
+  const again = await w.toes(['deploy', 'sample', '--from', other.repoUrl('app.git'), '--no-install', '--force']);
+  assert.equal(again.code, 0, again.stderr);
+  assert.ok(other.requests.some((r) => r.auth));
 });
