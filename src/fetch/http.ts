@@ -1,7 +1,9 @@
-// HTTP for the fetchers, on undici: timeouts on every request, redirects that drop
-// credentials across origins, and errors translated into RevErrors that name the host but
-// never a credential.
-import { Agent, interceptors, request, errors as undiciErrors, type Dispatcher } from 'undici';
+// HTTP for the fetchers, on the platform's own node:http: timeouts on every request,
+// redirects that drop credentials across origins, and errors translated into RevErrors that
+// name the host but never a credential. (undici was used here first: its llhttp WebAssembly
+// and module graph cost a deploy ~50 MB of peak memory and ~100 ms of start-up on Node.)
+import http from 'node:http';
+import https from 'node:https';
 import { RevError } from '../errors.js';
 
 export interface HttpOptions {
@@ -13,24 +15,28 @@ export interface HttpOptions {
   signal?: AbortSignal;
 }
 
-let plain: Agent | undefined;
-let following: Dispatcher | undefined;
-/**
- * One agent per process keeps connections alive between the discovery and pack requests.
- * Under Bun, `undici` is Bun's own shim: no compose(), but request() follows redirects itself.
- */
-function dispatcher(follow: boolean): Dispatcher | undefined {
-  plain ??= new Agent({ connect: { timeout: 15_000 } });
-  if (typeof plain.compose !== 'function') return undefined;
-  if (!follow) return plain;
-  following ??= plain.compose(interceptors.redirect({ maxRedirections: 5 }));
-  return following;
+export interface HttpResponse {
+  statusCode: number;
+  headers: http.IncomingHttpHeaders;
+  /** Readable and async-iterable; errors while reading are the raw socket's. */
+  body: http.IncomingMessage;
 }
 
+/** Nothing arrived within the timeout: before the headers, or between two body chunks. */
+export class HttpTimeout extends Error {
+  readonly code = 'ETIMEDOUT';
+  constructor(readonly phase: 'headers' | 'body') {
+    super(phase === 'headers' ? 'no answer in time' : 'no data in time');
+  }
+}
+
+// Kept alive, so the discovery and the pack request share one connection.
+const agents = { 'http:': new http.Agent({ keepAlive: true, maxSockets: 8 }), 'https:': new https.Agent({ keepAlive: true, maxSockets: 8 }) };
+
 function isNetworkError(err: unknown): boolean {
-  if (err instanceof undiciErrors.UndiciError) return true;
+  if (err instanceof HttpTimeout) return true;
   const code = (err as NodeJS.ErrnoException)?.code;
-  return typeof code === 'string' && /^(E[A-Z]+|UND_ERR_.*)$/.test(code);
+  return typeof code === 'string' && /^(E[A-Z]+|ERR_STREAM_PREMATURE_CLOSE|HPE_.*)$/.test(code);
 }
 
 export function authHeaders(token: string | undefined): Record<string, string> {
@@ -60,34 +66,58 @@ export function hostOf(raw: string): string {
   }
 }
 
+function requestOnce(url: string, init: { method?: string; headers?: Record<string, string>; body?: Buffer }, opts: HttpOptions): Promise<HttpResponse> {
+  const timeout = opts.timeoutMs ?? 30_000;
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return reject(new RevError('USAGE', `${redactUrl(url)} is not an http(s) URL.`));
+    const mod = u.protocol === 'https:' ? https : http;
+    const req = mod.request(u, {
+      method: init.method ?? 'GET',
+      headers: { ...init.headers, ...authHeaders(opts.token) },
+      agent: agents[u.protocol],
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    const waiting = setTimeout(() => req.destroy(new HttpTimeout('headers')), timeout);
+    req.on('response', (res) => {
+      clearTimeout(waiting);
+      // Idle between chunks: a body that stops arriving is cut off, however long it is.
+      res.setTimeout(timeout, () => res.destroy(new HttpTimeout('body')));
+      resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, body: res });
+    });
+    req.on('error', (err) => {
+      clearTimeout(waiting);
+      reject(isNetworkError(err) ? networkError(url, err) : err);
+    });
+    req.end(init.body);
+  });
+}
+
 export async function httpRequest(
   url: string,
   /** redirect 'manual': 3xx answers come back as they are (the caller follows them). */
   init: { method?: string; headers?: Record<string, string>; body?: Buffer; redirect?: 'follow' | 'manual' },
   opts: HttpOptions = {},
-): Promise<Dispatcher.ResponseData<unknown>> {
-  const timeout = opts.timeoutMs ?? 30_000;
-  try {
-    const follow = init.redirect !== 'manual';
-    const d = dispatcher(follow);
-    return await request(url, {
-      method: (init.method ?? 'GET') as Dispatcher.HttpMethod,
-      headers: { ...init.headers, ...authHeaders(opts.token) },
-      body: init.body,
-      headersTimeout: timeout,
-      bodyTimeout: timeout,
-      ...(opts.signal ? { signal: opts.signal } : {}),
-      ...(d ? { dispatcher: d } : { maxRedirections: follow ? 5 : 0 }),
-    } as Parameters<typeof request>[1]);
-  } catch (err) {
-    throw isNetworkError(err) ? networkError(url, err) : err;
+): Promise<HttpResponse> {
+  let at = url;
+  let token = opts.token;
+  for (let hops = 0; ; hops++) {
+    const res = await requestOnce(at, init, { ...opts, token });
+    const location = res.headers.location;
+    if (init.redirect === 'manual' || res.statusCode < 300 || res.statusCode >= 400 || res.statusCode === 304 || !location) return res;
+    res.body.resume();
+    if (hops === 5) throw new RevError('UNREACHABLE', `${hostOf(url)} redirected more than 5 times; check the source URL.`, { data: { host: hostOf(url) } });
+    const next = new URL(String(location), at);
+    // A credential is for the origin it was given for, never for where a redirect points.
+    if (next.origin !== new URL(at).origin) token = undefined;
+    at = next.toString();
   }
 }
 
 export function networkError(url: string, err: unknown): RevError {
   const code = (err as NodeJS.ErrnoException)?.code ?? (err as Error)?.name ?? 'error';
   const why =
-    err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError
+    err instanceof HttpTimeout
       ? 'it stopped answering'
       : code === 'ECONNREFUSED'
         ? 'the connection was refused'

@@ -56,7 +56,7 @@ async function readBody(res: { body: AsyncIterable<Uint8Array> & { destroy?: () 
   const chunks: Buffer[] = [];
   let n = 0;
   try {
-    // Read as it arrives, never paused: see the note on undici in tarball.ts.
+    // Read as it arrives; a body past `maxBytes` is cut off at once.
     for await (const c of res.body) {
       n += c.length;
       if (n > maxBytes) {
@@ -197,7 +197,7 @@ export async function uploadPack(
   let writeFailed: unknown;
   try {
     try {
-      // Read as it arrives, never paused for the disk: see the note on undici in tarball.ts.
+      // Read as it arrives; the file is written behind it, in order.
       for await (const c of body) {
         if (writeFailed) throw writeFailed;
         // Only a disk far slower than the network makes the download wait (memory stays bounded).

@@ -13,10 +13,9 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
-import { errors as undiciErrors } from 'undici';
 import { RevError, translateSystemError } from '../errors.js';
 import type { BlobStore } from './blobs.js';
-import { hostOf, httpRequest, redactUrl, statusError, type HttpOptions } from './http.js';
+import { HttpTimeout, hostOf, httpRequest, redactUrl, statusError, type HttpOptions } from './http.js';
 import { ingestDir } from './ingest.js';
 import { Budget, DEFAULT_LIMITS, limitError, withDefaults, type SourceLimits } from './limits.js';
 import { checkLinkTarget, checkRelativePath, displayName, unsafeEntryError, type Snapshot } from './snapshot.js';
@@ -320,88 +319,22 @@ export interface TarballFetchOptions extends HttpOptions {
 /** A dropped or stalled download, as opposed to bytes that arrived but are not an archive. */
 function downloadError(url: string, err: unknown): RevError {
   const code = (err as NodeJS.ErrnoException)?.code ?? (err as Error)?.name ?? 'error';
-  // Bun's undici shim lacks some error classes: never `instanceof undefined`.
-  const is = (cls: unknown): boolean => typeof cls === 'function' && err instanceof cls;
-  const why = is(undiciErrors?.BodyTimeoutError)
-    ? 'stalled (no data arrived in time)'
-    : is(undiciErrors?.ResponseContentLengthMismatchError)
-      ? 'ended before the length the server announced'
-      : `broke off (${code})`;
+  const why = err instanceof HttpTimeout ? 'stalled (no data arrived in time)' : code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' ? 'broke off before its end' : `broke off (${code})`;
   return new RevError('UNREACHABLE', `The download of the archive from ${hostOf(url)} ${why}, so nothing was published; check the network and deploy again.`, {
     data: { host: hostOf(url), cause: code },
     cause: err,
   });
 }
 
-/** How much of a download may wait in memory for the unpacker before the socket is paused. */
-const DOWNLOAD_HIGH_WATER = 64 * 1024 * 1024;
-
-/**
- * The chunks of an undici response body, read as they arrive. undici 7 crashes the process
- * (an uncatchable `assert(!this.paused)` in client-h1's onHttpSocketEnd, nodejs/undici#5360)
- * when the server closes the connection while the body is paused by backpressure, which a
- * `Connection: close` server and an unpacker slower than the network trigger every time. So
- * the body is never paused until DOWNLOAD_HIGH_WATER bytes are waiting (still streaming,
- * with a bounded buffer). Connection failures become UNREACHABLE RevErrors.
- */
-function eagerChunks(body: Readable, url: string): AsyncIterable<Buffer> {
-  return (async function* () {
-    const queue: Buffer[] = [];
-    let queued = 0;
-    let ended = false;
-    let failed: unknown;
-    let wake: (() => void) | undefined;
-    const notify = (): void => {
-      const w = wake;
-      wake = undefined;
-      w?.();
-    };
-    const onData = (chunk: Buffer): void => {
-      queue.push(chunk);
-      queued += chunk.length;
-      if (queued > DOWNLOAD_HIGH_WATER) body.pause();
-      notify();
-    };
-    const onEnd = (): void => {
-      ended = true;
-      notify();
-    };
-    const onError = (err: unknown): void => {
-      failed ??= err;
-      notify();
-    };
-    const onClose = (): void => {
-      if (!ended) failed ??= Object.assign(new Error('the connection closed before the end of the body'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
-      notify();
-    };
-    body.on('data', onData);
-    body.on('end', onEnd);
-    body.on('error', onError);
-    body.on('close', onClose);
-    try {
-      for (;;) {
-        if (failed !== undefined) throw downloadError(url, failed);
-        const chunk = queue.shift();
-        if (chunk) {
-          queued -= chunk.length;
-          if (body.isPaused() && queued < DOWNLOAD_HIGH_WATER / 2) body.resume();
-          yield chunk;
-        } else if (ended) {
-          return;
-        } else {
-          await new Promise<void>((resolve) => (wake = resolve));
-        }
-      }
-    } finally {
-      body.off('data', onData);
-      body.off('end', onEnd);
-      body.off('close', onClose);
-      // Keep a listener: a late error on a stream nobody listens to would be uncaught.
-      body.on('error', () => undefined);
-      body.off('error', onError);
-      if (!body.destroyed) body.destroy();
-    }
-  })();
+/** The body's chunks, with a dropped or stalled connection turned into UNREACHABLE. */
+async function* downloadChunks(body: Readable, url: string): AsyncIterable<Buffer> {
+  try {
+    for await (const chunk of body) yield chunk as Buffer;
+  } catch (err) {
+    throw downloadError(url, err);
+  }
+  // A response cut short before its announced length ends quietly in some runtimes.
+  if ((body as Readable & { complete?: boolean }).complete === false) throw downloadError(url, Object.assign(new Error('incomplete body'), { code: 'ECONNRESET' }));
 }
 
 /** Where a local archive lives, for a `file://` URL or a path; undefined for http(s). */
@@ -427,17 +360,14 @@ export async function fetchTarball(url: string, opts: TarballFetchOptions): Prom
     } else {
       const res = await httpRequest(url, {}, opts);
       if (res.statusCode !== 200) {
-        // dump() keeps the connection reusable; Bun's undici shim has no dump(), so hang up there.
-        const rest = res.body as Readable & { dump?: () => Promise<void> };
-        if (typeof rest.dump === 'function') await rest.dump().catch(() => undefined);
-        else rest.destroy();
+        res.body.destroy();
         throw statusError(url, res.statusCode, 'the archive');
       }
       const length = Number(res.headers['content-length']);
       const total = Number.isFinite(length) && length > 0 ? length : undefined;
-      const body = res.body as Readable;
+      const body = res.body;
       try {
-        result = await unpackTarball(eagerChunks(body, url), tmp, (loaded) => opts.onProgress?.({ phase: 'download', loaded, total }), limits);
+        result = await unpackTarball(downloadChunks(body, url), tmp, (loaded) => opts.onProgress?.({ phase: 'download', loaded, total }), limits);
       } finally {
         // After a refusal, hang up rather than leave the rest of the download pending.
         if (!body.destroyed) body.destroy();
