@@ -120,5 +120,5 @@ tr.live { background: #f0f7f1; }
 pre { background: #0f1420; color: #d9e1f2; padding: 10px; border-radius: 6px; max-height: 320px; overflow: auto; font-size: 12px; white-space: pre-wrap; }
 #notice { min-height: 22px; font-size: 14px; } #notice.ok { color: #176b3a; } #notice.error { color: #9b1c1c; }
 .crumbs a { color: #2b59c3; } .live { color: #1f9d55; } .down { color: #9b1c1c; }
-main.login { max-width: 560px; } .in-frame { display: none; } .framed .in-frame, .no-cookies .in-frame { display: block; }
+main.login { max-width: 560px; } .in-frame { display: none; } .framed .in-frame, .no-cookies .in-frame { display: block; } .no-cookies #login-form { display: none; }
 `;

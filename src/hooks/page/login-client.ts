@@ -10,6 +10,8 @@ export const LOGIN_JS = String.raw`'use strict';
   var fromLink = location.hash.slice(1);
   if (fromLink) history.replaceState(null, '', location.pathname + location.search);
   if (window.top !== window) document.body.className = 'framed';
+  var tab = document.querySelector('.in-frame a');
+  if (tab) tab.href = next();
 
   function say(text, ok) {
     notice.textContent = text;
