@@ -8,12 +8,12 @@ import { readBody } from '../shared/http-io.js';
 import { cookie, probeCookie, sessionCookie } from './cookies.js';
 import type { PageDeps } from './deps.js';
 import { fromThePage } from './guard.js';
-import { checkSession, redeemLink } from './login-store.js';
+import { checkSession, LINK_TTL_MS, redeemLink } from './login-store.js';
 import { json, send } from './respond.js';
 import { loginPage } from './views.js';
 
 const HTML = 'text/html; charset=utf-8';
-const NOT_VALID = 'This login link is not valid: it was used already, it expired (links last 15 minutes), or logins were revoked; run `toes page` on the server for a new one.';
+const NOT_VALID = `This login link is not valid: it was used already, it expired (links last ${LINK_TTL_MS / 60_000} minutes), or logins were revoked; run \`toes page\` on the server for a new one.`;
 
 /** The login page, with the probe cookie whose return shows cookies reach this page. */
 function showLogin(req: IncomingMessage, res: ServerResponse, status: number): void {
@@ -23,7 +23,9 @@ function showLogin(req: IncomingMessage, res: ServerResponse, status: number): v
 /** Handles /login and /login/session; false for any other path. */
 export async function loginRoute(deps: PageDeps, req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
   if (path === '/login/session') {
-    const { ok } = await checkSession(deps.layout, cookie(req, 'session'));
+    const id = cookie(req, 'session');
+    const { ok, renewed } = await checkSession(deps.layout, id);
+    if (renewed) res.setHeader('set-cookie', sessionCookie(req, id!, renewed));
     json(res, ok ? 200 : 401, { ok, cookies: ok || cookie(req, 'probe') !== undefined });
     return true;
   }

@@ -38,10 +38,11 @@ test('a login link logs the browser in; its token never reaches a URL the server
   const { page } = await newPage(browser, base);
 
   // Not logged in: the app's page is the login page, and says how to get a link.
-  await page.goto(`${base}/apps/sample`);
+  const first = await page.goto(`${base}/apps/sample`);
+  assert.equal(first!.status(), 401);
+  assert.ok(!(await first!.text()).includes('sample'), 'the login page showed an app');
   await page.waitForSelector('#login-form');
   assert.match((await page.textContent('main')) ?? '', /toes page/);
-  assert.ok(!(await page.content()).includes('sample'), 'the login page showed an app');
   await shot(page, '10-login');
 
   const link = await loginLink(w.data);
