@@ -20,6 +20,7 @@ const main = defineCommand({
     config: () => import('./commands/config.js').then((m) => m.default),
     webhook: () => import('./commands/webhook.js').then((m) => m.default),
     serve: () => import('./commands/serve.js').then((m) => m.default),
+    page: () => import('./commands/page.js').then((m) => m.default),
     relay: () => import('./commands/relay.js').then((m) => m.default),
   },
 });

@@ -158,6 +158,10 @@ export class Layout {
   get instanceFile(): string {
     return path.join(this.hooksDir, 'instance.json');
   }
+  /** The settings page's login links and sessions, only their SHA-256 hashes (mode 0600). */
+  get pageLoginFile(): string {
+    return path.join(this.hooksDir, 'page-login.json');
+  }
   /** The state of the relay link, written by `toes serve` for `toes webhook status`. */
   get relayLinkFile(): string {
     return path.join(this.hooksDir, 'relay-link.json');

@@ -75,7 +75,12 @@ export const PAGE_JS = String.raw`'use strict';
   var link = document.getElementById('link-state');
   var events = new EventSource(base + '/events');
   events.onopen = function () { link.textContent = 'live'; link.className = 'muted live'; };
-  events.onerror = function () { link.textContent = 'reconnecting…'; link.className = 'muted down'; };
+  // A stream refused (the login ended) is closed for good; a dropped one reconnects.
+  events.onerror = function () {
+    var closed = events.readyState === 2;
+    link.textContent = closed ? 'not live: reload the page' : 'reconnecting…';
+    link.className = 'muted down';
+  };
   events.addEventListener('sections', function (e) {
     var parts = JSON.parse(e.data);
     Object.keys(parts).forEach(function (id) {
@@ -115,4 +120,5 @@ tr.live { background: #f0f7f1; }
 pre { background: #0f1420; color: #d9e1f2; padding: 10px; border-radius: 6px; max-height: 320px; overflow: auto; font-size: 12px; white-space: pre-wrap; }
 #notice { min-height: 22px; font-size: 14px; } #notice.ok { color: #176b3a; } #notice.error { color: #9b1c1c; }
 .crumbs a { color: #2b59c3; } .live { color: #1f9d55; } .down { color: #9b1c1c; }
+main.login { max-width: 560px; } .in-frame { display: none; } .framed .in-frame, .no-cookies .in-frame { display: block; } .no-cookies #login-form { display: none; }
 `;

@@ -1,10 +1,13 @@
-// Who may use the settings page: peers on this machine or its local network, asking for
-// it by one of this machine's names (which stops DNS rebinding).
+// Where the settings page may be asked for from, before any login: peers on this machine
+// or its local network, by one of this machine's names (which stops DNS rebinding), and,
+// for actions, only by the page itself. None of these is a login (a script sends any
+// header it likes); they are defences around it (see login.ts).
+import type { IncomingMessage } from 'node:http';
 import os from 'node:os';
 
 /**
- * The page has no login: it is for this machine and its home network. Peers on the
- * internet (a port forwarded for webhooks, say) get webhooks only, not the page.
+ * The page is for this machine and its home network. Peers on the internet (a port
+ * forwarded for webhooks, say) get webhooks only, not the page, not even its login.
  */
 export function localPeer(addr: string | undefined): boolean {
   const a = (addr ?? '').replace(/^::ffff:/, '');
@@ -29,3 +32,14 @@ export function hostAllowed(host: string | undefined, extra: string[]): boolean 
   );
 }
 
+
+/**
+ * A POST the page's own script made: JSON, its `x-toes-page` header, and no Origin other
+ * than this one. A form or a fetch from another site cannot send all three.
+ */
+export function fromThePage(req: IncomingMessage): boolean {
+  const origin = req.headers.origin;
+  const host = req.headers.host;
+  const sameOrigin = !origin || origin === `http://${host}` || origin === `https://${host}`;
+  return req.headers['x-toes-page'] === '1' && String(req.headers['content-type'] ?? '').startsWith('application/json') && sameOrigin;
+}

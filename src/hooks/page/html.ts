@@ -27,7 +27,7 @@ export function html(strings: TemplateStringsArray, ...values: Part[]): Html {
   return new Html(out);
 }
 
-export function page(title: string, body: Html): string {
+export function page(title: string, body: Html, script = '/assets/page.js'): string {
   return html`<!doctype html>
 <html lang="en">
 <head>
@@ -35,7 +35,7 @@ export function page(title: string, body: Html): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title}</title>
 <link rel="stylesheet" href="/assets/page.css">
-<script src="/assets/page.js" defer></script>
+<script src="${script}" defer></script>
 </head>
 <body>
 ${body}

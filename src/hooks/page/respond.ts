@@ -16,6 +16,8 @@ export function send(res: ServerResponse, status: number, type: string, body: st
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',
     'x-content-type-options': 'nosniff',
+    // Belt and braces: a login link's token is in a fragment, which no Referer carries anyway.
+    'referrer-policy': 'no-referrer',
     // The Toes dashboard shows the page in an iframe; nothing else needs to frame it.
     'content-security-policy': `default-src 'self'; style-src 'self'; script-src 'self'; img-src 'self' data:; frame-ancestors ${frameAncestors}`,
     ...extra,

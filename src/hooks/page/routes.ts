@@ -1,8 +1,9 @@
 // The settings page's routes on `toes serve`: GET pages, a live stream per app, and a few
-// POST actions. Actions accept only same-origin JSON requests carrying `x-toes-page`
-// (a cross-site form or fetch cannot), and only for a Host this machine answers to, so a
-// page elsewhere cannot drive them, not even through DNS rebinding. Nothing secret is ever
-// rendered: the signing secret never, the token only as a masked tail.
+// POST actions, all behind a login (login.ts): a session cookie from a one-time link. Around
+// it, defences that were the page's only ones before: peers on the local network only, a
+// Host this machine answers to (no DNS rebinding), and actions only as same-origin JSON
+// with `x-toes-page` (no cross-site forms). Nothing secret is ever rendered: the signing
+// secret never, the token only as a masked tail.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RevError } from '../../errors.js';
 import { checkAppName } from '../../releases/paths.js';
@@ -10,7 +11,9 @@ import { globalSettings } from '../../releases/settings.js';
 import { pageAction } from './actions.js';
 import { PAGE_CSS, PAGE_JS } from './client.js';
 import type { PageDeps } from './deps.js';
-import { hostAllowed, localPeer } from './guard.js';
+import { fromThePage, hostAllowed, localPeer } from './guard.js';
+import { LOGIN_JS } from './login-client.js';
+import { admit, loginRoute } from './login.js';
 import { json, send } from './respond.js';
 import { appExists, appPageState, listApps, type AppPageState } from './state.js';
 import { LiveStreams } from './stream.js';
@@ -59,7 +62,9 @@ export function pageRouter(deps: PageDeps) {
     const p = u.pathname;
     if (p === '/assets/page.js') return send(res, 200, 'text/javascript; charset=utf-8', PAGE_JS), true;
     if (p === '/assets/page.css') return send(res, 200, 'text/css; charset=utf-8', PAGE_CSS), true;
-    if (p !== '/' && !p.startsWith('/apps/')) return false;
+    if (p === '/assets/login.js') return send(res, 200, 'text/javascript; charset=utf-8', LOGIN_JS), true;
+    const login = p === '/login' || p === '/login/session';
+    if (p !== '/' && !p.startsWith('/apps/') && !login) return false;
     if (!localPeer(req.socket.remoteAddress)) {
       deps.log('refused', { status: 403, reason: 'page asked for from outside the local network', from: req.socket.remoteAddress });
       send(res, 403, 'text/plain', 'The settings page is for this machine and its local network only.');
@@ -71,7 +76,10 @@ export function pageRouter(deps: PageDeps) {
       send(res, 403, 'text/plain', 'This page answers only to the names of this machine.');
       return true;
     }
+    if (login) return loginRoute(deps, req, res, p);
     const parts = p.split('/').filter(Boolean); // ['apps', app, action?]
+    const forPeople = (req.method === 'GET' || req.method === 'HEAD') && parts.length <= 2;
+    if (!(await admit(deps, req, res, forPeople))) return true;
     let app = parts[1] ?? (p === '/' ? u.searchParams.get('app') ?? undefined : undefined);
     if (p === '/' && !app) {
       if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'GET only'), true;
@@ -93,9 +101,7 @@ export function pageRouter(deps: PageDeps) {
     if (req.method === 'GET' && sub === 'events' && parts.length === 3) return streams.open(req, res, app), true;
     if (req.method === 'GET' && sub === 'state' && parts.length === 3) return json(res, 200, await state(app)), true;
     if (req.method === 'POST' && sub && parts.length === 3) {
-      const origin = req.headers.origin;
-      const sameOrigin = !origin || origin === `http://${req.headers.host}` || origin === `https://${req.headers.host}`;
-      if (req.headers['x-toes-page'] !== '1' || !String(req.headers['content-type'] ?? '').startsWith('application/json') || !sameOrigin) {
+      if (!fromThePage(req)) {
         deps.log('refused', { app, status: 403, reason: 'a page action without the page\'s headers or from another origin' });
         json(res, 403, { ok: false, message: 'Actions are accepted only from this page.' });
         return true;

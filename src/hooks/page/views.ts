@@ -83,3 +83,21 @@ ${logSection(s)}
 export function errorPage(status: number, message: string): string {
   return page(`Rev — ${status}`, html`<main><p class="crumbs"><a href="/">Apps</a></p><h1>${status}</h1><p>${message}</p></main>`);
 }
+
+/**
+ * What a browser without a session sees, on whatever page it asked for: how to get a
+ * link, and a field to paste one (the way in from a frame). Nothing about the apps.
+ */
+export function loginPage(): string {
+  return page(
+    'Rev — log in',
+    html`<main class="login">
+<h1>Log in</h1>
+<p>This page deploys and rolls back apps on this server, so it needs a login. On the server, run <code>toes page</code> and open the link it prints in this browser, or paste the link here.</p>
+<form id="login-form" class="row" autocomplete="off"><input id="login-link" type="password" placeholder="login link" autocomplete="off" aria-label="login link"> <button type="submit" class="primary">Log in</button></form>
+<div id="notice" role="status"></div>
+<p class="hint in-frame">Shown inside the Toes dashboard? The login works here when the dashboard and this page use the same host name; otherwise <a href="/" target="_blank" rel="noopener">open the page in its own tab</a>.</p>
+</main>`,
+    '/assets/login.js',
+  );
+}

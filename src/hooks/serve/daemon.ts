@@ -4,6 +4,7 @@
 import { RevError } from '../../errors.js';
 import { acquireLock, type LockOwner } from '../../releases/lock.js';
 import type { Layout } from '../../releases/paths.js';
+import { newLoginLink } from '../page/login-link.js';
 import { Assembly, type Started } from '../shared/assembly.js';
 import { eventLog, type EventLog } from '../shared/event-log.js';
 import { AppHooksCache } from './app-hooks.js';
@@ -15,12 +16,15 @@ import { MAX_BODY, receiveDelivery, type ReceiverDeps } from './receiver.js';
 import { RelayLink } from './relay-link/link.js';
 import { workerRunner } from './runner.js';
 import { Scheduler, type DeployRunner } from './scheduler.js';
-import { announce, type ServeInfo } from './serve-info.js';
+import { announce, DEFAULT_PAGE_PORT, type ServeInfo } from './serve-info.js';
 
 export interface DaemonOptions {
   layout: Layout;
   host: string;
   port: number;
+  /** The settings page on its own address (either one given splits it off; the other defaults to `host` and 7422). */
+  pageHost?: string;
+  pagePort?: number;
   /** Where the event log goes (one line per event). */
   out: NodeJS.WritableStream;
   /** Where deploy workers' own messages go. */
@@ -62,9 +66,13 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       readTimeoutMs,
     };
     const page = pageLoader(layout, log, queue, scheduler);
-    const bound = await parts.add('listen', () => serveHttp({ host: o.host, port: o.port, readTimeoutMs, log, receiver, queue, scheduler, page }));
-    const info = await parts.add('serve.json', () => announce(layout, o.host, bound));
-    log('listening', { url: info.url, pid: process.pid, data: layout.roots.dataDir });
+    const http = { readTimeoutMs, log, receiver, queue, scheduler, page };
+    const split = o.pageHost !== undefined || o.pagePort !== undefined;
+    const bound = await parts.add('listen', () => serveHttp({ ...http, host: o.host, port: o.port, serves: split ? 'hooks' : 'all' }));
+    const pageBound = split ? await parts.add('listen (page)', () => serveHttp({ ...http, host: o.pageHost ?? o.host, port: o.pagePort ?? DEFAULT_PAGE_PORT, serves: 'page' })) : bound;
+    const info = await parts.add('serve.json', () => announce(layout, o.host, bound, pageBound));
+    log('listening', { url: info.url, page: split ? info.pageUrl : undefined, pid: process.pid, data: layout.roots.dataDir });
+    await printLoginLink(layout, info, log);
     await parts.add('relay link', () => relay.start((d) => receiveDelivery(d, receiver)));
     resume(queue, scheduler, log);
 
@@ -116,6 +124,20 @@ async function watchSettings(layout: Layout, relayChanged: () => void): Promise<
   const hooks = new AppHooksCache(layout, relayChanged);
   await hooks.watch();
   return { value: hooks, undo: () => hooks.close() };
+}
+
+/**
+ * A login link for whoever started the daemon, as Jupyter prints its token. It goes to the
+ * log, which journald keeps: so it is spent by its first use and dies in 15 minutes, and
+ * `toes page` prints a fresh one any time.
+ */
+async function printLoginLink(layout: Layout, info: ServeInfo, log: EventLog): Promise<void> {
+  try {
+    const link = await newLoginLink(layout, info.pageUrl);
+    log('login-link', { url: link.url, expires: link.expiresAt, note: 'works once; `toes page` prints a new one' });
+  } catch (err) {
+    log('error', { reason: `no login link for the settings page (${(err as Error).message}); run \`toes page\`` });
+  }
 }
 
 /** Deploys that were queued when the last run stopped or crashed start again. */

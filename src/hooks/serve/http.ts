@@ -1,7 +1,10 @@
-// The daemon's HTTP server: webhooks at POST /hooks/<app>, GET /health, and the settings
-// page for every other path. Stopping closes it while the running deploys stop: requests
-// already inside get their answers, a client that stalls is cut off.
+// The daemon's HTTP servers: webhooks at POST /hooks/<app>, GET /health, and the settings
+// page for every other path; or, with --page-host / --page-port, one server for webhooks
+// (and /health) and one for the page (and /health), so the page can stay on loopback or
+// the LAN while webhooks listen publicly. Stopping closes them while the running deploys
+// stop: requests already inside get their answers, a client that stalls is cut off.
 import http from 'node:http';
+import { RevError } from '../../errors.js';
 import { checkAppName } from '../../releases/paths.js';
 import type { Started } from '../shared/assembly.js';
 import type { EventLog } from '../shared/event-log.js';
@@ -12,9 +15,13 @@ import type { DeployQueue } from './queue.js';
 import { receive, type ReceiverDeps } from './receiver.js';
 import type { Scheduler } from './scheduler.js';
 
+/** What one server answers: everything, webhooks only, or the page only. */
+export type Serves = 'all' | 'hooks' | 'page';
+
 export interface HttpParts {
   host: string;
   port: number;
+  serves: Serves;
   readTimeoutMs: number;
   log: EventLog;
   receiver: ReceiverDeps;
@@ -29,9 +36,13 @@ function routes(p: HttpParts): http.RequestListener {
     log('error', { ...fields, reason: (err as Error).message });
     if (!res.headersSent) reply(req, res, { status: 500 }, { ok: false, message: 'internal error; see the daemon log' });
   };
+  const notFound = (req: http.IncomingMessage, res: http.ServerResponse, url: string, where: string) => {
+    log('refused', { status: 404, reason: 'no such path', path: url.slice(0, 120) });
+    reply(req, res, { status: 404 }, { ok: false, message: `not found; ${where}` });
+  };
   return (req, res) => {
     const url = (req.url ?? '/').split('?')[0];
-    if (url.startsWith('/hooks/')) {
+    if (url.startsWith('/hooks/') && p.serves !== 'page') {
       if (req.method !== 'POST') {
         log('refused', { status: 405, reason: `${req.method} is not a delivery`, path: url.slice(0, 120) });
         return reply(req, res, { status: 405, headers: { allow: 'POST' } }, { ok: false, message: 'webhooks are delivered with POST' });
@@ -46,28 +57,34 @@ function routes(p: HttpParts): http.RequestListener {
       return void receive(req, res, app, p.receiver).catch(failed(req, res, { app }));
     }
     if (url === '/health' && (req.method === 'GET' || req.method === 'HEAD')) return reply(req, res, { status: 200 }, { ok: true, deploying: p.scheduler.active(), queued: p.queue.apps() });
+    if (p.serves === 'hooks') return notFound(req, res, url, 'this address takes webhooks at POST /hooks/<app>; the settings page listens on another (--page-host)');
     void p.page
       .load()
       .then((page) => page.handle(req, res))
       .then((handled) => {
-        if (handled) return;
-        log('refused', { status: 404, reason: 'no such path', path: url.slice(0, 120) });
-        reply(req, res, { status: 404 }, { ok: false, message: 'not found; webhooks go to POST /hooks/<app>, the settings page is at /' });
+        if (!handled) notFound(req, res, url, p.serves === 'page' ? 'the settings page is at /; webhooks go to the other address' : 'webhooks go to POST /hooks/<app>, the settings page is at /');
       })
       .catch(failed(req, res, {}));
   };
 }
 
-/** Listens; undone by closing the server while the scheduler stops its deploys. */
+/**
+ * Listens; undone by closing the server while what it served stops: the page's live
+ * streams, and (on the server taking webhooks) the scheduler's deploys.
+ */
 export async function serveHttp(p: HttpParts): Promise<Started<{ port: number; url: string }>> {
   const server = http.createServer({ connectionsCheckingInterval: 1_000, headersTimeout: p.readTimeoutMs, requestTimeout: p.readTimeoutMs * 2 }, routes(p));
-  const bound = await listen(server, p.host, p.port);
+  const bound = await listen(server, p.host, p.port).catch((err) => {
+    // listen() names --port; the page's own server has its own flag.
+    if (p.serves === 'page' && (err as RevError).code === 'PORT_IN_USE') throw new RevError('PORT_IN_USE', `Port ${p.port} on ${p.host} is already in use; pick another with --page-port.`);
+    throw err;
+  });
   return {
     value: bound,
     undo: async () => {
       const closed = closeServer(server, p.readTimeoutMs + 1_000);
-      p.page.closeStreams();
-      await p.scheduler.stop();
+      if (p.serves !== 'hooks') p.page.closeStreams();
+      if (p.serves !== 'page') await p.scheduler.stop();
       await closed;
     },
   };

@@ -7,12 +7,16 @@ import type { Started } from '../shared/assembly.js';
 
 export const DEFAULT_PORT = 7420;
 export const DEFAULT_HOST = '127.0.0.1';
+/** The page's own port when --page-host alone splits it off. */
+export const DEFAULT_PAGE_PORT = 7422;
 
 export interface ServeInfo {
   pid: number;
   host: string;
   port: number;
   url: string;
+  /** Where the settings page is: `url`, or its own address with --page-host / --page-port. */
+  pageUrl: string;
   startedAt: string;
 }
 
@@ -28,8 +32,8 @@ export async function runningDaemon(layout: Layout): Promise<ServeInfo | undefin
 }
 
 /** The daemon's part that says where it is; undone by removing the file. */
-export async function announce(layout: Layout, host: string, bound: { port: number; url: string }): Promise<Started<ServeInfo>> {
-  const info: ServeInfo = { pid: process.pid, host, port: bound.port, url: bound.url, startedAt: new Date().toISOString() };
+export async function announce(layout: Layout, host: string, bound: { port: number; url: string }, page: { url: string } = bound): Promise<Started<ServeInfo>> {
+  const info: ServeInfo = { pid: process.pid, host, port: bound.port, url: bound.url, pageUrl: page.url, startedAt: new Date().toISOString() };
   await writeJsonDurable(layout.serveFile, info, { compact: true, mode: 0o644 });
   return { value: info, undo: () => fs.rm(layout.serveFile, { force: true }) };
 }

@@ -1,6 +1,6 @@
 // The settings page in a real headless Chromium, against the real daemon, a real git
 // server, and a Toes-like supervisor running the app: what a user clicks and what the app
-// then answers over HTTP.
+// then answers over HTTP. Each browser logs in first with a link from `toes page`.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -9,6 +9,7 @@ import type { Browser } from 'playwright-core';
 import { answer, supervisedWorld, webApp } from '../../fixtures/apps.js';
 import { launch, newPage, shot } from '../../fixtures/browser.js';
 import { ensureStopped, startDaemon, type Daemon } from '../../fixtures/hooks.js';
+import { browserLogin, session, tokenOf } from '../../fixtures/page-login.js';
 import type { World } from '../../fixtures/world.js';
 import { layoutOf } from '../layout.js';
 
@@ -45,6 +46,7 @@ const noticed = (page: import('playwright-core').Page, re: string) =>
 test('enable webhooks, copy the URL, set and clear the token: only a masked tail is ever shown', async (t) => {
   const { w, browser, d } = await setup(t);
   const { page } = await newPage(browser, d().url);
+  const link = await browserLogin(page, w.data);
   await page.goto(`${d().url}/`);
   await page.waitForSelector('tr[data-app="sample"]');
   assert.match((await page.textContent('tr[data-app="sample"]')) ?? '', /live/);
@@ -88,7 +90,7 @@ test('enable webhooks, copy the URL, set and clear the token: only a masked tail
   await page.click('#token-clear');
   await page.waitForFunction(() => document.getElementById('token-tail')?.textContent === '');
   assert.equal(JSON.parse(fs.readFileSync(layoutOf(w.data).appEnv('sample'), 'utf8')).REV_TOKEN, undefined);
-  for (const text of [d().out(), d().err()]) assert.ok(!text.includes(token) && !text.includes(secret));
+  for (const text of [d().out(), d().err()]) assert.ok(!text.includes(token) && !text.includes(secret) && !text.includes(tokenOf(link)));
 
   // Off again: the daemon refuses deliveries.
   await page.uncheck('#hook-toggle');
@@ -99,6 +101,7 @@ test('enable webhooks, copy the URL, set and clear the token: only a masked tail
 test('Deploy Now streams the log and goes live; a second click is told one runs; Rollback moves the live marker and the app answers the old version', async (t) => {
   const { w, port, env, browser, d } = await setup(t);
   const { page } = await newPage(browser, d().url);
+  await browserLogin(page, w.data);
   await page.goto(`${d().url}/?app=sample`); // as the Toes dashboard's iframe asks for it
   await page.waitForFunction(() => document.getElementById('link-state')?.textContent === 'live');
   const v1 = (await page.getAttribute('tr.live', 'data-release'))!;
@@ -158,17 +161,19 @@ test('Deploy Now streams the log and goes live; a second click is told one runs;
   assert.ok(!fs.existsSync(layoutOf(w.data).appEnv('sample')) || !('REV_TOKEN' in JSON.parse(fs.readFileSync(layoutOf(w.data).appEnv('sample'), 'utf8'))));
 });
 
-test('cross-site requests, odd names and unknown apps are refused; the page reconnects after the daemon restarts', async (t) => {
+test('cross-site requests, odd names and unknown apps are refused even with a session; the page reconnects after the daemon restarts', async (t) => {
   const { w, browser, d, restart } = await setup(t);
   const base = d().url;
-  const post = (path: string, headers: Record<string, string>) => fetch(`${base}${path}`, { method: 'POST', headers, body: '{"enabled":true}' });
+  // A logged-in browser's cookie: the checks below are the defences around the login.
+  const cookie = await session(base, w.data);
+  const post = (path: string, headers: Record<string, string>) => fetch(`${base}${path}`, { method: 'POST', headers: { cookie, ...headers }, body: '{"enabled":true}' });
   assert.equal((await post('/apps/sample/webhook', { 'content-type': 'application/json' })).status, 403); // no page header
   assert.equal((await post('/apps/sample/webhook', { 'content-type': 'text/plain', 'x-toes-page': '1' })).status, 403); // a form-like post
   assert.equal((await post('/apps/sample/webhook', { 'content-type': 'application/json', 'x-toes-page': '1', origin: 'http://evil.example' })).status, 403);
   // A page elsewhere whose name resolves here (DNS rebinding) sends its own Host: refused.
   const rebound = await new Promise<number>((resolve, reject) => {
     const u = new URL(base);
-    const req = http.request({ hostname: u.hostname, port: u.port, path: '/apps/sample/webhook', method: 'POST', headers: { host: `evil.example:${u.port}`, origin: `http://evil.example:${u.port}`, 'content-type': 'application/json', 'x-toes-page': '1' } }, (res) => {
+    const req = http.request({ hostname: u.hostname, port: u.port, path: '/apps/sample/webhook', method: 'POST', headers: { cookie, host: `evil.example:${u.port}`, origin: `http://evil.example:${u.port}`, 'content-type': 'application/json', 'x-toes-page': '1' } }, (res) => {
       res.resume();
       resolve(res.statusCode!);
     });
@@ -177,11 +182,12 @@ test('cross-site requests, odd names and unknown apps are refused; the page reco
   });
   assert.equal(rebound, 403);
   assert.ok(!fs.existsSync(layoutOf(w.data).webhookFile('sample')), 'a refused action changed something');
-  assert.equal((await fetch(`${base}/apps/nosuchapp`)).status, 404);
-  assert.equal((await fetch(`${base}/apps/bad$name`)).status, 400);
-  assert.equal((await fetch(`${base}/?app=..%2Fetc`)).status, 400);
+  assert.equal((await fetch(`${base}/apps/nosuchapp`, { headers: { cookie } })).status, 404);
+  assert.equal((await fetch(`${base}/apps/bad$name`, { headers: { cookie } })).status, 400);
+  assert.equal((await fetch(`${base}/?app=..%2Fetc`, { headers: { cookie } })).status, 400);
 
   const { page } = await newPage(browser, base);
+  await browserLogin(page, w.data);
   await page.goto(`${base}/apps/sample`);
   await page.waitForFunction(() => document.getElementById('link-state')?.textContent === 'live');
   await restart();

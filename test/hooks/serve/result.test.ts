@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ensureStopped, post, standard, startDaemon, type Daemon } from '../../fixtures/hooks.js';
+import { session } from '../../fixtures/page-login.js';
 import { appFiles } from '../../fixtures/repo.js';
 import type { World } from '../../fixtures/world.js';
 import { hookedWorld } from './hooked-world.js';
@@ -76,8 +77,9 @@ test('Deploy Now on the settings page deploys with the trigger `page` in the rel
   t.after(() => ensureStopped(d));
   d = await startDaemon(w.data);
   const commit = w.repo.commit({ VERSION: 'v2\n' });
-  // What the page's Deploy Now button sends.
-  const res = await fetch(`${d.url}/apps/sample/deploy`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-toes-page': '1' }, body: '{}' });
+  // What the page's Deploy Now button sends, from a logged-in browser.
+  const cookie = await session(d.url, w.data);
+  const res = await fetch(`${d.url}/apps/sample/deploy`, { method: 'POST', headers: { cookie, 'content-type': 'application/json', 'x-toes-page': '1' }, body: '{}' });
   assert.equal(res.status, 202, await res.text());
   const done = await d.waitFor((e) => ['deployed', 'failed'].includes(e.event), 'the deploy');
   assert.equal(done.event, 'deployed', JSON.stringify(done));
@@ -89,7 +91,7 @@ test('Deploy Now on the settings page deploys with the trigger `page` in the rel
 
   // Its Rollback: the worker's result becomes the page's sentence and status.
   const first = w.releaseLog()[0].id;
-  const rollback = (release: string) => fetch(`${d!.url}/apps/sample/rollback`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-toes-page': '1' }, body: JSON.stringify({ release }) });
+  const rollback = (release: string) => fetch(`${d!.url}/apps/sample/rollback`, { method: 'POST', headers: { cookie, 'content-type': 'application/json', 'x-toes-page': '1' }, body: JSON.stringify({ release }) });
   const back = await rollback(first);
   assert.deepEqual([back.status, await back.json()], [200, { ok: true, message: `sample is live at ${first} again.` }]);
   assert.equal(w.live(), first);
