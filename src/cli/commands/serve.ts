@@ -57,6 +57,8 @@ export default defineCommand({
         readTimeoutMs: readTimeout === undefined ? undefined : Math.max(100, readTimeout * 1000),
         out: process.stdout,
         err: process.stderr,
+        // A login link is printed only to a person at a terminal, never into a captured log.
+        terminal: process.stdout.isTTY ? process.stdout : undefined,
         json: !!args.json,
         relayHeartbeatMs: beat === undefined ? undefined : Math.max(100, beat * 1000),
       });

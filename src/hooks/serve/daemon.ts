@@ -29,6 +29,8 @@ export interface DaemonOptions {
   out: NodeJS.WritableStream;
   /** Where deploy workers' own messages go. */
   err: NodeJS.WritableStream;
+  /** A person's terminal, if the daemon has one: the start-up login link goes there only. */
+  terminal?: NodeJS.WritableStream;
   json?: boolean;
   /** Deploys of different apps that may run at once. */
   jobs?: number;
@@ -72,7 +74,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     const pageBound = split ? await parts.add('listen (page)', () => serveHttp({ ...http, host: o.pageHost ?? o.host, port: o.pagePort ?? DEFAULT_PAGE_PORT, serves: 'page' })) : bound;
     const info = await parts.add('serve.json', () => announce(layout, o.host, bound, pageBound));
     log('listening', { url: info.url, page: split ? info.pageUrl : undefined, pid: process.pid, data: layout.roots.dataDir });
-    await printLoginLink(layout, info, log);
+    await printLoginLink(layout, info, log, o.terminal);
     await parts.add('relay link', () => relay.start((d) => receiveDelivery(d, receiver)));
     resume(queue, scheduler, log);
 
@@ -127,14 +129,16 @@ async function watchSettings(layout: Layout, relayChanged: () => void): Promise<
 }
 
 /**
- * A login link for whoever started the daemon, as Jupyter prints its token. It goes to the
- * log, which journald keeps: so it is spent by its first use and dies in 15 minutes, and
- * `toes page` prints a fresh one any time.
+ * A login link for whoever started the daemon at a terminal, as Jupyter prints its token.
+ * Never into the event log: journald keeps that, and a log must hold no secret. Without a
+ * terminal the log says how to get one (`toes page`).
  */
-async function printLoginLink(layout: Layout, info: ServeInfo, log: EventLog): Promise<void> {
+async function printLoginLink(layout: Layout, info: ServeInfo, log: EventLog, terminal?: NodeJS.WritableStream): Promise<void> {
+  log('login', { page: info.pageUrl, note: 'run `toes page` for a login link' });
+  if (!terminal) return;
   try {
     const link = await newLoginLink(layout, info.pageUrl);
-    log('login-link', { url: link.url, expires: link.expiresAt, note: 'works once; `toes page` prints a new one' });
+    terminal.write(`toes serve: log in to the settings page: ${link.url}\n  (works once, for 15 minutes; \`toes page\` prints another)\n`);
   } catch (err) {
     log('error', { reason: `no login link for the settings page (${(err as Error).message}); run \`toes page\`` });
   }

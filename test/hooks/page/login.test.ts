@@ -112,14 +112,10 @@ test('a login link logs in once; wrong, expired and revoked sessions fail; sessi
   const base = d().url;
   const port = new URL(base).port;
 
-  // The link printed at start: in its one log line, spent by its first use.
-  const start = await d().waitFor((e) => e.event === 'login-link', 'the login link at start');
-  assert.match(start.url, new RegExp(`^http://127\\.0\\.0\\.1:${port}/login#[A-Za-z0-9_-]{43}$`));
-  const startToken = tokenOf(start.url);
-  assert.equal(d().out().split(startToken).length, 2, 'the start link is logged once');
-  for (const h of hashes(startToken)) assert.ok(!d().out().includes(h));
-  assert.equal((await postLogin(base, startToken)).status, 200);
-  assert.equal((await postLogin(base, startToken)).status, 401, 'a link worked twice');
+  // Without a terminal, the start-up log says how to log in and holds no link.
+  const start = await d().waitFor((e) => e.event === 'login', 'the login note at start');
+  assert.match(start.note, /toes page/);
+  assert.doesNotMatch(d().out(), /\/login#/);
 
   // `toes page --json`: a new link to where the daemon listens.
   const link = await loginLink(w.data);
@@ -160,7 +156,7 @@ test('a login link logs in once; wrong, expired and revoked sessions fail; sessi
   const file = layoutOf(w.data).pageLoginFile;
   assert.equal(fs.statSync(file).mode & 0o777, 0o600);
   const stored = fs.readFileSync(file, 'utf8');
-  assert.ok(!stored.includes(token) && !stored.includes(sessionId) && !stored.includes(startToken));
+  assert.ok(!stored.includes(token) && !stored.includes(sessionId));
   assert.ok(stored.includes(createHash('sha256').update(sessionId).digest('hex')));
 
   // Expired: the same session with its expiry in the past.
@@ -216,7 +212,7 @@ test('--page-host puts the page on its own listener; the main one answers only w
   const listening = d().events().find((e) => e.event === 'listening');
   const page = listening.page as string;
   assert.ok(page && page !== hooks, JSON.stringify(listening));
-  assert.ok((await d().waitFor((e) => e.event === 'login-link', 'the login link at start')).url.startsWith(`${page}/login#`));
+  assert.equal((await d().waitFor((e) => e.event === 'login', 'the login note at start')).page, page);
   assert.ok((await loginLink(w.data)).startsWith(`${page}/login#`));
 
   for (const p of ['/', '/login', '/apps/sample', '/assets/page.js']) assert.equal((await ask(hooks, p)).status, 404, `${p} on the webhook address`);
@@ -231,4 +227,27 @@ test('--page-host puts the page on its own listener; the main one answers only w
   assert.equal(onPage.status, 404);
   const cookie = await session(page, w.data);
   assert.equal((await ask(page, '/apps/sample/state', { headers: { cookie } })).status, 200);
+});
+
+test('at a terminal, toes serve prints a one-time login link there (and still not into its log)', async (t) => {
+  const { w } = await hookedWorld(t);
+  const data = w.data;
+  // `script` gives the daemon a pseudo-terminal, as a person starting it by hand would.
+  const { spawn } = await import('node:child_process');
+  const { cliPath, cliEnv } = await import('../../fixtures/cli.js');
+  const cmd = `exec ${JSON.stringify(process.execPath)} ${JSON.stringify(cliPath)} serve --port 0`;
+  const child = spawn('script', ['-qfec', cmd, '/dev/null'], { env: cliEnv(data), stdio: ['pipe', 'pipe', 'pipe'] });
+  t.after(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  let out = '';
+  child.stdout.on('data', (b) => (out += b));
+  const deadline = Date.now() + 20_000;
+  while (!/login#[A-Za-z0-9_-]{43}/.test(out) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+  const m = /(http:\/\/[^\s]+\/login#[A-Za-z0-9_-]{43})/.exec(out);
+  assert.ok(m, `no login link on the terminal: ${out}`);
+  const base = m[1].slice(0, m[1].indexOf('/login#'));
+  assert.equal((await postLogin(base, tokenOf(m[1]))).status, 200, 'the printed link logs in');
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('close', r));
 });
