@@ -2,14 +2,7 @@ import { defineCommand } from 'citty';
 import path from 'node:path';
 import { RevError } from '../../errors.js';
 import { describe } from '../help.js';
-import { act, serveUntilSignalled, seconds } from '../common.js';
-
-function int(raw: unknown, name: string, min: number, max: number): number | undefined {
-  if (raw === undefined) return undefined;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new RevError('USAGE', `--${name} takes a whole number from ${min} to ${max}, not "${String(raw)}".`);
-  return n;
-}
+import { act, serveUntilSignalled, seconds, wholeNumber } from '../common.js';
 
 export default defineCommand({
   meta: {
@@ -36,6 +29,9 @@ export default defineCommand({
     'address-rate': { type: 'string', description: 'Webhooks per second per source address (default 100, bursts of 4x)', valueHint: 'N' },
     heartbeat: { type: 'string', description: 'Seconds between pings to each instance (default 20)', valueHint: 'SECONDS' },
     'max-instances': { type: 'string', description: 'Instances that may register (default 1000)', valueHint: 'N' },
+    'read-timeout': { type: 'string', description: 'Seconds a sender may take to send a request (default 10)', valueHint: 'SECONDS' },
+    'max-connections': { type: 'string', description: 'Open connections at most, instances\' links included; past it the oldest idle one is closed (default 4096, or 1/4 below the open-file limit)', valueHint: 'N' },
+    'idle-timeout': { type: 'string', description: 'Seconds a connection may stay open without sending a request (default 5)', valueHint: 'SECONDS' },
     'trust-proxy': { type: 'boolean', description: 'Behind a reverse proxy: rate-limit by X-Forwarded-For, not the proxy\'s address' },
     json: { type: 'boolean', description: 'Log JSON lines instead of text' },
   },
@@ -43,22 +39,27 @@ export default defineCommand({
     await act(args, async () => {
       if (!args.data) throw new RevError('USAGE', 'Give the relay a directory for its data: `toes relay --data DIR`.');
       const { startRelay } = await import('../../hooks/relay/server.js');
-      const port = int(args.port, 'port', 0, 65535) ?? 7421;
+      const port = wholeNumber(args.port, 'port', 0, 65535) ?? 7421;
       const maxAge = seconds(args['max-age'], 'max-age');
       const beat = seconds(args.heartbeat, 'heartbeat');
+      const readTimeout = seconds(args['read-timeout'], 'read-timeout');
+      const idle = seconds(args['idle-timeout'], 'idle-timeout');
       const relay = await startRelay({
         host: args.host ?? '127.0.0.1',
         port,
         dataDir: path.resolve(args.data),
         out: process.stdout,
         json: !!args.json,
-        maxPending: int(args['max-pending'], 'max-pending', 1, 10_000_000),
+        maxPending: wholeNumber(args['max-pending'], 'max-pending', 1, 10_000_000),
         maxAgeMs: maxAge === undefined ? undefined : maxAge * 1000,
-        instanceRate: int(args.rate, 'rate', 1, 1_000_000),
-        addressRate: int(args['address-rate'], 'address-rate', 1, 1_000_000),
+        instanceRate: wholeNumber(args.rate, 'rate', 1, 1_000_000),
+        addressRate: wholeNumber(args['address-rate'], 'address-rate', 1, 1_000_000),
         heartbeatMs: beat === undefined ? undefined : Math.max(100, beat * 1000),
-        maxInstances: int(args['max-instances'], 'max-instances', 1, 1_000_000),
+        maxInstances: wholeNumber(args['max-instances'], 'max-instances', 1, 1_000_000),
         trustProxy: !!args['trust-proxy'],
+        readTimeoutMs: readTimeout === undefined ? undefined : Math.max(100, readTimeout * 1000),
+        maxConnections: wholeNumber(args['max-connections'], 'max-connections', 1, 1_000_000),
+        idleTimeoutMs: idle === undefined ? undefined : Math.max(100, idle * 1000),
       });
       await serveUntilSignalled(relay);
     });

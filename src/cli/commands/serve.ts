@@ -1,7 +1,7 @@
 import { defineCommand } from 'citty';
 import { RevError } from '../../errors.js';
 import { describe } from '../help.js';
-import { act, serveUntilSignalled, commonArgs, layoutFrom, seconds } from '../common.js';
+import { act, serveUntilSignalled, commonArgs, layoutFrom, seconds, wholeNumber } from '../common.js';
 
 export default defineCommand({
   meta: {
@@ -24,6 +24,8 @@ export default defineCommand({
     port: { type: 'string', description: 'Port to listen on (default 7420; 0 picks a free one)', valueHint: 'PORT' },
     jobs: { type: 'string', description: 'Deploys of different apps that may run at once (default 2)', valueHint: 'N' },
     'read-timeout': { type: 'string', description: 'Seconds a sender may take to send a webhook (default 10)', valueHint: 'SECONDS' },
+    'max-connections': { type: 'string', description: 'Open connections at most; past it the oldest idle one is closed (default 512, or 1/4 below the open-file limit)', valueHint: 'N' },
+    'idle-timeout': { type: 'string', description: 'Seconds a connection may stay open without sending a request (default 5)', valueHint: 'SECONDS' },
     'relay-heartbeat': { type: 'string', description: 'Seconds between pings on the relay link; a link silent for two is dropped (default 20)', valueHint: 'SECONDS' },
     ...commonArgs,
     json: { type: 'boolean', description: 'Log JSON lines instead of text' },
@@ -38,6 +40,7 @@ export default defineCommand({
       if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) throw new RevError('USAGE', `--jobs takes a whole number from 1 to 64, not "${args.jobs}".`);
       const readTimeout = seconds(args['read-timeout'], 'read-timeout');
       const beat = seconds(args['relay-heartbeat'], 'relay-heartbeat');
+      const idle = seconds(args['idle-timeout'], 'idle-timeout');
       const daemon = await startDaemon({
         layout: layoutFrom(args),
         host: args.host ?? DEFAULT_HOST,
@@ -47,6 +50,8 @@ export default defineCommand({
         out: process.stdout,
         err: process.stderr,
         json: !!args.json,
+        maxConnections: wholeNumber(args['max-connections'], 'max-connections', 1, 1_000_000),
+        idleTimeoutMs: idle === undefined ? undefined : Math.max(100, idle * 1000),
         relayHeartbeatMs: beat === undefined ? undefined : Math.max(100, beat * 1000),
       });
       await serveUntilSignalled(daemon);

@@ -5,6 +5,7 @@ import { RevError } from '../../errors.js';
 import { acquireLock, type LockOwner } from '../../releases/lock.js';
 import type { Layout } from '../../releases/paths.js';
 import { Assembly, type Started } from '../shared/assembly.js';
+import { connectionLimits } from '../shared/connection-limits.js';
 import { eventLog, type EventLog } from '../shared/event-log.js';
 import { AppHooksCache } from './app-hooks.js';
 import { DeliveryLog } from './deliveries.js';
@@ -29,6 +30,10 @@ export interface DaemonOptions {
   /** Deploys of different apps that may run at once. */
   jobs?: number;
   readTimeoutMs?: number;
+  /** Open connections at most (default 512, less under a low open-file limit). */
+  maxConnections?: number;
+  /** A connection that sends no request for this long is closed (default 5 s). */
+  idleTimeoutMs?: number;
   maxBody?: number;
   runner?: DeployRunner;
   /** Seconds between pings on the relay link (default 20). */
@@ -62,7 +67,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       readTimeoutMs,
     };
     const page = pageLoader(layout, log, queue, scheduler);
-    const bound = await parts.add('listen', () => serveHttp({ host: o.host, port: o.port, readTimeoutMs, log, receiver, queue, scheduler, page }));
+    const bound = await parts.add('listen', () => serveHttp({ host: o.host, port: o.port, readTimeoutMs, connections: connectionLimits(o, readTimeoutMs, 512), log, receiver, queue, scheduler, page }));
     const info = await parts.add('serve.json', () => announce(layout, o.host, bound));
     log('listening', { url: info.url, pid: process.pid, data: layout.roots.dataDir });
     await parts.add('relay link', () => relay.start((d) => receiveDelivery(d, receiver)));

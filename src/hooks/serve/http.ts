@@ -6,6 +6,7 @@ import { checkAppName } from '../../releases/paths.js';
 import type { Started } from '../shared/assembly.js';
 import type { EventLog } from '../shared/event-log.js';
 import { reply } from '../shared/http-io.js';
+import { hardenServer, type ConnectionLimits } from '../shared/connection-limits.js';
 import { closeServer, listen } from '../shared/listen.js';
 import type { PageLoader } from './page-loader.js';
 import type { DeployQueue } from './queue.js';
@@ -16,6 +17,7 @@ export interface HttpParts {
   host: string;
   port: number;
   readTimeoutMs: number;
+  connections: ConnectionLimits;
   log: EventLog;
   receiver: ReceiverDeps;
   queue: DeployQueue;
@@ -61,6 +63,7 @@ function routes(p: HttpParts): http.RequestListener {
 /** Listens; undone by closing the server while the scheduler stops its deploys. */
 export async function serveHttp(p: HttpParts): Promise<Started<{ port: number; url: string }>> {
   const server = http.createServer({ connectionsCheckingInterval: 1_000, headersTimeout: p.readTimeoutMs, requestTimeout: p.readTimeoutMs * 2 }, routes(p));
+  hardenServer(server, p.connections, p.log);
   const bound = await listen(server, p.host, p.port);
   return {
     value: bound,
