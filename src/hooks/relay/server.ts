@@ -12,6 +12,7 @@ import { expirySweep } from './expiry.js';
 import { FileRelayStore } from './file-store.js';
 import { LinkHub } from './hub.js';
 import { floodLimits } from './limits.js';
+import { Room } from './room.js';
 import { relayRoutes } from './routes.js';
 import type { RelayStore } from './store.js';
 
@@ -21,10 +22,10 @@ export interface RelayOptions {
   dataDir: string;
   out: NodeJS.WritableStream;
   json?: boolean;
-  /** Waiting deliveries per instance before 507. */
+  /** Waiting deliveries (and their bytes) per instance, and per app of one; past them the oldest are dropped. */
   maxPending?: number;
-  /** Bytes of waiting deliveries per instance before 507. */
   maxBytes?: number;
+  maxPerApp?: number;
   /** Waiting deliveries older than this are dropped. */
   maxAgeMs?: number;
   /** Webhooks per second (sustained) per instance, and per source address. */
@@ -60,8 +61,7 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
       hub,
       log,
       limits: floodLimits(o.instanceRate, o.addressRate),
-      maxPending: o.maxPending ?? 10_000,
-      maxBytes: o.maxBytes ?? 256 * 1024 * 1024,
+      room: new Room(store, { maxPending: o.maxPending ?? 10_000, maxBytes: o.maxBytes ?? 256 * 1024 * 1024, maxPerApp: o.maxPerApp ?? 1_000 }),
       maxInstances: o.maxInstances ?? 1000,
       readTimeoutMs,
       trustProxy: !!o.trustProxy,
