@@ -84,6 +84,12 @@ function describe(o: LockOwner | undefined): string {
   return o ? `${o.command} (pid ${o.pid} on ${o.host}, since ${o.startedAt})` : 'another process';
 }
 
+/** Who holds the lock, or undefined when nobody does: free, or left by a process that is gone (its pid may now be another's). */
+export async function lockHolder(dir: string): Promise<LockOwner | undefined> {
+  const owner = await readOwner(dir);
+  return owner && !(await isStale(dir, owner)) ? owner : undefined;
+}
+
 export interface AcquireOptions {
   command: string;
   /** How long to wait for a live owner, in ms; 0 fails at once. */
