@@ -31,7 +31,7 @@ export default defineCommand({
     heartbeat: { type: 'string', description: 'Seconds between pings to each instance (default 20)', valueHint: 'SECONDS' },
     'max-instances': { type: 'string', description: 'Instances that may register (default 1000)', valueHint: 'N' },
     'read-timeout': { type: 'string', description: 'Seconds a sender may take to send a request (default 10)', valueHint: 'SECONDS' },
-    'max-connections': { type: 'string', description: 'Open connections at most, instances\' links included; past it the oldest idle one is closed (default 4096, or 1/4 below the open-file limit)', valueHint: 'N' },
+    'max-connections': { type: 'string', description: 'Open connections at most, instances\' links included; past it the oldest idle one is closed (default 4096, and at most 3/4 of ulimit -n)', valueHint: 'N' },
     'idle-timeout': { type: 'string', description: 'Seconds a connection may stay open without sending a request (default 5)', valueHint: 'SECONDS' },
     'trust-proxy': { type: 'boolean', description: 'Behind a reverse proxy: rate-limit by X-Forwarded-For, not the proxy\'s address' },
     json: { type: 'boolean', description: 'Log JSON lines instead of text' },

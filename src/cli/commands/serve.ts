@@ -24,7 +24,7 @@ export default defineCommand({
     port: { type: 'string', description: 'Port to listen on (default 7420; 0 picks a free one)', valueHint: 'PORT' },
     jobs: { type: 'string', description: 'Deploys of different apps that may run at once (default 2)', valueHint: 'N' },
     'read-timeout': { type: 'string', description: 'Seconds a sender may take to send a webhook (default 10)', valueHint: 'SECONDS' },
-    'max-connections': { type: 'string', description: 'Open connections at most; past it the oldest idle one is closed (default 512, or 1/4 below the open-file limit)', valueHint: 'N' },
+    'max-connections': { type: 'string', description: 'Open connections at most; past it the oldest idle one is closed (default 512, and at most 3/4 of ulimit -n)', valueHint: 'N' },
     'idle-timeout': { type: 'string', description: 'Seconds a connection may stay open without sending a request (default 5)', valueHint: 'SECONDS' },
     'relay-heartbeat': { type: 'string', description: 'Seconds between pings on the relay link; a link silent for two is dropped (default 20)', valueHint: 'SECONDS' },
     ...commonArgs,
