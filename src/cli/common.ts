@@ -65,6 +65,13 @@ export function parseSecondsFlag(raw: unknown, name: string): number | undefined
   return n;
 }
 
+export function wholeNumber(raw: unknown, name: string, min: number, max: number): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new RevError('USAGE', `--${name} takes a whole number from ${min} to ${max}, not "${String(raw)}".`);
+  return n;
+}
+
 export function shortId(v: string | undefined): string {
   return v ? (/^[0-9a-f]{40,64}$/.test(v) ? v.slice(0, 10) : v) : '-';
 }

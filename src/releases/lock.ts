@@ -84,18 +84,10 @@ function describe(o: LockOwner | undefined): string {
   return o ? `${o.command} (pid ${o.pid} on ${o.host}, since ${o.startedAt})` : 'another process';
 }
 
-/**
- * Who holds the lock at `dir`, in words, found without taking it; undefined when it is
- * free or its owner is gone (the next acquire takes such a lock over by itself).
- */
-export async function lockHolder(dir: string): Promise<string | undefined> {
-  try {
-    await fs.stat(dir);
-  } catch {
-    return undefined;
-  }
+/** Who holds the lock, or undefined when nobody does: free, or left by a process that is gone (its pid may now be another's). */
+export async function lockHolder(dir: string): Promise<LockOwner | undefined> {
   const owner = await readOwner(dir);
-  return (await isStale(dir, owner)) ? undefined : describe(owner);
+  return owner && !(await isStale(dir, owner)) ? owner : undefined;
 }
 
 export interface AcquireOptions {

@@ -2,14 +2,7 @@ import { defineCommand } from 'citty';
 import path from 'node:path';
 import { RevError } from '../../errors.js';
 import { describe } from '../help.js';
-import { act, serveUntilSignalled, parseSecondsFlag } from '../common.js';
-
-function int(raw: unknown, name: string, min: number, max: number): number | undefined {
-  if (raw === undefined) return undefined;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new RevError('USAGE', `--${name} takes a whole number from ${min} to ${max}, not "${String(raw)}".`);
-  return n;
-}
+import { act, serveUntilSignalled, parseSecondsFlag, wholeNumber } from '../common.js';
 
 export default defineCommand({
   meta: {
@@ -30,12 +23,16 @@ export default defineCommand({
     data: { type: 'string', description: 'Directory for the relay\'s data (required)', valueHint: 'DIR' },
     host: { type: 'string', description: 'Address to listen on (default 127.0.0.1)', valueHint: 'HOST' },
     port: { type: 'string', description: 'Port (default 7421; 0 picks a free one)', valueHint: 'PORT' },
-    'max-pending': { type: 'string', description: 'Undelivered webhooks kept per instance (default 10000)', valueHint: 'N' },
+    'max-pending': { type: 'string', description: 'Undelivered webhooks kept per instance; past it the oldest of the app holding the most is dropped (default 10000)', valueHint: 'N' },
+    'max-pending-app': { type: 'string', description: 'Undelivered webhooks kept per app of an instance; past it the app\'s oldest is dropped (default 1000)', valueHint: 'N' },
     'max-age': { type: 'string', description: 'Seconds an undelivered webhook is kept (default 604800, a week)', valueHint: 'SECONDS' },
     rate: { type: 'string', description: 'Webhooks per second per instance (default 50, bursts of 4x)', valueHint: 'N' },
     'address-rate': { type: 'string', description: 'Webhooks per second per source address (default 100, bursts of 4x)', valueHint: 'N' },
     heartbeat: { type: 'string', description: 'Seconds between pings to each instance (default 20)', valueHint: 'SECONDS' },
     'max-instances': { type: 'string', description: 'Instances that may register (default 1000)', valueHint: 'N' },
+    'read-timeout': { type: 'string', description: 'Seconds a sender may take to send a request (default 10)', valueHint: 'SECONDS' },
+    'max-connections': { type: 'string', description: 'Open connections at most, instances\' links included; past it the oldest idle one is closed (default 4096, and at most 3/4 of ulimit -n)', valueHint: 'N' },
+    'idle-timeout': { type: 'string', description: 'Seconds a connection may stay open without sending a request (default 5)', valueHint: 'SECONDS' },
     'trust-proxy': { type: 'boolean', description: 'Behind a reverse proxy: rate-limit by X-Forwarded-For, not the proxy\'s address' },
     json: { type: 'boolean', description: 'Log JSON lines instead of text' },
   },
@@ -43,22 +40,28 @@ export default defineCommand({
     await act(args, async () => {
       if (!args.data) throw new RevError('USAGE', 'Give the relay a directory for its data: `toes relay --data DIR`.');
       const { startRelay } = await import('../../hooks/relay/server.js');
-      const port = int(args.port, 'port', 0, 65535) ?? 7421;
+      const port = wholeNumber(args.port, 'port', 0, 65535) ?? 7421;
       const maxAge = parseSecondsFlag(args['max-age'], 'max-age');
       const beat = parseSecondsFlag(args.heartbeat, 'heartbeat');
+      const readTimeout = parseSecondsFlag(args['read-timeout'], 'read-timeout');
+      const idle = parseSecondsFlag(args['idle-timeout'], 'idle-timeout');
       const relay = await startRelay({
         host: args.host ?? '127.0.0.1',
         port,
         dataDir: path.resolve(args.data),
         out: process.stdout,
         json: !!args.json,
-        maxPending: int(args['max-pending'], 'max-pending', 1, 10_000_000),
+        maxPending: wholeNumber(args['max-pending'], 'max-pending', 1, 10_000_000),
+        maxPerApp: wholeNumber(args['max-pending-app'], 'max-pending-app', 1, 10_000_000),
         maxAgeMs: maxAge === undefined ? undefined : maxAge * 1000,
-        instanceRate: int(args.rate, 'rate', 1, 1_000_000),
-        addressRate: int(args['address-rate'], 'address-rate', 1, 1_000_000),
+        instanceRate: wholeNumber(args.rate, 'rate', 1, 1_000_000),
+        addressRate: wholeNumber(args['address-rate'], 'address-rate', 1, 1_000_000),
         heartbeatMs: beat === undefined ? undefined : Math.max(100, beat * 1000),
-        maxInstances: int(args['max-instances'], 'max-instances', 1, 1_000_000),
+        maxInstances: wholeNumber(args['max-instances'], 'max-instances', 1, 1_000_000),
         trustProxy: !!args['trust-proxy'],
+        readTimeoutMs: readTimeout === undefined ? undefined : Math.max(100, readTimeout * 1000),
+        maxConnections: wholeNumber(args['max-connections'], 'max-connections', 1, 1_000_000),
+        idleTimeoutMs: idle === undefined ? undefined : Math.max(100, idle * 1000),
       });
       await serveUntilSignalled(relay);
     });

@@ -1,7 +1,7 @@
 import { defineCommand } from 'citty';
 import { RevError } from '../../errors.js';
 import { describe } from '../help.js';
-import { act, serveUntilSignalled, commonArgs, layoutFrom, parseSecondsFlag } from '../common.js';
+import { act, serveUntilSignalled, commonArgs, layoutFrom, parseSecondsFlag, wholeNumber } from '../common.js';
 
 export default defineCommand({
   meta: {
@@ -32,6 +32,8 @@ export default defineCommand({
     'page-port': { type: 'string', description: 'Port of the page\'s own address (default 7422 with --page-host)', valueHint: 'PORT' },
     jobs: { type: 'string', description: 'Deploys of different apps that may run at once (default 2)', valueHint: 'N' },
     'read-timeout': { type: 'string', description: 'Seconds a sender may take to send a webhook (default 10)', valueHint: 'SECONDS' },
+    'max-connections': { type: 'string', description: 'Open connections at most; past it the oldest idle one is closed (default 512, and at most 3/4 of ulimit -n)', valueHint: 'N' },
+    'idle-timeout': { type: 'string', description: 'Seconds a connection may stay open without sending a request (default 5)', valueHint: 'SECONDS' },
     'relay-heartbeat': { type: 'string', description: 'Seconds between pings on the relay link; a link silent for two is dropped (default 20)', valueHint: 'SECONDS' },
     ...commonArgs,
     json: { type: 'boolean', description: 'Log JSON lines instead of text' },
@@ -47,6 +49,7 @@ export default defineCommand({
       if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) throw new RevError('USAGE', `--jobs takes a whole number from 1 to 64, not "${args.jobs}".`);
       const readTimeout = parseSecondsFlag(args['read-timeout'], 'read-timeout');
       const beat = parseSecondsFlag(args['relay-heartbeat'], 'relay-heartbeat');
+      const idle = parseSecondsFlag(args['idle-timeout'], 'idle-timeout');
       const daemon = await startDaemon({
         layout: layoutFrom(args),
         host: args.host ?? DEFAULT_HOST,
@@ -60,6 +63,8 @@ export default defineCommand({
         // A login link is printed only to a person at a terminal, never into a captured log.
         terminal: process.stdout.isTTY ? process.stdout : undefined,
         json: !!args.json,
+        maxConnections: wholeNumber(args['max-connections'], 'max-connections', 1, 1_000_000),
+        idleTimeoutMs: idle === undefined ? undefined : Math.max(100, idle * 1000),
         relayHeartbeatMs: beat === undefined ? undefined : Math.max(100, beat * 1000),
       });
       await serveUntilSignalled(daemon);

@@ -19,6 +19,8 @@ export class InstanceQueue {
   /** Waiting deliveries in arrival order. */
   readonly waiting = new Map<string, Waiting>();
   bytes = 0;
+  /** The same, per app: ids in arrival order, so an app's oldest is found at once. */
+  readonly apps = new Map<string, { ids: Set<string>; bytes: number }>();
   private done = 0;
   /** Bytes of settled deliveries still in the file. */
   private doneBytes = 0;
@@ -40,6 +42,10 @@ export class InstanceQueue {
   private keep(id: string, pos: Pos, app: string, at: number): void {
     this.waiting.set(id, { pos, app, at, bytes: pos.length });
     this.bytes += pos.length;
+    const a = this.apps.get(app) ?? { ids: new Set<string>(), bytes: 0 };
+    a.ids.add(id);
+    a.bytes += pos.length;
+    this.apps.set(app, a);
   }
 
   private drop(id: string): boolean {
@@ -47,6 +53,10 @@ export class InstanceQueue {
     if (!w) return false;
     this.waiting.delete(id);
     this.bytes -= w.bytes;
+    const a = this.apps.get(w.app)!;
+    a.ids.delete(id);
+    a.bytes -= w.bytes;
+    if (a.ids.size === 0) this.apps.delete(w.app);
     this.doneBytes += w.bytes;
     return true;
   }
@@ -65,7 +75,7 @@ export class InstanceQueue {
     return r.k === 'd' ? { id: r.id, app: r.app, at: r.at, headers: r.headers, body: r.body } : undefined;
   }
 
-  /** Marks a delivery handled (acked, or expired); false if it was not waiting. */
+  /** Marks a delivery handled (acked; or expired or dropped, both `x`); false if it was not waiting. */
   settle(id: string, how: 'a' | 'x'): boolean {
     if (!this.drop(id)) return false;
     // Not awaited: losing an ack in a crash only means one more resend, which the

@@ -6,7 +6,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Journal } from '../shared/journal.js';
 import { InstanceQueue } from './file-queue.js';
-import type { Registration, RelayStore, StoredDelivery, WaitingDelivery } from './store.js';
+import type { Registration, RelayStore, Settled, StoredDelivery, WaitingCounts, WaitingDelivery } from './store.js';
 
 interface RegistrationRecord {
   id: string;
@@ -64,10 +64,13 @@ export class FileRelayStore implements RelayStore {
     return this.queue(instance).add(d);
   }
 
-  async pending(instance: string, limit = Infinity): Promise<WaitingDelivery[]> {
+  async pending(instance: string, limit = Infinity, app?: string): Promise<WaitingDelivery[]> {
+    const q = this.queue(instance);
+    const ids = app === undefined ? q.waiting.keys() : (q.apps.get(app)?.ids ?? []);
     const out: WaitingDelivery[] = [];
-    for (const [id, w] of this.queue(instance).waiting) {
+    for (const id of ids) {
       if (out.length >= limit) break;
+      const w = q.waiting.get(id)!;
       out.push({ id, app: w.app, at: w.at });
     }
     return out;
@@ -77,13 +80,15 @@ export class FileRelayStore implements RelayStore {
     return this.queue(instance).read(id);
   }
 
-  async settle(instance: string, id: string, how: 'acked' | 'expired'): Promise<boolean> {
+  async settle(instance: string, id: string, how: Settled): Promise<boolean> {
     return this.queue(instance).settle(id, how === 'acked' ? 'a' : 'x');
   }
 
-  async counts(instance: string): Promise<{ waiting: number; bytes: number }> {
+  async counts(instance: string): Promise<WaitingCounts> {
     const q = this.queue(instance);
-    return { waiting: q.waiting.size, bytes: q.bytes };
+    const apps: WaitingCounts['apps'] = {};
+    for (const [app, a] of q.apps) apps[app] = { waiting: a.ids.size, bytes: a.bytes };
+    return { waiting: q.waiting.size, bytes: q.bytes, apps };
   }
 
   async totals(): Promise<{ instances: number; waiting: number }> {

@@ -6,8 +6,10 @@ import { checkAppName } from '../../releases/paths.js';
 import type { EventLog } from '../shared/event-log.js';
 import { readBody, reply, type Reply } from '../shared/http-io.js';
 import { INSTANCE_ID, KEPT_HEADERS } from '../shared/relay-protocol.js';
+import { signatureFormat } from '../shared/signature-shape.js';
 import type { LinkHub } from './hub.js';
 import type { FloodLimits } from './limits.js';
+import type { Room } from './room.js';
 import type { RelayStore } from './store.js';
 
 export const MAX_BODY = 1024 * 1024;
@@ -17,9 +19,8 @@ export interface RouteDeps {
   hub: LinkHub;
   log: EventLog;
   limits: FloodLimits;
-  /** Waiting webhooks (and their bytes) per instance before 507. */
-  maxPending: number;
-  maxBytes: number;
+  /** Keeps each instance's waiting webhooks within bounds, dropping the oldest. */
+  room: Room;
   maxInstances: number;
   readTimeoutMs: number;
   /** Behind a reverse proxy: take the sender's address from X-Forwarded-For. */
@@ -47,12 +48,12 @@ export function relayRoutes(deps: RouteDeps): http.RequestListener {
       return refuse(400, 'the app name in the path may hold only letters, digits, ".", "_" and "-"', 'linger');
     }
     if (!limits.perAddress.take(from)) return refuse(429, 'too many webhooks from this address; slow down', 'linger', { 'retry-after': String(limits.perAddress.retryAfter()) });
+    // Before the instance's own rate: junk must not use up what real deliveries need.
+    if (!signatureFormat(req.headers)) {
+      return refuse(401, 'not a signed webhook: send webhook-id, webhook-timestamp and webhook-signature (v1,<base64>), X-Hub-Signature-256 (sha256=<hex>) or X-Gitea-/X-Forgejo-Signature (<hex>)', 'linger');
+    }
     if (!limits.perInstance.take(instance)) return refuse(429, 'too many webhooks for this instance; slow down', 'linger', { 'retry-after': String(limits.perInstance.retryAfter()) });
     if (Number(req.headers['content-length'] ?? 0) > MAX_BODY) return refuse(413, `the body is over ${MAX_BODY} bytes`, 'linger');
-    const { waiting, bytes } = await store.counts(instance);
-    if (waiting >= deps.maxPending || bytes >= deps.maxBytes) {
-      return refuse(507, `this instance has ${waiting} webhooks waiting (the limit is ${deps.maxPending}); they are delivered when it comes online`, 'linger');
-    }
     const read = await readBody(req, MAX_BODY, deps.readTimeoutMs);
     if ('refuse' in read) return refuse(read.refuse.status, read.refuse.message, read.refuse.close);
     const headers: Record<string, string> = {};
@@ -67,6 +68,13 @@ export function relayRoutes(deps: RouteDeps): http.RequestListener {
     } catch (err) {
       return refuse(503, `the webhook could not be stored (${(err as NodeJS.ErrnoException).code ?? 'error'}); send it again later`);
     }
+    const dropped = await deps.room.fit(instance, app);
+    for (const w of dropped) {
+      hub.forget(instance, w.id);
+      log('dropped', { instance, app: w.app, id: w.id, reason: w.why });
+    }
+    // Only when everything waiting is one webhook per app does the newest give way itself.
+    if (dropped.some((w) => w.id === id)) return refuse(507, 'this instance\'s queue on the relay is full; send it again later', 'linger');
     hub.accepted(instance, id);
     log('accepted', { instance, app, id, bytes: read.body.length, from });
     reply(req, res, { status: 202 }, { ok: true, id, message: 'stored; it is delivered to the instance as soon as it is connected' });

@@ -5,12 +5,14 @@
 // Starting is the list of parts in `startRelay`; stopping undoes them in reverse.
 import http from 'node:http';
 import { Assembly, type Started } from '../shared/assembly.js';
+import { connectionLimits, hardenServer, type ConnectionLimits } from '../shared/connection-limits.js';
 import { eventLog, type EventLog } from '../shared/event-log.js';
 import { closeServer, listen } from '../shared/listen.js';
 import { expirySweep } from './expiry.js';
 import { FileRelayStore } from './file-store.js';
 import { LinkHub } from './hub.js';
 import { floodLimits } from './limits.js';
+import { Room } from './room.js';
 import { relayRoutes } from './routes.js';
 import type { RelayStore } from './store.js';
 
@@ -20,10 +22,10 @@ export interface RelayOptions {
   dataDir: string;
   out: NodeJS.WritableStream;
   json?: boolean;
-  /** Waiting deliveries per instance before 507. */
+  /** Waiting deliveries (and their bytes) per instance, and per app of one; past them the oldest are dropped. */
   maxPending?: number;
-  /** Bytes of waiting deliveries per instance before 507. */
   maxBytes?: number;
+  maxPerApp?: number;
   /** Waiting deliveries older than this are dropped. */
   maxAgeMs?: number;
   /** Webhooks per second (sustained) per instance, and per source address. */
@@ -31,6 +33,10 @@ export interface RelayOptions {
   addressRate?: number;
   heartbeatMs?: number;
   readTimeoutMs?: number;
+  /** Open connections at most, instances' links included (default 4096, less under a low open-file limit). */
+  maxConnections?: number;
+  /** A connection that sends no request for this long is closed (default 5 s). */
+  idleTimeoutMs?: number;
   /** Instances that may register. */
   maxInstances?: number;
   /** Behind a reverse proxy: take the sender's address from X-Forwarded-For. */
@@ -55,13 +61,12 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
       hub,
       log,
       limits: floodLimits(o.instanceRate, o.addressRate),
-      maxPending: o.maxPending ?? 10_000,
-      maxBytes: o.maxBytes ?? 256 * 1024 * 1024,
+      room: new Room(store, { maxPending: o.maxPending ?? 10_000, maxBytes: o.maxBytes ?? 256 * 1024 * 1024, maxPerApp: o.maxPerApp ?? 1_000 }),
       maxInstances: o.maxInstances ?? 1000,
       readTimeoutMs,
       trustProxy: !!o.trustProxy,
     });
-    const bound = await parts.add('listen', () => serveHttp(o.host, o.port, readTimeoutMs, routes, hub, log));
+    const bound = await parts.add('listen', () => serveHttp(o.host, o.port, connectionLimits(o, readTimeoutMs, 4096), routes, hub, log));
     await parts.add('links', () => hub.open());
     await parts.add('heartbeats', () => hub.heartbeats(o.heartbeatMs ?? 20_000));
     await parts.add('expiry', () => expirySweep(store, hub, log, o.maxAgeMs ?? 7 * 24 * 3600_000));
@@ -89,9 +94,14 @@ async function openStore(dir: string): Promise<Started<RelayStore>> {
 }
 
 /** The routes and the WebSocket upgrade on one server; undone once the links are closed. */
-async function serveHttp(host: string, port: number, readTimeoutMs: number, routes: http.RequestListener, hub: LinkHub, log: EventLog): Promise<Started<{ url: string; port: number }>> {
+async function serveHttp(host: string, port: number, limits: ConnectionLimits, routes: http.RequestListener, hub: LinkHub, log: EventLog): Promise<Started<{ url: string; port: number }>> {
+  const readTimeoutMs = limits.headersMs;
   const server = http.createServer({ connectionsCheckingInterval: 1_000, headersTimeout: readTimeoutMs, requestTimeout: readTimeoutMs * 2 }, routes);
-  server.on('upgrade', (req, socket, head) => void hub.upgrade(req, socket, head).catch(() => socket.destroy()));
+  const guard = hardenServer(server, limits, log);
+  server.on('upgrade', (req, socket, head) => {
+    guard.upgraded(socket);
+    void hub.upgrade(req, socket, head).catch(() => socket.destroy());
+  });
   const bound = await listen(server, host, port);
   // Later server errors (out of file descriptors, say) are logged, not fatal.
   server.on('error', (err) => log('error', { reason: err.message }));

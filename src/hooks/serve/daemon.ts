@@ -6,6 +6,7 @@ import { acquireLock, type LockOwner } from '../../releases/lock.js';
 import type { Layout } from '../../releases/paths.js';
 import { newLoginLink } from '../page/login-link.js';
 import { Assembly, type Started } from '../shared/assembly.js';
+import { connectionLimits } from '../shared/connection-limits.js';
 import { eventLog, type EventLog } from '../shared/event-log.js';
 import { AppHooksCache } from './app-hooks.js';
 import { DeliveryLog } from './deliveries.js';
@@ -35,6 +36,10 @@ export interface DaemonOptions {
   /** Deploys of different apps that may run at once. */
   jobs?: number;
   readTimeoutMs?: number;
+  /** Open connections at most (default 512, less under a low open-file limit). */
+  maxConnections?: number;
+  /** A connection that sends no request for this long is closed (default 5 s). */
+  idleTimeoutMs?: number;
   maxBody?: number;
   runner?: DeployRunner;
   /** Seconds between pings on the relay link (default 20). */
@@ -68,7 +73,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       readTimeoutMs,
     };
     const page = pageLoader(layout, log, queue, scheduler);
-    const http = { readTimeoutMs, log, receiver, queue, scheduler, page };
+    const http = { readTimeoutMs, connections: connectionLimits(o, readTimeoutMs, 512), log, receiver, queue, scheduler, page };
     const split = o.pageHost !== undefined || o.pagePort !== undefined;
     const bound = await parts.add('listen', () => serveHttp({ ...http, host: o.host, port: o.port, serves: split ? 'hooks' : 'all' }));
     const pageBound = split ? await parts.add('listen (page)', () => serveHttp({ ...http, host: o.pageHost ?? o.host, port: o.pagePort ?? DEFAULT_PAGE_PORT, serves: 'page' })) : bound;

@@ -1,6 +1,8 @@
 // The last webhook deliveries of each app and what became of them, for `toes webhook
 // status` and the settings page. Informational, so not synced: lines are buffered and
 // written a few times a second, and each app's file is cut back to its newest lines.
+// Refused deliveries (junk, mostly: anyone may post to a webhook URL) have a small share
+// of their own, in the file and on show, so a flood of them never hides the real ones.
 import fs from 'node:fs/promises';
 import type { OpResult } from '../../activate/result.js';
 import { writeFileDurable } from '../../releases/durable.js';
@@ -44,7 +46,13 @@ export function endedDelivery(event: { id: string; receivedAt: string }, r: OpRe
 }
 
 const MAX_BYTES = 128 * 1024;
+/** Lines kept when the file is cut back: of deliveries that were let in, and of refused ones. */
 const KEEP_LINES = 300;
+const KEEP_REFUSED = 30;
+/** Refused deliveries shown at most among the last ones. */
+const SHOW_REFUSED = 3;
+
+const isRefused = (line: string) => line.includes('"outcome":"refused"');
 
 export class DeliveryLog {
   private buffered = new Map<string, string[]>();
@@ -86,11 +94,17 @@ async function writeLines(file: string, text: string): Promise<void> {
   await fs.appendFile(file, text, { mode: 0o600 });
   const { size } = await fs.stat(file);
   if (size <= MAX_BYTES) return;
-  const kept = (await fs.readFile(file, 'utf8')).split('\n').filter(Boolean).slice(-KEEP_LINES);
-  await writeFileDurable(file, kept.join('\n') + '\n', { mode: 0o600 });
+  const lines = (await fs.readFile(file, 'utf8')).split('\n').filter(Boolean);
+  let refused = KEEP_REFUSED;
+  let others = KEEP_LINES;
+  const kept: string[] = [];
+  for (let i = lines.length - 1; i >= 0 && (refused > 0 || others > 0); i--) {
+    if (isRefused(lines[i]) ? refused-- > 0 : others-- > 0) kept.push(lines[i]);
+  }
+  await writeFileDurable(file, kept.reverse().join('\n') + '\n', { mode: 0o600 });
 }
 
-/** The app's last deliveries, newest first, each with its latest outcome. */
+/** The app's last deliveries, newest first, each with its latest outcome; a few refused ones among them at most. */
 export async function readDeliveries(layout: Layout, app: string, limit = 10): Promise<Delivery[]> {
   let text = '';
   try {
@@ -98,16 +112,24 @@ export async function readDeliveries(layout: Layout, app: string, limit = 10): P
   } catch {
     return [];
   }
-  const byId = new Map<string, Delivery>();
+  // In order of arrival. A refused delivery stands alone: its id is the sender's word,
+  // which must not change what is shown for a real delivery with that id.
+  const byId = new Map<string | symbol, Delivery>();
   for (const line of text.split('\n')) {
     if (!line) continue;
     try {
       const d = JSON.parse(line) as Delivery;
       if (typeof d.id !== 'string') continue;
+      if (d.outcome === 'refused') {
+        byId.set(Symbol(), d);
+        continue;
+      }
       const prev = byId.get(d.id);
       // A later line carries a later outcome; the first keeps when the delivery arrived.
       byId.set(d.id, prev ? { ...prev, ...d, at: prev.at, status: prev.status ?? d.status } : d);
     } catch {}
   }
-  return [...byId.values()].slice(-limit).reverse();
+  const newestFirst = [...byId.values()].reverse();
+  let shown = 0;
+  return newestFirst.filter((d) => d.outcome !== 'refused' || shown++ < SHOW_REFUSED).slice(0, limit);
 }

@@ -9,6 +9,7 @@ import { checkAppName } from '../../releases/paths.js';
 import type { Started } from '../shared/assembly.js';
 import type { EventLog } from '../shared/event-log.js';
 import { reply } from '../shared/http-io.js';
+import { hardenServer, type ConnectionLimits } from '../shared/connection-limits.js';
 import { closeServer, listen } from '../shared/listen.js';
 import type { PageLoader } from './page-loader.js';
 import type { DeployQueue } from './queue.js';
@@ -23,6 +24,7 @@ export interface HttpParts {
   port: number;
   serves: Serves;
   readTimeoutMs: number;
+  connections: ConnectionLimits;
   log: EventLog;
   receiver: ReceiverDeps;
   queue: DeployQueue;
@@ -74,6 +76,7 @@ function routes(p: HttpParts): http.RequestListener {
  */
 export async function serveHttp(p: HttpParts): Promise<Started<{ port: number; url: string }>> {
   const server = http.createServer({ connectionsCheckingInterval: 1_000, headersTimeout: p.readTimeoutMs, requestTimeout: p.readTimeoutMs * 2 }, routes(p));
+  hardenServer(server, p.connections, p.log);
   const bound = await listen(server, p.host, p.port).catch((err) => {
     // listen() names --port; the page's own server has its own flag.
     if (p.serves === 'page' && (err as RevError).code === 'PORT_IN_USE') throw new RevError('PORT_IN_USE', `Port ${p.port} on ${p.host} is already in use; pick another with --page-port.`);

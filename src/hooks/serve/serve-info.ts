@@ -2,6 +2,7 @@
 // and the settings page. Small on purpose: reading it must not load the daemon.
 import fs from 'node:fs/promises';
 import { writeJsonDurable } from '../../releases/durable.js';
+import { lockHolder } from '../../releases/lock.js';
 import type { Layout } from '../../releases/paths.js';
 import type { Started } from '../shared/assembly.js';
 
@@ -20,15 +21,20 @@ export interface ServeInfo {
   startedAt: string;
 }
 
-/** Where a running daemon listens, or undefined when none runs for this DATA_DIR. */
+/**
+ * Where a running daemon listens, or undefined when none runs for this DATA_DIR. A live
+ * pid in serve.json is not enough (after a kill -9 the pid may now be another process's):
+ * the daemon must still hold the serve lock, whose note knows when its owner started.
+ */
 export async function runningDaemon(layout: Layout): Promise<ServeInfo | undefined> {
+  let info: ServeInfo;
   try {
-    const info = JSON.parse(await fs.readFile(layout.serveFile, 'utf8')) as ServeInfo;
-    process.kill(info.pid, 0);
-    return info;
+    info = JSON.parse(await fs.readFile(layout.serveFile, 'utf8')) as ServeInfo;
   } catch {
     return undefined;
   }
+  const holder = await lockHolder(layout.serveLock);
+  return holder?.pid === info.pid ? info : undefined;
 }
 
 /** The daemon's part that says where it is; undone by removing the file. */

@@ -65,3 +65,28 @@ relayTest('a registration is kept with its secret hash; another secret for the s
   assert.equal(await again.lookup(INSTANCE), 'a'.repeat(64));
   await again.close();
 });
+
+relayTest('counts per app, the oldest of one app, and a dropped delivery is gone like an acked one', async (t, backend) => {
+  const dir = tmpDir();
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const store = await backend.open(dir);
+  await store.register(INSTANCE, 'a'.repeat(64));
+  for (let i = 0; i < 9; i++) await store.append(INSTANCE, delivery(i));
+  const c = await store.counts(INSTANCE);
+  assert.equal(c.waiting, 9);
+  assert.deepEqual(Object.keys(c.apps).sort(), ['app0', 'app1', 'app2']);
+  assert.deepEqual(Object.values(c.apps).map((a) => a.waiting), [3, 3, 3]);
+  assert.equal(Object.values(c.apps).reduce((n, a) => n + a.bytes, 0), c.bytes);
+  assert.deepEqual((await store.pending(INSTANCE, 2, 'app1')).map((w) => w.id), ['rly_1', 'rly_4']);
+  assert.deepEqual(await store.pending(INSTANCE, 1, 'nosuchapp'), []);
+  assert.equal(await store.settle(INSTANCE, 'rly_1', 'dropped'), true);
+  assert.equal(await store.settle(INSTANCE, 'rly_1', 'dropped'), false);
+  assert.deepEqual((await store.pending(INSTANCE, 1, 'app1')).map((w) => w.id), ['rly_4']);
+  for (const id of ['rly_4', 'rly_7']) await store.settle(INSTANCE, id, 'acked');
+  assert.equal((await store.counts(INSTANCE)).apps.app1, undefined);
+  await store.close();
+  const again = await backend.open(dir);
+  assert.deepEqual((await again.counts(INSTANCE)).apps.app1, undefined);
+  assert.equal((await again.counts(INSTANCE)).apps.app0.waiting, 3);
+  await again.close();
+});
