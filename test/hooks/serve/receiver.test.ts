@@ -117,6 +117,8 @@ test('no branch known (no setting; the live release came from a tag): every push
   const why = /app follows no branch .*toes config set app branch NAME/;
   await assertIgnored(r, await r.deliver(github(r.secret, 'push', { ref: 'refs/heads/main', after: TIP })), why, 'GitHub push to main');
   await assertIgnored(r, await r.deliver(standard(r.secret, { type: 'save', repo: 'me/app', ref: 'refs/heads/main', timestamp: 1 })), why, 'rev.host save');
+  await assertIgnored(r, await r.deliver(github(r.secret, 'push', { ref: 'refs/tags/v2.0', after: TIP })), /is a tag/, 'a tag push');
+  await assertIgnored(r, await r.deliver(github(r.secret, 'push', { ref: 'refs/heads/main', after: ZEROS, deleted: true })), /a deletion never deploys/, 'a deletion');
   const never = await receiver(t, {});
   await assertIgnored(never, await never.deliver(gitea(never.secret, 'push', { ref: 'refs/heads/main', after: TIP })), why, 'never deployed');
 });
