@@ -20,7 +20,7 @@ interface KeySpec {
 
 export const CONFIG_KEYS: Record<string, KeySpec> = {
   source: { kind: 'string', help: 'where the app comes from: a git URL, a .tar.gz URL or a directory' },
-  branch: { kind: 'string', help: "the branch or tag to deploy (default: the remote's default branch)" },
+  branch: { kind: 'string', help: "the branch or tag to deploy; webhooks deploy only pushes to it (default: the live release's branch, else the remote's default)" },
   install: { kind: 'bool', help: 'run `bun install` before predeploy (true)' },
   predeploy: { kind: 'bool', help: 'run scripts.predeploy when package.json has one (true)' },
   keep: { kind: 'int', help: 'good releases kept on disk (5)' },

@@ -16,7 +16,7 @@ export default defineCommand({
   args: {
     app: { type: 'positional', required: false, description: 'App name (default: name in ./package.json)' },
     from: { type: 'string', description: 'Source: git URL, .tar.gz URL, or directory (saved for next time)', valueHint: 'SRC' },
-    ref: { type: 'string', description: 'Branch, tag or commit (default: the `branch` setting, else the default branch)', valueHint: 'REF' },
+    ref: { type: 'string', description: 'Branch, tag or commit (default: the `branch` setting, else the live release\'s branch, else the default branch)', valueHint: 'REF' },
     install: { type: 'boolean', description: 'Run bun install (--no-install to skip)' },
     predeploy: { type: 'boolean', description: 'Run scripts.predeploy (--no-predeploy to skip)' },
     force: { type: 'boolean', description: 'Build again even if this version already has a release' },

@@ -2,10 +2,10 @@
 // follows), read from the state the CLI writes and kept in memory. A chokidar watch on
 // that state drops an app's entry when `toes webhook`, `toes config` or a deploy changes
 // it, so the daemon follows the CLI without a restart.
+import { followedBranch, fullRef, liveRecord } from '../../releases/followed-branch.js';
 import { readLog } from '../../releases/log.js';
 import { appSettings } from '../../releases/settings.js';
 import type { Layout } from '../../releases/paths.js';
-import { fullRef } from './payload.js';
 import type { AppHooks } from './receiver.js';
 import { readWebhook } from './webhook-state.js';
 
@@ -41,14 +41,9 @@ export class AppHooksCache {
   private async load(app: string): Promise<AppHooks | undefined> {
     const hook = await readWebhook(this.layout, app);
     if (!hook) return undefined;
-    const { branch: set } = await appSettings(this.layout, app);
-    let branch = set ? fullRef(set) : undefined;
-    if (!branch) {
-      // No branch set: the one the live release came from (the remote's default branch).
-      const live = (await readLog(this.layout.releaseLog(app))).filter((r) => r.status === 'live').pop();
-      if (live?.ref?.startsWith('refs/heads/')) branch = live.ref;
-    }
-    return { enabled: hook.enabled, secret: hook.secret, branch };
+    const [settings, releases] = await Promise.all([appSettings(this.layout, app), readLog(this.layout.releaseLog(app))]);
+    const branch = followedBranch(settings, liveRecord(releases));
+    return { enabled: hook.enabled, secret: hook.secret, branch: branch ? fullRef(branch) : undefined };
   }
 
   invalidate(app?: string): void {

@@ -6,7 +6,8 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DeliveryLog, Outcome } from './deliveries.js';
 import type { EventLog } from '../shared/event-log.js';
-import { fullRef, mediaType, readIntent, type MediaType } from './payload.js';
+import { mediaType, readIntent, signedBody, type MediaType } from './payload.js';
+import { whyIgnored } from './push-rule.js';
 import type { DeployQueue, HookEvent } from './queue.js';
 import { verifyWebhook } from './verify.js';
 import { readBody, reply, type Reply } from '../shared/http-io.js';
@@ -17,7 +18,7 @@ export const MAX_BODY = 1024 * 1024;
 export interface AppHooks {
   enabled: boolean;
   secret: string;
-  /** The ref this app deploys (refs/heads/...), when known; pushes elsewhere are ignored. */
+  /** The branch this app follows (refs/heads/...); pushes elsewhere, or all when none, are ignored. */
   branch?: string;
 }
 
@@ -85,7 +86,7 @@ async function admit(app: string, h: Headers, deps: ReceiverDeps, refuse: Refuse
   if (!hooks.enabled) return refuse(403, `webhooks are disabled for ${app}; enable them with \`toes webhook enable ${app}\``, true, 'linger');
   if (Number(first(h, 'content-length') ?? 0) > deps.maxBody) return refuse(413, `the body is over ${deps.maxBody} bytes`, true, 'linger');
   const type = mediaType(first(h, 'content-type'));
-  if (!type) return refuse(415, 'the body must be application/json (or GitHub\'s application/x-www-form-urlencoded)', true, 'linger');
+  if (!type) return refuse(415, 'the body must be application/json (or application/x-www-form-urlencoded, as GitHub and Gitea offer it)', true, 'linger');
   return { hooks, type };
 }
 
@@ -113,8 +114,9 @@ export async function receiveDelivery(d: Arrival, deps: ReceiverDeps): Promise<A
 }
 
 /** Signature, body, branch, then the queue. */
-async function judge(d: Arrival, hooks: AppHooks, type: MediaType, deps: ReceiverDeps): Promise<Answer> {
-  const { app, body } = d;
+async function judge(d: Arrival, hooks: AppHooks, sent: MediaType, deps: ReceiverDeps): Promise<Answer> {
+  const { app } = d;
+  const { type, body } = signedBody(d.headers, sent, d.body);
   const v = verifyWebhook(d.headers, body, hooks.secret, d.atS);
   if (!v.ok) return refuser(app, claimedId(d.headers), deps)(v.status, v.reason, true);
   // A delivery without an id (some Gitea versions) is known by its signed bytes.
@@ -129,15 +131,14 @@ async function judge(d: Arrival, hooks: AppHooks, type: MediaType, deps: Receive
     return refuse(400, `the body is not valid JSON (${(err as Error).message.slice(0, 80)})`, true);
   }
   const note = (outcome: Outcome, status: number, message: string, extra: Record<string, string | undefined> = {}): Answer => {
-    deps.log(outcome === 'duplicate' ? 'deduplicated' : outcome, { app, id, format: v.format, ...extra });
+    deps.log(outcome === 'duplicate' ? 'deduplicated' : outcome, { app, id, format: v.format, ...extra, ...(outcome === 'ignored' ? { reason: message } : {}) });
     deps.deliveries.add(app, { id, at: new Date().toISOString(), outcome, status, format: v.format, event: v.event, reason: outcome === 'ignored' ? message : undefined });
     return { status, outcome, message, id };
   };
   if (intent.kind === 'ping') return note('ping', 200, 'pong: webhooks reach this app');
-  if (intent.kind === 'other') return note('ignored', 202, `"${intent.name}" events do not deploy; only pushes do`, { type: intent.name });
-  if (intent.ref && hooks.branch && fullRef(intent.ref) !== hooks.branch) {
-    return note('ignored', 202, `a push to ${intent.ref} does not deploy ${app}, which follows ${hooks.branch}`, { ref: intent.ref });
-  }
+  if (intent.kind === 'other') return note('ignored', 202, `"${intent.name}" events do not deploy; only pushes to the branch ${app} follows do`, { type: intent.name });
+  const why = whyIgnored(app, intent, hooks.branch);
+  if (why) return note('ignored', 202, why, { ref: intent.ref });
 
   const event: HookEvent = { app, id, ref: intent.ref, format: v.format, receivedAt: new Date().toISOString() };
   let offer;
