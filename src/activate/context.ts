@@ -3,12 +3,14 @@
 // the compiler treat them as set and fails loudly if a flow is ever put out of order.
 import { RevError } from '../errors.js';
 import type { BlobStore, Probe, Snapshot, Source } from '../fetch/index.js';
+import type { GcReport } from '../releases/gc.js';
 import type { Lock } from '../releases/lock.js';
 import type { ReleaseRecord } from '../releases/log.js';
 import type { CopyMarks } from '../releases/materialize.js';
 import type { Layout } from '../releases/paths.js';
 import type { AppState } from '../releases/reconcile.js';
 import type { AppSettings } from '../releases/settings.js';
+import type { StoreUse } from '../releases/store-access.js';
 import type { ActivationEnv } from './activation.js';
 import type { StepLog } from './build.js';
 import type { Decision } from './decide.js';
@@ -83,12 +85,17 @@ export interface DeployCtx extends OpCtx {
   decision?: Decision;
   /** Set by fetch. */
   snapshot?: Snapshot;
+  /** From the fetch's first look at the blob store to materialize's last link: the
+   * collector deletes no blob meanwhile (store-access.ts). */
+  storeUse?: StoreUse;
   /** Set by begin: the release being built, its deploy log and its staging directory. */
   build?: { record: ReleaseRecord; log: DeployLog; staging: string; sealed: boolean };
   /** Set by materialize: whether the tree holds private copies, and what to relink after the build. */
   tree?: { copies: boolean; marks: CopyMarks };
   /** Set by prune. */
   pruned?: string[];
+  /** Set by prune when it pruned something: what the collection after it gave back. */
+  collected?: GcReport;
   /** Removal of releases pruned by earlier deploys, running alongside this one. */
   trash?: Promise<void>;
 }

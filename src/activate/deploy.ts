@@ -49,6 +49,7 @@ export async function deploy(engine: Engine, req: DeployRequest): Promise<OpResu
       c.build?.log.write(`${stage} skipped: ${reason}\n`);
     },
     async finally(c) {
+      await c.storeUse?.leave();
       c.build?.log.close();
       await c.trash;
       await c.lock?.release();
@@ -68,6 +69,7 @@ export async function deploy(engine: Engine, req: DeployRequest): Promise<OpResu
         previous: liveBefore(c)?.id,
         bytesFetched: c.snapshot?.bytesFetched ?? 0,
         pruned: c.pruned,
+        freedBytes: c.collected ? c.collected.freed.bytes + c.collected.objectBytes : undefined,
         notes: c.notes.length ? c.notes : undefined,
         log: c.build ? layout.deployLog(app, c.build.record.id) : undefined,
       };

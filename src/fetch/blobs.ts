@@ -7,6 +7,7 @@ import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { RevError, translateSystemError } from '../errors.js';
+import { mapLimit } from './pool.js';
 
 export function gitBlobId(content: Buffer): string {
   return createHash('sha1').update(`blob ${content.length}\0`).update(content).digest('hex');
@@ -14,6 +15,17 @@ export function gitBlobId(content: Buffer): string {
 
 let tmpSeq = 0;
 const tmpTag = `${process.pid.toString(36)}-${randomBytes(3).toString('hex')}`;
+
+/** A stored content as the sweep sees it. */
+export interface BlobFile {
+  /** `<id>` or `<id>.x`. */
+  name: string;
+  size: number;
+  /** Hard links to it: 1 means no release links it (when releases are links). */
+  nlink: number;
+}
+
+const BLOB_NAME = /^[0-9a-f]{40}(\.x)?$/;
 
 /**
  * One flat directory: a single readdir tells which contents are present, far cheaper than
@@ -57,6 +69,32 @@ export class BlobStore {
   private ensureRoot(): Promise<unknown> {
     this.made ??= fs.mkdir(this.root, { recursive: true });
     return this.made;
+  }
+
+  /**
+   * What the store holds: every content with its size and link count, and the temporary
+   * files writers left (a writer killed between write and rename). Reads the disk afresh.
+   */
+  async scan(): Promise<{ blobs: BlobFile[]; temps: string[] }> {
+    const names = await fs.readdir(this.root).catch(() => [] as string[]);
+    const blobs: BlobFile[] = [];
+    const temps = names.filter((n) => n.includes('.tmp-'));
+    await mapLimit(names.filter((n) => BLOB_NAME.test(n)), 32, async (name) => {
+      const st = await fs.lstat(path.join(this.root, name)).catch(() => null);
+      if (st?.isFile()) blobs.push({ name, size: st.size, nlink: st.nlink });
+    });
+    return { blobs, temps };
+  }
+
+  /** The link count of a stored name now (0 when it is gone). */
+  async links(name: string): Promise<number> {
+    return (await fs.lstat(path.join(this.root, name)).catch(() => null))?.nlink ?? 0;
+  }
+
+  /** Deletes a stored name (or a temporary file); gone already is fine. */
+  async remove(name: string): Promise<void> {
+    await fs.rm(path.join(this.root, name), { force: true });
+    this.listing = undefined;
   }
 
   /** Stores `content` (already known to hash to `oid`) unless present. */

@@ -8,9 +8,11 @@ import { Budget, limitError, withDefaults, type SourceLimits } from './limits.js
 import type { Source } from './source.js';
 import type { Snapshot } from './snapshot.js';
 
-export { BlobStore } from './blobs.js';
+export { BlobStore, type BlobFile } from './blobs.js';
+export { compactStore, storeNeeds, type Compaction } from './compact.js';
+export { gitStoreFor, listGitStores, removeGitStore, removeLeftovers, type GitStoreDir } from './git-stores.js';
 export { mapLimit } from './pool.js';
-export { parseSource, formatSource, type Source } from './source.js';
+export { parseSource, formatSource, isTarballUrl, type Source } from './source.js';
 export { hasPackageJson, type Entry, type Snapshot } from './snapshot.js';
 export { redactUrl } from './http.js';
 export { DEFAULT_LIMITS, LIMIT_SETTINGS, type SourceLimits } from './limits.js';

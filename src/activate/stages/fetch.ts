@@ -2,11 +2,13 @@
 // only now, so the decision probe could not take is taken here.
 import { RevError } from '../../errors.js';
 import { fetchSnapshot, formatSource, hasPackageJson, type FetchContext } from '../../fetch/index.js';
+import { enterStore } from '../../releases/store-access.js';
 import { ready, settle, type DeployCtx } from '../context.js';
 import { decide } from '../decide.js';
 
 export async function fetch(c: DeployCtx): Promise<void> {
   ready(c, 'source', 'probe', 'state');
+  c.storeUse = await enterStore(c.layout, `deploy of ${c.app}`, (holder) => c.say(`waiting for ${holder} to finish deleting unused files\n`));
   c.snapshot = await fetchSnapshot(c.source, c.probe, fetchContext(c));
   if (!hasPackageJson(c.snapshot.entries)) {
     throw new RevError('NO_PACKAGE_JSON', `The snapshot of ${formatSource(c.source)} has no package.json at its top level, so it is not a Toes app; nothing was published.`);
