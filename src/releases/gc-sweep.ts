@@ -10,6 +10,7 @@
 // it holds a copy of). Deleting a blob's name never changes a release that links it: the
 // link keeps the content, so no kill at any moment can leave a release missing a file.
 import fs from 'node:fs/promises';
+import { failpoint } from '../failpoint.js';
 import { BlobStore, listGitStores, storeNeeds, type BlobFile } from '../fetch/index.js';
 import { keptStores } from './kept.js';
 import type { Layout } from './paths.js';
@@ -92,7 +93,9 @@ export async function sweepBlobs(layout: Layout, opts: SweepOptions): Promise<Sw
     // tip written so far names contents that are already stored.
     const needed = await neededBlobs(layout);
     for (const t of temps) await store.remove(t); // no writer is live: these are a killed one's
+    const half = Math.floor(candidates.length / 2);
     for (let i = 0; i < candidates.length; i++) {
+      if (i === half) await failpoint('sweep');
       if (i % BATCH === 0 && (await hold.wanted())) {
         busy = ['a deploy that asked to use the store'];
         break;
