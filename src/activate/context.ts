@@ -3,7 +3,6 @@
 // the compiler treat them as set and fails loudly if a flow is ever put out of order.
 import { RevError } from '../errors.js';
 import type { BlobStore, Probe, Snapshot, Source } from '../fetch/index.js';
-import type { GcReport } from '../releases/gc.js';
 import type { Lock } from '../releases/lock.js';
 import type { ReleaseRecord } from '../releases/log.js';
 import type { CopyMarks } from '../releases/materialize.js';
@@ -94,8 +93,6 @@ export interface DeployCtx extends OpCtx {
   tree?: { copies: boolean; marks: CopyMarks };
   /** Set by prune. */
   pruned?: string[];
-  /** Set by prune when it pruned something: what the collection after it gave back. */
-  collected?: GcReport;
   /** Removal of releases pruned by earlier deploys, running alongside this one. */
   trash?: Promise<void>;
 }

@@ -7,6 +7,7 @@ import { appSettings, effectiveEnv } from '../releases/settings.js';
 import { appProcessEnv } from './build.js';
 import { liveBefore, type DeployCtx, type DeployRequest, type Engine } from './context.js';
 import { deployFlow } from './flows.js';
+import { collect } from './stages/prune.js';
 import { runFlow, type OpResult } from './run-flow.js';
 
 export type { DeployRequest, Engine } from './context.js';
@@ -50,9 +51,10 @@ export async function deploy(engine: Engine, req: DeployRequest): Promise<OpResu
     },
     async finally(c) {
       await c.storeUse?.leave();
-      c.build?.log.close();
       await c.trash;
       await c.lock?.release();
+      await collect(c);
+      c.build?.log.close();
     },
     result(c) {
       const live = c.target ?? c.build?.record;
@@ -69,7 +71,6 @@ export async function deploy(engine: Engine, req: DeployRequest): Promise<OpResu
         previous: liveBefore(c)?.id,
         bytesFetched: c.snapshot?.bytesFetched ?? 0,
         pruned: c.pruned,
-        freedBytes: c.collected ? c.collected.freed.bytes + c.collected.objectBytes : undefined,
         notes: c.notes.length ? c.notes : undefined,
         log: c.build ? layout.deployLog(app, c.build.record.id) : undefined,
       };

@@ -28,8 +28,6 @@ export interface OpResult {
   previous?: string;
   bytesFetched?: number;
   pruned?: string[];
-  /** Bytes the collection after pruning gave back (blobs and git objects). */
-  freedBytes?: number;
   /** Things worth telling that are not errors (an interrupted activation finished, say). */
   notes?: string[];
   stages: StageTiming[];

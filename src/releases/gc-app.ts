@@ -26,15 +26,13 @@ export interface AppCollection {
 
 export interface AppCollectOptions {
   dryRun: boolean;
-  /** The caller holds the app's lock already (a deploy collecting after its prune). */
-  held: boolean;
   command: string;
 }
 
 /** Collects one app; `busy` names the holder of its lock when it could not be taken. */
 export async function collectApp(layout: Layout, app: string, opts: AppCollectOptions): Promise<AppCollection | { busy: string }> {
   let lock;
-  if (!opts.held && !opts.dryRun) {
+  if (!opts.dryRun) {
     try {
       lock = await acquireLock(layout.lockDir(app), { command: opts.command, waitMs: 0 });
     } catch (err) {

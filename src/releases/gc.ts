@@ -13,8 +13,6 @@ export interface GcOptions {
   /** Only this app's own leftovers; the blob sweep is always store-wide (blobs are shared). */
   app?: string;
   dryRun?: boolean;
-  /** The caller holds `app`'s lock already (a deploy collecting after its prune). */
-  held?: boolean;
   /** How long the sweep may wait for deploys using the store to leave (ms); default 0. */
   waitMs?: number;
   command?: string;
@@ -53,7 +51,7 @@ export async function collectGarbage(layout: Layout, opts: GcOptions = {}): Prom
   const skipped: string[] = [];
   if (!dryRun) await removeLeftovers(layout.storeRoot);
   for (const app of apps) {
-    const got = await collectApp(layout, app, { dryRun, held: !!opts.held && app === opts.app, command });
+    const got = await collectApp(layout, app, { dryRun, command });
     if ('busy' in got) {
       skipped.push(got.busy);
       continue;
