@@ -41,6 +41,18 @@ export function commitTree(content: Buffer): string {
 const TYPE_CODES: Record<ObjectType, number> = { commit: 1, tree: 2, blob: 3, tag: 4 };
 const CODE_TYPES: ObjectType[] = ['commit', 'commit', 'tree', 'blob', 'tag'];
 
+function encode(records: { oid: string; type: ObjectType; content: Buffer }[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const r of records) {
+    const head = Buffer.alloc(25);
+    head.write(r.oid, 0, 'hex');
+    head[20] = TYPE_CODES[r.type];
+    head.writeUInt32BE(r.content.length, 21);
+    parts.push(head, r.content);
+  }
+  return Buffer.concat(parts);
+}
+
 export class ObjectDb {
   private index?: Promise<{ data: Buffer; at: Map<string, { type: ObjectType; start: number; end: number }>; valid: number }>;
 
@@ -96,19 +108,11 @@ export class ObjectDb {
     const fresh = objects.filter(([oid]) => !idx.at.has(oid));
     if (!fresh.length) return;
     await fs.mkdir(this.gitdir, { recursive: true });
-    const parts: Buffer[] = [];
-    for (const [oid, o] of fresh) {
-      const head = Buffer.alloc(25);
-      head.write(oid, 0, 'hex');
-      head[20] = TYPE_CODES[o.type];
-      head.writeUInt32BE(o.content.length, 21);
-      parts.push(head, o.content);
-    }
     const fh = await fs.open(this.logFile, 'a+');
     try {
       const { size } = await fh.stat();
       if (size > idx.valid) await fh.truncate(idx.valid);
-      await fh.write(Buffer.concat(parts));
+      await fh.write(encode(fresh.map(([oid, o]) => ({ oid, ...o }))));
       await fh.datasync();
     } finally {
       await fh.close();
@@ -144,18 +148,10 @@ export class ObjectDb {
    */
   async rewrite(keep: Set<string>): Promise<void> {
     const kept = (await this.records()).filter((r) => keep.has(r.oid));
-    const parts: Buffer[] = [];
-    for (const r of kept) {
-      const head = Buffer.alloc(25);
-      head.write(r.oid, 0, 'hex');
-      head[20] = TYPE_CODES[r.type];
-      head.writeUInt32BE(r.content.length, 21);
-      parts.push(head, r.content);
-    }
     const tmp = `${this.logFile}.tmp-${randomBytes(4).toString('hex')}`;
     const fh = await fs.open(tmp, 'w');
     try {
-      await fh.write(Buffer.concat(parts));
+      await fh.write(encode(kept));
       await fh.datasync();
     } catch (err) {
       await fh.close();

@@ -8,9 +8,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { gitBlobId } from '../../src/fetch/blobs.js';
-import { startUntil } from '../fixtures/cli.js';
-import { makeRepo } from '../fixtures/repo.js';
-import { releasesOf } from '../fixtures/trees.js';
+import { Layout, resolveRoots } from '../../src/releases/paths.js';
+import { startUntil, tmpfs } from '../fixtures/cli.js';
+import { git, makeRepo } from '../fixtures/repo.js';
+import { releasesOf, treeOf } from '../fixtures/trees.js';
 import { makeWorld, type World } from '../fixtures/world.js';
 
 function blobNames(w: World): string[] {
@@ -137,4 +138,35 @@ test('the store of a source no kept release uses is removed; an unknown app is r
   const worse = await w.toes(['gc', '../x']);
   assert.equal(worse.code, 2);
   assert.deepEqual(listing(w.data), disk);
+});
+
+test('APPS_DIR on another filesystem: releases hold copies, so gc keeps only what the store tip needs', async (t) => {
+  const w = await makeWorld();
+  t.after(() => w.close());
+  const apps = tmpfs(t, '64m');
+  const env = { APPS_DIR: apps };
+  assert.equal((await w.toes(['config', 'set', 'sample', 'keep', '1'], { env })).code, 0);
+  const assets: string[] = [];
+  for (let i = 0; i < 4; i++) {
+    if (i) assets.push(crypto.randomBytes(50_000).toString('hex'));
+    if (i) w.repo.commit({ 'asset.bin': assets.at(-1)! });
+    const r = await w.toes(['deploy', 'sample', '--no-install', ...(i ? [] : ['--from', w.url])], { env });
+    assert.equal(r.code, 0, r.stderr);
+  }
+  const layout = new Layout(resolveRoots({ dataDir: w.data, appsDir: apps }, {}));
+  const kept = Object.fromEntries(fs.readdirSync(layout.appDir('sample')).filter((n) => n !== 'current').map((id) => [id, treeOf(layout.releaseDir('sample', id))]));
+  const g = await w.toes(['gc', '--json'], { env });
+  assert.equal(g.code, 0, g.stderr);
+  assert.equal(g.json().releases, 'copies');
+  // Left: the contents of the tip's tree (the next fetch builds on them) and of the kept
+  // releases' commits (a --force rebuild finds them), nothing else.
+  const commits = ['HEAD', ...w.releaseLog().filter((r) => kept[r.id] && r.commit).map((r) => r.commit)];
+  const needed = commits.flatMap((c) => git(w.repo.work, 'ls-tree', '-r', c).split('\n').map((l) => l.split(/\s+/)[2]));
+  assert.deepEqual(blobNames(w), [...new Set(needed)].sort());
+  assert.ok(!blobNames(w).includes(gitBlobId(Buffer.from(assets[0]))), 'the asset of a pruned release is left');
+  for (const [id, tree] of Object.entries(kept)) assert.deepEqual(treeOf(layout.releaseDir('sample', id)), tree, `release ${id} changed`);
+  w.repo.commit({ 'VERSION': 'after gc\n' });
+  const next = await w.toes(['deploy', 'sample', '--no-install', '--json'], { env });
+  assert.equal(next.code, 0, next.stderr);
+  assert.ok(next.json().bytesFetched < 10_000, `fetched ${next.json().bytesFetched} bytes for a one-line change`);
 });
