@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startGitServer, type GitServer } from '../test/fixtures/git-server.js';
 import { diskChain, type DiskResults } from './disk.js';
+import { gcRounds } from './gc.js';
 import { NativeDeployer } from './native.js';
 import { buildRepo, gitEnv } from './repo.js';
 import { fmtKb, fmtMs, median, stageMedians, table, type Row } from './report.js';
@@ -113,6 +114,9 @@ async function main(): Promise<number> {
     log(`disk: ${DISK_RELEASES} releases, one file changed between each`);
     const d = await diskChain(ctx, DISK_RELEASES);
 
+    log('gc: 8 deploys of a changing 5 MB asset, keep 2');
+    const gc = await gcRounds(2, 8, { ...env, TOES_REV_QUIET: '1' }, log);
+
     log('activation: restart and health with the Toes-like supervisor');
     const act = await activationRounds(tmp, env, runs);
 
@@ -133,11 +137,12 @@ async function main(): Promise<number> {
     console.log(`  rollback: ${stageMedians(t.rollback.stages)}`);
     const outside = (x: TimingResults['cold']) => fmtMs(median(x.outsideMs));
     console.log(`  outside the stages (start-up, module loading, exit): cold ${outside(t.cold)}, one-file ${outside(t.incr)}, rollback ${outside(t.rollback)}`);
+    console.log(`\ndisk given back (keep 2, 8 deploys of a changing 5 MB asset): DATA_DIR ${gc.ratio.toFixed(2)}x the kept releases (target <= 1.25x), ${gc.ratioAfterGc.toFixed(2)}x after toes gc (target <= 1.05x); outside the stages (start-up, collection, exit): median ${fmtMs(median(gc.afterStagesMs.pruning))} when pruning, ${fmtMs(median(gc.afterStagesMs.other))} otherwise`);
     console.log(`\n${activationSummary(act)}`);
     console.log(`\n${webhookSummary(hooks)}`);
     console.log(`\n${relaySummary(relay)}`);
     if (t.notes.length) console.log(`\nnoticed:\n${t.notes.map((n) => `  ${n}`).join('\n')}`);
-    console.log(`\nBENCH_JSON ${JSON.stringify({ ...summary(t, d, runs, repoInfo), activation: act, webhooks: hooks, relay })}`);
+    console.log(`\nBENCH_JSON ${JSON.stringify({ ...summary(t, d, runs, repoInfo), gc, activation: act, webhooks: hooks, relay })}`);
     log(`done in ${fmtMs(performance.now() - started)}`);
     return 0;
   } catch (err) {

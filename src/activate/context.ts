@@ -9,6 +9,7 @@ import type { CopyMarks } from '../releases/materialize.js';
 import type { Layout } from '../releases/paths.js';
 import type { AppState } from '../releases/reconcile.js';
 import type { AppSettings } from '../releases/settings.js';
+import type { StoreUse } from '../releases/store-access.js';
 import type { ActivationEnv } from './activation.js';
 import type { StepLog } from './build.js';
 import type { Decision } from './decide.js';
@@ -83,6 +84,9 @@ export interface DeployCtx extends OpCtx {
   decision?: Decision;
   /** Set by fetch. */
   snapshot?: Snapshot;
+  /** From the fetch's first look at the blob store to materialize's last link: the
+   * collector deletes no blob meanwhile (store-access.ts). */
+  storeUse?: StoreUse;
   /** Set by begin: the release being built, its deploy log and its staging directory. */
   build?: { record: ReleaseRecord; log: DeployLog; staging: string; sealed: boolean };
   /** Set by materialize: whether the tree holds private copies, and what to relink after the build. */

@@ -7,6 +7,7 @@ import { appSettings, effectiveEnv } from '../releases/settings.js';
 import { appProcessEnv } from './build.js';
 import { liveBefore, type DeployCtx, type DeployRequest, type Engine } from './context.js';
 import { deployFlow } from './flows.js';
+import { collect } from './stages/prune.js';
 import { runFlow, type OpResult } from './run-flow.js';
 
 export type { DeployRequest, Engine } from './context.js';
@@ -49,9 +50,11 @@ export async function deploy(engine: Engine, req: DeployRequest): Promise<OpResu
       c.build?.log.write(`${stage} skipped: ${reason}\n`);
     },
     async finally(c) {
-      c.build?.log.close();
+      await c.storeUse?.leave();
       await c.trash;
       await c.lock?.release();
+      await collect(c);
+      c.build?.log.close();
     },
     result(c) {
       const live = c.target ?? c.build?.record;

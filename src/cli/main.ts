@@ -16,6 +16,7 @@ const main = defineCommand({
     deploy: () => import('./commands/deploy.js').then((m) => m.default),
     rollback: () => import('./commands/rollback.js').then((m) => m.default),
     releases: () => import('./commands/releases.js').then((m) => m.default),
+    gc: () => import('./commands/gc.js').then((m) => m.default),
     env: () => import('./commands/env.js').then((m) => m.default),
     config: () => import('./commands/config.js').then((m) => m.default),
     webhook: () => import('./commands/webhook.js').then((m) => m.default),

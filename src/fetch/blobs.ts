@@ -3,7 +3,7 @@
 // costs no disk in a new release. Writes go to a temporary name and are renamed into
 // place, so a killed process leaves at most a stray temporary file, never a torn blob.
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import fsc, { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { RevError, translateSystemError } from '../errors.js';
@@ -14,6 +14,17 @@ export function gitBlobId(content: Buffer): string {
 
 let tmpSeq = 0;
 const tmpTag = `${process.pid.toString(36)}-${randomBytes(3).toString('hex')}`;
+
+/** A stored content as the sweep sees it. */
+export interface BlobFile {
+  /** `<id>` or `<id>.x`. */
+  name: string;
+  size: number;
+  /** Hard links to it: 1 means no release links it (when releases are links). */
+  nlink: number;
+}
+
+const BLOB_NAME = /^[0-9a-f]{40}(\.x)?$/;
 
 /**
  * One flat directory: a single readdir tells which contents are present, far cheaper than
@@ -57,6 +68,35 @@ export class BlobStore {
   private ensureRoot(): Promise<unknown> {
     this.made ??= fs.mkdir(this.root, { recursive: true });
     return this.made;
+  }
+
+  /**
+   * What the store holds: every content with its size and link count, and the temporary
+   * files writers left (a writer killed between write and rename). Reads the disk afresh.
+   */
+  async scan(): Promise<{ blobs: BlobFile[]; temps: string[] }> {
+    const names = await fs.readdir(this.root).catch(() => [] as string[]);
+    const blobs: BlobFile[] = [];
+    const temps = names.filter((n) => n.includes('.tmp-'));
+    // Synchronous on purpose: a tight loop of lstat(2) runs about twice as fast as the
+    // thread pool here, and this is all the process does meanwhile.
+    for (const name of names) {
+      if (!BLOB_NAME.test(name)) continue;
+      const st = fsc.lstatSync(path.join(this.root, name), { throwIfNoEntry: false });
+      if (st?.isFile()) blobs.push({ name, size: st.size, nlink: st.nlink });
+    }
+    return { blobs, temps };
+  }
+
+  /** The link count of a stored name now (0 when it is gone). */
+  async links(name: string): Promise<number> {
+    return (await fs.lstat(path.join(this.root, name)).catch(() => null))?.nlink ?? 0;
+  }
+
+  /** Deletes a stored name (or a temporary file); gone already is fine. */
+  async remove(name: string): Promise<void> {
+    await fs.rm(path.join(this.root, name), { force: true });
+    this.listing = undefined;
   }
 
   /** Stores `content` (already known to hash to `oid`) unless present. */

@@ -8,9 +8,11 @@ import { Budget, limitError, withDefaults, type SourceLimits } from './limits.js
 import type { Source } from './source.js';
 import type { Snapshot } from './snapshot.js';
 
-export { BlobStore } from './blobs.js';
+export { BlobStore, type BlobFile } from './blobs.js';
+export { compactStore, storeNeeds, type Compaction } from './compact.js';
+export { gitStoreFor, listGitStores, removeGitStore, removeLeftovers, type GitStoreDir } from './git-stores.js';
 export { mapLimit } from './pool.js';
-export { parseSource, formatSource, type Source } from './source.js';
+export { parseSource, formatSource, isTarballUrl, type Source } from './source.js';
 export { hasPackageJson, type Entry, type Snapshot } from './snapshot.js';
 export { redactUrl } from './http.js';
 export { DEFAULT_LIMITS, LIMIT_SETTINGS, type SourceLimits } from './limits.js';
@@ -69,8 +71,20 @@ export async function probeSource(src: Source, ref: string | undefined, ctx: Fet
       const target = await resolveLocalGitRef(src.gitdir, ref);
       return { version: target.commit, target };
     }
+    case 'tarball': {
+      if (ref) throw new RevError('USAGE', '--ref only applies to git sources; this source is a tarball.');
+      // The version is the archive's hash: known here without unpacking (archive-id.ts).
+      const { checkLocalArchive, knownRemoteArchive, localArchivePath, sha256File } = await import('./archive-id.js');
+      const file = localArchivePath(src.url);
+      if (file !== undefined) {
+        await checkLocalArchive(file);
+        return { version: await sha256File(file) };
+      }
+      const version = await withDeadline(ctx, (signal) => knownRemoteArchive(ctx.storeRoot, ctx.owner, src.url, { token: ctx.token, timeoutMs: ctx.timeoutMs, signal }));
+      return version ? { version } : {};
+    }
     default:
-      if (ref) throw new RevError('USAGE', `--ref only applies to git sources; this source is a ${src.kind === 'dir' ? 'directory' : 'tarball'}.`);
+      if (ref) throw new RevError('USAGE', '--ref only applies to git sources; this source is a directory.');
       return {};
   }
 }
@@ -88,7 +102,19 @@ export async function fetchSnapshot(src: Source, probe: Probe, ctx: FetchContext
     {
       // Loaded on demand: a git deploy (the common case) never pays for tar.
       const { fetchTarball } = await import('./tarball.js');
-      return withDeadline(ctx, (signal, limits) => fetchTarball(src.url, { tmpRoot: ctx.tmpRoot, blobs: ctx.blobs, token: ctx.token, timeoutMs: ctx.timeoutMs, signal, limits, onProgress: ctx.onProgress }));
+      return withDeadline(ctx, (signal, limits) =>
+        fetchTarball(src.url, {
+          tmpRoot: ctx.tmpRoot,
+          blobs: ctx.blobs,
+          token: ctx.token,
+          timeoutMs: ctx.timeoutMs,
+          signal,
+          limits,
+          onProgress: ctx.onProgress,
+          expect: probe.version,
+          remember: { storeRoot: ctx.storeRoot, owner: ctx.owner },
+        }),
+      );
     }
     case 'dir': {
       const { ingestDir, treeVersion } = await import('./ingest.js');

@@ -41,6 +41,18 @@ export function commitTree(content: Buffer): string {
 const TYPE_CODES: Record<ObjectType, number> = { commit: 1, tree: 2, blob: 3, tag: 4 };
 const CODE_TYPES: ObjectType[] = ['commit', 'commit', 'tree', 'blob', 'tag'];
 
+function encode(records: { oid: string; type: ObjectType; content: Buffer }[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const r of records) {
+    const head = Buffer.alloc(25);
+    head.write(r.oid, 0, 'hex');
+    head[20] = TYPE_CODES[r.type];
+    head.writeUInt32BE(r.content.length, 21);
+    parts.push(head, r.content);
+  }
+  return Buffer.concat(parts);
+}
+
 export class ObjectDb {
   private index?: Promise<{ data: Buffer; at: Map<string, { type: ObjectType; start: number; end: number }>; valid: number }>;
 
@@ -70,6 +82,17 @@ export class ObjectDb {
     return (await this.load()).at.has(oid);
   }
 
+  /** Every complete record, in log order (for compaction). */
+  async records(): Promise<{ oid: string; type: ObjectType; content: Buffer }[]> {
+    const { data, at } = await this.load();
+    return [...at].map(([oid, r]) => ({ oid, type: r.type, content: data.subarray(r.start, r.end) }));
+  }
+
+  /** Bytes of the log on disk, a torn tail included. */
+  async size(): Promise<number> {
+    return (await fs.stat(this.logFile).catch(() => ({ size: 0 }))).size;
+  }
+
   async read(oid: string): Promise<GitObject | undefined> {
     const { data, at } = await this.load();
     const hit = at.get(oid);
@@ -85,19 +108,11 @@ export class ObjectDb {
     const fresh = objects.filter(([oid]) => !idx.at.has(oid));
     if (!fresh.length) return;
     await fs.mkdir(this.gitdir, { recursive: true });
-    const parts: Buffer[] = [];
-    for (const [oid, o] of fresh) {
-      const head = Buffer.alloc(25);
-      head.write(oid, 0, 'hex');
-      head[20] = TYPE_CODES[o.type];
-      head.writeUInt32BE(o.content.length, 21);
-      parts.push(head, o.content);
-    }
     const fh = await fs.open(this.logFile, 'a+');
     try {
       const { size } = await fh.stat();
       if (size > idx.valid) await fh.truncate(idx.valid);
-      await fh.write(Buffer.concat(parts));
+      await fh.write(encode(fresh.map(([oid, o]) => ({ oid, ...o }))));
       await fh.datasync();
     } finally {
       await fh.close();
@@ -125,6 +140,49 @@ export class ObjectDb {
     } catch {
       return [];
     }
+  }
+
+  /**
+   * Replaces the log by one holding only `keep` (in their log order): written beside it,
+   * synced, then renamed over it, so a reader or a crash sees the old log or the new one.
+   */
+  async rewrite(keep: Set<string>): Promise<void> {
+    const kept = (await this.records()).filter((r) => keep.has(r.oid));
+    const tmp = `${this.logFile}.tmp-${randomBytes(4).toString('hex')}`;
+    const fh = await fs.open(tmp, 'w');
+    try {
+      await fh.write(encode(kept));
+      await fh.datasync();
+    } catch (err) {
+      await fh.close();
+      await fs.rm(tmp, { force: true });
+      throw err;
+    }
+    await fh.close();
+    await fs.rename(tmp, this.logFile);
+    this.index = undefined;
+  }
+
+  /** Every ref the store holds (a settled tip of a deployed branch or tag), by name. */
+  async refs(): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    const walk = async (rel: string): Promise<void> => {
+      const names = await fs.readdir(path.join(this.gitdir, rel), { withFileTypes: true }).catch(() => []);
+      for (const d of names) {
+        const sub = `${rel}/${d.name}`;
+        if (d.isDirectory()) await walk(sub);
+        else if (!d.name.includes('.tmp-')) {
+          const oid = await this.readRef(sub);
+          if (oid) out.set(sub, oid);
+        }
+      }
+    };
+    await walk('refs');
+    return out;
+  }
+
+  async setShallows(list: string[]): Promise<void> {
+    await writeAtomic(path.join(this.gitdir, 'shallow'), [...new Set(list)].sort().map((s) => `${s}\n`).join(''));
   }
 
   async updateShallows(add: string[], remove: string[]): Promise<void> {

@@ -10,10 +10,10 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
 import { RevError, translateSystemError } from '../errors.js';
+import { checkLocalArchive, localArchivePath, rememberArchive, validatorsOf } from './archive-id.js';
 import type { BlobStore } from './blobs.js';
 import { HttpTimeout, hostOf, httpRequest, redactUrl, statusError, type HttpOptions } from './http.js';
 import { ingestDir } from './ingest.js';
@@ -313,6 +313,10 @@ export interface TarballFetchOptions extends HttpOptions {
   limits?: SourceLimits;
   tmpRoot: string;
   blobs: BlobStore;
+  /** The sha256 the probe found for a local archive: the bytes unpacked must be those. */
+  expect?: string;
+  /** Where to remember a remote archive's validators with its hash (archive-id.ts). */
+  remember?: { storeRoot: string; owner: string };
   onProgress?: (p: { phase: string; loaded: number; total?: number }) => void;
 }
 
@@ -337,26 +341,19 @@ async function* downloadChunks(body: Readable, url: string): AsyncIterable<Buffe
   if ((body as Readable & { complete?: boolean }).complete === false) throw downloadError(url, Object.assign(new Error('incomplete body'), { code: 'ECONNRESET' }));
 }
 
-/** Where a local archive lives, for a `file://` URL or a path; undefined for http(s). */
-function localPath(url: string): string | undefined {
-  if (/^https?:\/\//i.test(url)) return undefined;
-  if (/^file:\/\//i.test(url)) return fileURLToPath(url);
-  return path.resolve(url);
-}
-
 export async function fetchTarball(url: string, opts: TarballFetchOptions): Promise<Snapshot> {
   const limits = withDefaults(opts.limits);
   const tmp = path.join(opts.tmpRoot, `tar-${randomBytes(6).toString('hex')}`);
   await fs.mkdir(tmp, { recursive: true });
   try {
     let result: UnpackResult;
-    const file = localPath(url);
+    const file = localArchivePath(url);
     if (file !== undefined) {
-      const st = await fs.stat(file).catch(() => null);
-      if (!st) throw new RevError('NO_SOURCE', `The archive ${file} does not exist; check the path.`);
-      if (!st.isFile()) throw new RevError('NO_SOURCE', `The archive ${file} is not a regular file; check the path.`);
-      const total = st.size;
+      const total = await checkLocalArchive(file);
       result = await unpackTarball(createReadStream(file), tmp, (loaded) => opts.onProgress?.({ phase: 'archive', loaded, total }), limits);
+      if (opts.expect && result.sha256 !== opts.expect) {
+        throw new RevError('SOURCE_CHANGED', `The archive ${file} changed while it was being read; deploy again once it stops changing.`, { data: { file } });
+      }
     } else {
       const res = await httpRequest(url, {}, opts);
       if (res.statusCode !== 200) {
@@ -372,6 +369,8 @@ export async function fetchTarball(url: string, opts: TarballFetchOptions): Prom
         // After a refusal, hang up rather than leave the rest of the download pending.
         if (!body.destroyed) body.destroy();
       }
+      // Only now, with the bytes hashed whole: the next deploy can tell these bytes by them.
+      if (opts.remember) await rememberArchive(opts.remember.storeRoot, opts.remember.owner, url, { ...validatorsOf(res.headers), sha256: result.sha256 }).catch(() => undefined);
     }
     const entries = await ingestDir(await archiveRoot(tmp), opts.blobs, { gitignore: false, move: true });
     return { version: result.sha256, kind: 'tarball', entries, bytesFetched: result.bytes };

@@ -62,16 +62,36 @@ async function readOwner(dir: string): Promise<LockOwner | undefined> {
   }
 }
 
+/** This process as an owner note, for a lock or any marker that must outlive no one. */
+export function ownerNote(command: string): LockOwner {
+  return {
+    pid: process.pid,
+    host: os.hostname(),
+    command,
+    startedAt: new Date().toISOString(),
+    token: randomBytes(8).toString('hex'),
+    boot: bootId(),
+    procStart: procStart(process.pid),
+  };
+}
+
+/**
+ * Whether the process a note names is gone: it ran on this host and has exited, or its pid
+ * now belongs to another process, or it ran before the last boot. Another host's owner is
+ * never judged gone (we cannot see its processes).
+ */
+export function ownerGone(owner: LockOwner): boolean {
+  if (owner.host !== os.hostname()) return false;
+  const boot = bootId();
+  if (owner.boot && boot && owner.boot !== boot) return true;
+  if (!alive(owner.pid)) return true;
+  const start = procStart(owner.pid);
+  return !!owner.procStart && !!start && start !== owner.procStart;
+}
+
 /** A lock is stale when its owner on this host is gone, or it never got an owner note. */
 async function isStale(dir: string, owner: LockOwner | undefined): Promise<boolean> {
-  if (owner) {
-    if (owner.host !== os.hostname()) return false;
-    const boot = bootId();
-    if (owner.boot && boot && owner.boot !== boot) return true;
-    if (!alive(owner.pid)) return true;
-    const start = procStart(owner.pid);
-    return !!owner.procStart && !!start && start !== owner.procStart;
-  }
+  if (owner) return ownerGone(owner);
   try {
     const st = await fs.stat(dir);
     return Date.now() - st.mtimeMs > 5_000; // the owner died between mkdir and writing its note
@@ -80,7 +100,7 @@ async function isStale(dir: string, owner: LockOwner | undefined): Promise<boole
   }
 }
 
-function describe(o: LockOwner | undefined): string {
+export function describeOwner(o: LockOwner | undefined): string {
   return o ? `${o.command} (pid ${o.pid} on ${o.host}, since ${o.startedAt})` : 'another process';
 }
 
@@ -99,15 +119,7 @@ export interface AcquireOptions {
 
 export async function acquireLock(dir: string, opts: AcquireOptions): Promise<Lock> {
   await fs.mkdir(path.dirname(dir), { recursive: true });
-  const owner: LockOwner = {
-    pid: process.pid,
-    host: os.hostname(),
-    command: opts.command,
-    startedAt: new Date().toISOString(),
-    token: randomBytes(8).toString('hex'),
-    boot: bootId(),
-    procStart: procStart(process.pid),
-  };
+  const owner = ownerNote(opts.command);
   const deadline = Date.now() + opts.waitMs;
   let told = false;
   for (;;) {
@@ -136,12 +148,12 @@ export async function acquireLock(dir: string, opts: AcquireOptions): Promise<Lo
       continue;
     }
     if (Date.now() >= deadline) {
-      throw new RevError('LOCKED', `The app is busy: ${describe(holder)} holds its lock; wait for it to finish or pass --wait SECONDS.`, {
+      throw new RevError('LOCKED', `The app is busy: ${describeOwner(holder)} holds its lock; wait for it to finish or pass --wait SECONDS.`, {
         data: { holder },
       });
     }
     if (!told) {
-      opts.onWait?.(describe(holder));
+      opts.onWait?.(describeOwner(holder));
       told = true;
     }
     await new Promise((r) => setTimeout(r, 100));
@@ -155,7 +167,7 @@ export async function acquireLock(dir: string, opts: AcquireOptions): Promise<Lo
     async verify() {
       const current = await readOwner(dir);
       if (current?.token !== owner.token) {
-        throw new RevError('LOCKED', `Lost the app's lock to ${describe(current)}; nothing was swapped. Deploy again.`);
+        throw new RevError('LOCKED', `Lost the app's lock to ${describeOwner(current)}; nothing was swapped. Deploy again.`);
       }
     },
   };

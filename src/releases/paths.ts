@@ -82,6 +82,14 @@ export class Layout {
   get blobsRoot(): string {
     return path.join(this.revDir, 'store', 'blobs');
   }
+  /** One note per deploy between its fetch and its last link to a blob (store-access.ts). */
+  get storeUsersDir(): string {
+    return path.join(this.revDir, 'store', 'users');
+  }
+  /** Held by the garbage collector while it deletes blobs, never while a store user is live. */
+  get storeGcLock(): string {
+    return path.join(this.revDir, 'store', 'gc.lock');
+  }
   /** Scratch space for one app's fetches; emptied under the app's lock. */
   tmpDir(app: string): string {
     return path.join(this.revDir, 'tmp', checkAppName(app));

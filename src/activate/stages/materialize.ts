@@ -12,6 +12,9 @@ export async function materialize(c: DeployCtx): Promise<void> {
   const marks = await materializeTree(c.snapshot.entries, c.blobs, c.build.staging, copies ? 'copy' : 'link');
   c.tree = { copies, marks };
   await c.snapshot.settle?.();
+  // Every content is linked or copied now and the tip names only stored contents: the
+  // collector may run again. (relink, later, keeps its private copy if a blob went.)
+  await c.storeUse?.leave();
 }
 
 /**
