@@ -51,6 +51,8 @@ export async function gcRounds(keep: number, deploys: number, env: NodeJS.Proces
       const pruned = !!(s.json as { pruned?: string[] }).pruned?.length;
       afterStagesMs[pruned ? 'pruning' : 'other'].push(Math.round(s.ms - s.json.durationMs));
     }
+    // At rest: the last deploy's collection runs after it returned, in a process of its own.
+    await settled(path.join(toes.dataDir, 'rev', 'apps', 'gcbench', 'collecting.json'));
     const appDir = toes.appDir('gcbench');
     const kept = fs.readdirSync(appDir).filter((n) => /^\d{8}-\d{6}(-\d+)?$/.test(n)).map((n) => path.join(appDir, n));
     const keptKb = await duKb(kept);
@@ -72,5 +74,23 @@ if (process.argv[1] && import.meta.url.endsWith(path.basename(process.argv[1])))
   for (const keep of keeps.length ? keeps : [2, 1]) {
     const p = await gcRounds(keep, 8, { ...process.env, TOES_REV_QUIET: '1' }, (m) => process.stderr.write(`bench: ${m}\n`));
     console.log(`keep ${p.keep}: DATA_DIR ${p.ratio.toFixed(3)}x the kept releases after ${p.deploys} deploys (target <= 1.25x), ${p.ratioAfterGc.toFixed(3)}x after toes gc (target <= 1.05x); outside the stages: ${p.afterStagesMs.pruning.join(', ')} ms when pruning, ${p.afterStagesMs.other.join(', ')} ms otherwise`);
+  }
+}
+
+/** Waits while the collector noted in `note` runs (the note is gone, or its pid is). */
+async function settled(note: string): Promise<void> {
+  for (let i = 0; i < 3000; i++) {
+    let pid: number;
+    try {
+      pid = JSON.parse(fs.readFileSync(note, 'utf8')).pid;
+    } catch {
+      return;
+    }
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 20));
   }
 }

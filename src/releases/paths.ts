@@ -124,6 +124,10 @@ export class Layout {
   appState(app: string): string {
     return path.join(this.appsStateRoot, checkAppName(app));
   }
+  /** Present while a deploy's background collection of what its prune freed runs (its pid). */
+  collectorNote(app: string): string {
+    return path.join(this.appState(app), 'collecting.json');
+  }
   /** Written before a swap, removed after the health check: lets a later command finish a killed activation. */
   activationFile(app: string): string {
     return path.join(this.appState(app), 'activation.json');

@@ -12,7 +12,7 @@ import { Layout, resolveRoots } from '../../src/releases/paths.js';
 import { startUntil, tmpfs } from '../fixtures/cli.js';
 import { git, makeRepo } from '../fixtures/repo.js';
 import { releasesOf, treeOf } from '../fixtures/trees.js';
-import { makeWorld, type World } from '../fixtures/world.js';
+import { atRest, makeWorld, type World } from '../fixtures/world.js';
 
 function blobNames(w: World): string[] {
   return fs.existsSync(w.layout.blobsRoot) ? fs.readdirSync(w.layout.blobsRoot).sort() : [];
@@ -95,6 +95,8 @@ test('with keep 1, each deploy gives back what the pruned release alone used: it
     const r = await w.toes(['deploy', 'sample', '--no-install', '--json', ...(i ? [] : ['--from', w.url])]);
     assert.equal(r.code, 0, r.stderr);
     ids.push(r.json().release);
+    // The collection runs after the command returned, in a process of its own.
+    await atRest(w);
   }
   // Kept: the live release and the rollback target. Pruned ones left no directory and no log.
   const kept = ids.slice(-2);
@@ -126,6 +128,7 @@ test('the store of a source no kept release uses is removed; an unknown app is r
     other.commit({ 'VERSION': `moved ${i}\n` });
     const r = await w.toes(['deploy', 'sample', ...(i ? [] : ['--from', moved]), '--no-install', '--json']);
     assert.equal(r.code, 0, r.stderr);
+    await atRest(w);
   }
   // The releases of the first source are pruned: its store went with the last of them.
   assert.equal(stores().length, 1);
@@ -152,6 +155,7 @@ test('APPS_DIR on another filesystem: releases hold copies, so gc keeps only wha
     if (i) w.repo.commit({ 'asset.bin': assets.at(-1)! });
     const r = await w.toes(['deploy', 'sample', '--no-install', ...(i ? [] : ['--from', w.url])], { env });
     assert.equal(r.code, 0, r.stderr);
+    await atRest(w);
   }
   const layout = new Layout(resolveRoots({ dataDir: w.data, appsDir: apps }, {}));
   const kept = Object.fromEntries(fs.readdirSync(layout.appDir('sample')).filter((n) => n !== 'current').map((id) => [id, treeOf(layout.releaseDir('sample', id))]));

@@ -1,10 +1,13 @@
 // prune: keep the newest `keep` good releases; the live one and the rollback target always
 // stay. Pruned releases are renamed aside here; what they alone used (their directories,
 // deploy logs, git objects and blobs nothing kept needs) is given back by `collect`, which
-// the deploy runs once it has let go of the app's lock (see deploy.ts).
-import { collectGarbage } from '../../releases/gc.js';
+// the deploy starts in the background once it has let go of the app's lock (see deploy.ts).
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { reconcile } from '../../releases/reconcile.js';
 import { prune as pruneReleases } from '../../releases/retention.js';
+import { writeJsonDurable } from '../../releases/durable.js';
 import type { DeployCtx } from '../context.js';
 
 export async function prune(c: DeployCtx): Promise<void> {
@@ -13,16 +16,25 @@ export async function prune(c: DeployCtx): Promise<void> {
 }
 
 /**
- * The collection after a prune. Outside the app's lock, so the next deploy of the app never
- * waits for deletions; it never waits for a deploy of another app either (a busy store is
- * left for the next collection), and it never fails the deploy, which is live already.
+ * The collection after a prune, started in a detached process (collector.ts) once the
+ * deploy has let go of the app's lock: the command returns when the release is live, not
+ * when the deletions end. It never waits for a deploy of another app (a busy store is left
+ * for the next collection), and it never fails the deploy, which is live already.
  */
 export async function collect(c: DeployCtx): Promise<void> {
   if (!c.pruned?.length) return;
+  const { roots } = c.layout;
+  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: roots.dataDir, APPS_DIR: roots.appsDir, TOES_DIR: roots.toesDir };
+  const log = c.build ? c.layout.deployLog(c.app, c.build.record.id) : '';
   try {
-    const g = await collectGarbage(c.layout, { app: c.app, command: `gc after the deploy of ${c.app}` });
-    c.say(`gc: freed ${g.freed.bytes} bytes in ${g.freed.blobs} blobs, ${g.objectBytes} bytes of ${g.objects} git objects, ${g.releaseDirs} release directories${g.complete ? '' : `; left for later: ${g.skipped.join('; ')}`}\n`);
-  } catch (err) {
-    c.say(`gc: failed (${(err as Error).message}); \`toes gc\` finishes it\n`);
+    const child = spawn(process.execPath, [COLLECTOR, c.app, log], { env, detached: true, stdio: 'ignore' });
+    child.on('error', () => c.say('gc: could not start the collection; `toes gc` does it\n'));
+    child.unref();
+    // Noted before the command returns, so whoever waits for the disk to settle sees it.
+    if (child.pid) await writeJsonDurable(c.layout.collectorNote(c.app), { pid: child.pid, startedAt: new Date().toISOString() }, { compact: true });
+  } catch {
+    c.say('gc: could not start the collection; `toes gc` does it\n');
   }
 }
+
+const COLLECTOR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'collector.js');
