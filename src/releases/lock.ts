@@ -125,6 +125,8 @@ export async function acquireLock(dir: string, opts: AcquireOptions): Promise<Lo
   for (;;) {
     try {
       await fs.mkdir(dir);
+      // Whole when named, but not fsynced (unlike every state file, see durable.ts): a note
+      // lives as long as its process, and after a power cut its boot id marks it stale anyway.
       const tmp = path.join(dir, `owner.json.${owner.token}`);
       await fs.writeFile(tmp, JSON.stringify(owner));
       await fs.rename(tmp, path.join(dir, 'owner.json'));

@@ -31,7 +31,9 @@ const engine = {
 };
 const res =
   req.op === 'rollback'
-    ? await rollback(engine, { app: req.app, to: req.to, trigger: req.trigger, waitMs: 0 })
+    ? // A few seconds, not none: the collection after a deploy holds the app's lock briefly
+      // (it compacts the app's object log), and a click then must not be told "busy".
+      await rollback(engine, { app: req.app, to: req.to, trigger: req.trigger, waitMs: 5_000 })
     : await deploy(engine, { app: req.app, trigger: req.trigger, waitMs: 30 * 60_000 });
 process.stdout.write(JSON.stringify(res) + '\n');
 process.exitCode = res.ok ? 0 : 1;
