@@ -1,0 +1,41 @@
+// A hostile source at the level of a whole deploy: refused with the limit named, nothing
+// published, `current` untouched, and the app's lock released for the next command.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import zlib from 'node:zlib';
+import { test } from 'node:test';
+import { makeWorld, leftovers } from '../../fixtures/world.js';
+import { makeTar } from '../../fixtures/tar.js';
+
+test('a trickling archive server is cut off at limit.download: LIMIT_EXCEEDED, nothing published, lock released', async (t) => {
+  const w = await makeWorld();
+  t.after(() => w.close());
+  assert.equal((await w.toes(['deploy', 'sample', '--from', w.url, '--no-install'])).code, 0);
+  const live = w.live();
+  const gz = zlib.gzipSync(makeTar([{ path: 'package.json', content: '{"name":"sample"}' }]));
+  const server = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/gzip' });
+    let i = 0;
+    // One byte every 100 ms: well inside the between-chunks timeout, so only the deadline ends it.
+    const timer = setInterval(() => (i < gz.length ? res.write(gz.subarray(i, ++i)) : undefined), 100);
+    res.on('close', () => clearInterval(timer));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/app.tar.gz`;
+  assert.equal((await w.toes(['config', 'set', 'sample', 'limit.download', '1'])).code, 0);
+  const r = await w.toes(['deploy', 'sample', '--from', url, '--no-install', '--json']);
+  assert.equal(r.code, 1, r.stdout);
+  assert.equal(r.json().error.code, 'LIMIT_EXCEEDED');
+  assert.match(r.stderr, /limit\.download/);
+  assert.equal(w.live(), live, 'current moved');
+  assert.deepEqual(leftovers(w), []);
+  assert.equal(fs.existsSync(w.layout.lockDir('sample')), false, 'the lock was left behind');
+  // The next command does not wait for anything.
+  assert.equal((await w.toes(['rollback', 'sample', '--wait', '0', '--json'])).json().error.code, 'NO_ROLLBACK_TARGET');
+});
