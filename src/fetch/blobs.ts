@@ -2,18 +2,18 @@
 // git blob id; releases are built from hard links to these files, so an unchanged file
 // costs no disk in a new release. Writes go to a temporary name and are renamed into
 // place, so a killed process leaves at most a stray temporary file, never a torn blob.
-import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { RevError, translateSystemError } from '../errors.js';
+import { createHash, randomHex } from './hash.js';
 
 export function gitBlobId(content: Buffer): string {
   return createHash('sha1').update(`blob ${content.length}\0`).update(content).digest('hex');
 }
 
 let tmpSeq = 0;
-const tmpTag = `${process.pid.toString(36)}-${randomBytes(3).toString('hex')}`;
+const tmpTag = `${process.pid.toString(36)}-${randomHex(3)}`;
 
 /**
  * One flat directory: a single readdir tells which contents are present, far cheaper than

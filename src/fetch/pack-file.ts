@@ -2,12 +2,12 @@
 // base), never by the pack: blobs are inflated straight into files of their own, large ones
 // as a stream; trees, commits and tags (small) are kept in memory for the tree walk. Deltas
 // are resolved in a second pass, reading their bases back from those files.
-import { createHash, type Hash } from 'node:crypto';
 import { once } from 'node:events';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { applyDelta, objectId, OFS_DELTA, PackError, PackLimitError, REF_DELTA, TYPES, type GitObject, type ObjectType, type PackLimits } from './pack.js';
+import { createHash, type Hasher } from './hash.js';
 
 /** Objects inflated above this size are streamed to their file rather than held whole. */
 const STREAM_ABOVE = 1024 * 1024;
@@ -156,7 +156,7 @@ async function checkTrailer(fh: fs.FileHandle, size: number): Promise<void> {
 }
 
 /** Writes one blob's file as it is inflated, hashing it on the way. */
-async function blobWriter(file: string, size: number): Promise<{ hash: Hash; write(chunk: Buffer): Promise<void>; close(): Promise<void> }> {
+async function blobWriter(file: string, size: number): Promise<{ hash: Hasher; write(chunk: Buffer): Promise<void>; close(): Promise<void> }> {
   const fh = await fs.open(file, 'w', 0o644);
   const hash = createHash('sha1').update(`blob ${size}\0`);
   return {

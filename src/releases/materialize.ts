@@ -4,13 +4,13 @@
 //   that rewrites a tracked file in place cannot reach the store or another release. After
 //   the build, `relink` swaps each copy the build left alone for a hard link to its blob,
 //   so a sealed release still costs disk only for what the build wrote.
-import { randomBytes } from 'node:crypto';
 import fsc from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { translateSystemError } from '../errors.js';
 import { failpoint } from '../failpoint.js';
 import { mapLimit, type BlobStore, type Entry } from '../fetch/index.js';
+import { randomHex } from '../fetch/hash.js';
 
 export type MaterializeMode = 'link' | 'copy';
 
@@ -84,7 +84,7 @@ export async function relink(entries: Entry[], blobs: BlobStore, staging: string
     const dest = path.join(staging, e.path);
     const st = await fs.lstat(dest, { bigint: true }).catch(() => null);
     if (!st?.isFile() || st.ino !== mark.ino || st.ctimeNs !== mark.ctimeNs || st.nlink !== 1n) return;
-    const tmp = `${dest}.relink-${randomBytes(4).toString('hex')}`;
+    const tmp = `${dest}.relink-${randomHex(4)}`;
     try {
       await fs.link(blobs.pathOf(e.oid, e.kind === 'exec'), tmp);
       await fs.rename(tmp, dest);
