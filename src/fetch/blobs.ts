@@ -74,12 +74,15 @@ export class BlobStore {
     }
   }
 
-  /** Moves (or copies) a file that is not shared with anything into the store. */
-  async adopt(oid: string, exec: boolean, file: string): Promise<void> {
+  /**
+   * Moves (or copies) a file that is not shared with anything into the store. `readOnly`:
+   * the file was created with mode 0444 already, so a plain content needs no chmod.
+   */
+  async adopt(oid: string, exec: boolean, file: string, readOnly = false): Promise<void> {
     const dest = this.pathOf(oid, exec);
     try {
       await this.ensureRoot();
-      await fs.chmod(file, exec ? 0o555 : 0o444);
+      if (exec || !readOnly) await fs.chmod(file, exec ? 0o555 : 0o444);
       await fs.rename(file, dest);
       (await this.names()).add(this.nameOf(oid, exec));
     } catch (err) {

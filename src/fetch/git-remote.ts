@@ -250,7 +250,7 @@ async function snapshot(target: GitTarget, objs: Objects, blobs: BlobStore, limi
     if (await blobs.has(e.oid, exec)) return;
     if (objs.freshBlobs.has(e.oid)) {
       if (both.has(e.oid) && exec) await blobs.copyIn(e.oid, exec, objs.blobFile(e.oid));
-      else if (!both.has(e.oid)) await blobs.adopt(e.oid, exec, objs.blobFile(e.oid));
+      else if (!both.has(e.oid)) await blobs.adopt(e.oid, exec, objs.blobFile(e.oid), true);
       return;
     }
     // Same content with the other mode (a chmod upstream) is not sent again.
@@ -258,6 +258,6 @@ async function snapshot(target: GitTarget, objs: Objects, blobs: BlobStore, limi
     else missing.push(e);
   });
   // The non-exec copy of a content wanted both ways moves in last, after its exec copy was made.
-  for (const oid of both) if (objs.freshBlobs.has(oid) && !(await blobs.has(oid, false))) await blobs.adopt(oid, false, objs.blobFile(oid));
+  for (const oid of both) if (objs.freshBlobs.has(oid) && !(await blobs.has(oid, false))) await blobs.adopt(oid, false, objs.blobFile(oid), true);
   return { entries, missing };
 }
