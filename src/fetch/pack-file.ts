@@ -1,7 +1,8 @@
 // Reads a git packfile from disk with memory bounded by one object (and, for a delta, its
-// base), never by the pack: blobs are inflated straight into files of their own, large ones
-// as a stream; trees, commits and tags (small) are kept in memory for the tree walk. Deltas
-// are resolved in a second pass, reading their bases back from those files.
+// base) plus a 1 MiB read window, never by the pack: blobs are inflated straight into files
+// of their own, large ones as a stream; trees, commits and tags (small) are kept in memory
+// for the tree walk. Deltas are resolved in a second pass, reading their bases back from
+// those files.
 import { once } from 'node:events';
 import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
@@ -13,6 +14,12 @@ import { createHash, type Hasher } from './hash.js';
 /** Objects inflated above this size are streamed to their file rather than held whole. */
 const STREAM_ABOVE = 1024 * 1024;
 const CHUNK = 256 * 1024;
+/**
+ * Reads come from a window of the file this large: a pack of 3,000 small objects was
+ * 6,000+ reads of a few hundred bytes each, every one a thread-pool round trip, and on
+ * Node those waits were most of a cold deploy's fetch stage.
+ */
+const WINDOW = 1024 * 1024;
 
 export interface PackContents {
   /** Trees, commits and tags, by id. */
@@ -43,16 +50,25 @@ interface Delta {
 }
 
 class PackReader {
+  private window = Buffer.alloc(0);
+  private windowStart = 0;
+
   constructor(
     private fh: fs.FileHandle,
     readonly end: number,
   ) {}
 
+  /** Bytes at `pos`; the buffer may be shared with later reads, never overwritten. */
   async read(pos: number, length: number): Promise<Buffer> {
     const n = Math.max(0, Math.min(length, this.end - pos));
-    const buf = Buffer.allocUnsafe(n);
-    const { bytesRead } = await this.fh.read(buf, 0, n, pos);
-    return buf.subarray(0, bytesRead);
+    const at = pos - this.windowStart;
+    if (at >= 0 && at + n <= this.window.length) return this.window.subarray(at, at + n);
+    const size = Math.max(0, Math.min(Math.max(n, WINDOW), this.end - pos));
+    const buf = Buffer.allocUnsafe(size);
+    const { bytesRead } = await this.fh.read(buf, 0, size, pos);
+    this.window = buf.subarray(0, bytesRead);
+    this.windowStart = pos;
+    return this.window.subarray(0, Math.min(n, bytesRead));
   }
 
   async header(offset: number): Promise<Header> {
@@ -250,7 +266,8 @@ export async function indexPack(file: string, opts: IndexOptions): Promise<PackC
     const contentOf = async (oid: string): Promise<GitObject | undefined> => {
       const small = out.small.get(oid);
       if (small) return small;
-      if (out.blobs.has(oid)) return { type: 'blob', content: await fs.readFile(path.join(opts.blobDir, oid)) };
+      // Synchronous for the reason the blobs were written so: many small files.
+      if (out.blobs.has(oid)) return { type: 'blob', content: fsSync.readFileSync(path.join(opts.blobDir, oid)) };
       return opts.external?.(oid);
     };
     // Bases usually come first; a few rounds settle any that do not.
