@@ -8,9 +8,10 @@ import { startGitServer } from '../test/fixtures/git-server.js';
 import { makeRepo } from '../test/fixtures/repo.js';
 import { runTimed } from './measure.js';
 import { median } from './report.js';
-import { projectRoot } from './toes.js';
+import { launcher, type Runtime } from './toes.js';
 
 export interface ActivationResults {
+  runtime: Runtime;
   bareRestartMs: number[];
   verifyMs: number[];
   rollbackMs: number[];
@@ -24,18 +25,17 @@ async function untilVersion(port: number, version: string, t0: number): Promise<
   }
 }
 
-export async function activationRounds(tmp: string, env: NodeJS.ProcessEnv, runs: number): Promise<ActivationResults> {
-  const root = path.join(tmp, 'activation');
+export async function activationRounds(tmp: string, env: NodeJS.ProcessEnv, runs: number, runtime: Runtime): Promise<ActivationResults> {
+  const root = path.join(tmp, `activation-${runtime}`);
   fs.mkdirSync(root, { recursive: true });
   const repo = makeRepo(root, 'web.git', webApp('v1'));
   const git = await startGitServer(root);
   const data = path.join(root, 'data');
   const port = await freePort();
   const sup = await startSupervisor(path.join(data, 'apps'), { web: port });
-  const cli = path.join(projectRoot, 'dist/src/cli/main.js');
-  const toesEnv = { ...env, DATA_DIR: data, TOES_URL: sup.url };
-  const toes = (args: string[]) => runTimed(process.execPath, [cli, ...args, '--json'], { cwd: root, env: toesEnv });
-  const r: ActivationResults = { bareRestartMs: [], verifyMs: [], rollbackMs: [] };
+  const toesEnv = { ...env, DATA_DIR: data, TOES_URL: sup.url, TOES_RUNTIME: runtime };
+  const toes = (args: string[]) => runTimed(launcher, [...args, '--json'], { cwd: root, env: toesEnv });
+  const r: ActivationResults = { runtime, bareRestartMs: [], verifyMs: [], rollbackMs: [] };
   try {
     for (const [k, v] of [
       ['health.url', `http://127.0.0.1:${port}/ok`],
@@ -77,11 +77,11 @@ export async function activationRounds(tmp: string, env: NodeJS.ProcessEnv, runs
 
 export function activationSummary(a: ActivationResults): string {
   const f = (xs: number[]) => `${Math.round(median(xs))} ms`;
-  const over = median(a.verifyMs) - median(a.bareRestartMs);
+  const added = median(a.rollbackMs) - median(a.bareRestartMs);
   return [
-    `activation (Toes-like supervisor, small Bun app), medians of ${a.bareRestartMs.length}:`,
+    `activation on ${a.runtime} (Toes-like supervisor, small Bun app), medians of ${a.bareRestartMs.length}:`,
     `  supervisor's own restart until GET /ok answers   ${f(a.bareRestartMs)}`,
-    `  swap end -> first 2xx (verify stage)              ${f(a.verifyMs)}   added by toes-rev: ${Math.round(over)} ms (target < 100 ms: ${over < 100 ? 'PASS' : 'MISS'})`,
-    `  whole \`toes rollback\` (restart + health)          ${f(a.rollbackMs)}`,
+    `  swap end -> first 2xx (verify stage)              ${f(a.verifyMs)}`,
+    `  whole \`toes rollback\` (restart + health)          ${f(a.rollbackMs)}   added by toes-rev: ${Math.round(added)} ms (target <= 60 ms: ${added <= 60 ? 'PASS' : 'MISS'})`,
   ].join('\n');
 }

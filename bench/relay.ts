@@ -13,9 +13,10 @@ import path from 'node:path';
 import { post, standard } from '../test/fixtures/hooks.js';
 import { median } from './report.js';
 import { burst, rssKb, startServer, stopServer } from './servers.js';
-import { Toes } from './toes.js';
+import { Toes, type Runtime } from './toes.js';
 
 export interface RelayResults {
+  runtime: Runtime;
   latencyMs: number[];
   perSec: number[];
   pendingRssKb: number;
@@ -37,21 +38,21 @@ function pct(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 }
 
-export async function relayRounds(c: { tmp: string; env: NodeJS.ProcessEnv; log(m: string): void }, runs: number): Promise<RelayResults> {
-  const root = path.join(c.tmp, 'relay');
+export async function relayRounds(c: { tmp: string; env: NodeJS.ProcessEnv; log(m: string): void }, runs: number, runtime: Runtime): Promise<RelayResults> {
+  const root = path.join(c.tmp, `relay-${runtime}`);
   const relayDir = path.join(root, 'relay-data');
   const data = path.join(root, 'instance');
   fs.mkdirSync(relayDir, { recursive: true });
-  const r: RelayResults = { latencyMs: [], perSec: [], pendingRssKb: 0, reopenedRssKb: 0, pending: 10_000 };
+  const r: RelayResults = { runtime, latencyMs: [], perSec: [], pendingRssKb: 0, reopenedRssKb: 0, pending: 10_000 };
   const relayArgs = ['relay', '--port', '0', '--data', relayDir, '--rate', '1000000', '--address-rate', '1000000', '--max-pending', '20000'];
-  let relay = await startServer(relayArgs, c.env, path.join(root, 'relay.log'));
+  let relay = await startServer(relayArgs, c.env, path.join(root, 'relay.log'), runtime);
   let serve: ChildProcess | undefined;
   try {
     const env = { ...c.env, REV_RELAY_URL: relay.url };
-    const toes = new Toes(data, env);
+    const toes = new Toes(data, env, runtime);
     const hook = (await toes.cli(['webhook', 'enable', 'acks'])).json as unknown as { url: string; secret: string };
     const hookPath = new URL(hook.url).pathname;
-    serve = (await startServer(['serve', '--port', '0'], { ...env, DATA_DIR: data }, path.join(root, 'serve.log'))).child;
+    serve = (await startServer(['serve', '--port', '0'], { ...env, DATA_DIR: data }, path.join(root, 'serve.log'), runtime)).child;
     await until(() => relay.lines().some((l) => l.event === 'connected'), 'the instance link');
     const acked = () => relay.lines().filter((l) => l.event === 'acked');
 
@@ -84,7 +85,7 @@ export async function relayRounds(c: { tmp: string; env: NodeJS.ProcessEnv; log(
     await new Promise((res) => setTimeout(res, 1500));
     r.pendingRssKb = rssKb(relay.child.pid!);
     await stopServer(relay.child);
-    relay = await startServer(relayArgs, c.env, path.join(root, 'relay2.log'));
+    relay = await startServer(relayArgs, c.env, path.join(root, 'relay2.log'), runtime);
     await new Promise((res) => setTimeout(res, 1500));
     r.reopenedRssKb = rssKb(relay.child.pid!);
   } finally {
@@ -97,7 +98,7 @@ export async function relayRounds(c: { tmp: string; env: NodeJS.ProcessEnv; log(
 export function relaySummary(r: RelayResults): string {
   const ms = (x: number) => `${x.toFixed(1)} ms`;
   return [
-    'relay (toes relay and toes serve, separate processes, durable at both ends):',
+    `relay (toes relay and toes serve on ${r.runtime}, separate processes, durable at both ends):`,
     `  relay-accept -> instance-ack, one at a time (${r.latencyMs.length}): median ${ms(median(r.latencyMs))}, p99 ${ms(pct(r.latencyMs, 99))} (targets < 15 ms, < 50 ms)`,
     `  sustained through the relay, 3,000 per round, 32 connections: ${Math.round(median(r.perSec))}/s (target > 1,000/s; rounds ${r.perSec.map(Math.round).join(', ')})`,
     `  relay memory with ${r.pending.toLocaleString('en')} waiting: ${(r.pendingRssKb / 1024).toFixed(1)} MB, ${(r.reopenedRssKb / 1024).toFixed(1)} MB after a restart (target < 100 MB)`,

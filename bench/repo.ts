@@ -102,8 +102,12 @@ export async function buildRepo(root: string, home: string, spec: TreeSpec & { c
   };
 }
 
-/** A mid-sized file to change: the common case of editing one ordinary source file. */
+/**
+ * A mid-sized file to change: the common case of editing one ordinary source file. A tree
+ * of large files has none; there the smallest file stands in for it.
+ */
 function pickTarget(rng: Rng, tree: Map<string, string>): string {
   const mid = [...tree.keys()].filter((p) => p.endsWith('.ts') && tree.get(p)!.length > 2000 && tree.get(p)!.length < 8000);
-  return pick(rng, mid);
+  if (mid.length) return pick(rng, mid);
+  return [...tree.keys()].filter((p) => p !== 'package.json').sort((a, b) => tree.get(a)!.length - tree.get(b)!.length)[0];
 }

@@ -1,24 +1,37 @@
-// `npm run bench`: toes against a plain native-git script on a generated ~15 MB,
-// 3,000-file repository served over real smart HTTP on loopback. Prints a table and
-// one `BENCH_JSON {...}` line; exits 0 whatever the figures (1 only if the bench broke).
+// `npm run bench`: toes on Bun and on Node against a careful native-git script, on two
+// generated repositories (many small files; a few large ones) served over real smart HTTP
+// on loopback, in the same run. Prints a table per repository with ratios to the script,
+// stage medians, activation, webhook and relay figures under each runtime, and one
+// `BENCH_JSON {...}` line; exits 0 whatever the figures (1 only if the bench broke).
+// BENCH_RUNS sets the rounds (default 5); BENCH_ONLY=deploys stops after the deploy tables.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startGitServer, type GitServer } from '../test/fixtures/git-server.js';
 import { diskChain, type DiskResults } from './disk.js';
 import { gcRounds } from './gc.js';
+import { memoryRounds } from './memory.js';
 import { NativeDeployer } from './native.js';
 import { buildRepo, gitEnv } from './repo.js';
-import { fmtKb, fmtMs, median, stageMedians, table, type Row } from './report.js';
-import { binDir } from './toes.js';
-import { timingRounds, type TimingResults } from './timing.js';
+import { compareReport } from './compare.js';
+import { fmtKb, fmtMs, median } from './report.js';
+import { binDir, RUNTIMES } from './toes.js';
+import { OPS, timingRounds, type Ctx, type Op, type Series, type TimingResults } from './timing.js';
 import { activationRounds, activationSummary } from './activation.js';
 import { webhookRounds, webhookSummary } from './webhooks.js';
 import { relayRounds, relaySummary } from './relay.js';
 
-const SPEC = { files: 3000, dirs: 150, totalBytes: 15 * 1024 * 1024, commits: 220, seed: 0x70e5 };
+// Two shapes, as the issue asks: a source tree of many small files in hundreds of folders,
+// and a few large files. Each has a long history of small edits.
+const REPOS = [
+  { name: 'many small files', spec: { files: 3000, dirs: 300, totalBytes: 12 * 1024 * 1024, commits: 220, seed: 0x70e5 } },
+  { name: 'few large files', spec: { files: 40, dirs: 4, totalBytes: 24 * 1024 * 1024, commits: 60, seed: 0x1a7e } },
+];
 const DISK_RELEASES = 10;
-const TARGET = { rollbackMs: 200, diskRatio: 1.3, peakMb: 250 };
+const DISK_TARGET = 1.3;
+
+/** Snapshot sizes for the peak-memory rounds (BENCH_MEMORY_MB=20,200,500 for the issue's full set). */
+const MEMORY_MB = (process.env.BENCH_MEMORY_MB ?? '20,200').split(',').map(Number).filter((n) => n > 0);
 
 function runsFromEnv(): number {
   const n = Number(process.env.BENCH_RUNS ?? 5);
@@ -27,42 +40,19 @@ function runsFromEnv(): number {
 }
 
 const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
-const max = (xs: number[]) => (xs.length ? Math.max(...xs) : NaN);
+const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
 
-function rows(t: TimingResults, d: DiskResults): Row[] {
-  const ratio = (s: DiskResults['toes']) => s.allKb / s.oneKb;
-  const toesRatio = ratio(d.toes);
-  const peakCold = max(t.cold.peakKb);
-  const peakIncr = max([...t.incr.peakKb, ...d.incrPeakKb]);
-  const peak = (kb: number, all: number[]) => `${fmtKb(median(all))} (max ${fmtKb(kb)})`;
+function diskReport(d: DiskResults): string {
+  const ratio = (x: DiskResults['toes']) => x.allKb / x.oneKb;
   return [
-    { op: 'cold deploy', toes: fmtMs(median(t.cold.ms)), script: fmtMs(median(t.script.cold)), target: '<= script', pass: median(t.cold.ms) <= median(t.script.cold) },
-    { op: 'cold deploy, --no-install', toes: fmtMs(median(t.coldNoInstall.ms)), script: fmtMs(median(t.script.cold)), target: '-' },
-    {
-      op: 'one-file deploy',
-      toes: fmtMs(median(t.incr.ms)),
-      script: fmtMs(median(t.script.incr)),
-      target: '<= script, < 1 s',
-      pass: median(t.incr.ms) <= median(t.script.incr) && median(t.incr.ms) < 1000,
-    },
-    { op: 'one-file deploy, --no-install', toes: fmtMs(median(t.incrNoInstall.ms)), script: fmtMs(median(t.script.incr)), target: '-' },
-    { op: 'rollback', toes: fmtMs(median(t.rollback.ms)), script: fmtMs(median(t.script.rollback)), target: `< ${TARGET.rollbackMs} ms`, pass: median(t.rollback.ms) < TARGET.rollbackMs },
-    {
-      op: `disk, ${d.releases} releases / 1 (app dir)`,
-      toes: `${fmtKb(d.toes.allKb)} / ${fmtKb(d.toes.oneKb)} = ${toesRatio.toFixed(2)}x`,
-      script: `${fmtKb(d.script.allKb)} / ${fmtKb(d.script.oneKb)} = ${ratio(d.script).toFixed(2)}x`,
-      target: `< ${TARGET.diskRatio}x`,
-      pass: toesRatio < TARGET.diskRatio,
-    },
-    { op: `store after ${d.releases} releases`, toes: fmtKb(d.toes.storeAllKb), script: fmtKb(d.script.storeAllKb), target: '-' },
-    { op: 'app dir + store, counted once', toes: fmtKb(d.toes.totalAllKb), script: fmtKb(d.script.totalAllKb), target: '-' },
-    { op: 'peak RSS (node), cold deploy', toes: peak(peakCold, t.cold.peakKb), script: '-', target: `< ${TARGET.peakMb} MB`, pass: peakCold < TARGET.peakMb * 1024 },
-    { op: 'peak RSS (node), one-file deploy', toes: peak(peakIncr, [...t.incr.peakKb, ...d.incrPeakKb]), script: '-', target: `< ${TARGET.peakMb} MB`, pass: peakIncr < TARGET.peakMb * 1024 },
-  ];
+    `disk, ${d.releases} one-commit releases / 1 (app dir): toes ${fmtKb(d.toes.allKb)} / ${fmtKb(d.toes.oneKb)} = ${ratio(d.toes).toFixed(2)}x ` +
+      `(target < ${DISK_TARGET}x: ${ratio(d.toes) < DISK_TARGET ? 'PASS' : 'MISS'}); script ${ratio(d.script).toFixed(2)}x`,
+    `  store after ${d.releases} releases: toes ${fmtKb(d.toes.storeAllKb)}, script ${fmtKb(d.script.storeAllKb)}; app dir + store counted once: toes ${fmtKb(d.toes.totalAllKb)}, script ${fmtKb(d.script.totalAllKb)}`,
+  ].join('\n');
 }
 
-function summary(t: TimingResults, d: DiskResults, runs: number, repo: object): object {
-  const s = (x: TimingResults['cold']) => ({
+function summarize(t: TimingResults): object {
+  const s = (x: Series) => ({
     medianMs: median(x.ms),
     outsideStagesMedianMs: median(x.outsideMs),
     ms: x.ms.map(Math.round),
@@ -70,26 +60,14 @@ function summary(t: TimingResults, d: DiskResults, runs: number, repo: object): 
     bytesFetched: median(x.bytesFetched),
     stagesMedianMs: Object.fromEntries((x.stages[0] ?? []).filter((st) => !st.skipped).map((st) => [st.name, median(x.stages.map((all) => all.find((y) => y.name === st.name)?.ms ?? 0))])),
   });
-  return {
-    runs,
-    repo,
-    loadavg: os.loadavg(),
-    notes: t.notes,
-    toes: { cold: s(t.cold), coldNoInstall: s(t.coldNoInstall), incremental: s(t.incr), incrementalNoInstall: s(t.incrNoInstall), rollback: s(t.rollback) },
-    script: {
-      cold: { medianMs: median(t.script.cold), ms: t.script.cold.map(Math.round) },
-      incremental: { medianMs: median(t.script.incr), ms: t.script.incr.map(Math.round) },
-      rollback: { medianMs: median(t.script.rollback), ms: t.script.rollback.map(Math.round) },
-    },
-    disk: { ...d, toesRatio: d.toes.allKb / d.toes.oneKb, scriptRatio: d.script.allKb / d.script.oneKb },
-    targets: TARGET,
-  };
+  const ops = (o: Record<Op, Series>) => Object.fromEntries(OPS.map((op) => [op, s(o[op])]));
+  return { notes: t.notes, script: ops(t.script), ...Object.fromEntries(RUNTIMES.map((rt) => [rt, ops(t.toes[rt])])) };
 }
 
 async function main(): Promise<number> {
   const runs = runsFromEnv();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'toes-bench-'));
-  let server: GitServer | undefined;
+  const servers: GitServer[] = [];
   const cleanup = () => fs.rmSync(tmp, { recursive: true, force: true });
   // An interrupted bench must not leave 100 MB of releases in /tmp.
   const onSignal = () => {
@@ -102,54 +80,69 @@ async function main(): Promise<number> {
     const home = path.join(tmp, 'home');
     fs.mkdirSync(home);
     const started = performance.now();
-    const loadAtStart = os.loadavg().map((x) => x.toFixed(2)).join(' ');
-    const repo = await buildRepo(path.join(tmp, 'server'), home, SPEC);
-    const repoInfo = { files: repo.files, bytes: repo.bytes, commits: repo.commits };
-    log(`repository: ${repo.files} files, ${fmtKb(Math.round(repo.bytes / 1024))}, ${repo.commits} commits, built in ${fmtMs(performance.now() - started)}`);
-    server = await startGitServer(path.join(tmp, 'server'));
-    // Same environment for both sides; HOME in the temp dir keeps user config out of git and bun.
+    const loadAtStart = load();
+    // Same environment for every side; HOME in the temp dir keeps user config out of git and bun.
     const env = { ...gitEnv(home), PATH: `${binDir}:${process.env.PATH}` };
-    const ctx = { tmp, url: server.repoUrl('app.git'), script: NativeDeployer.writeScript(tmp), env, repo, log };
-    const t = await timingRounds(ctx, runs);
+    const script = NativeDeployer.writeScript(tmp);
+    const reports: string[] = [];
+    const json: Record<string, unknown> = { runs, loadavgAtStart: os.loadavg() };
+    let first: Ctx | undefined;
+    for (const { name, spec } of REPOS) {
+      const root = path.join(tmp, name.replace(/\W+/g, '-'));
+      const t0 = performance.now();
+      const repo = await buildRepo(path.join(root, 'server'), home, spec);
+      log(`${name}: ${repo.files} files, ${fmtKb(Math.round(repo.bytes / 1024))}, ${repo.commits} commits, built in ${fmtMs(performance.now() - t0)}`);
+      const server = await startGitServer(path.join(root, 'server'));
+      servers.push(server);
+      const ctx: Ctx = { tmp: root, url: server.repoUrl('app.git'), script, env, repo, log };
+      first ??= ctx;
+      const t = await timingRounds(ctx, runs);
+      const title = `${name} (${repo.files.toLocaleString('en-US')} files, ${fmtKb(Math.round(repo.bytes / 1024))}, ${repo.commits}+ commits)`;
+      reports.push(compareReport(title, t, runs) + (t.notes.length ? `\nnoticed:\n${t.notes.map((n) => `  ${n}`).join('\n')}` : ''));
+      json[name] = { repo: { files: repo.files, bytes: repo.bytes, commits: repo.commits }, ...summarize(t) };
+    }
+    const c = first!;
+    if (process.env.BENCH_ONLY === 'deploys') {
+      console.log(`\n${reports.join('\n\n')}\n\nload average at start ${loadAtStart}, at end ${load()}`);
+      return 0;
+    }
     log(`disk: ${DISK_RELEASES} releases, one file changed between each`);
-    const d = await diskChain(ctx, DISK_RELEASES);
+    const d = await diskChain(c, DISK_RELEASES);
+    const act = [];
+    const hooks = [];
+    const relay = [];
+    for (const rt of RUNTIMES) {
+      log(`activation on ${rt}: restart and health with the Toes-like supervisor`);
+      act.push(await activationRounds(tmp, env, runs, rt));
+      log(`webhooks on ${rt}: toes serve, webhook to live, acknowledgements per second`);
+      hooks.push(await webhookRounds(c, runs, rt));
+      log(`relay on ${rt}: accept to ack, sustained rate, memory with 10,000 waiting`);
+      relay.push(await relayRounds(c, runs, rt));
+    }
 
     log('gc: 8 deploys of a changing 5 MB asset, keep 2');
     const gc = await gcRounds(2, 8, { ...env, TOES_REV_QUIET: '1' }, log);
+    log(`memory: peak RSS of cold deploys against snapshot size (${MEMORY_MB.join(', ')} MB)`);
+    const memory = await memoryRounds(MEMORY_MB, { ...env, TOES_REV_QUIET: '1' }, log);
 
-    log('activation: restart and health with the Toes-like supervisor');
-    const act = await activationRounds(tmp, env, runs);
-
-    log('webhooks: toes serve, webhook to live, acknowledgements per second');
-    const hooks = await webhookRounds(ctx, runs);
-
-    log('relay: accept to ack, sustained rate, memory with 10,000 waiting');
-    const relay = await relayRounds(ctx, runs);
-
-    // Both sides share the machine, but a busy machine inflates everything: say how busy.
-    const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
-    console.log(`\ntoes vs native git, ${repo.files} files, ${fmtKb(Math.round(repo.bytes / 1024))}, ${repo.commits}+ commits, medians of ${runs} runs`);
-    console.log(`${os.cpus().length} CPUs, load average at start ${loadAtStart}, at end ${load}\n`);
-    console.log(table(rows(t, d)));
-    console.log('\ntoes stages (median):');
-    console.log(`  cold:     ${stageMedians(t.cold.stages)}`);
-    console.log(`  one-file: ${stageMedians(t.incr.stages)}`);
-    console.log(`  rollback: ${stageMedians(t.rollback.stages)}`);
-    const outside = (x: TimingResults['cold']) => fmtMs(median(x.outsideMs));
-    console.log(`  outside the stages (start-up, module loading, exit): cold ${outside(t.cold)}, one-file ${outside(t.incr)}, rollback ${outside(t.rollback)}`);
-    console.log(`\ndisk given back (keep 2, 8 deploys of a changing 5 MB asset): DATA_DIR ${gc.ratio.toFixed(2)}x the kept releases (target <= 1.25x), ${gc.ratioAfterGc.toFixed(2)}x after toes gc (target <= 1.05x); outside the stages (start-up, collection, exit): median ${fmtMs(median(gc.afterStagesMs.pruning))} when pruning, ${fmtMs(median(gc.afterStagesMs.other))} otherwise`);
-    console.log(`\n${activationSummary(act)}`);
-    console.log(`\n${webhookSummary(hooks)}`);
-    console.log(`\n${relaySummary(relay)}`);
-    if (t.notes.length) console.log(`\nnoticed:\n${t.notes.map((n) => `  ${n}`).join('\n')}`);
-    console.log(`\nBENCH_JSON ${JSON.stringify({ ...summary(t, d, runs, repoInfo), gc, activation: act, webhooks: hooks, relay })}`);
+    // Every side shares the machine, but a busy machine inflates everything: say how busy.
+    console.log(`\ntoes (bun and node, through bin/toes) vs the native-git script, --no-install, medians of ${runs} runs`);
+    console.log(`${os.cpus().length} CPUs, load average at start ${loadAtStart}, at end ${load()}\n`);
+    console.log(reports.join('\n\n'));
+    console.log(`\n${diskReport(d)}`);
+    console.log(`\ndisk given back (keep 2, 8 deploys of a changing 5 MB asset): DATA_DIR ${gc.ratio.toFixed(2)}x the kept releases (target <= 1.25x), ${gc.ratioAfterGc.toFixed(2)}x after toes gc (target <= 1.05x); outside the stages: median ${fmtMs(median(gc.afterStagesMs.pruning))} when pruning, ${fmtMs(median(gc.afterStagesMs.other))} otherwise`);
+    console.log(`\npeak RSS of a cold deploy (incompressible assets, runtime of bin/toes): ${memory.map((p) => `${p.snapshotMb} MB snapshot ${p.peakMb} MB`).join(', ')} (target <= 128 MB)`);
+    for (const a of act) console.log(`\n${activationSummary(a)}`);
+    for (const h of hooks) console.log(`\n${webhookSummary(h)}`);
+    for (const r of relay) console.log(`\n${relaySummary(r)}`);
+    console.log(`\nBENCH_JSON ${JSON.stringify({ ...json, loadavgAtEnd: os.loadavg(), disk: d, gc, memory, activation: act, webhooks: hooks, relay })}`);
     log(`done in ${fmtMs(performance.now() - started)}`);
     return 0;
   } catch (err) {
     process.stderr.write(`bench: failed: ${(err as Error).stack ?? err}\n`);
     return 1;
   } finally {
-    await server?.close();
+    for (const server of servers) await server.close();
     cleanup();
   }
 }

@@ -4,11 +4,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import path from 'node:path';
 import { standard } from '../test/fixtures/hooks.js';
-import { projectRoot } from './toes.js';
-
-const cli = path.join(projectRoot, 'dist/src/cli/main.js');
+import { launcher, type Runtime } from './toes.js';
 
 export interface Server {
   child: ChildProcess;
@@ -18,9 +15,9 @@ export interface Server {
 }
 
 /** `toes <args> --json`, once it logs `listening`. */
-export async function startServer(args: string[], env: NodeJS.ProcessEnv, logFile: string): Promise<Server> {
+export async function startServer(args: string[], env: NodeJS.ProcessEnv, logFile: string, runtime: Runtime): Promise<Server> {
   const fd = fs.openSync(logFile, 'w');
-  const child = spawn(process.execPath, [cli, ...args, '--json'], { env, stdio: ['ignore', fd, fd] });
+  const child = spawn(launcher, [...args, '--json'], { env: { ...env, TOES_RUNTIME: runtime }, stdio: ['ignore', fd, fd] });
   fs.closeSync(fd);
   const lines = () =>
     fs

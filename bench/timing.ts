@@ -1,12 +1,15 @@
-// The timed rounds: in each, a cold deploy, a one-file incremental deploy and a rollback,
-// each done by toes and by the native-git script back to back, so both see the same
-// machine state. Every round starts from empty directories.
-import { execFileSync } from 'node:child_process';
+// The timed rounds for one repository: in each, a cold deploy, a one-commit deploy and a
+// rollback (no restart), done by the native-git script and by toes under each runtime,
+// back to back, so all see the same machine. The order rotates every round, and the
+// filesystem settles before each step (`sync`, a pause): on this machine, creating files
+// right after another step's writes and deletions cost several times more (README,
+// Performance). Round directories are deleted only after the last round, untimed.
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { NativeDeployer } from './native.js';
+import { NativeDeployer, type NativeSample } from './native.js';
 import type { BenchRepo } from './repo.js';
-import { Toes, type StageTiming, type ToesSample } from './toes.js';
+import { RUNTIMES, Toes, type Runtime, type StageTiming, type ToesSample } from './toes.js';
 
 export const APP = 'app';
 
@@ -19,25 +22,31 @@ export interface Series {
   bytesFetched: number[];
 }
 
+export type Op = 'cold' | 'incr' | 'rollback';
+export const OPS: Op[] = ['cold', 'incr', 'rollback'];
+
 export interface TimingResults {
   /** Things toes did that it should not have, noticed along the way (printed, never fatal). */
   notes: string[];
-  cold: Series;
-  coldNoInstall: Series;
-  incr: Series;
-  incrNoInstall: Series;
-  rollback: Series;
-  script: { cold: number[]; incr: number[]; rollback: number[] };
+  toes: Record<Runtime, Record<Op, Series>>;
+  script: Record<Op, Series>;
 }
 
 const series = (): Series => ({ ms: [], outsideMs: [], peakKb: [], stages: [], bytesFetched: [] });
+const opSeries = (): Record<Op, Series> => ({ cold: series(), incr: series(), rollback: series() });
 
-function add(s: Series, x: ToesSample): void {
+function addToes(s: Series, x: ToesSample): void {
   s.ms.push(x.ms);
   s.outsideMs.push(x.ms - x.json.durationMs);
   if (x.peakKb) s.peakKb.push(x.peakKb);
   s.stages.push(x.json.stages);
   s.bytesFetched.push(x.json.bytesFetched ?? 0);
+}
+
+function addScript(s: Series, x: NativeSample): void {
+  s.ms.push(x.ms);
+  s.outsideMs.push(x.ms - x.stages.reduce((a, st) => a + st.ms, 0));
+  s.stages.push(x.stages);
 }
 
 export interface Ctx {
@@ -47,6 +56,12 @@ export interface Ctx {
   env: NodeJS.ProcessEnv;
   repo: BenchRepo;
   log(msg: string): void;
+}
+
+/** Lets the previous step's writeback and discards finish before the next step is timed. */
+export async function settle(): Promise<void> {
+  spawnSync('sync');
+  await new Promise((r) => setTimeout(r, 150));
 }
 
 /** A timing of a deploy that did not deploy the expected commit would be meaningless. */
@@ -65,53 +80,66 @@ function assertSameTree(a: string, b: string): void {
   }
 }
 
+type Side = 'script' | Runtime;
+const SIDES: Side[] = ['script', ...RUNTIMES];
+
 export async function timingRounds(c: Ctx, runs: number): Promise<TimingResults> {
-  const r: TimingResults = {
-    notes: [],
-    cold: series(),
-    coldNoInstall: series(),
-    incr: series(),
-    incrNoInstall: series(),
-    rollback: series(),
-    script: { cold: [], incr: [], rollback: [] },
-  };
-  for (let i = 1; i <= runs; i++) {
-    const dir = path.join(c.tmp, `round-${i}`);
-    const toes = new Toes(path.join(dir, 'toes'), c.env);
-    const noInstall = new Toes(path.join(dir, 'toes-no-install'), c.env);
-    const native = new NativeDeployer(c.script, path.join(dir, 'script'), c.url, c.env);
+  const r: TimingResults = { notes: [], toes: { bun: opSeries(), node: opSeries() }, script: opSeries() };
+  const dirs: string[] = [];
+  try {
+    for (let i = 1; i <= runs; i++) {
+      const dir = path.join(c.tmp, `round-${i}`);
+      dirs.push(dir);
+      const native = new NativeDeployer(c.script, path.join(dir, 'script'), c.url, c.env);
+      const toes = Object.fromEntries(RUNTIMES.map((rt) => [rt, new Toes(path.join(dir, rt), c.env, rt)])) as Record<Runtime, Toes>;
+      const order = SIDES.map((_, k) => SIDES[(k + i) % SIDES.length]);
+      const cold: Partial<Record<Runtime, ToesSample>> = {};
+      const line: string[] = [];
 
-    const cold = await toes.cli(['deploy', APP, '--from', c.url]);
-    expectLive(cold, undefined, 'cold deploy');
-    add(r.cold, cold);
-    add(r.coldNoInstall, await noInstall.cli(['deploy', APP, '--from', c.url, '--no-install']));
-    r.script.cold.push((await native.cold()).ms);
-    if (i === 1) assertSameTree(path.join(toes.appDir(APP), 'current'), native.releaseDir(0));
-
-    const commit = await c.repo.changeOneLine();
-    const incr = await toes.cli(['deploy', APP]);
-    expectLive(incr, commit, 'incremental deploy');
-    add(r.incr, incr);
-    const incrBare = await noInstall.cli(['deploy', APP, '--no-install']);
-    expectLive(incrBare, commit, 'incremental deploy (--no-install)');
-    add(r.incrNoInstall, incrBare);
-    r.script.incr.push((await native.incremental()).ms);
-    // A one-file change should download about one blob, not the snapshot again.
-    for (const [label, x] of [['', incr], [' --no-install', incrBare]] as const) {
-      const cost = x.json.bytesFetched ?? 0;
-      if (cost > (cold.json.bytesFetched ?? 0) / 2) {
-        r.notes.push(`round ${i}: one-file deploy${label} downloaded ${cost} bytes (the cold deploy: ${cold.json.bytesFetched}); fetch stage ${x.json.stages.find((s) => s.name === 'fetch')?.ms} ms`);
+      for (const side of order) {
+        await settle();
+        if (side === 'script') addScript(r.script.cold, await native.cold());
+        else {
+          const x = (cold[side] = await toes[side].cli(['deploy', APP, '--from', c.url, '--no-install']));
+          expectLive(x, undefined, `cold deploy (${side})`);
+          addToes(r.toes[side].cold, x);
+        }
       }
+      if (i === 1) for (const rt of RUNTIMES) assertSameTree(path.join(toes[rt].appDir(APP), 'current'), native.releaseDir(0));
+
+      const commit = await c.repo.changeOneLine();
+      for (const side of order) {
+        await settle();
+        if (side === 'script') addScript(r.script.incr, await native.incremental());
+        else {
+          const x = await toes[side].cli(['deploy', APP, '--no-install']);
+          expectLive(x, commit, `one-commit deploy (${side})`);
+          addToes(r.toes[side].incr, x);
+          // A one-commit change should download about one blob, not the snapshot again.
+          const cost = x.json.bytesFetched ?? 0;
+          if (cost > (cold[side]!.json.bytesFetched ?? 0) / 2) r.notes.push(`round ${i}: one-commit deploy (${side}) downloaded ${cost} bytes (the cold deploy: ${cold[side]!.json.bytesFetched})`);
+        }
+      }
+      if (i === 1) for (const rt of RUNTIMES) assertSameTree(path.join(toes[rt].appDir(APP), 'current'), native.releaseDir(1));
+
+      for (const side of order) {
+        await settle();
+        if (side === 'script') addScript(r.script.rollback, await native.rollback());
+        else {
+          const back = await toes[side].cli(['rollback', APP]);
+          if (back.json.release !== cold[side]!.json.release) throw new Error(`rollback (${side}) went to ${back.json.release}, not ${cold[side]!.json.release}`);
+          addToes(r.toes[side].rollback, back);
+        }
+      }
+      for (const side of SIDES) {
+        const s = side === 'script' ? r.script : r.toes[side];
+        line.push(`${side} ${OPS.map((op) => Math.round(s[op].ms.at(-1)!)).join('/')}`);
+      }
+      c.log(`round ${i}/${runs} (cold/one-commit/rollback ms): ${line.join(', ')}`);
     }
-    if (i === 1) assertSameTree(path.join(toes.appDir(APP), 'current'), native.releaseDir(1));
-
-    const back = await toes.cli(['rollback', APP]);
-    if (back.json.release !== cold.json.release) throw new Error(`rollback went to ${back.json.release}, not ${cold.json.release}`);
-    add(r.rollback, back);
-    r.script.rollback.push((await native.rollback()).ms);
-
-    c.log(`round ${i}/${runs}: cold ${Math.round(cold.ms)} ms, incremental ${Math.round(incr.ms)} ms, rollback ${Math.round(back.ms)} ms`);
-    fs.rmSync(dir, { recursive: true, force: true });
+    return r;
+  } finally {
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+    spawnSync('sync');
   }
-  return r;
 }

@@ -1,4 +1,5 @@
-// The toes CLI as a user runs it: a fresh process per command, timed from spawn to exit.
+// The toes CLI as a user runs it: bin/toes, a fresh process per command, timed from spawn
+// to exit, on the runtime TOES_RUNTIME names.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -6,8 +7,11 @@ import { runTimed, type Sample } from './measure.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const projectRoot = path.resolve(here, '../..');
-const cliPath = path.join(projectRoot, 'dist/src/cli/main.js');
+export const launcher = path.join(projectRoot, 'bin/toes');
 export const binDir = path.join(projectRoot, 'node_modules/.bin');
+
+export type Runtime = 'bun' | 'node';
+export const RUNTIMES: Runtime[] = ['bun', 'node'];
 
 export interface StageTiming {
   name: string;
@@ -38,6 +42,7 @@ export class Toes {
   constructor(
     readonly dataDir: string,
     private readonly env: NodeJS.ProcessEnv,
+    readonly runtime: Runtime = 'bun',
   ) {
     fs.mkdirSync(dataDir, { recursive: true });
     this.appsDir = path.join(dataDir, 'apps');
@@ -49,9 +54,9 @@ export class Toes {
   }
 
   async cli(args: string[]): Promise<ToesSample> {
-    const s = await runTimed(process.execPath, [cliPath, ...args, '--json'], {
+    const s = await runTimed(launcher, [...args, '--json'], {
       cwd: this.dataDir,
-      env: { ...this.env, DATA_DIR: this.dataDir },
+      env: { ...this.env, DATA_DIR: this.dataDir, TOES_RUNTIME: this.runtime },
       peak: true,
     });
     let json: OpJson;

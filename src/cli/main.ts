@@ -1,6 +1,11 @@
 #!/usr/bin/env node
 // The `toes` command. Subcommands load lazily so `toes --help` stays fast.
+import module from 'node:module';
 import { defineCommand, runMain } from 'citty';
+
+// Node 22.1+ can keep compiled code on disk: every command's own modules load after this
+// line. Node 20 has no such cache, and Bun keeps its own.
+if (!process.versions.bun) (module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
 
 const main = defineCommand({
   meta: {

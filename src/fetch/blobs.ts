@@ -2,18 +2,18 @@
 // git blob id; releases are built from hard links to these files, so an unchanged file
 // costs no disk in a new release. Writes go to a temporary name and are renamed into
 // place, so a killed process leaves at most a stray temporary file, never a torn blob.
-import { createHash, randomBytes } from 'node:crypto';
 import fsc, { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { RevError, translateSystemError } from '../errors.js';
+import { createHash, randomHex } from './hash.js';
 
 export function gitBlobId(content: Buffer): string {
   return createHash('sha1').update(`blob ${content.length}\0`).update(content).digest('hex');
 }
 
 let tmpSeq = 0;
-const tmpTag = `${process.pid.toString(36)}-${randomBytes(3).toString('hex')}`;
+const tmpTag = `${process.pid.toString(36)}-${randomHex(3)}`;
 
 /** A stored content as the sweep sees it. */
 export interface BlobFile {
@@ -114,12 +114,15 @@ export class BlobStore {
     }
   }
 
-  /** Moves (or copies) a file that is not shared with anything into the store. */
-  async adopt(oid: string, exec: boolean, file: string): Promise<void> {
+  /**
+   * Moves (or copies) a file that is not shared with anything into the store. `readOnly`:
+   * the file was created with mode 0444 already, so a plain content needs no chmod.
+   */
+  async adopt(oid: string, exec: boolean, file: string, readOnly = false): Promise<void> {
     const dest = this.pathOf(oid, exec);
     try {
       await this.ensureRoot();
-      await fs.chmod(file, exec ? 0o555 : 0o444);
+      if (exec || !readOnly) await fs.chmod(file, exec ? 0o555 : 0o444);
       await fs.rename(file, dest);
       (await this.names()).add(this.nameOf(oid, exec));
     } catch (err) {

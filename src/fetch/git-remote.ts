@@ -2,7 +2,6 @@
 // for the snapshot alone (depth 1); later ones also name the store's tip as a "have", so
 // the server sends only objects the store lacks. Trees and commits stay in the store for
 // the next fetch; file contents go straight from the pack to the blob store.
-import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { RevError, translateSystemError } from '../errors.js';
@@ -16,6 +15,7 @@ import { mapLimit } from './pool.js';
 import { BodyTooLarge, discover, uploadPack, type Advertisement } from './smart-http.js';
 import { checkEntries, type Entry, type Snapshot } from './snapshot.js';
 import { walkTree } from './tree.js';
+import { createHash, randomHex } from './hash.js';
 
 export interface GitTarget {
   /** Full remote ref name (refs/heads/main, refs/tags/v1), or '' when a commit id was given. */
@@ -126,7 +126,7 @@ async function download(url: string, target: GitTarget, objs: Objects, opts: Git
   const ad = target.ad ?? (await discoverBounded(url, opts));
   const limits = withDefaults(opts.limits);
   const haves = have && (await db.has(have)) ? [have] : [];
-  const packFile = path.join(objs.blobDir, `.pack-${randomBytes(4).toString('hex')}`);
+  const packFile = path.join(objs.blobDir, `.pack-${randomHex(4)}`);
   // A release needs its snapshot, not the history behind it: with nothing to build on, ask
   // for depth 1. With a tip in the store, ask without a depth: git's upload-pack ignores
   // "have"s for a deepening request and would send the whole snapshot again, while a plain
@@ -167,7 +167,7 @@ async function download(url: string, target: GitTarget, objs: Objects, opts: Git
 
 /** Fetches `target` into the store (if needed) and returns its snapshot. */
 export async function fetchGit(url: string, target: GitTarget, opts: GitFetchOptions): Promise<Snapshot> {
-  const blobDir = path.join(opts.tmpRoot, `git-${randomBytes(6).toString('hex')}`);
+  const blobDir = path.join(opts.tmpRoot, `git-${randomHex(6)}`);
   await fs.mkdir(blobDir, { recursive: true });
   const objs = new Objects(new ObjectDb(gitStoreDir(opts.storeRoot, opts.owner, url)), blobDir, opts.blobs);
   let bytes = 0;
@@ -250,7 +250,7 @@ async function snapshot(target: GitTarget, objs: Objects, blobs: BlobStore, limi
     if (await blobs.has(e.oid, exec)) return;
     if (objs.freshBlobs.has(e.oid)) {
       if (both.has(e.oid) && exec) await blobs.copyIn(e.oid, exec, objs.blobFile(e.oid));
-      else if (!both.has(e.oid)) await blobs.adopt(e.oid, exec, objs.blobFile(e.oid));
+      else if (!both.has(e.oid)) await blobs.adopt(e.oid, exec, objs.blobFile(e.oid), true);
       return;
     }
     // Same content with the other mode (a chmod upstream) is not sent again.
@@ -258,6 +258,6 @@ async function snapshot(target: GitTarget, objs: Objects, blobs: BlobStore, limi
     else missing.push(e);
   });
   // The non-exec copy of a content wanted both ways moves in last, after its exec copy was made.
-  for (const oid of both) if (objs.freshBlobs.has(oid) && !(await blobs.has(oid, false))) await blobs.adopt(oid, false, objs.blobFile(oid));
+  for (const oid of both) if (objs.freshBlobs.has(oid) && !(await blobs.has(oid, false))) await blobs.adopt(oid, false, objs.blobFile(oid), true);
   return { entries, missing };
 }

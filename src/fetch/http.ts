@@ -2,8 +2,7 @@
 // redirects that drop credentials across origins, and errors translated into RevErrors that
 // name the host but never a credential. (undici was used here first: its llhttp WebAssembly
 // and module graph cost a deploy ~50 MB of peak memory and ~100 ms of start-up on Node.)
-import http from 'node:http';
-import https from 'node:https';
+import type http from 'node:http';
 import { RevError } from '../errors.js';
 
 export interface HttpOptions {
@@ -31,7 +30,17 @@ export class HttpTimeout extends Error {
 }
 
 // Kept alive, so the discovery and the pack request share one connection.
-const agents = { 'http:': new http.Agent({ keepAlive: true, maxSockets: 8 }), 'https:': new https.Agent({ keepAlive: true, maxSockets: 8 }) };
+// node:http(s) load on first request (node:https alone costs about 15 ms to load): a
+// command that only names a URL, and a deploy from plain http, never load what it skips.
+type Client = { request: typeof http.request; agent: http.Agent };
+const clients: Partial<Record<'http:' | 'https:', Promise<Client>>> = {};
+
+function clientFor(protocol: 'http:' | 'https:'): Promise<Client> {
+  return (clients[protocol] ??= (protocol === 'https:' ? import('node:https') : import('node:http')).then((mod) => ({
+    request: mod.request as typeof http.request,
+    agent: new mod.Agent({ keepAlive: true, maxSockets: 8 }),
+  })));
+}
 
 function isNetworkError(err: unknown): boolean {
   if (err instanceof HttpTimeout) return true;
@@ -66,16 +75,16 @@ export function hostOf(raw: string): string {
   }
 }
 
-function requestOnce(url: string, init: { method?: string; headers?: Record<string, string>; body?: Buffer }, opts: HttpOptions): Promise<HttpResponse> {
+async function requestOnce(url: string, init: { method?: string; headers?: Record<string, string>; body?: Buffer }, opts: HttpOptions): Promise<HttpResponse> {
   const timeout = opts.timeoutMs ?? 30_000;
+  const u = new URL(url);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new RevError('USAGE', `${redactUrl(url)} is not an http(s) URL.`);
+  const client = await clientFor(u.protocol);
   return new Promise((resolve, reject) => {
-    const u = new URL(url);
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') return reject(new RevError('USAGE', `${redactUrl(url)} is not an http(s) URL.`));
-    const mod = u.protocol === 'https:' ? https : http;
-    const req = mod.request(u, {
+    const req = client.request(u, {
       method: init.method ?? 'GET',
       headers: { ...init.headers, ...authHeaders(opts.token) },
-      agent: agents[u.protocol],
+      agent: client.agent,
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
     const waiting = setTimeout(() => req.destroy(new HttpTimeout('headers')), timeout);

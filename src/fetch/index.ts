@@ -3,7 +3,7 @@
 import fs from 'node:fs/promises';
 import { RevError } from '../errors.js';
 import { BlobStore } from './blobs.js';
-import { fetchGit, resolveGitRef, type GitTarget } from './git-remote.js';
+import type { GitTarget } from './git-remote.js';
 import { Budget, limitError, withDefaults, type SourceLimits } from './limits.js';
 import type { Source } from './source.js';
 import type { Snapshot } from './snapshot.js';
@@ -62,6 +62,9 @@ export async function probeSource(src: Source, ref: string | undefined, ctx: Fet
   switch (src.kind) {
     case 'git-remote': {
       if (ref && /^[0-9a-f]{40}$/i.test(ref)) return { version: ref.toLowerCase(), target: { ref: '', commit: ref.toLowerCase() } };
+      // The git client (and its zlib and pack parser) loads when a deploy needs it: a
+      // rollback and `toes config` import this module too.
+      const { resolveGitRef } = await import('./git-remote.js');
       const target = await withDeadline(ctx, (signal, limits) => resolveGitRef(src.url, ref, { token: ctx.token, timeoutMs: ctx.timeoutMs, signal, limits }));
       return { version: target.commit, target };
     }
@@ -92,10 +95,12 @@ export async function probeSource(src: Source, ref: string | undefined, ctx: Fet
 export async function fetchSnapshot(src: Source, probe: Probe, ctx: FetchContext): Promise<Snapshot> {
   await fs.mkdir(ctx.tmpRoot, { recursive: true });
   switch (src.kind) {
-    case 'git-remote':
+    case 'git-remote': {
+      const { fetchGit } = await import('./git-remote.js');
       return withDeadline(ctx, (signal, limits) =>
         fetchGit(src.url, probe.target!, { storeRoot: ctx.storeRoot, owner: ctx.owner, blobs: ctx.blobs, tmpRoot: ctx.tmpRoot, token: ctx.token, timeoutMs: ctx.timeoutMs, signal, limits, onProgress: ctx.onProgress }),
       );
+    }
     case 'git-local':
       return (await import('./git-local.js')).snapshotFromLocalRepo(src.gitdir, probe.target!, ctx.blobs, withDefaults(ctx.limits));
     case 'tarball':

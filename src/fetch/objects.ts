@@ -1,11 +1,11 @@
 // The store's own object database: commits and trees as loose git objects (zlib, in the
 // layout git and isomorphic-git read), plus the shallow list and refs. File contents are
 // not kept here but in the blob store.
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { objectId, type GitObject, type ObjectType } from './pack.js';
 import { isSafeRefName } from './smart-http.js';
+import { randomHex } from './hash.js';
 
 export interface TreeEntry {
   mode: string;
@@ -148,7 +148,7 @@ export class ObjectDb {
    */
   async rewrite(keep: Set<string>): Promise<void> {
     const kept = (await this.records()).filter((r) => keep.has(r.oid));
-    const tmp = `${this.logFile}.tmp-${randomBytes(4).toString('hex')}`;
+    const tmp = `${this.logFile}.tmp-${randomHex(4)}`;
     const fh = await fs.open(tmp, 'w');
     try {
       await fh.write(encode(kept));
@@ -196,7 +196,7 @@ export class ObjectDb {
 
 async function writeAtomic(file: string, text: string): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${randomBytes(4).toString('hex')}`;
+  const tmp = `${file}.tmp-${randomHex(4)}`;
   await fs.writeFile(tmp, text);
   await fs.rename(tmp, file);
 }

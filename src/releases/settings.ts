@@ -5,7 +5,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { RevError } from '../errors.js';
 // Only the limits module: reading settings must not load the fetchers.
-import { DEFAULT_LIMITS, formatBytes, type SourceLimits } from '../fetch/limits.js';
+import { DEFAULT_LIMITS, formatBytes, formatCount, type SourceLimits } from '../fetch/limits.js';
 import { writeJsonDurable } from './durable.js';
 import { acquireLock } from './lock.js';
 import type { Layout } from './paths.js';
@@ -34,7 +34,7 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
   'health.interval': { kind: 'seconds', help: 'seconds between health checks (0.25)' },
   'limit.snapshot': { kind: 'bytes', help: `bytes of files one deploy may bring, e.g. 500M or 4G (${formatBytes(DEFAULT_LIMITS.snapshotBytes)})` },
   'limit.file': { kind: 'bytes', help: `bytes of one file (${formatBytes(DEFAULT_LIMITS.fileBytes)})` },
-  'limit.entries': { kind: 'count', help: `files, links and directories in one snapshot (${DEFAULT_LIMITS.entries.toLocaleString('en-US')})` },
+  'limit.entries': { kind: 'count', help: `files, links and directories in one snapshot (${formatCount(DEFAULT_LIMITS.entries)})` },
   'limit.depth': { kind: 'count', help: `directories nested in one path (${DEFAULT_LIMITS.depth})` },
   'limit.refs': { kind: 'bytes', help: `bytes of a git server's list of branches and tags (${formatBytes(DEFAULT_LIMITS.refsBytes)})` },
   'limit.download': { kind: 'seconds', help: `seconds all of a deploy's downloads may take (${DEFAULT_LIMITS.downloadSeconds})` },

@@ -81,6 +81,9 @@ test('signal adapter: SIGHUP to the pid in a pidfile restarts the app', async (t
   w.repo.commit(webApp('v2'));
   const second = await w.toes(['deploy', 'sample', '--json']);
   assert.equal(second.code, 0, second.stderr);
+  // A signal is fire-and-forget: until the supervisor has stopped the old process, the
+  // health check may be answered by it, and a fast CLI can finish inside that window.
+  for (let i = 0; i < 50 && (await answer(port)) !== 'v2'; i++) await new Promise((r) => setTimeout(r, 100));
   assert.equal(await answer(port), 'v2');
 
   // A stale pidfile and a missing one: clear outcome, the last good release serving.

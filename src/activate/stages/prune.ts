@@ -1,7 +1,8 @@
 // prune: keep the newest `keep` good releases; the live one and the rollback target always
 // stay. Pruned releases are renamed aside here; what they alone used (their directories,
 // deploy logs, git objects and blobs nothing kept needs) is given back by `collect`, which
-// the deploy starts in the background once it has let go of the app's lock (see deploy.ts).
+// the deploy starts in the background (prune-collector.ts) once it has let go of the app's
+// lock (see deploy.ts).
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +17,7 @@ export async function prune(c: DeployCtx): Promise<void> {
 }
 
 /**
- * The collection after a prune, started in a detached process (collector.ts) once the
+ * The collection after a prune, started in a detached process (prune-collector.ts) once the
  * deploy has let go of the app's lock: the command returns when the release is live, not
  * when the deletions end. It never waits for a deploy of another app (a busy store is left
  * for the next collection), and it never fails the deploy, which is live already.
@@ -37,4 +38,5 @@ export async function collect(c: DeployCtx): Promise<void> {
   }
 }
 
-const COLLECTOR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'collector.js');
+// Beside this module, in dist/src and in the per-runtime bundles alike (an entry there).
+const COLLECTOR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'prune-collector.js');

@@ -10,9 +10,12 @@ import { lostResult, type OpResult } from '../../activate/result.js';
 import type { Layout } from '../../releases/paths.js';
 import type { DeployRunner } from './scheduler.js';
 import { triggerOf, type WorkerRequest } from './worker-request.js';
+import { workerRuntime } from './worker-runtime.js';
 
 const DEPLOY_NICE = 10;
 
+// Beside this module both in dist/src (tsc) and in the bundles (scripts/bundle.mjs puts
+// worker.js next to the chunk holding this code).
 const workerPath = path.join(path.dirname(fileURLToPath(import.meta.url)), 'worker.js');
 
 function workerEnv(layout: Layout): NodeJS.ProcessEnv {
@@ -37,7 +40,12 @@ export function rollbackInWorker(layout: Layout, app: string, release: string): 
   const req: WorkerRequest = { op: 'rollback', app, to: release, trigger: 'page' };
   return new Promise((resolve) => {
     const started = Date.now();
-    const child = spawn(process.execPath, [workerPath, JSON.stringify(req)], { env: workerEnv(layout), stdio: ['ignore', 'pipe', 'ignore'] });
+    let child;
+    try {
+      child = spawn(workerRuntime(), [workerPath, JSON.stringify(req)], { env: workerEnv(layout), stdio: ['ignore', 'pipe', 'ignore'] });
+    } catch (err) {
+      return resolve(lostResult('rollback', app, 'INTERNAL', `could not start the rollback: ${(err as Error).message}`));
+    }
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.on('error', (err) => resolve(lostResult('rollback', app, 'INTERNAL', `could not start the rollback: ${err.message}`)));
@@ -47,10 +55,12 @@ export function rollbackInWorker(layout: Layout, app: string, release: string): 
 
 export function workerRunner(layout: Layout, stderr: NodeJS.WritableStream): DeployRunner {
   const env = workerEnv(layout);
+  // Decided here, as the daemon starts: a wrong TOES_RUNTIME stops `toes serve` at once.
+  const exe = workerRuntime();
   return (app, event) => {
     const started = Date.now();
     const req: WorkerRequest = { op: 'deploy', app, trigger: triggerOf(event) };
-    const child = spawn(process.execPath, [workerPath, JSON.stringify(req)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(exe, [workerPath, JSON.stringify(req)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     // Deploys run niced: on a small box, answering webhooks and serving the running apps
     // come before a build's speed. Its install and predeploy inherit this.
     try {

@@ -1,12 +1,12 @@
 // The collection after a deploy's prune, in a process of its own so the deploy's command
 // returns as soon as its release is live: deleting a pruned release's thousands of files
 // and the blobs only it used takes longer than the rest of a one-commit deploy. Run as
-// `collector.js <app> [deploy log]` with DATA_DIR, APPS_DIR and TOES_DIR set. The deploy
+// `prune-collector.js <app> [deploy log]` with DATA_DIR, APPS_DIR and TOES_DIR set. The deploy
 // notes the collector's pid in rev/apps/<app>/collecting.json; the collector removes the
 // note when it is done and appends a summary to the deploy log.
 import fs from 'node:fs/promises';
-import { collectGarbage } from '../releases/gc.js';
-import { Layout, checkAppName, resolveRoots } from '../releases/paths.js';
+import { collectGarbage } from '../../releases/gc.js';
+import { Layout, checkAppName, resolveRoots } from '../../releases/paths.js';
 
 const [app, logFile] = process.argv.slice(2);
 const layout = new Layout(resolveRoots());
