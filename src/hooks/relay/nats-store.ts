@@ -1,0 +1,210 @@
+// The relay's store on NATS JetStream, for a cluster of stateless relay nodes (layout in
+// nats-layout.ts): registrations in a replicated KV bucket, webhooks in a replicated
+// stream with the delivery id as the dedupe id, `append` resolved only once the
+// publish is acknowledged by a quorum. Counts per app come from the stream's per-subject
+// counts, so every node sees the same numbers and the drop-oldest policy (room.ts) holds
+// across nodes. Webhooks past the age limit are dropped by the stream itself (max_age).
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import { JetStreamApiError } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { EventLog } from '../shared/event-log.js';
+import { NatsClaims } from './nats-claims.js';
+import { connectNats, type NatsOptions } from './nats-connect.js';
+import { NatsFeed } from './nats-feed.js';
+import { decodeDelivery, decodeMeta, encodeDelivery, type NatsLayout } from './nats-layout.js';
+import type { DeliveryFeed, FeedTarget, LinkClaim, Registration, RelayStore, Settled, StoredDelivery, WaitingCounts, WaitingDelivery } from './store.js';
+
+/** Bounded memo tables: a node serving 100,000 instances keeps a few MB of them. */
+const MEMO = 200_000;
+
+function remember<K, V>(m: Map<K, V>, k: K, v: V): void {
+  if (m.size >= MEMO) m.clear();
+  m.set(k, v);
+}
+
+export interface NatsStoreOptions extends NatsOptions {
+  /** This node's name, in its NATS connection and its link claims. */
+  node: string;
+  maxAgeMs: number;
+  /** How often consumers send idle heartbeats; one silent for three is made again. */
+  heartbeatMs: number;
+  log: EventLog;
+}
+
+export class NatsRelayStore implements RelayStore {
+  readonly expiresItself = true;
+  /** Registrations never change once made: a secret hash looked up once is kept. */
+  private hashes = new Map<string, string>();
+  /** Delivery id -> stream sequence, for settling without a scan. */
+  private seqs = new Map<string, number>();
+  private feeds = new Set<NatsFeed>();
+  private claims: NatsClaims;
+  private watchdog: NodeJS.Timeout;
+
+  private constructor(
+    private nc: NatsConnection,
+    private js: JetStreamClient,
+    private jsm: JetStreamManager,
+    readonly layout: NatsLayout,
+    private registrations: KV,
+    links: KV,
+    readonly replicas: number,
+    private o: NatsStoreOptions,
+  ) {
+    this.claims = new NatsClaims(nc, links, layout.claims, o.node);
+    // A consumer that stopped even its idle heartbeats is gone (its NATS server died):
+    // make it again, on a server that is up.
+    this.watchdog = setInterval(() => {
+      const silent = Date.now() - 3 * o.heartbeatMs - 1_000;
+      for (const f of this.feeds) {
+        if (f.lastHeard < silent) {
+          o.log('consumer-remade', { instance: f.instance });
+          f.remake().catch((err) => o.log('error', { instance: f.instance, reason: `remaking its consumer: ${(err as Error).message}` }));
+        }
+      }
+    }, o.heartbeatMs);
+    this.watchdog.unref();
+  }
+
+  static async open(o: NatsStoreOptions): Promise<NatsRelayStore> {
+    const p = await connectNats(o, o.node, o.log, o.maxAgeMs);
+    return new NatsRelayStore(p.nc, p.js, p.jsm, p.layout, p.instances, p.links, p.replicas, o);
+  }
+
+  async register(id: string, secretHash: string): Promise<Registration> {
+    const value = JSON.stringify({ secretHash, createdAt: new Date().toISOString() });
+    try {
+      // Create only if absent: two nodes registering one id at once cannot both win.
+      await this.registrations.create(id, value);
+      remember(this.hashes, id, secretHash);
+      return 'created';
+    } catch (err) {
+      const cur = await this.lookup(id);
+      if (cur === undefined) throw err;
+      return cur === secretHash ? 'exists' : 'taken';
+    }
+  }
+
+  async lookup(id: string): Promise<string | undefined> {
+    const known = this.hashes.get(id);
+    if (known !== undefined) return known;
+    const e = await this.registrations.get(id);
+    if (!e || e.operation !== 'PUT') return undefined;
+    const hash = e.json<{ secretHash: string }>().secretHash;
+    remember(this.hashes, id, hash);
+    return hash;
+  }
+
+  async append(instance: string, d: StoredDelivery): Promise<void> {
+    const data = encodeDelivery(d);
+    const ack = await this.js.publish(this.layout.hook(instance, d.app, data.length), data, { msgID: d.id, timeout: 10_000 });
+    remember(this.seqs, d.id, ack.seq);
+  }
+
+  async pending(instance: string, limit = Infinity, app?: string): Promise<WaitingDelivery[]> {
+    const filter = this.layout.hooks(instance, app);
+    const out: WaitingDelivery[] = [];
+    let seq = 0;
+    while (out.length < limit) {
+      const m = await this.jsm.streams.getMessage(this.layout.stream, { seq, next_by_subj: filter } as never);
+      if (!m) break;
+      const { id, app: a, at } = decodeMeta(m.data);
+      remember(this.seqs, id, m.seq);
+      out.push({ id, app: a, at });
+      seq = m.seq + 1;
+    }
+    return out;
+  }
+
+  private async seqOf(instance: string, id: string): Promise<number | undefined> {
+    const known = this.seqs.get(id);
+    if (known !== undefined) return known;
+    // Not seen by this node: look through the instance's waiting webhooks (rare).
+    await this.pending(instance);
+    return this.seqs.get(id);
+  }
+
+  async read(instance: string, id: string): Promise<StoredDelivery | undefined> {
+    const seq = await this.seqOf(instance, id);
+    if (seq === undefined) return undefined;
+    const m = await this.jsm.streams.getMessage(this.layout.stream, { seq });
+    if (!m) return undefined;
+    const d = decodeDelivery(m.data);
+    return d.id === id ? d : undefined;
+  }
+
+  async settle(instance: string, id: string, _how: Settled): Promise<boolean> {
+    const seq = await this.seqOf(instance, id);
+    if (seq === undefined) return false;
+    this.seqs.delete(id);
+    return this.deleteSeq(seq);
+  }
+
+  private async deleteSeq(seq: number): Promise<boolean> {
+    try {
+      return await this.jsm.streams.deleteMessage(this.layout.stream, seq, false);
+    } catch (err) {
+      // Settled already, here or by another node.
+      if (err instanceof JetStreamApiError && /not found/i.test(err.message)) return false;
+      throw err;
+    }
+  }
+
+  async counts(instance: string): Promise<WaitingCounts> {
+    const info = await this.jsm.streams.info(this.layout.stream, { subjects_filter: this.layout.hooks(instance) });
+    const c: WaitingCounts = { waiting: 0, bytes: 0, apps: {} };
+    for (const [subject, n] of Object.entries(info.state.subjects ?? {})) {
+      const { app, maxBytes } = this.layout.parseHook(subject);
+      const a = (c.apps[app] ??= { waiting: 0, bytes: 0 });
+      a.waiting += n;
+      a.bytes += n * maxBytes;
+      c.waiting += n;
+      c.bytes += n * maxBytes;
+    }
+    return c;
+  }
+
+  async totals(): Promise<{ instances: number; waiting: number }> {
+    const [status, info] = await Promise.all([this.registrations.status(), this.jsm.streams.info(this.layout.stream)]);
+    return { instances: status.values, waiting: info.state.messages };
+  }
+
+  async instances(): Promise<string[]> {
+    const out: string[] = [];
+    for await (const k of await this.registrations.keys()) out.push(k);
+    return out;
+  }
+
+  async compact(): Promise<void> {
+    // The stream gives back room by itself.
+  }
+
+  async feed(instance: string, to: FeedTarget, window: number): Promise<DeliveryFeed> {
+    const f = new NatsFeed({ nc: this.nc, jsm: this.jsm, layout: this.layout, heartbeatMs: this.o.heartbeatMs, settle: (seq) => this.deleteSeq(seq) }, instance, to, window);
+    this.feeds.add(f);
+    const close = f.close.bind(f);
+    f.close = async () => {
+      this.feeds.delete(f);
+      await close();
+    };
+    try {
+      await f.start();
+    } catch (err) {
+      await f.close();
+      throw err;
+    }
+    return f;
+  }
+
+  claim(instance: string, lost: () => void): Promise<LinkClaim> {
+    return this.claims.claim(instance, lost);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.watchdog);
+    for (const f of [...this.feeds]) await f.close();
+    this.claims.close();
+    await this.nc.drain().catch(() => this.nc.close());
+  }
+}
