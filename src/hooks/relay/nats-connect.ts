@@ -87,7 +87,8 @@ export async function connectNats(o: NatsOptions, node: string, log: EventLog, m
     if ((nc.info?.max_payload ?? 0) < NEEDED_PAYLOAD) {
       throw new Error(`NATS takes messages of at most ${nc.info?.max_payload} bytes; webhooks need ${NEEDED_PAYLOAD}: set max_payload: 2MB in every nats-server's config`);
     }
-    const jsm = await jetstreamManager(nc, { timeout: 10_000 });
+    // Short: a request that landed on a server just killed is better tried again soon.
+    const jsm = await jetstreamManager(nc, { timeout: 5_000 });
     const known = new Set([...o.servers, ...(nc.info?.connect_urls ?? [])]);
     const replicas = o.replicas ?? Math.min(3, known.size);
     await ensureStream(jsm, layout, replicas, maxAgeMs, log);

@@ -1,18 +1,20 @@
-// One connected instance's deliveries on a relay cluster: a durable push consumer named for
-// the instance (filter <prefix>.hooks.<instance>.>, explicit acks, at most `window` unacked)
-// pushes to <prefix>.dlv.<instance>, which only the node holding the link subscribes to.
-// The instance's ack deletes the message from the stream (a replicated delete, answered
-// once a quorum has it), then acks it to the consumer.
+// One connected instance's deliveries on a relay cluster: a durable push consumer made for
+// the link (filter <prefix>.hooks.<instance>.>, explicit acks, at most `window` unacked)
+// pushes to <prefix>.dlv.<instance>.<consumer>, which only the node holding the link
+// subscribes to. The instance's ack deletes the message from the stream (a replicated
+// delete, answered once a quorum has it), then acks it to the consumer.
 //
-// Why the consumer is replicated once and kept in memory: it holds only positions; every
-// unacked webhook stays in the replicated stream, so a consumer lost with its NATS server
-// loses nothing: a new one starts again from the first webhook still waiting. That makes a
-// consumer cost a few KB and about 2 ms to create (a replicated one took ~0.5 s here),
-// which is what lets 10,000s of instances connect at once. Each link deletes and recreates
-// it, so everything unacked is resent at once to a new link, as on a single relay.
-// `inactive_threshold` removes it once no node has listened for a while, so idle instances
-// cost the servers nothing; idle heartbeats let the node notice a consumer that vanished
-// with its server and make it again.
+// Why a consumer per link, replicated once and kept in memory: it holds only positions;
+// every unacked webhook stays in the replicated stream, so a consumer lost with its NATS
+// server loses nothing, and a new one starts again at the oldest webhook still waiting:
+// everything unacked is resent at once to a new link, as on a single relay. Such a
+// consumer costs a few KB and ~2 ms to make (a replicated one took ~0.5 s here), which is
+// what lets 10,000s of instances connect at once. A fresh name each time, because a
+// consumer whose server died can be neither deleted nor made again under its old name
+// until that server returns. The previous one is deleted when its link ends, and
+// `inactive_threshold` removes any that nobody listens to (its node was killed). Idle
+// heartbeats let the node notice a consumer that vanished with its server.
+import { randomBytes } from 'node:crypto';
 import { AckPolicy, DeliverPolicy, type JetStreamManager } from '@nats-io/jetstream';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { decodeDelivery, type NatsLayout } from './nats-layout.js';
@@ -44,27 +46,39 @@ export class NatsFeed implements DeliveryFeed {
     private window: number,
   ) {}
 
+  private consumer?: string;
+
   async start(): Promise<void> {
-    this.sub = this.ctx.nc.subscribe(this.ctx.layout.deliver(this.instance), { callback: (err, m) => void (err || this.onMsg(m)) });
     await this.remake();
   }
 
-  /** Deletes and creates the consumer: it starts again at the oldest webhook still waiting. */
+  get isRemaking(): boolean {
+    return this.remaking !== undefined;
+  }
+
+  /** Moves the link to a new consumer, which starts again at the oldest webhook still waiting. */
   remake(): Promise<void> {
-    this.remaking ??= this.recreate().finally(() => (this.remaking = undefined));
+    this.remaking ??= this.switchConsumer().finally(() => (this.remaking = undefined));
     return this.remaking;
   }
 
-  private async recreate(): Promise<void> {
-    const { jsm, layout, heartbeatMs } = this.ctx;
-    await jsm.consumers.delete(layout.stream, this.instance).catch(() => {});
-    if (this.closed) return;
+  private async switchConsumer(): Promise<void> {
+    const { nc, jsm, layout, heartbeatMs } = this.ctx;
+    const name = `${this.instance}-${randomBytes(4).toString('hex')}`;
+    const old = this.consumer;
+    // Switched before the consumer exists: it starts pushing at once, and what the old one
+    // sent but nobody acked is what the new one sends first.
+    this.sub?.unsubscribe();
+    const sub = nc.subscribe(layout.deliver(this.instance, name), { callback: (err, m) => void (err || sub !== this.sub || this.onMsg(m)) });
+    this.sub = sub;
+    this.consumer = name;
     this.inflight.clear();
     this.lastHeard = Date.now();
+    if (old) this.drop(old);
     await jsm.consumers.add(layout.stream, {
-      durable_name: this.instance,
+      durable_name: name,
       filter_subject: layout.hooks(this.instance),
-      deliver_subject: layout.deliver(this.instance),
+      deliver_subject: layout.deliver(this.instance, name),
       deliver_policy: DeliverPolicy.All,
       ack_policy: AckPolicy.Explicit,
       max_ack_pending: this.window,
@@ -74,6 +88,13 @@ export class NatsFeed implements DeliveryFeed {
       num_replicas: 1,
       mem_storage: true,
     });
+    // Closed while it was being made: nobody will listen to it.
+    if (this.closed) this.drop(name);
+  }
+
+  /** Best effort: a consumer that cannot be deleted now goes once nobody listens to it. */
+  private drop(name: string): void {
+    this.ctx.jsm.consumers.delete(this.ctx.layout.stream, name).catch(() => {});
   }
 
   private onMsg(m: Msg): void {
@@ -130,8 +151,9 @@ export class NatsFeed implements DeliveryFeed {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    // The consumer stays: with nobody listening it pauses, and the next link remakes it.
     this.sub?.unsubscribe();
+    // What it delivered and nobody acked waits in the stream for the next link's consumer.
+    if (this.consumer) this.drop(this.consumer);
   }
 
   get isClosed(): boolean {

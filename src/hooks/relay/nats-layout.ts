@@ -3,7 +3,7 @@
 //                               an acked, dropped or expired webhook is deleted from it
 //   KV      <prefix>_instances  instance id -> {secretHash, createdAt}
 //   KV      <prefix>_links      instance id -> the node and connection holding its link
-//   subject <prefix>.dlv.<instance>  where the instance's consumer pushes its deliveries
+//   consumer <instance>-<random> one per link, pushing to <prefix>.dlv.<instance>.<consumer>
 //   subject <prefix>.claims          "instance X has a new link, revision R", to every node
 // The app and a size class are subject tokens so that per-subject counts of the stream (one
 // request) give what the drop-oldest policy needs: waiting webhooks per app, and an upper
@@ -38,8 +38,9 @@ export class NatsLayout {
     return `${this.prefix}.hooks.${instance}.${appToken(app)}.${sizeClass(bytes)}`;
   }
 
-  deliver(instance: string): string {
-    return `${this.prefix}.dlv.${instance}`;
+  /** Where a link's consumer pushes its deliveries. */
+  deliver(instance: string, consumer: string): string {
+    return `${this.prefix}.dlv.${instance}.${consumer}`;
   }
 
   /** The app and the upper bound of the payload's bytes a stored subject stands for. */

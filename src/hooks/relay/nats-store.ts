@@ -15,6 +15,31 @@ import { NatsFeed } from './nats-feed.js';
 import { decodeDelivery, decodeMeta, encodeDelivery, type NatsLayout } from './nats-layout.js';
 import type { DeliveryFeed, FeedTarget, LinkClaim, Registration, RelayStore, Settled, StoredDelivery, WaitingCounts, WaitingDelivery } from './store.js';
 
+/**
+ * Runs `fn` again while NATS is between leaders (a node died: a few seconds without
+ * responders), for up to `budgetMs`. Safe for what it is used for: a publish carries its
+ * dedupe id, and a delete of a deleted message says so.
+ */
+async function persist<T>(fn: () => Promise<T>, budgetMs: number): Promise<T> {
+  const deadline = Date.now() + budgetMs;
+  for (let wait = 100; ; wait = Math.min(1_000, wait * 2)) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() + wait > deadline || isNotFound(err)) throw err;
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}
+
+const isNotFound = (err: unknown) => err instanceof JetStreamApiError && /not found/i.test(err.message);
+
+/**
+ * A consumer's idle heartbeat: the links' interval, at most 10 s, so a consumer lost with
+ * its NATS server is made again within ~30 s. Each idle consumer sends one per interval.
+ */
+const consumerHeartbeatMs = (linkMs: number) => Math.min(linkMs, 10_000);
+
 /** Bounded memo tables: a node serving 100,000 instances keeps a few MB of them. */
 const MEMO = 200_000;
 
@@ -41,6 +66,7 @@ export class NatsRelayStore implements RelayStore {
   private feeds = new Set<NatsFeed>();
   private claims: NatsClaims;
   private watchdog: NodeJS.Timeout;
+  private connected = true;
 
   private constructor(
     private nc: NatsConnection,
@@ -53,17 +79,24 @@ export class NatsRelayStore implements RelayStore {
     private o: NatsStoreOptions,
   ) {
     this.claims = new NatsClaims(nc, links, layout.claims, o.node);
+    void (async () => {
+      for await (const st of nc.status()) {
+        if (st.type === 'disconnect') this.connected = false;
+        else if (st.type === 'reconnect') this.connected = true;
+      }
+    })();
     // A consumer that stopped even its idle heartbeats is gone (its NATS server died):
     // make it again, on a server that is up.
+    const beat = consumerHeartbeatMs(o.heartbeatMs);
     this.watchdog = setInterval(() => {
-      const silent = Date.now() - 3 * o.heartbeatMs - 1_000;
+      const silent = Date.now() - 3 * beat - 1_000;
       for (const f of this.feeds) {
-        if (f.lastHeard < silent) {
+        if (f.lastHeard < silent && !f.isRemaking) {
           o.log('consumer-remade', { instance: f.instance });
           f.remake().catch((err) => o.log('error', { instance: f.instance, reason: `remaking its consumer: ${(err as Error).message}` }));
         }
       }
-    }, o.heartbeatMs);
+    }, beat);
     this.watchdog.unref();
   }
 
@@ -98,7 +131,8 @@ export class NatsRelayStore implements RelayStore {
 
   async append(instance: string, d: StoredDelivery): Promise<void> {
     const data = encodeDelivery(d);
-    const ack = await this.js.publish(this.layout.hook(instance, d.app, data.length), data, { msgID: d.id, timeout: 10_000 });
+    // Within a sender's patience (GitHub waits 10 s, and never retries by itself).
+    const ack = await persist(() => this.js.publish(this.layout.hook(instance, d.app, data.length), data, { msgID: d.id, timeout: 4_000 }), 8_000);
     remember(this.seqs, d.id, ack.seq);
   }
 
@@ -143,10 +177,12 @@ export class NatsRelayStore implements RelayStore {
 
   private async deleteSeq(seq: number): Promise<boolean> {
     try {
-      return await this.jsm.streams.deleteMessage(this.layout.stream, seq, false);
+      // An ack the instance sent must not be lost to a leader election: it would be resent
+      // only after the consumer's ack wait.
+      return await persist(() => this.jsm.streams.deleteMessage(this.layout.stream, seq, false), 30_000);
     } catch (err) {
       // Settled already, here or by another node.
-      if (err instanceof JetStreamApiError && /not found/i.test(err.message)) return false;
+      if (isNotFound(err)) return false;
       throw err;
     }
   }
@@ -181,7 +217,7 @@ export class NatsRelayStore implements RelayStore {
   }
 
   async feed(instance: string, to: FeedTarget, window: number): Promise<DeliveryFeed> {
-    const f = new NatsFeed({ nc: this.nc, jsm: this.jsm, layout: this.layout, heartbeatMs: this.o.heartbeatMs, settle: (seq) => this.deleteSeq(seq) }, instance, to, window);
+    const f = new NatsFeed({ nc: this.nc, jsm: this.jsm, layout: this.layout, heartbeatMs: consumerHeartbeatMs(this.o.heartbeatMs), settle: (seq) => this.deleteSeq(seq) }, instance, to, window);
     this.feeds.add(f);
     const close = f.close.bind(f);
     f.close = async () => {
@@ -195,6 +231,10 @@ export class NatsRelayStore implements RelayStore {
       throw err;
     }
     return f;
+  }
+
+  available(): boolean {
+    return !this.nc.isClosed() && !this.nc.isDraining() && this.connected;
   }
 
   claim(instance: string, lost: () => void): Promise<LinkClaim> {
