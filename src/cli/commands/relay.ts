@@ -21,6 +21,7 @@ async function natsOptions(args: Record<string, unknown>) {
     credsFile: args['nats-creds'] === undefined ? undefined : path.resolve(String(args['nats-creds'])),
     prefix,
     replicas: wholeNumber(args.replicas, 'replicas', 1, 5),
+    shards: wholeNumber(args['nats-shards'], 'nats-shards', 1, 256),
   };
 }
 
@@ -48,6 +49,7 @@ export default defineCommand({
     'nats-creds': { type: 'string', description: 'NATS credentials file (else TOES_RELAY_NATS_CREDS, _USER and _PASSWORD, or _TOKEN from the environment)', valueHint: 'FILE' },
     'nats-prefix': { type: 'string', description: 'Names of the stream, buckets and subjects in NATS (default toes_relay)', valueHint: 'NAME' },
     replicas: { type: 'string', description: 'Copies of each webhook and registration in NATS (default 3, fewer in a smaller cluster)', valueHint: 'N' },
+    'nats-shards': { type: 'string', description: 'Streams the webhooks are spread over; fixed by the first node of a new cluster (default 16)', valueHint: 'N' },
     host: { type: 'string', description: 'Address to listen on (default 127.0.0.1)', valueHint: 'HOST' },
     port: { type: 'string', description: 'Port (default 7421; 0 picks a free one)', valueHint: 'PORT' },
     'max-pending': { type: 'string', description: 'Undelivered webhooks kept per instance; past it the oldest of the app holding the most is dropped (default 10000)', valueHint: 'N' },
@@ -68,8 +70,8 @@ export default defineCommand({
       if (!args.data === !args.nats) {
         throw new RevError('USAGE', args.data ? 'Give the relay --data DIR or --nats URLs, not both.' : 'Give the relay a directory for its data (`toes relay --data DIR`) or a NATS cluster (`toes relay --nats URL[,URL…]`).');
       }
-      if (!args.nats && (args.replicas !== undefined || args['nats-creds'] !== undefined || args['nats-prefix'] !== undefined)) {
-        throw new RevError('USAGE', '--replicas, --nats-creds and --nats-prefix go with --nats.');
+      if (!args.nats && ['replicas', 'nats-creds', 'nats-prefix', 'nats-shards'].some((k) => args[k] !== undefined)) {
+        throw new RevError('USAGE', '--replicas, --nats-creds, --nats-prefix and --nats-shards go with --nats.');
       }
       const store = args.nats ? { nats: await natsOptions(args) } : { dataDir: path.resolve(args.data!) };
       const { startRelay } = await import('../../hooks/relay/server.js');

@@ -115,6 +115,11 @@ export class FileRelayStore implements RelayStore {
     return true;
   }
 
+  /** A directory has one relay process (its journals are not shared). */
+  writers(): number {
+    return 1;
+  }
+
   /** One process holds every link: the hub replaces an older one itself. */
   async claim(): Promise<LinkClaim> {
     return { won: true, release() {} };

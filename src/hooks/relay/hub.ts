@@ -114,11 +114,12 @@ export class LinkHub {
   /** Claims the instance (other relay nodes close their older link), then starts its feed. */
   private async start(link: Link, current: () => boolean, from?: string): Promise<void> {
     const { instance, ws } = link;
-    const claim = await this.store.claim(instance, () => this.replace(link));
+    const step = <T>(what: string, p: Promise<T>) => p.catch((err: Error) => Promise.reject(new Error(`${what}: ${err.message}`)));
+    const claim = await step('claiming the instance', this.store.claim(instance, () => this.replace(link)));
     link.claim = claim;
     if (!current() || ws.readyState !== ws.OPEN) return claim.release();
     if (!claim.won) return this.replace(link);
-    const waiting = (await this.store.counts(instance)).waiting;
+    const waiting = (await step('counting what waits', this.store.counts(instance))).waiting;
     if (!current() || ws.readyState !== ws.OPEN) return;
     this.log('connected', { instance, from, pending: waiting });
     ws.send(JSON.stringify({ type: 'hello', instance, pending: waiting }));
@@ -130,7 +131,7 @@ export class LinkHub {
       this.log('error', { instance, reason });
       ws.terminate();
     };
-    const feed = await this.store.feed(instance, { send, fail }, WINDOW);
+    const feed = await step('starting its deliveries', this.store.feed(instance, { send, fail }, WINDOW));
     link.feed = feed;
     // Closed while the feed started: the close handler ran before the feed was there.
     if (ws.readyState !== ws.OPEN) await feed.close();

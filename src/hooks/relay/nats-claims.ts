@@ -5,6 +5,7 @@
 // reads the key back after announcing itself: if a newer revision is there, it lost.
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { listenJson } from './nats-listen.js';
 import type { LinkClaim } from './store.js';
 
 interface Held {
@@ -22,15 +23,7 @@ export class NatsClaims {
     private subject: string,
     private node: string,
   ) {
-    this.sub = nc.subscribe(subject, {
-      callback: (err, m) => {
-        if (err) return;
-        try {
-          const { i, rev } = m.json<{ i: string; rev: number }>();
-          this.superseded(i, rev);
-        } catch {}
-      },
-    });
+    this.sub = listenJson<{ i: string; rev: number }>(nc, subject, ({ i, rev }) => this.superseded(i, rev));
   }
 
   private superseded(instance: string, rev: number): void {

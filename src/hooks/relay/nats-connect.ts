@@ -6,7 +6,7 @@ import { connect, credsAuthenticator, type NatsConnection, type ConnectionOption
 import { jetstream, jetstreamManager, RetentionPolicy, StorageType, DiscardPolicy, type JetStreamClient, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { EventLog } from '../shared/event-log.js';
-import { NatsLayout } from './nats-layout.js';
+import { NatsLayout, SHARDS } from './nats-layout.js';
 
 export interface NatsOptions {
   /** `nats://host:port` URLs, without credentials. */
@@ -16,6 +16,8 @@ export interface NatsOptions {
   prefix?: string;
   /** Copies of each webhook and registration; default 3, or fewer when the cluster is smaller. */
   replicas?: number;
+  /** Streams the webhooks are spread over, fixed by the first node to start (default 16). */
+  shards?: number;
   /** Where the credentials are read from (the process's environment unless given). */
   env?: NodeJS.ProcessEnv;
 }
@@ -68,7 +70,6 @@ function credentials(o: NatsOptions, env: NodeJS.ProcessEnv): Partial<Connection
 
 export async function connectNats(o: NatsOptions, node: string, log: EventLog, maxAgeMs: number): Promise<NatsParts> {
   const env = o.env ?? process.env;
-  const layout = new NatsLayout(o.prefix ?? 'toes_relay');
   const nc = await connect({
     servers: o.servers,
     ...credentials(o, env),
@@ -91,10 +92,12 @@ export async function connectNats(o: NatsOptions, node: string, log: EventLog, m
     const jsm = await jetstreamManager(nc, { timeout: 5_000 });
     const known = new Set([...o.servers, ...(nc.info?.connect_urls ?? [])]);
     const replicas = o.replicas ?? Math.min(3, known.size);
-    await ensureStream(jsm, layout, replicas, maxAgeMs, log);
+    const prefix = o.prefix ?? 'toes_relay';
     const kvm = new Kvm(nc);
-    const instances = await kvm.create(layout.instancesBucket, { replicas, history: 1 });
-    const links = await kvm.create(layout.linksBucket, { replicas, history: 1 });
+    const instances = await kvm.create(`${prefix}_instances`, { replicas, history: 1 });
+    const links = await kvm.create(`${prefix}_links`, { replicas, history: 1 });
+    const layout = new NatsLayout(prefix, await agreedShards(links, o.shards ?? SHARDS, log));
+    await Promise.all(layout.streams().map((st) => ensureStream(jsm, st, replicas, maxAgeMs, log)));
     return { nc, js: jetstream(nc, { timeout: 10_000 }), jsm, layout, instances, links, replicas };
   } catch (err) {
     await nc.close().catch(() => {});
@@ -102,10 +105,21 @@ export async function connectNats(o: NatsOptions, node: string, log: EventLog, m
   }
 }
 
-async function ensureStream(jsm: JetStreamManager, layout: NatsLayout, replicas: number, maxAgeMs: number, log: EventLog): Promise<void> {
+/** Every node must spread instances the same way: the first one to start writes the count, the others read it. */
+async function agreedShards(links: KV, wanted: number, log: EventLog): Promise<number> {
+  // Not an instance id (those are 8 to 64 characters), so it cannot collide with one.
+  await links.create('shards', String(wanted)).catch(() => {});
+  const e = await links.get('shards');
+  const n = Number(e?.string());
+  if (!Number.isInteger(n) || n < 1) throw new Error('the NATS links bucket holds no valid shard count under "shards"');
+  if (n !== wanted) log('nats-shards', { shards: n, asked: wanted, reason: 'the cluster was made with this count; it cannot change' });
+  return n;
+}
+
+async function ensureStream(jsm: JetStreamManager, st: { name: string; subjects: string[] }, replicas: number, maxAgeMs: number, log: EventLog): Promise<void> {
   const want: Partial<StreamConfig> & { name: string } = {
-    name: layout.stream,
-    subjects: [`${layout.prefix}.hooks.>`],
+    name: st.name,
+    subjects: st.subjects,
     // Limits, not work-queue: an acked webhook is deleted by the relay (a replicated
     // delete). nats-server 2.9 removes a work-queue message on ack only on the replicas that
     // hold the consumer, and the consumers here are kept on one (nats-feed.ts says why).
@@ -123,13 +137,13 @@ async function ensureStream(jsm: JetStreamManager, layout: NatsLayout, replicas:
     return;
   } catch (err) {
     // Another node made it first, maybe with other limits: this node's flags win, and say so.
-    const info = await jsm.streams.info(layout.stream).catch(() => {
+    const info = await jsm.streams.info(st.name).catch(() => {
       throw err;
     });
     const c = info.config;
     if (c.max_age !== want.max_age || c.num_replicas !== want.num_replicas) {
-      await jsm.streams.update(layout.stream, { ...c, max_age: want.max_age!, num_replicas: want.num_replicas! });
-      log('nats-stream-updated', { stream: layout.stream, replicas, maxAgeS: Math.round(maxAgeMs / 1000), was: `replicas ${c.num_replicas}, max age ${Math.round(c.max_age / 1e9)} s` });
+      await jsm.streams.update(st.name, { ...c, max_age: want.max_age!, num_replicas: want.num_replicas! });
+      log('nats-stream-updated', { stream: st.name, replicas, maxAgeS: Math.round(maxAgeMs / 1000), was: `replicas ${c.num_replicas}, max age ${Math.round(c.max_age / 1e9)} s` });
     }
   }
 }

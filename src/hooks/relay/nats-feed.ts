@@ -63,6 +63,18 @@ export class NatsFeed implements DeliveryFeed {
   }
 
   private async switchConsumer(): Promise<void> {
+    // nats-server 2.9 places a one-replica consumer on any of the stream's servers, a dead
+    // one too for a while after it died; that attempt times out. Another name, another draw.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.tryConsumer();
+      } catch (err) {
+        if (this.closed || attempt >= 4) throw err;
+      }
+    }
+  }
+
+  private async tryConsumer(): Promise<void> {
     const { nc, jsm, layout, heartbeatMs } = this.ctx;
     const name = `${this.instance}-${randomBytes(4).toString('hex')}`;
     const old = this.consumer;
@@ -75,7 +87,7 @@ export class NatsFeed implements DeliveryFeed {
     this.inflight.clear();
     this.lastHeard = Date.now();
     if (old) this.drop(old);
-    await jsm.consumers.add(layout.stream, {
+    await jsm.consumers.add(layout.streamOf(this.instance), {
       durable_name: name,
       filter_subject: layout.hooks(this.instance),
       deliver_subject: layout.deliver(this.instance, name),
@@ -94,7 +106,7 @@ export class NatsFeed implements DeliveryFeed {
 
   /** Best effort: a consumer that cannot be deleted now goes once nobody listens to it. */
   private drop(name: string): void {
-    this.ctx.jsm.consumers.delete(this.ctx.layout.stream, name).catch(() => {});
+    this.ctx.jsm.consumers.delete(this.ctx.layout.streamOf(this.instance), name).catch(() => {});
   }
 
   private onMsg(m: Msg): void {

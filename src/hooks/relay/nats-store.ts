@@ -12,6 +12,7 @@ import type { EventLog } from '../shared/event-log.js';
 import { NatsClaims } from './nats-claims.js';
 import { connectNats, type NatsOptions } from './nats-connect.js';
 import { NatsFeed } from './nats-feed.js';
+import { NatsNodes } from './nats-nodes.js';
 import { decodeDelivery, decodeMeta, encodeDelivery, type NatsLayout } from './nats-layout.js';
 import type { DeliveryFeed, FeedTarget, LinkClaim, Registration, RelayStore, Settled, StoredDelivery, WaitingCounts, WaitingDelivery } from './store.js';
 
@@ -65,8 +66,10 @@ export class NatsRelayStore implements RelayStore {
   private seqs = new Map<string, number>();
   private feeds = new Set<NatsFeed>();
   private claims: NatsClaims;
+  private nodes: NatsNodes;
   private watchdog: NodeJS.Timeout;
   private connected = true;
+  private totaling?: Promise<{ instances: number; waiting: number }>;
 
   private constructor(
     private nc: NatsConnection,
@@ -79,6 +82,7 @@ export class NatsRelayStore implements RelayStore {
     private o: NatsStoreOptions,
   ) {
     this.claims = new NatsClaims(nc, links, layout.claims, o.node);
+    this.nodes = new NatsNodes(nc, layout.nodes, o.node);
     void (async () => {
       for await (const st of nc.status()) {
         if (st.type === 'disconnect') this.connected = false;
@@ -102,7 +106,10 @@ export class NatsRelayStore implements RelayStore {
 
   static async open(o: NatsStoreOptions): Promise<NatsRelayStore> {
     const p = await connectNats(o, o.node, o.log, o.maxAgeMs);
-    return new NatsRelayStore(p.nc, p.js, p.jsm, p.layout, p.instances, p.links, p.replicas, o);
+    const store = new NatsRelayStore(p.nc, p.js, p.jsm, p.layout, p.instances, p.links, p.replicas, o);
+    // The other nodes answer the hello: known before the first webhook is taken.
+    await new Promise((r) => setTimeout(r, 300));
+    return store;
   }
 
   async register(id: string, secretHash: string): Promise<Registration> {
@@ -141,7 +148,7 @@ export class NatsRelayStore implements RelayStore {
     const out: WaitingDelivery[] = [];
     let seq = 0;
     while (out.length < limit) {
-      const m = await this.jsm.streams.getMessage(this.layout.stream, { seq, next_by_subj: filter } as never);
+      const m = await this.jsm.streams.getMessage(this.layout.streamOf(instance), { seq, next_by_subj: filter } as never);
       if (!m) break;
       const { id, app: a, at } = decodeMeta(m.data);
       remember(this.seqs, id, m.seq);
@@ -162,7 +169,7 @@ export class NatsRelayStore implements RelayStore {
   async read(instance: string, id: string): Promise<StoredDelivery | undefined> {
     const seq = await this.seqOf(instance, id);
     if (seq === undefined) return undefined;
-    const m = await this.jsm.streams.getMessage(this.layout.stream, { seq });
+    const m = await this.jsm.streams.getMessage(this.layout.streamOf(instance), { seq });
     if (!m) return undefined;
     const d = decodeDelivery(m.data);
     return d.id === id ? d : undefined;
@@ -172,14 +179,14 @@ export class NatsRelayStore implements RelayStore {
     const seq = await this.seqOf(instance, id);
     if (seq === undefined) return false;
     this.seqs.delete(id);
-    return this.deleteSeq(seq);
+    return this.deleteSeq(instance, seq);
   }
 
-  private async deleteSeq(seq: number): Promise<boolean> {
+  private async deleteSeq(instance: string, seq: number): Promise<boolean> {
     try {
       // An ack the instance sent must not be lost to a leader election: it would be resent
       // only after the consumer's ack wait.
-      return await persist(() => this.jsm.streams.deleteMessage(this.layout.stream, seq, false), 30_000);
+      return await persist(() => this.jsm.streams.deleteMessage(this.layout.streamOf(instance), seq, false), 30_000);
     } catch (err) {
       // Settled already, here or by another node.
       if (isNotFound(err)) return false;
@@ -188,7 +195,7 @@ export class NatsRelayStore implements RelayStore {
   }
 
   async counts(instance: string): Promise<WaitingCounts> {
-    const info = await this.jsm.streams.info(this.layout.stream, { subjects_filter: this.layout.hooks(instance) });
+    const info = await this.jsm.streams.info(this.layout.streamOf(instance), { subjects_filter: this.layout.hooks(instance) });
     const c: WaitingCounts = { waiting: 0, bytes: 0, apps: {} };
     for (const [subject, n] of Object.entries(info.state.subjects ?? {})) {
       const { app, maxBytes } = this.layout.parseHook(subject);
@@ -201,9 +208,17 @@ export class NatsRelayStore implements RelayStore {
     return c;
   }
 
-  async totals(): Promise<{ instances: number; waiting: number }> {
-    const [status, info] = await Promise.all([this.registrations.status(), this.jsm.streams.info(this.layout.stream)]);
-    return { instances: status.values, waiting: info.state.messages };
+  totals(): Promise<{ instances: number; waiting: number }> {
+    // Health checks from every balancer at once share one round of requests (a count per shard).
+    this.totaling ??= (async () => {
+      try {
+        const [status, ...infos] = await Promise.all([this.registrations.status(), ...this.layout.streams().map((st) => this.jsm.streams.info(st.name))]);
+        return { instances: status.values, waiting: infos.reduce((n, i) => n + i.state.messages, 0) };
+      } finally {
+        this.totaling = undefined;
+      }
+    })();
+    return this.totaling;
   }
 
   async instances(): Promise<string[]> {
@@ -217,7 +232,7 @@ export class NatsRelayStore implements RelayStore {
   }
 
   async feed(instance: string, to: FeedTarget, window: number): Promise<DeliveryFeed> {
-    const f = new NatsFeed({ nc: this.nc, jsm: this.jsm, layout: this.layout, heartbeatMs: consumerHeartbeatMs(this.o.heartbeatMs), settle: (seq) => this.deleteSeq(seq) }, instance, to, window);
+    const f = new NatsFeed({ nc: this.nc, jsm: this.jsm, layout: this.layout, heartbeatMs: consumerHeartbeatMs(this.o.heartbeatMs), settle: (seq) => this.deleteSeq(instance, seq) }, instance, to, window);
     this.feeds.add(f);
     const close = f.close.bind(f);
     f.close = async () => {
@@ -233,6 +248,10 @@ export class NatsRelayStore implements RelayStore {
     return f;
   }
 
+  writers(): number {
+    return this.nodes.count();
+  }
+
   available(): boolean {
     return !this.nc.isClosed() && !this.nc.isDraining() && this.connected;
   }
@@ -245,6 +264,7 @@ export class NatsRelayStore implements RelayStore {
     clearInterval(this.watchdog);
     for (const f of [...this.feeds]) await f.close();
     this.claims.close();
+    this.nodes.close();
     await this.nc.drain().catch(() => this.nc.close());
   }
 }

@@ -69,7 +69,7 @@ export function relayRoutes(deps: RouteDeps): http.RequestListener {
       return refuse(503, `the webhook could not be stored (${(err as NodeJS.ErrnoException).code ?? 'error'}); send it again later`);
     }
     // Stored is stored: a trim that fails now (NATS electing a leader) is made by the next one.
-    const dropped = await deps.room.fit(instance, app).catch((err: Error) => {
+    const dropped = await deps.room.fit(instance, app, read.body.length).catch((err: Error) => {
       log('error', { instance, reason: `keeping the queue within its limits: ${err.message}` });
       return [];
     });

@@ -93,6 +93,8 @@ export interface RelayStore {
   feed(instance: string, to: FeedTarget, window: number): Promise<DeliveryFeed>;
   /** Records a new link for the instance; `lost` runs when a newer link claims it (on any node). */
   claim(instance: string, lost: () => void): Promise<LinkClaim>;
+  /** How many relay processes append to this store now (1 for a directory), to share out room between them. */
+  writers(): number;
   /** Whether it can take webhooks now: a cluster node cut off from NATS cannot (its /health says so). */
   available(): boolean;
   /** True when the backend itself drops webhooks past the age limit (no sweep, no per-webhook log). */

@@ -8,6 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { test, type TestContext } from 'node:test';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { NatsLayout } from '../../../src/hooks/relay/nats-layout.js';
 import { fakeInstance, type FakeInstance } from '../../fixtures/fake-instance.js';
 import { post, standard } from '../../fixtures/hooks.js';
 import { startRelayCluster, type RelayCluster } from '../../fixtures/relay-cluster.js';
@@ -175,7 +176,7 @@ test('kill -9 of one NATS node, the stream leader, mid-stream: nothing accepted 
   const s = senders(c.url, instances);
   await until(() => s.accepted.size >= 300, '300 accepted');
   const nc = await connect({ servers: c.nats.urls.split(','), user: c.nats.env.TOES_RELAY_NATS_USER, pass: c.nats.env.TOES_RELAY_NATS_PASSWORD });
-  const leader = (await (await jetstreamManager(nc)).streams.info('toes_relay_hooks')).cluster?.leader;
+  const leader = (await (await jetstreamManager(nc)).streams.info(new NatsLayout('toes_relay').streamOf(instances[0].id))).cluster?.leader;
   await nc.close();
   const victim = c.nats.nodes.findIndex((n) => n.name === leader);
   assert.ok(victim >= 0, `no stream leader among ${c.nats.nodes.map((n) => n.name)}: ${leader}`);
