@@ -98,9 +98,10 @@ function runWorker(): void {
   const links: FakeInstance[] = [];
   let acks: [string, number][] = [];
   const wall = () => performance.timeOrigin + performance.now();
+  let k = 0;
+  let tick: NodeJS.Timeout | undefined;
   process.on('message', (m: ToWorker) => {
     if (m.type === 'start') {
-      let k = 0;
       const next = () => m.relays[k++ % m.relays.length];
       // In steps, so 2,500 handshakes do not land on the relays in one tick.
       void (async () => {
@@ -109,7 +110,7 @@ function runWorker(): void {
           if (i % 100 === 99) await new Promise((r) => setTimeout(r, 50));
         }
       })();
-      const tick = setInterval(() => process.send!({ type: 'linked', n: links.filter((l) => l.connected()).length }), 500);
+      tick ??= setInterval(() => process.send!({ type: 'linked', n: links.filter((l) => l.connected()).length }), 500);
       tick.unref();
     } else if (m.type === 'report') {
       const queuedTwice = links.reduce((n, l) => n + (l.queued.length - new Set(l.queued).size), 0);
@@ -277,23 +278,29 @@ export async function relayClusterRounds(o: { instances?: number; webhooks?: num
     );
     await store.close();
 
+    // Memory per link as the slope between half and all of them linked: the young
+    // generation a connection storm grows is not a per-link cost.
     const natsPids = c.nats.nodes.map((x) => x.proc!.child.pid!);
-    const relayBase = c.relays.map((r) => rssKb(r.pid));
-    const natsBase = natsPids.map(rssKb);
-    log(`relay cluster: ${n} links from ${WORKERS} processes`);
     const direct = c.ports.map((p) => `http://127.0.0.1:${p}`);
+    const linksPerNode = () => c.relays.map((r) => r.events().filter((e) => e.event === 'connected').length - r.events().filter((e) => e.event === 'disconnected' || e.event === 'replaced').length);
+    const half = Math.floor(n / 2);
+    const linkUp = async (upTo: number) => {
+      await until(() => workers.reduce((s, w) => s + w.linked, 0) >= upTo, `${upTo} links`, 300_000);
+      await new Promise((r) => setTimeout(r, 10_000)); // idle, so what the storm left settles
+      return { relays: c.relays.map((r) => rssKb(r.pid)), nats: natsPids.map(rssKb), links: linksPerNode() };
+    };
+    log(`relay cluster: ${half} links, then ${n}, from ${WORKERS} processes`);
     for (let i = 0; i < WORKERS; i++) {
       const w = new Worker(fork(here, ['--instances-worker'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
       workers.push(w);
-      w.send({ type: 'start', relays: direct, instances: instances.filter((_, k) => k % WORKERS === i) });
+      w.send({ type: 'start', relays: direct, instances: instances.slice(0, half).filter((_, k) => k % WORKERS === i) });
     }
-    await until(() => workers.reduce((s, w) => s + w.linked, 0) >= n, `${n} links`, 300_000);
-    // Idle for a moment, so the relays' young generation settles.
-    await new Promise((r) => setTimeout(r, 10_000));
-    const perNode = c.relays.map((r) => r.events().filter((e) => e.event === 'connected').length - r.events().filter((e) => e.event === 'disconnected' || e.event === 'replaced').length);
-    const linkKb = c.relays.map((r, i) => Math.round(((rssKb(r.pid) - relayBase[i]) / Math.max(1, perNode[i])) * 10) / 10);
-    const natsKbPerConsumer = natsPids.map((pid, i) => Math.round(((rssKb(pid) - natsBase[i]) / (n / 3)) * 10) / 10);
-    log(`relay cluster: links per node ${perNode.join('/')}, KB per idle link ${linkKb.join('/')}; nats-server KB per consumer (a third each) ${natsKbPerConsumer.join('/')}`);
+    const a = await linkUp(half);
+    workers.forEach((w, i) => w.send({ type: 'start', relays: direct, instances: instances.slice(half).filter((_, k) => k % WORKERS === i) }));
+    const b = await linkUp(n);
+    const linkKb = c.relays.map((_, i) => Math.round(((b.relays[i] - a.relays[i]) / Math.max(1, b.links[i] - a.links[i])) * 10) / 10);
+    const natsKbPerConsumer = natsPids.map((_, i) => Math.round(((b.nats[i] - a.nats[i]) / ((n - half) / 3)) * 10) / 10);
+    log(`relay cluster: links per node ${b.links.join('/')}, RSS ${b.relays.map((x) => Math.round(x / 1024)).join('/')} MB; KB per idle link ${linkKb.join('/')}; nats-server KB per consumer (a third each) ${natsKbPerConsumer.join('/')}`);
 
     const ids = instances.map((i) => i.id);
     log(`relay cluster: sustained, ${total} webhooks through HAProxy`);

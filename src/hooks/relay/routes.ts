@@ -41,7 +41,14 @@ export function relayRoutes(deps: RouteDeps): http.RequestListener {
       log('refused', { instance, app, status, from, reason: message });
       reply(req, res, { status, close, headers }, { ok: false, message });
     };
-    if (!INSTANCE_ID.test(instance) || !(await store.lookup(instance))) return refuse(404, 'no such instance on this relay', 'linger');
+    let known: string | undefined;
+    try {
+      known = INSTANCE_ID.test(instance) ? await store.lookup(instance) : undefined;
+    } catch {
+      // The store is out of reach for a moment (a NATS leader election): the sender may retry.
+      return refuse(503, 'the relay cannot look this instance up right now; send it again in a few seconds', 'linger', { 'retry-after': '5' });
+    }
+    if (!known) return refuse(404, 'no such instance on this relay', 'linger');
     try {
       checkAppName(app);
     } catch {
