@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import { connect, credsAuthenticator, type NatsConnection, type ConnectionOptions } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, RetentionPolicy, StorageType, DiscardPolicy, type JetStreamClient, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
+import { RevError } from '../../errors.js';
 import type { EventLog } from '../shared/event-log.js';
 import { NatsLayout, SHARDS } from './nats-layout.js';
 
@@ -59,7 +60,7 @@ function credentials(o: NatsOptions, env: NodeJS.ProcessEnv): Partial<Connection
     try {
       creds = fs.readFileSync(file);
     } catch (err) {
-      throw new Error(`cannot read the NATS credentials file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+      throw new RevError('BAD_CONFIG', `Cannot read the NATS credentials file ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'}); check the path and that this user may read it.`);
     }
     return { authenticator: credsAuthenticator(new Uint8Array(creds)) };
   }
@@ -81,12 +82,13 @@ export async function connectNats(o: NatsOptions, node: string, log: EventLog, m
     timeout: 10_000,
   }).catch((err: Error) => {
     // The client's messages name servers and reasons, never credentials.
-    throw new Error(`cannot connect to NATS at ${o.servers.join(',')}: ${err.message}`);
+    if (/authori[sz]ation/i.test(err.message)) throw new RevError('AUTH', `NATS at ${o.servers.join(',')} refused the credentials (${err.message}); check TOES_RELAY_NATS_* or the creds file.`);
+    throw new RevError('UNREACHABLE', `Cannot connect to NATS at ${o.servers.join(',')} (${err.message}); check that nats-server runs there and this host may reach it.`);
   });
   try {
     void watchStatus(nc, log);
     if ((nc.info?.max_payload ?? 0) < NEEDED_PAYLOAD) {
-      throw new Error(`NATS takes messages of at most ${nc.info?.max_payload} bytes; webhooks need ${NEEDED_PAYLOAD}: set max_payload: 2MB in every nats-server's config`);
+      throw new RevError('BAD_CONFIG', `NATS takes messages of at most ${nc.info?.max_payload} bytes; webhooks need ${NEEDED_PAYLOAD}: set max_payload: 2MB in every nats-server's config.`);
     }
     // Short: a request that landed on a server just killed is better tried again soon.
     const jsm = await jetstreamManager(nc, { timeout: 5_000 });

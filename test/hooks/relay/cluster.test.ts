@@ -152,6 +152,11 @@ test('webhooks posted through the balancer reach an instance linked to another n
   assert.deepEqual(second.queued, sent.slice(30));
   await until(async () => (await waiting(c.url)) === 0, 'the stream to be empty');
   assert.equal((await (await fetch(`${c.url}/health`)).json()).instances, 1);
+  // The NATS password came from the environment: not in any relay's log or command line.
+  for (const r of c.relays) {
+    assert.ok(!r.out().includes(c.nats.env.TOES_RELAY_NATS_PASSWORD) && !r.err().includes(c.nats.env.TOES_RELAY_NATS_PASSWORD));
+    assert.ok(!(r.child.spawnargs ?? []).join(' ').includes(c.nats.env.TOES_RELAY_NATS_PASSWORD));
+  }
 });
 
 test('kill -9 of the relay node holding a link, mid-stream: the instance reconnects through the balancer and gets everything', async (t) => {
