@@ -46,6 +46,8 @@ export interface ClusterResults {
   instances: number;
   linkKb: number[];
   natsKbPerConsumer: number[];
+  /** One webhook at a time: accept -> ack with nothing else going on. */
+  single: ClusterRun;
   steady: ClusterRun;
   faults: ClusterRun;
   load: { start: number[]; end: number[] };
@@ -197,10 +199,10 @@ function cpuOf(c: RelayCluster, workers: Worker[]): Record<string, number> {
   };
 }
 
-async function run(c: RelayCluster, workers: Worker[], ids: string[], total: number, log: (m: string) => void, midway?: () => Promise<void>): Promise<ClusterRun> {
+async function run(c: RelayCluster, workers: Worker[], ids: string[], total: number, log: (m: string) => void, midway?: () => Promise<void>, conns = 48): Promise<ClusterRun> {
   for (const w of workers) await w.report(); // start from zero
   const cpu0 = cpuOf(c, workers);
-  const { accepted, refused, t0, lastAccept } = await drive(c.url, ids, total, 48, 120_000, midway);
+  const { accepted, refused, t0, lastAccept } = await drive(c.url, ids, total, conns, 120_000, midway);
   const acks = new Map<string, number>();
   let queuedTwice = 0;
   let resent = 0;
@@ -303,6 +305,8 @@ export async function relayClusterRounds(o: { instances?: number; webhooks?: num
     log(`relay cluster: links per node ${b.links.join('/')}, RSS ${b.relays.map((x) => Math.round(x / 1024)).join('/')} MB; KB per idle link ${linkKb.join('/')}; nats-server KB per consumer (a third each) ${natsKbPerConsumer.join('/')}`);
 
     const ids = instances.map((i) => i.id);
+    log('relay cluster: 300 webhooks one at a time');
+    const single = await run(c, workers, ids, 300, log, undefined, 1);
     log(`relay cluster: sustained, ${total} webhooks through HAProxy`);
     const steady = await run(c, workers, ids, total, log);
     log(`relay cluster: the same with relay node 1 and the NATS stream leader killed -9 midway`);
@@ -315,7 +319,7 @@ export async function relayClusterRounds(o: { instances?: number; webhooks?: num
       await c.nats.kill9(Math.max(0, c.nats.nodes.findIndex((x) => x.name === leader)));
     });
     load.end = os.loadavg().map((x) => Math.round(x * 100) / 100);
-    return { instances: n, linkKb, natsKbPerConsumer, steady, faults, load };
+    return { instances: n, linkKb, natsKbPerConsumer, single, steady, faults, load };
   } finally {
     for (const w of workers) w.send({ type: 'stop' });
     await Promise.all(workers.map((w) => new Promise((r) => (w.child.exitCode !== null ? r(null) : w.child.once('exit', r)))));
@@ -329,6 +333,7 @@ export function relayClusterSummary(r: ClusterResults): string {
   return [
     `Relay cluster (3 nats-server R=3, 3 relay nodes, HAProxy; load ${r.load.start.join(' ')} -> ${r.load.end.join(' ')}):`,
     `${r.instances} instances linked; memory per idle link on each relay node ${r.linkKb.join(' / ')} KB; nats-server per consumer ${r.natsKbPerConsumer.join(' / ')} KB`,
+    row('one at a time', r.single),
     row('steady', r.steady),
     row('relay node and NATS leader killed -9 midway', r.faults),
   ].join('\n');
