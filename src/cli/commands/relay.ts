@@ -4,6 +4,27 @@ import { RevError } from '../../errors.js';
 import { describe } from '../help.js';
 import { act, serveUntilSignalled, parseSecondsFlag, wholeNumber } from '../common.js';
 
+async function natsOptions(args: Record<string, unknown>) {
+  const { natsServers } = await import('../../hooks/relay/nats-connect.js');
+  const { PREFIX } = await import('../../hooks/relay/nats-layout.js');
+  const usage = (fn: () => string[]) => {
+    try {
+      return fn();
+    } catch (err) {
+      throw new RevError('USAGE', (err as Error).message);
+    }
+  };
+  const prefix = args['nats-prefix'] === undefined ? undefined : String(args['nats-prefix']);
+  if (prefix !== undefined && !PREFIX.test(prefix)) throw new RevError('USAGE', `--nats-prefix takes 1-32 of a-z, 0-9 and _, not "${prefix}".`);
+  return {
+    servers: usage(() => natsServers(String(args.nats))),
+    credsFile: args['nats-creds'] === undefined ? undefined : path.resolve(String(args['nats-creds'])),
+    prefix,
+    replicas: wholeNumber(args.replicas, 'replicas', 1, 5),
+    shards: wholeNumber(args['nats-shards'], 'nats-shards', 1, 256),
+  };
+}
+
 export default defineCommand({
   meta: {
     name: 'relay',
@@ -16,11 +37,19 @@ export default defineCommand({
         'Examples:\n' +
         '  toes relay --data /var/lib/toes-relay                 listen on 127.0.0.1:7421\n' +
         '  toes relay --host 0.0.0.0 --port 8080 --data ./relay  behind a TLS proxy\n' +
+        '  toes relay --host 0.0.0.0 --nats nats://10.0.0.1:4222,nats://10.0.0.2:4222,nats://10.0.0.3:4222\n' +
+        '      one stateless node of a relay cluster (credentials: TOES_RELAY_NATS_USER and\n' +
+        '      TOES_RELAY_NATS_PASSWORD, TOES_RELAY_NATS_TOKEN, or --nats-creds FILE)\n' +
         'Instances use it with: toes config set -g relay https://relay.example.net',
     ),
   },
   args: {
-    data: { type: 'string', description: 'Directory for the relay\'s data (required)', valueHint: 'DIR' },
+    data: { type: 'string', description: 'Directory for the relay\'s data (one process; this or --nats)', valueHint: 'DIR' },
+    nats: { type: 'string', description: 'NATS JetStream servers, comma-separated: the relay keeps no state and runs as one node of many', valueHint: 'URL[,URL…]' },
+    'nats-creds': { type: 'string', description: 'NATS credentials file (else TOES_RELAY_NATS_CREDS, _USER and _PASSWORD, or _TOKEN from the environment)', valueHint: 'FILE' },
+    'nats-prefix': { type: 'string', description: 'Names of the stream, buckets and subjects in NATS (default toes_relay)', valueHint: 'NAME' },
+    replicas: { type: 'string', description: 'Copies of each webhook and registration in NATS (default 3, fewer in a smaller cluster)', valueHint: 'N' },
+    'nats-shards': { type: 'string', description: 'Streams the webhooks are spread over; fixed by the first node of a new cluster (default 16)', valueHint: 'N' },
     host: { type: 'string', description: 'Address to listen on (default 127.0.0.1)', valueHint: 'HOST' },
     port: { type: 'string', description: 'Port (default 7421; 0 picks a free one)', valueHint: 'PORT' },
     'max-pending': { type: 'string', description: 'Undelivered webhooks kept per instance; past it the oldest of the app holding the most is dropped (default 10000)', valueHint: 'N' },
@@ -38,7 +67,13 @@ export default defineCommand({
   },
   async run({ args }) {
     await act(args, async () => {
-      if (!args.data) throw new RevError('USAGE', 'Give the relay a directory for its data: `toes relay --data DIR`.');
+      if (!args.data === !args.nats) {
+        throw new RevError('USAGE', args.data ? 'Give the relay --data DIR or --nats URLs, not both.' : 'Give the relay a directory for its data (`toes relay --data DIR`) or a NATS cluster (`toes relay --nats URL[,URL…]`).');
+      }
+      if (!args.nats && ['replicas', 'nats-creds', 'nats-prefix', 'nats-shards'].some((k) => args[k] !== undefined)) {
+        throw new RevError('USAGE', '--replicas, --nats-creds, --nats-prefix and --nats-shards go with --nats.');
+      }
+      const store = args.nats ? { nats: await natsOptions(args) } : { dataDir: path.resolve(args.data!) };
       const { startRelay } = await import('../../hooks/relay/server.js');
       const port = wholeNumber(args.port, 'port', 0, 65535) ?? 7421;
       const maxAge = parseSecondsFlag(args['max-age'], 'max-age');
@@ -48,7 +83,7 @@ export default defineCommand({
       const relay = await startRelay({
         host: args.host ?? '127.0.0.1',
         port,
-        dataDir: path.resolve(args.data),
+        store,
         out: process.stdout,
         json: !!args.json,
         maxPending: wholeNumber(args['max-pending'], 'max-pending', 1, 10_000_000),

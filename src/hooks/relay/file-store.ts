@@ -6,7 +6,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Journal } from '../shared/journal.js';
 import { InstanceQueue } from './file-queue.js';
-import type { Registration, RelayStore, Settled, StoredDelivery, WaitingCounts, WaitingDelivery } from './store.js';
+import { polledFeed } from './polled-feed.js';
+import type { DeliveryFeed, FeedTarget, LinkClaim, Registration, RelayStore, Settled, StoredDelivery, WaitingCounts, WaitingDelivery } from './store.js';
 
 interface RegistrationRecord {
   id: string;
@@ -15,6 +16,7 @@ interface RegistrationRecord {
 }
 
 export class FileRelayStore implements RelayStore {
+  readonly expiresItself = false;
   private registered = new Map<string, { secretHash: string; queue: InstanceQueue }>();
   /** Registrations run one at a time, so two for one id cannot both win. */
   private registering: Promise<unknown> = Promise.resolve();
@@ -103,6 +105,24 @@ export class FileRelayStore implements RelayStore {
 
   async compact(): Promise<void> {
     for (const i of this.registered.values()) await i.queue.compact();
+  }
+
+  async feed(instance: string, to: FeedTarget, window: number): Promise<DeliveryFeed> {
+    return polledFeed(this, instance, to, window);
+  }
+
+  available(): boolean {
+    return true;
+  }
+
+  /** A directory has one relay process (its journals are not shared). */
+  writers(): number {
+    return 1;
+  }
+
+  /** One process holds every link: the hub replaces an older one itself. */
+  async claim(): Promise<LinkClaim> {
+    return { won: true, release() {} };
   }
 
   async close(): Promise<void> {

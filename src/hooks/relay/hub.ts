@@ -1,8 +1,9 @@
 // The relay's WebSocket side: one link per instance (a newer connection replaces the
-// older one), authenticated with the instance secret at the upgrade. Each link is sent
-// what waits for its instance, in order, up to WINDOW unacked at a time; an ack settles a
-// webhook in the store, a nack offers it again a little later. Heartbeats drop links that
-// went silent, so the instance reconnects instead of waiting on a dead socket.
+// older one, here or on another relay node), authenticated with the instance secret at the
+// upgrade. What a link is sent comes from the store's feed for its instance: what waits,
+// in order, up to WINDOW unacked at a time; an ack settles a webhook, a nack offers it
+// again a little later. Heartbeats drop links that went silent, so the instance
+// reconnects instead of waiting on a dead socket.
 import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -10,7 +11,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Started } from '../shared/assembly.js';
 import type { EventLog } from '../shared/event-log.js';
 import { CLOSE, INSTANCE_ID, secretHash, type AckFrame, type DeliveryFrame } from '../shared/relay-protocol.js';
-import type { RelayStore } from './store.js';
+import type { DeliveryFeed, LinkClaim, RelayStore } from './store.js';
 
 /** Deliveries sent and not yet acked, per connection. */
 const WINDOW = 128;
@@ -18,11 +19,10 @@ const WINDOW = 128;
 interface Link {
   ws: WebSocket;
   instance: string;
-  inflight: Set<string>;
+  /** Set once the link is claimed and its feed started. */
+  feed?: DeliveryFeed;
+  claim?: LinkClaim;
   alive: boolean;
-  pumping: boolean;
-  /** More to send arrived while a pump ran: it goes round again. */
-  again: boolean;
 }
 
 function sameHash(a: string, b: string): boolean {
@@ -39,7 +39,8 @@ export class LinkHub {
   private links = new Map<string, Link>();
   /** When webhooks accepted while their instance was connected were answered, to log accept -> ack times. */
   private acceptedAt = new Map<string, number>();
-  private wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  // No compression and small buffers: an idle link should cost a few KB (10,000s per node).
+  private wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024, perMessageDeflate: false, clientTracking: false });
 
   constructor(
     private store: RelayStore,
@@ -59,13 +60,12 @@ export class LinkHub {
 
   /** Sends what waits for the instance, if it is connected. */
   wake(instance: string): void {
-    const link = this.links.get(instance);
-    if (link) void this.pump(link);
+    this.links.get(instance)?.feed?.wake();
   }
 
-  /** A webhook expired: it is no longer in flight anywhere. */
+  /** A webhook expired or was dropped: it is no longer in flight anywhere. */
   forget(instance: string, id: string): void {
-    this.links.get(instance)?.inflight.delete(id);
+    this.links.get(instance)?.feed?.forget(id);
   }
 
   /** `GET /connect`: one answer for an unknown instance and a wrong secret, so ids cannot be probed. */
@@ -86,12 +86,10 @@ export class LinkHub {
 
   private connect(ws: WebSocket, instance: string, from?: string): void {
     const old = this.links.get(instance);
-    const link: Link = { ws, instance, inflight: new Set(), alive: true, pumping: false, again: false };
+    const link: Link = { ws, instance, alive: true };
     this.links.set(instance, link);
-    if (old) {
-      this.log('replaced', { instance });
-      old.ws.close(CLOSE.replaced, 'replaced by a newer connection');
-    }
+    if (old) this.replace(old);
+    const current = () => this.links.get(instance) === link;
     ws.on('pong', () => (link.alive = true));
     ws.on('message', (data, isBinary) => {
       link.alive = true;
@@ -99,53 +97,52 @@ export class LinkHub {
       this.onAck(link, data.toString()).catch((err) => this.log('error', { instance, reason: `settling a delivery: ${(err as Error).message}` }));
     });
     ws.on('close', () => {
-      if (this.links.get(instance) === link) {
+      void link.feed?.close();
+      link.claim?.release();
+      if (current()) {
         this.links.delete(instance);
-        this.log('disconnected', { instance, unacked: link.inflight.size });
+        this.log('disconnected', { instance });
       }
     });
     ws.on('error', () => {});
-    void this.store.counts(instance).then(({ waiting }) => {
-      this.log('connected', { instance, from, pending: waiting });
-      ws.send(JSON.stringify({ type: 'hello', instance, pending: waiting }));
-      void this.pump(link);
+    void this.start(link, current, from).catch((err) => {
+      this.log('error', { instance, reason: `starting a link: ${(err as Error).message}` });
+      ws.terminate();
     });
   }
 
-  private async pump(link: Link): Promise<void> {
-    if (link.pumping) {
-      link.again = true;
-      return;
-    }
-    link.pumping = true;
-    try {
-      do {
-        link.again = false;
-        await this.pumpOnce(link);
-      } while (link.again);
-    } catch (err) {
-      // Cannot read a stored delivery back: drop the link; the next one starts afresh.
-      this.log('error', { instance: link.instance, reason: `sending deliveries: ${(err as Error).message}` });
-      link.ws.terminate();
-    } finally {
-      link.pumping = false;
-    }
+  /** Claims the instance (other relay nodes close their older link), then starts its feed. */
+  private async start(link: Link, current: () => boolean, from?: string): Promise<void> {
+    const { instance, ws } = link;
+    const step = <T>(what: string, p: Promise<T>) => p.catch((err: Error) => Promise.reject(new Error(`${what}: ${err.message}`)));
+    const claim = await step('claiming the instance', this.store.claim(instance, () => this.replace(link)));
+    link.claim = claim;
+    if (!current() || ws.readyState !== ws.OPEN) return claim.release();
+    if (!claim.won) return this.replace(link);
+    const waiting = (await step('counting what waits', this.store.counts(instance))).waiting;
+    if (!current() || ws.readyState !== ws.OPEN) return;
+    this.log('connected', { instance, from, pending: waiting });
+    ws.send(JSON.stringify({ type: 'hello', instance, pending: waiting }));
+    const send = (d: { id: string; app: string; at: number; headers: Record<string, string>; body: string }, pending: number) => {
+      const frame: DeliveryFrame = { type: 'delivery', id: d.id, app: d.app, at: d.at, headers: d.headers, body: d.body, pending };
+      ws.send(JSON.stringify(frame));
+    };
+    const fail = (reason: string) => {
+      this.log('error', { instance, reason });
+      ws.terminate();
+    };
+    const feed = await step('starting its deliveries', this.store.feed(instance, { send, fail }, WINDOW));
+    link.feed = feed;
+    // Closed while the feed started: the close handler ran before the feed was there.
+    if (ws.readyState !== ws.OPEN) await feed.close();
   }
 
-  private async pumpOnce(link: Link): Promise<void> {
-    const current = () => this.links.get(link.instance) === link;
-    // The oldest WINDOW hold at least as many unsent ones as the window has room for.
-    const waiting = await this.store.pending(link.instance, WINDOW);
-    const { waiting: count } = await this.store.counts(link.instance);
-    for (const { id } of waiting) {
-      if (!current() || link.inflight.size >= WINDOW) break;
-      if (link.inflight.has(id)) continue;
-      const d = await this.store.read(link.instance, id);
-      if (!d || !current()) continue;
-      link.inflight.add(id);
-      const frame: DeliveryFrame = { type: 'delivery', id, app: d.app, at: d.at, headers: d.headers, body: d.body, pending: count };
-      link.ws.send(JSON.stringify(frame));
-    }
+  /** A newer link took the instance: this one is closed with 4001. */
+  private replace(link: Link): void {
+    if (this.links.get(link.instance) === link) this.links.delete(link.instance);
+    if (link.ws.readyState !== link.ws.OPEN) return;
+    this.log('replaced', { instance: link.instance });
+    link.ws.close(CLOSE.replaced, 'replaced by a newer connection');
   }
 
   private async onAck(link: Link, raw: string): Promise<void> {
@@ -155,20 +152,17 @@ export class LinkHub {
     } catch {
       return this.log('bad-frame', { instance: link.instance, reason: 'not JSON' });
     }
-    if (msg && (msg as { type: string }).type === 'nack' && typeof msg.id === 'string' && link.inflight.delete(msg.id)) {
-      // The instance could not store it now (a full disk): offer it again a little later.
+    if (msg && (msg as { type: string }).type === 'nack' && typeof msg.id === 'string' && link.feed?.nack(msg.id)) {
+      // The instance could not store it now (a full disk): the feed offers it again later.
       this.log('nacked', { instance: link.instance, id: msg.id });
-      setTimeout(() => void this.pump(link), 5_000).unref();
       return;
     }
     if (!msg || msg.type !== 'ack' || typeof msg.id !== 'string') return this.log('bad-frame', { instance: link.instance, reason: 'not an ack' });
-    link.inflight.delete(msg.id);
-    if (!(await this.store.settle(link.instance, msg.id, 'acked'))) return this.log('unknown-ack', { instance: link.instance, id: msg.id.slice(0, 80) });
+    if (!link.feed || !(await link.feed.ack(msg.id))) return this.log('unknown-ack', { instance: link.instance, id: msg.id.slice(0, 80) });
     const t = this.acceptedAt.get(msg.id);
     this.acceptedAt.delete(msg.id);
     this.log('acked', { instance: link.instance, id: msg.id, status: typeof msg.status === 'number' ? msg.status : undefined, ms: t === undefined ? undefined : Math.round((performance.now() - t) * 100) / 100 });
-    if ((await this.store.counts(link.instance)).waiting === 0) link.ws.send(JSON.stringify({ type: 'pending', count: 0 }));
-    void this.pump(link);
+    if ((await link.feed.pending()) === 0 && link.ws.readyState === link.ws.OPEN) link.ws.send(JSON.stringify({ type: 'pending', count: 0 }));
   }
 
   /** Takes links; undone by closing every one (the instances reconnect to the next run). */
@@ -187,7 +181,10 @@ export class LinkHub {
         }
         link.alive = false;
         link.ws.ping();
-        void this.store.counts(link.instance).then(({ waiting }) => link.ws.send(JSON.stringify({ type: 'pending', count: waiting })));
+        void link.feed
+          ?.pending()
+          .then((count) => link.ws.readyState === link.ws.OPEN && link.ws.send(JSON.stringify({ type: 'pending', count })))
+          .catch(() => {});
       }
     }, intervalMs);
     return { value: undefined, undo: () => clearInterval(beat) };

@@ -3,6 +3,11 @@
 // full queue drops its oldest rather than refusing new ones. The app holding the most
 // gives way first, so one app's flood cannot push out another app's deliveries. Written
 // over the RelayStore interface, so every backend keeps the same policy.
+//
+// Counting costs a request on a cluster, so it is not done for every webhook: after a count,
+// each of the W processes writing to the store may take 1/W of the room left without
+// counting again (a budget). Together they cannot pass a limit before one of them counts,
+// so the limits hold across relay nodes as they do in one process.
 import type { RelayStore, WaitingCounts, WaitingDelivery } from './store.js';
 
 export interface RoomLimits {
@@ -30,17 +35,44 @@ export interface Dropped extends WaitingDelivery {
   why: string;
 }
 
+interface Budget {
+  at: number;
+  waiting: number;
+  bytes: number;
+  apps: Map<string, number>;
+}
+
+/** A budget is trusted this long; acks only add room, so an old one errs on the safe side. */
+const BUDGET_MS = 60_000;
+
 /** Keeps each instance within the limits; one instance is trimmed by one caller at a time. */
 export class Room {
   private trimming = new Map<string, Promise<unknown>>();
+  private budgets = new Map<string, Budget>();
 
   constructor(
     private store: RelayStore,
     private limits: RoomLimits,
   ) {}
 
-  /** After a webhook for `app` was stored: drops the oldest until the instance fits. Resolves with what was dropped. */
-  fit(instance: string, app: string): Promise<Dropped[]> {
+  /**
+   * After a webhook for `app` (`bytes` long) was stored: drops the oldest until the instance
+   * fits. Resolves with what was dropped.
+   */
+  fit(instance: string, app: string, bytes = 0): Promise<Dropped[]> {
+    // What the store may count for it: a backend rounds sizes up (at most 2x) and adds its own.
+    const cost = 2 * (bytes + 1024);
+    const b = this.budgets.get(instance);
+    if (b && Date.now() - b.at < BUDGET_MS) {
+      const left = b.apps.get(app);
+      if (left !== undefined && left > 0 && b.waiting > 0 && b.bytes >= cost) {
+        b.apps.set(app, left - 1);
+        b.waiting--;
+        b.bytes -= cost;
+        return Promise.resolve([]);
+      }
+    }
+    this.budgets.delete(instance);
     const run = (this.trimming.get(instance) ?? Promise.resolve()).then(() => this.trim(instance, app));
     const tail = run.catch(() => {});
     this.trimming.set(instance, tail);
@@ -55,12 +87,26 @@ export class Room {
     for (;;) {
       const c = await this.store.counts(instance);
       const victim = overfull(c, app, this.limits);
-      if (victim === undefined) return dropped;
+      if (victim === undefined) {
+        this.budget(instance, app, c);
+        return dropped;
+      }
       const [oldest] = await this.store.pending(instance, 1, victim);
       if (!oldest) return dropped;
       const why = victim === app && c.apps[app].waiting > this.limits.maxPerApp ? `app over ${this.limits.maxPerApp} waiting` : 'instance full';
       // Another relay node may have dropped it first (a cluster): then look again.
       if (await this.store.settle(instance, oldest.id, 'dropped')) dropped.push({ ...oldest, why });
     }
+  }
+
+  /** This process's share of the room `c` leaves; apps not counted here get no budget (they count). */
+  private budget(instance: string, app: string, c: WaitingCounts): void {
+    const w = Math.max(1, this.store.writers());
+    const share = (room: number) => Math.max(0, Math.floor(room / w));
+    const apps = new Map<string, number>();
+    for (const [name, a] of Object.entries(c.apps)) apps.set(name, share(this.limits.maxPerApp - a.waiting));
+    if (!apps.has(app)) apps.set(app, share(this.limits.maxPerApp));
+    if (this.budgets.size >= 100_000) this.budgets.clear();
+    this.budgets.set(instance, { at: Date.now(), waiting: share(this.limits.maxPending - c.waiting), bytes: share(this.limits.maxBytes - c.bytes), apps });
   }
 }

@@ -41,7 +41,14 @@ export function relayRoutes(deps: RouteDeps): http.RequestListener {
       log('refused', { instance, app, status, from, reason: message });
       reply(req, res, { status, close, headers }, { ok: false, message });
     };
-    if (!INSTANCE_ID.test(instance) || !(await store.lookup(instance))) return refuse(404, 'no such instance on this relay', 'linger');
+    let known: string | undefined;
+    try {
+      known = INSTANCE_ID.test(instance) ? await store.lookup(instance) : undefined;
+    } catch {
+      // The store is out of reach for a moment (a NATS leader election): the sender may retry.
+      return refuse(503, 'the relay cannot look this instance up right now; send it again in a few seconds', 'linger', { 'retry-after': '5' });
+    }
+    if (!known) return refuse(404, 'no such instance on this relay', 'linger');
     try {
       checkAppName(app);
     } catch {
@@ -68,7 +75,11 @@ export function relayRoutes(deps: RouteDeps): http.RequestListener {
     } catch (err) {
       return refuse(503, `the webhook could not be stored (${(err as NodeJS.ErrnoException).code ?? 'error'}); send it again later`);
     }
-    const dropped = await deps.room.fit(instance, app);
+    // Stored is stored: a trim that fails now (NATS electing a leader) is made by the next one.
+    const dropped = await deps.room.fit(instance, app, read.body.length).catch((err: Error) => {
+      log('error', { instance, reason: `keeping the queue within its limits: ${err.message}` });
+      return [];
+    });
     for (const w of dropped) {
       hub.forget(instance, w.id);
       log('dropped', { instance, app: w.app, id: w.id, reason: w.why });
@@ -107,8 +118,11 @@ export function relayRoutes(deps: RouteDeps): http.RequestListener {
   }
 
   async function health(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const { instances, waiting } = await store.totals();
-    reply(req, res, { status: 200 }, { ok: true, instances, connected: hub.connected, pending: waiting });
+    if (!store.available()) return reply(req, res, { status: 503 }, { ok: false, connected: hub.connected, message: 'this relay node has no connection to its store (NATS)' });
+    // A node is healthy while it can take webhooks. Counting them can wait on a NATS leader
+    // election that a publish rides out: the counts are left out then, not the node.
+    const totals = await Promise.race([store.totals().catch(() => undefined), new Promise<undefined>((r) => setTimeout(r, 300))]);
+    reply(req, res, { status: 200 }, { ok: true, instances: totals?.instances, connected: hub.connected, pending: totals?.waiting });
   }
 
   const internal = (req: http.IncomingMessage, res: http.ServerResponse) => (err: unknown) => {

@@ -1,15 +1,19 @@
 // `toes relay`: takes webhooks for instances behind NAT and passes them down each
 // instance's outbound WebSocket. A webhook is stored durably (raw body, the headers that
 // matter, exactly as received) before the 202; it is resent after every reconnect until
-// the instance acks it, and dropped only when acked or older than the age limit.
+// the instance acks it, and dropped only when acked or older than the age limit. The
+// store is one directory (`--data`, one process) or NATS JetStream (`--nats`, any number
+// of stateless relay nodes behind a load balancer).
 // Starting is the list of parts in `startRelay`; stopping undoes them in reverse.
 import http from 'node:http';
+import os from 'node:os';
 import { Assembly, type Started } from '../shared/assembly.js';
 import { connectionLimits, hardenServer, type ConnectionLimits } from '../shared/connection-limits.js';
 import { eventLog, type EventLog } from '../shared/event-log.js';
 import { closeServer, listen } from '../shared/listen.js';
 import { expirySweep } from './expiry.js';
 import { FileRelayStore } from './file-store.js';
+import type { NatsOptions } from './nats-connect.js';
 import { LinkHub } from './hub.js';
 import { floodLimits } from './limits.js';
 import { Room } from './room.js';
@@ -19,7 +23,8 @@ import type { RelayStore } from './store.js';
 export interface RelayOptions {
   host: string;
   port: number;
-  dataDir: string;
+  /** Where webhooks and registrations are kept: a directory, or a NATS JetStream cluster. */
+  store: { dataDir: string } | { nats: NatsOptions };
   out: NodeJS.WritableStream;
   json?: boolean;
   /** Waiting deliveries (and their bytes) per instance, and per app of one; past them the oldest are dropped. */
@@ -53,8 +58,10 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
   const log = eventLog(o.out, !!o.json);
   const readTimeoutMs = o.readTimeoutMs ?? 10_000;
   const parts = new Assembly();
+  const maxAgeMs = o.maxAgeMs ?? 7 * 24 * 3600_000;
+  const heartbeatMs = o.heartbeatMs ?? 20_000;
   try {
-    const store = await parts.add('store', () => openStore(o.dataDir));
+    const store = await parts.add('store', () => openStore(o.store, { log, maxAgeMs, heartbeatMs }));
     const hub = new LinkHub(store, log);
     const routes = relayRoutes({
       store,
@@ -68,10 +75,11 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
     });
     const bound = await parts.add('listen', () => serveHttp(o.host, o.port, connectionLimits(o, readTimeoutMs, 4096), routes, hub, log));
     await parts.add('links', () => hub.open());
-    await parts.add('heartbeats', () => hub.heartbeats(o.heartbeatMs ?? 20_000));
-    await parts.add('expiry', () => expirySweep(store, hub, log, o.maxAgeMs ?? 7 * 24 * 3600_000));
+    await parts.add('heartbeats', () => hub.heartbeats(heartbeatMs));
+    if (!store.expiresItself) await parts.add('expiry', () => expirySweep(store, hub, log, maxAgeMs));
     const { instances, waiting } = await store.totals();
-    log('listening', { url: bound.url, data: o.dataDir, instances, pending: waiting, pid: process.pid });
+    const where = 'dataDir' in o.store ? { data: o.store.dataDir } : { nats: o.store.nats.servers.join(','), replicas: (store as { replicas?: number }).replicas };
+    log('listening', { url: bound.url, ...where, instances, pending: waiting, pid: process.pid });
 
     return {
       ...bound,
@@ -88,8 +96,14 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
   }
 }
 
-async function openStore(dir: string): Promise<Started<RelayStore>> {
-  const store = await FileRelayStore.open(dir);
+async function openStore(where: RelayOptions['store'], o: { log: EventLog; maxAgeMs: number; heartbeatMs: number }): Promise<Started<RelayStore>> {
+  let store: RelayStore;
+  if ('dataDir' in where) store = await FileRelayStore.open(where.dataDir);
+  else {
+    // Loaded only for a cluster node: the single-process relay never pays for the client.
+    const { NatsRelayStore } = await import('./nats-store.js');
+    store = await NatsRelayStore.open({ ...where.nats, node: `${os.hostname()}:${process.pid}`, ...o });
+  }
   return { value: store, undo: () => store.close() };
 }
 

@@ -1,8 +1,10 @@
 // What the relay keeps, behind one interface: instance registrations, and each instance's
-// webhooks until it acks them. The relay server talks only to this, so a second backend
-// (NATS JetStream, for a relay cluster) can replace the files of FileRelayStore without
-// touching the server. Every webhook is durable before `append` resolves: the relay
-// answers 202 only after that.
+// webhooks until it acks them. The relay server talks only to this, so the files of
+// FileRelayStore (one process) and the NATS JetStream of NatsRelayStore (a cluster of
+// stateless relay nodes) are interchangeable. Every webhook is durable before `append`
+// resolves: the relay answers 202 only after that. How waiting webhooks reach a connected
+// instance (`feed`) and which node holds its one link (`claim`) are the backend's too: a
+// cluster does both through NATS, one process in memory.
 
 /** A webhook as the relay received it: the raw body (base64) and the headers that matter. */
 export interface StoredDelivery {
@@ -33,6 +35,36 @@ export type Registration = 'created' | 'exists' | 'taken';
 
 export type Settled = 'acked' | 'expired' | 'dropped';
 
+/** Where a connected instance's deliveries go. */
+export interface FeedTarget {
+  /** `pending`: webhooks still waiting for the instance, this one included. */
+  send(d: StoredDelivery, pending: number): void;
+  /** The feed cannot deliver any more (its source is gone): drop the link so the instance reconnects. */
+  fail(reason: string): void;
+}
+
+/** One link's deliveries: oldest first, at most a window unacked, resent on the next link until acked. */
+export interface DeliveryFeed {
+  /** The instance acked it: settled in the store. False when it was not in flight on this feed. */
+  ack(id: string): Promise<boolean>;
+  /** The instance could not store it now (a full disk): offered again a little later. False when it was not in flight here. */
+  nack(id: string): boolean;
+  /** Webhooks still waiting for the instance, those in flight included. */
+  pending(): Promise<number>;
+  /** A webhook was stored for the instance by this process. */
+  wake(): void;
+  /** Settled some other way (expired, dropped): no longer in flight. */
+  forget(id: string): void;
+  close(): Promise<void>;
+}
+
+/** A link's hold on its instance: a newer link, on this relay node or another, takes it away. */
+export interface LinkClaim {
+  /** False when a newer link had already claimed the instance by the time this one was recorded. */
+  won: boolean;
+  release(): void;
+}
+
 /**
  * The store keeps whatever it is given; how much an instance may hold, and what gives way
  * when it is full, is decided above it (room.ts), the same for every backend.
@@ -57,5 +89,15 @@ export interface RelayStore {
   instances(): Promise<string[]>;
   /** Gives back the room settled webhooks take (a backend may also do it on its own). */
   compact(): Promise<void>;
+  /** Starts sending the instance's waiting webhooks to a link, at most `window` unacked. */
+  feed(instance: string, to: FeedTarget, window: number): Promise<DeliveryFeed>;
+  /** Records a new link for the instance; `lost` runs when a newer link claims it (on any node). */
+  claim(instance: string, lost: () => void): Promise<LinkClaim>;
+  /** How many relay processes append to this store now (1 for a directory), to share out room between them. */
+  writers(): number;
+  /** Whether it can take webhooks now: a cluster node cut off from NATS cannot (its /health says so). */
+  available(): boolean;
+  /** True when the backend itself drops webhooks past the age limit (no sweep, no per-webhook log). */
+  readonly expiresItself: boolean;
   close(): Promise<void>;
 }

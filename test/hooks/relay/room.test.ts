@@ -26,7 +26,7 @@ relayTest('unsigned or badly signed posts are refused with 401 and not stored; e
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   let r: Daemon | undefined;
   t.after(() => ensureStopped(r));
-  r = await startRelay(dir, { store: backend.args(dir), args: ['--max-pending', '40'] });
+  r = await startRelay(dir, { ...(await backend.relay(dir)), args: ['--max-pending', '40'] });
   const id = await registerInstance(r.url);
   const path = `/hooks/${id}/app`;
   const json = { 'content-type': 'application/json' };
@@ -60,7 +60,7 @@ relayTest('a full queue keeps the newest, and one app\'s flood leaves another ap
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   let r: Daemon | undefined;
   t.after(() => ensureStopped(r));
-  r = await startRelay(dir, { store: backend.args(dir), args: ['--max-pending', '8', '--max-pending-app', '6'] });
+  r = await startRelay(dir, { ...(await backend.relay(dir)), args: ['--max-pending', '8', '--max-pending-app', '6'] });
   const id = await registerInstance(r.url);
   const send = async (app: string) => {
     const res = await post(r!.url, `/hooks/${id}/${app}`, signed());

@@ -62,7 +62,7 @@ relayTest('the relay refuses bad requests with the exact status and stores nothi
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   let r: Daemon | undefined;
   t.after(() => ensureStopped(r));
-  r = await startRelay(dir, { store: backend.args(dir), args: ['--max-pending', '3'] });
+  r = await startRelay(dir, { ...(await backend.relay(dir)), args: ['--max-pending', '3'] });
   const { id } = await registerInstance(r.url);
   const d = () => standard('whsec_' + Buffer.alloc(24, 1).toString('base64'), { type: 'save', ref: 'refs/heads/main' });
 
@@ -91,7 +91,7 @@ relayTest('floods get 429 per instance and per source address, with Retry-After'
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   let r: Daemon | undefined;
   t.after(() => ensureStopped(r));
-  r = await startRelay(dir, { store: backend.args(dir), args: ['--rate', '2', '--address-rate', '4'] });
+  r = await startRelay(dir, { ...(await backend.relay(dir)), args: ['--rate', '2', '--address-rate', '4'] });
   const a = await registerInstance(r.url);
   const b = await registerInstance(r.url);
   const d = () => standard('whsec_' + Buffer.alloc(24, 1).toString('base64'), { type: 'save' });
@@ -114,7 +114,7 @@ relayTest('only the instance with its secret gets its deliveries; resends until 
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   let r: Daemon | undefined;
   t.after(() => ensureStopped(r));
-  r = await startRelay(dir, { store: backend.args(dir) });
+  r = await startRelay(dir, { ...(await backend.relay(dir)) });
   const a = await registerInstance(r.url);
   const b = await registerInstance(r.url);
 
@@ -179,7 +179,7 @@ relayTest('kill -9 of the relay mid-stream: every webhook answered 202 is delive
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   let r: Daemon | undefined;
   t.after(() => ensureStopped(r));
-  r = await startRelay(dir, { store: backend.args(dir), args: ['--rate', '100000', '--address-rate', '100000'] });
+  r = await startRelay(dir, { ...(await backend.relay(dir)), args: ['--rate', '100000', '--address-rate', '100000'] });
   const port = Number(new URL(r.url).port);
   const a = await registerInstance(r.url);
   const accepted = new Set<string>();
@@ -199,7 +199,7 @@ relayTest('kill -9 of the relay mid-stream: every webhook answered 202 is delive
   stop = true;
   await Promise.all(senders);
 
-  r = await startRelay(dir, { store: backend.args(dir), port });
+  r = await startRelay(dir, { ...(await backend.relay(dir)), port });
   const inst = await connect(r.url, a.id, a.secret);
   t.after(() => inst.ws.terminate());
   const delivered = new Set<string>();
@@ -222,7 +222,7 @@ relayTest('a client that resets while its upgrade is refused does not take the r
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   let r: Daemon | undefined;
   t.after(() => ensureStopped(r));
-  r = await startRelay(dir, { store: backend.args(dir) });
+  r = await startRelay(dir, { ...(await backend.relay(dir)) });
   const { id } = await registerInstance(r.url);
   const net = await import('node:net');
   const u = new URL(r.url);

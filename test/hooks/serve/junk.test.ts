@@ -19,7 +19,7 @@ test('40 junk posts to the relay, then a signed push: the junk is refused, the p
   t.after(() => fs.rmSync(relayDir, { recursive: true, force: true }));
   const started: Daemon[] = [];
   t.after(() => Promise.all(started.map(ensureStopped)));
-  const relay = await startRelay(relayDir, { store: relayBackends[0].args(relayDir), args: ['--max-pending', '40'] });
+  const relay = await startRelay(relayDir, { ...(await relayBackends[0].relay(relayDir)), args: ['--max-pending', '40'] });
   started.push(relay);
   const env = { REV_RELAY_URL: relay.url };
   assert.equal((await w.toes(['deploy', 'sample', '--from', w.url, '--no-install'])).code, 0);

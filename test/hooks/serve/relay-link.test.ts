@@ -23,7 +23,7 @@ async function relaySetup(t: TestContext, relayArgs: string[] = []) {
   const relayDir = tmpDir('toes-relay-');
   t.after(() => fs.rmSync(relayDir, { recursive: true, force: true }));
   const track = (d: Daemon) => (t.after(() => ensureStopped(d)), d);
-  const startRelayAgain = async (opts: { port?: number; args?: string[] } = {}) => track(await startRelay(relayDir, { store: backend.args(relayDir), ...opts }));
+  const startRelayAgain = async (opts: { port?: number; args?: string[] } = {}) => track(await startRelay(relayDir, { ...(await backend.relay(relayDir)), ...opts }));
   const relay = await startRelayAgain({ args: relayArgs });
   return { w, relayDir, relay, track, startRelayAgain };
 }

@@ -1,0 +1,349 @@
+// The public relay as a cluster, measured on this machine: 3 nats-server nodes (R=3), 3
+// relay nodes (`toes relay --nats`) and HAProxy, all on loopback, with the instances' side
+// in a few worker processes holding the WebSockets.
+// - memory per idle link on a relay node, with N instances (default 10,000) connected;
+// - sustained webhooks per second, posted through HAProxy to random instances, accepted
+//   (R=3, acknowledged by a quorum) and delivered, and accept -> ack times (the relay's
+//   `at` to the instance's ack; everything runs on one clock);
+// - the same run with a relay node and the NATS stream leader killed -9 midway: webhooks
+//   answered 202 and never queued on their instance (lost), and queued twice.
+// Everything is bounded in count and time, targets only 127.0.0.1, and stops by itself.
+// Instances connect to the relay nodes directly, spread over the three: HAProxy would need
+// two descriptors per link, and this machine allows 20,000 per process.
+// Run alone: `node dist/bench/relay-cluster.js [instances] [webhooks]`.
+import { fork, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { NatsLayout } from '../src/hooks/relay/nats-layout.js';
+import { connect } from '@nats-io/transport-node';
+import { NatsRelayStore } from '../src/hooks/relay/nats-store.js';
+import { secretHash } from '../src/hooks/shared/relay-protocol.js';
+import { fakeInstance, type FakeInstance } from '../test/fixtures/fake-instance.js';
+import { standard } from '../test/fixtures/hooks.js';
+import { startRelayCluster, type RelayCluster } from '../test/fixtures/relay-cluster.js';
+import { rssKb } from './servers.js';
+
+export interface ClusterRun {
+  accepted: number;
+  /** Accepted per second, from the first POST to the last 202. */
+  acceptedPerSec: number;
+  /** Delivered (acked by the instance) per second, from the first POST to the last ack. */
+  deliveredPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  refused: Record<string, number>;
+  lost: number;
+  queuedTwice: number;
+  /** Deliveries a link received again (after a reconnect or a lost ack); dropped by id on the instance. */
+  resent: number;
+}
+
+export interface ClusterResults {
+  instances: number;
+  linkKb: number[];
+  natsKbPerConsumer: number[];
+  /** One webhook at a time: accept -> ack with nothing else going on. */
+  single: ClusterRun;
+  steady: ClusterRun;
+  faults: ClusterRun;
+  load: { start: number[]; end: number[] };
+}
+
+const SECRET = 'whsec_' + Buffer.alloc(24, 5).toString('base64');
+const WORKERS = 4;
+const here = fileURLToPath(import.meta.url);
+
+type ToWorker = { type: 'start'; relays: string[]; instances: { id: string; secret: string }[] } | { type: 'report' } | { type: 'stop' };
+type FromWorker = { type: 'linked'; n: number } | { type: 'report'; acks: [string, number][]; queuedTwice: number; resent: number; linked: number };
+
+function pct(xs: number[], p: number): number {
+  if (xs.length === 0) return NaN;
+  const s = Float64Array.from(xs).sort();
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+}
+
+async function until(ok: () => boolean | Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error(`relay cluster bench: timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** A worker process holding a share of the instances' links. */
+class Worker {
+  linked = 0;
+  private waiting: ((m: FromWorker) => void)[] = [];
+  constructor(readonly child: ChildProcess) {
+    child.on('message', (m: FromWorker) => {
+      if (m.type === 'linked') this.linked = m.n;
+      else this.waiting.shift()?.(m);
+    });
+  }
+  send(m: ToWorker): void {
+    this.child.send(m);
+  }
+  report(): Promise<Extract<FromWorker, { type: 'report' }>> {
+    return new Promise((r) => {
+      this.waiting.push(r as (m: FromWorker) => void);
+      this.send({ type: 'report' });
+    });
+  }
+}
+
+/** The worker side: links for its instances, spread over the relay nodes, reconnecting to the next node when one goes. */
+function runWorker(): void {
+  const links: FakeInstance[] = [];
+  let acks: [string, number][] = [];
+  const wall = () => performance.timeOrigin + performance.now();
+  let k = 0;
+  let tick: NodeJS.Timeout | undefined;
+  process.on('message', (m: ToWorker) => {
+    if (m.type === 'start') {
+      const next = () => m.relays[k++ % m.relays.length];
+      // In steps, so 2,500 handshakes do not land on the relays in one tick.
+      void (async () => {
+        for (const [i, inst] of m.instances.entries()) {
+          links.push(fakeInstance(next, inst.id, inst.secret, { onDelivery: (f) => acks.push([f.id, wall() - f.at]) }));
+          if (i % 100 === 99) await new Promise((r) => setTimeout(r, 50));
+        }
+      })();
+      tick ??= setInterval(() => process.send!({ type: 'linked', n: links.filter((l) => l.connected()).length }), 500);
+      tick.unref();
+    } else if (m.type === 'report') {
+      const queuedTwice = links.reduce((n, l) => n + (l.queued.length - new Set(l.queued).size), 0);
+      const resent = links.reduce((n, l) => n + l.duplicates, 0);
+      process.send!({ type: 'report', acks, queuedTwice, resent, linked: links.filter((l) => l.connected()).length });
+      acks = [];
+    } else {
+      links.forEach((l) => l.close());
+      setTimeout(() => process.exit(0), 200);
+    }
+  });
+}
+
+/** Posts `total` webhooks through the balancer to random instances, `conns` at a time, for at most `maxMs`; `midway` runs once half are accepted. */
+async function drive(url: string, ids: string[], total: number, conns: number, maxMs: number, midway?: () => Promise<void>) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: conns });
+  const u = new URL(url);
+  const accepted = new Map<string, string>();
+  const refused: Record<string, number> = {};
+  let sent = 0;
+  let lastAccept = 0;
+  let fired = false;
+  const t0 = performance.now();
+  const postOne = (inst: string) =>
+    new Promise<{ status: number; id?: string }>((resolve) => {
+      const d = standard(SECRET, { type: 'save', ref: 'refs/heads/main', n: sent });
+      const req = http.request({ host: u.hostname, port: u.port, path: `/hooks/${inst}/app${sent % 4}`, method: 'POST', agent, headers: { ...d.headers, 'content-length': String(d.body.length) } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => {
+          let id: string | undefined;
+          try {
+            id = JSON.parse(Buffer.concat(chunks).toString()).id;
+          } catch {}
+          resolve({ status: res.statusCode ?? 0, id });
+        });
+        res.on('error', () => resolve({ status: 0 }));
+      });
+      req.on('error', (err: NodeJS.ErrnoException) => resolve({ status: 0, id: err.code }));
+      req.end(d.body);
+    });
+  await Promise.all(
+    Array.from({ length: conns }, async () => {
+      while (sent < total && performance.now() - t0 < maxMs) {
+        sent++;
+        const inst = ids[Math.floor(Math.random() * ids.length)];
+        const r = await postOne(inst);
+        if (r.status === 202 && r.id) {
+          accepted.set(r.id, inst);
+          lastAccept = performance.now();
+        } else {
+          const k = r.status === 0 ? (r.id ?? 'error') : String(r.status);
+          refused[k] = (refused[k] ?? 0) + 1;
+          if (r.status === 0) await new Promise((res) => setTimeout(res, 20));
+        }
+        if (midway && !fired && accepted.size >= total / 2) {
+          fired = true;
+          void midway();
+        }
+      }
+    }),
+  );
+  agent.destroy();
+  return { accepted, refused, t0, lastAccept };
+}
+
+/** CPU seconds a process has used (user + system), from /proc. */
+function cpuS(pid: number): number {
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+function cpuOf(c: RelayCluster, workers: Worker[]): Record<string, number> {
+  return {
+    nats: c.nats.nodes.reduce((s, x) => s + cpuS(x.proc!.child.pid!), 0),
+    relays: c.relays.reduce((s, r) => s + cpuS(r.pid), 0),
+    haproxy: cpuS(c.balancer.proc.child.pid!),
+    instances: workers.reduce((s, w) => s + cpuS(w.child.pid!), 0),
+    sender: cpuS(process.pid),
+  };
+}
+
+async function run(c: RelayCluster, workers: Worker[], ids: string[], total: number, log: (m: string) => void, midway?: () => Promise<void>, conns = 48): Promise<ClusterRun> {
+  for (const w of workers) await w.report(); // start from zero
+  const cpu0 = cpuOf(c, workers);
+  const { accepted, refused, t0, lastAccept } = await drive(c.url, ids, total, conns, 120_000, midway);
+  const acks = new Map<string, number>();
+  let queuedTwice = 0;
+  let resent = 0;
+  const collect = async () => {
+    for (const w of workers) {
+      const r = await w.report();
+      for (const [id, ms] of r.acks) if (!acks.has(id)) acks.set(id, ms);
+      queuedTwice += r.queuedTwice;
+      resent += r.resent;
+    }
+  };
+  const deadline = Date.now() + 120_000;
+  let lastAck = performance.now();
+  for (;;) {
+    queuedTwice = 0;
+    resent = 0;
+    const before = acks.size;
+    await collect();
+    if (acks.size > before) lastAck = performance.now();
+    if ([...accepted.keys()].every((id) => acks.has(id)) || Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const cpu1 = cpuOf(c, workers);
+  log(`relay cluster: CPU seconds used: ${Object.keys(cpu0).map((k) => `${k} ${(cpu1[k] - cpu0[k]).toFixed(1)}`).join(', ')}`);
+  const lat = [...accepted.keys()].map((id) => acks.get(id)).filter((x): x is number => x !== undefined);
+  const lostIds = [...accepted.keys()].filter((id) => !acks.has(id));
+  const lost = lostIds.length;
+  if (lost > 0 && process.env.BENCH_DEBUG) {
+    const insts = new Set(lostIds.map((id) => accepted.get(id)!));
+    log(`lost: ${lostIds.slice(0, 5).join(' ')} of instances ${[...insts].slice(0, 10).join(' ')}`);
+    c.relays.forEach((r, i) => {
+      const mine = r.events().filter((e) => insts.has(e.instance) && !['accepted', 'acked'].includes(e.event));
+      log(`relay ${i + 1}: ${mine.map((e) => `${e.at.slice(14, 23)} ${e.event} ${e.instance} ${e.reason ?? ''}`).join('\n  ')}`);
+      const errs = new Map<string, number>();
+      for (const e of r.events()) if (e.event === 'error') errs.set(String(e.reason).slice(0, 80), (errs.get(String(e.reason).slice(0, 80)) ?? 0) + 1);
+      log(`relay ${i + 1} errors: ${JSON.stringify([...errs])}`);
+    });
+  }
+  const r: ClusterRun = {
+    accepted: accepted.size,
+    acceptedPerSec: Math.round(accepted.size / ((lastAccept - t0) / 1000)),
+    deliveredPerSec: Math.round((accepted.size - lost) / ((lastAck - t0) / 1000)),
+    p50Ms: Math.round(pct(lat, 50) * 10) / 10,
+    p99Ms: Math.round(pct(lat, 99) * 10) / 10,
+    refused,
+    lost,
+    queuedTwice,
+    resent,
+  };
+  log(`relay cluster: ${JSON.stringify(r)}`);
+  return r;
+}
+
+export async function relayClusterRounds(o: { instances?: number; webhooks?: number; log?: (m: string) => void } = {}): Promise<ClusterResults> {
+  const n = o.instances ?? 10_000;
+  const total = o.webhooks ?? 30_000;
+  const log = o.log ?? ((m: string) => process.stderr.write(`bench: ${m}\n`));
+  const load = { start: os.loadavg().map((x) => Math.round(x * 100) / 100), end: [] as number[] };
+  log(`relay cluster: starting 3 nats-server, 3 relay nodes, HAProxy (load ${load.start.join(' ')})`);
+  const c = await startRelayCluster({ args: ['--max-connections', '12000', '--max-instances', String(n + 10)] });
+  const workers: Worker[] = [];
+  try {
+    // Registered straight in the bucket: POST /instances allows one a second per address.
+    log(`relay cluster: registering ${n} instances`);
+    const store = await NatsRelayStore.open({ servers: c.nats.urls.split(','), env: c.nats.env, node: 'bench', maxAgeMs: 7 * 24 * 3600_000, heartbeatMs: 20_000, log: () => {} });
+    const instances = Array.from({ length: n }, (_, i) => ({ id: `bench${String(i).padStart(6, '0')}`, secret: `secret-${i}` }));
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 64 }, async () => {
+        while (next < n) {
+          const inst = instances[next++];
+          await store.register(inst.id, secretHash(inst.secret));
+        }
+      }),
+    );
+    await store.close();
+
+    // Memory per link as the slope between half and all of them linked: the young
+    // generation a connection storm grows is not a per-link cost.
+    const natsPids = c.nats.nodes.map((x) => x.proc!.child.pid!);
+    const direct = c.ports.map((p) => `http://127.0.0.1:${p}`);
+    const linksPerNode = () => c.relays.map((r) => r.events().filter((e) => e.event === 'connected').length - r.events().filter((e) => e.event === 'disconnected' || e.event === 'replaced').length);
+    const half = Math.floor(n / 2);
+    const linkUp = async (upTo: number) => {
+      await until(() => workers.reduce((s, w) => s + w.linked, 0) >= upTo, `${upTo} links`, 300_000);
+      await new Promise((r) => setTimeout(r, 10_000)); // idle, so what the storm left settles
+      return { relays: c.relays.map((r) => rssKb(r.pid)), nats: natsPids.map(rssKb), links: linksPerNode() };
+    };
+    log(`relay cluster: ${half} links, then ${n}, from ${WORKERS} processes`);
+    for (let i = 0; i < WORKERS; i++) {
+      const w = new Worker(fork(here, ['--instances-worker'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+      workers.push(w);
+      w.send({ type: 'start', relays: direct, instances: instances.slice(0, half).filter((_, k) => k % WORKERS === i) });
+    }
+    const a = await linkUp(half);
+    workers.forEach((w, i) => w.send({ type: 'start', relays: direct, instances: instances.slice(half).filter((_, k) => k % WORKERS === i) }));
+    const b = await linkUp(n);
+    const linkKb = c.relays.map((_, i) => Math.round(((b.relays[i] - a.relays[i]) / Math.max(1, b.links[i] - a.links[i])) * 10) / 10);
+    const natsKbPerConsumer = natsPids.map((_, i) => Math.round(((b.nats[i] - a.nats[i]) / ((n - half) / 3)) * 10) / 10);
+    log(`relay cluster: links per node ${b.links.join('/')}, RSS ${b.relays.map((x) => Math.round(x / 1024)).join('/')} MB; KB per idle link ${linkKb.join('/')}; nats-server KB per consumer (a third each) ${natsKbPerConsumer.join('/')}`);
+
+    const ids = instances.map((i) => i.id);
+    log('relay cluster: 300 webhooks one at a time');
+    const single = await run(c, workers, ids, 300, log, undefined, 1);
+    log(`relay cluster: sustained, ${total} webhooks through HAProxy`);
+    const steady = await run(c, workers, ids, total, log);
+    log(`relay cluster: the same with relay node 1 and the NATS stream leader killed -9 midway`);
+    const faults = await run(c, workers, ids, total, log, async () => {
+      const nc = await connect({ servers: c.nats.urls.split(','), user: c.nats.env.TOES_RELAY_NATS_USER, pass: c.nats.env.TOES_RELAY_NATS_PASSWORD });
+      const leader = (await (await jetstreamManager(nc)).streams.info(new NatsLayout('toes_relay').streamOf(instances[0].id))).cluster?.leader;
+      await nc.close();
+      log(`relay cluster: kill -9 of relay node 1 and of ${leader}`);
+      await c.kill9(0);
+      await c.nats.kill9(Math.max(0, c.nats.nodes.findIndex((x) => x.name === leader)));
+    });
+    load.end = os.loadavg().map((x) => Math.round(x * 100) / 100);
+    return { instances: n, linkKb, natsKbPerConsumer, single, steady, faults, load };
+  } finally {
+    for (const w of workers) w.send({ type: 'stop' });
+    await Promise.all(workers.map((w) => new Promise((r) => (w.child.exitCode !== null ? r(null) : w.child.once('exit', r)))));
+    await c.stop();
+  }
+}
+
+export function relayClusterSummary(r: ClusterResults): string {
+  const row = (name: string, x: ClusterRun) =>
+    `${name}: ${x.accepted} accepted at ${x.acceptedPerSec}/s, delivered at ${x.deliveredPerSec}/s, accept -> ack p50 ${x.p50Ms} ms p99 ${x.p99Ms} ms; lost ${x.lost}, queued twice ${x.queuedTwice}, resent on a link ${x.resent}; not accepted ${JSON.stringify(x.refused)}`;
+  return [
+    `Relay cluster (3 nats-server R=3, 3 relay nodes, HAProxy; load ${r.load.start.join(' ')} -> ${r.load.end.join(' ')}):`,
+    `${r.instances} instances linked; memory per idle link on each relay node ${r.linkKb.join(' / ')} KB; nats-server per consumer ${r.natsKbPerConsumer.join(' / ')} KB`,
+    row('one at a time', r.single),
+    row('steady', r.steady),
+    row('relay node and NATS leader killed -9 midway', r.faults),
+  ].join('\n');
+}
+
+if (process.argv[2] === '--instances-worker') runWorker();
+else if (process.argv[1] && path.resolve(process.argv[1]) === here) {
+  const [instances, webhooks] = process.argv.slice(2).map(Number);
+  const r = await relayClusterRounds({ instances: instances || undefined, webhooks: webhooks || undefined });
+  console.log(relayClusterSummary(r));
+  console.log(`BENCH_JSON ${JSON.stringify({ relayCluster: r })}`);
+  process.exit(0);
+}

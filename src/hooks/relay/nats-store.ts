@@ -1,0 +1,270 @@
+// The relay's store on NATS JetStream, for a cluster of stateless relay nodes (layout in
+// nats-layout.ts): registrations in a replicated KV bucket, webhooks in a replicated
+// stream with the delivery id as the dedupe id, `append` resolved only once the
+// publish is acknowledged by a quorum. Counts per app come from the stream's per-subject
+// counts, so every node sees the same numbers and the drop-oldest policy (room.ts) holds
+// across nodes. Webhooks past the age limit are dropped by the stream itself (max_age).
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import { JetStreamApiError } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { EventLog } from '../shared/event-log.js';
+import { NatsClaims } from './nats-claims.js';
+import { connectNats, type NatsOptions } from './nats-connect.js';
+import { NatsFeed } from './nats-feed.js';
+import { NatsNodes } from './nats-nodes.js';
+import { decodeDelivery, decodeMeta, encodeDelivery, type NatsLayout } from './nats-layout.js';
+import type { DeliveryFeed, FeedTarget, LinkClaim, Registration, RelayStore, Settled, StoredDelivery, WaitingCounts, WaitingDelivery } from './store.js';
+
+/**
+ * Runs `fn` again while NATS is between leaders (a node died: a few seconds without
+ * responders), for up to `budgetMs`. Safe for what it is used for: a publish carries its
+ * dedupe id, and a delete of a deleted message says so.
+ */
+async function persist<T>(fn: () => Promise<T>, budgetMs: number): Promise<T> {
+  const deadline = Date.now() + budgetMs;
+  for (let wait = 100; ; wait = Math.min(1_000, wait * 2)) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() + wait > deadline || isNotFound(err)) throw err;
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}
+
+const isNotFound = (err: unknown) => err instanceof JetStreamApiError && /not found/i.test(err.message);
+
+/**
+ * A consumer's idle heartbeat: the links' interval, at most 10 s, so a consumer lost with
+ * its NATS server is made again within ~30 s. Each idle consumer sends one per interval.
+ */
+const consumerHeartbeatMs = (linkMs: number) => Math.min(linkMs, 10_000);
+
+/** Bounded memo tables: a node serving 100,000 instances keeps a few MB of them. */
+const MEMO = 200_000;
+
+function remember<K, V>(m: Map<K, V>, k: K, v: V): void {
+  if (m.size >= MEMO) m.clear();
+  m.set(k, v);
+}
+
+export interface NatsStoreOptions extends NatsOptions {
+  /** This node's name, in its NATS connection and its link claims. */
+  node: string;
+  maxAgeMs: number;
+  /** How often consumers send idle heartbeats; one silent for three is made again. */
+  heartbeatMs: number;
+  log: EventLog;
+}
+
+export class NatsRelayStore implements RelayStore {
+  readonly expiresItself = true;
+  /** Registrations never change once made: a secret hash looked up once is kept. */
+  private hashes = new Map<string, string>();
+  /** Delivery id -> stream sequence, for settling without a scan. */
+  private seqs = new Map<string, number>();
+  private feeds = new Set<NatsFeed>();
+  private claims: NatsClaims;
+  private nodes: NatsNodes;
+  private watchdog: NodeJS.Timeout;
+  private connected = true;
+  private totaling?: Promise<{ instances: number; waiting: number }>;
+
+  private constructor(
+    private nc: NatsConnection,
+    private js: JetStreamClient,
+    private jsm: JetStreamManager,
+    readonly layout: NatsLayout,
+    private registrations: KV,
+    links: KV,
+    readonly replicas: number,
+    private o: NatsStoreOptions,
+  ) {
+    this.claims = new NatsClaims(nc, links, layout.claims, o.node);
+    this.nodes = new NatsNodes(nc, layout.nodes, o.node);
+    void (async () => {
+      for await (const st of nc.status()) {
+        if (st.type === 'disconnect') this.connected = false;
+        else if (st.type === 'reconnect') this.connected = true;
+      }
+    })();
+    // A consumer that stopped even its idle heartbeats is gone (its NATS server died):
+    // make it again, on a server that is up.
+    const beat = consumerHeartbeatMs(o.heartbeatMs);
+    this.watchdog = setInterval(() => {
+      const silent = Date.now() - 3 * beat - 1_000;
+      for (const f of this.feeds) {
+        if (f.lastHeard < silent && !f.isRemaking) {
+          o.log('consumer-remade', { instance: f.instance });
+          f.remake().catch((err) => o.log('error', { instance: f.instance, reason: `remaking its consumer: ${(err as Error).message}` }));
+        }
+      }
+    }, beat);
+    this.watchdog.unref();
+  }
+
+  static async open(o: NatsStoreOptions): Promise<NatsRelayStore> {
+    const p = await connectNats(o, o.node, o.log, o.maxAgeMs);
+    const store = new NatsRelayStore(p.nc, p.js, p.jsm, p.layout, p.instances, p.links, p.replicas, o);
+    // The other nodes answer the hello: known before the first webhook is taken.
+    await new Promise((r) => setTimeout(r, 300));
+    return store;
+  }
+
+  async register(id: string, secretHash: string): Promise<Registration> {
+    const value = JSON.stringify({ secretHash, createdAt: new Date().toISOString() });
+    try {
+      // Create only if absent: two nodes registering one id at once cannot both win.
+      await this.registrations.create(id, value);
+      remember(this.hashes, id, secretHash);
+      return 'created';
+    } catch (err) {
+      const cur = await this.lookup(id);
+      if (cur === undefined) throw err;
+      return cur === secretHash ? 'exists' : 'taken';
+    }
+  }
+
+  async lookup(id: string): Promise<string | undefined> {
+    const known = this.hashes.get(id);
+    if (known !== undefined) return known;
+    const e = await this.registrations.get(id);
+    if (!e || e.operation !== 'PUT') return undefined;
+    const hash = e.json<{ secretHash: string }>().secretHash;
+    remember(this.hashes, id, hash);
+    return hash;
+  }
+
+  async append(instance: string, d: StoredDelivery): Promise<void> {
+    const data = encodeDelivery(d);
+    // Within a sender's patience (GitHub waits 10 s, and never retries by itself).
+    const ack = await persist(() => this.js.publish(this.layout.hook(instance, d.app, data.length), data, { msgID: d.id, timeout: 4_000 }), 8_000);
+    remember(this.seqs, d.id, ack.seq);
+  }
+
+  async pending(instance: string, limit = Infinity, app?: string): Promise<WaitingDelivery[]> {
+    const filter = this.layout.hooks(instance, app);
+    const out: WaitingDelivery[] = [];
+    let seq = 0;
+    while (out.length < limit) {
+      const m = await this.jsm.streams.getMessage(this.layout.streamOf(instance), { seq, next_by_subj: filter } as never);
+      if (!m) break;
+      const { id, app: a, at } = decodeMeta(m.data);
+      remember(this.seqs, id, m.seq);
+      out.push({ id, app: a, at });
+      seq = m.seq + 1;
+    }
+    return out;
+  }
+
+  private async seqOf(instance: string, id: string): Promise<number | undefined> {
+    const known = this.seqs.get(id);
+    if (known !== undefined) return known;
+    // Not seen by this node: look through the instance's waiting webhooks (rare).
+    await this.pending(instance);
+    return this.seqs.get(id);
+  }
+
+  async read(instance: string, id: string): Promise<StoredDelivery | undefined> {
+    const seq = await this.seqOf(instance, id);
+    if (seq === undefined) return undefined;
+    const m = await this.jsm.streams.getMessage(this.layout.streamOf(instance), { seq });
+    if (!m) return undefined;
+    const d = decodeDelivery(m.data);
+    return d.id === id ? d : undefined;
+  }
+
+  async settle(instance: string, id: string, _how: Settled): Promise<boolean> {
+    const seq = await this.seqOf(instance, id);
+    if (seq === undefined) return false;
+    this.seqs.delete(id);
+    return this.deleteSeq(instance, seq);
+  }
+
+  private async deleteSeq(instance: string, seq: number): Promise<boolean> {
+    try {
+      // An ack the instance sent must not be lost to a leader election: it would be resent
+      // only after the consumer's ack wait.
+      return await persist(() => this.jsm.streams.deleteMessage(this.layout.streamOf(instance), seq, false), 30_000);
+    } catch (err) {
+      // Settled already, here or by another node.
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  }
+
+  async counts(instance: string): Promise<WaitingCounts> {
+    const info = await this.jsm.streams.info(this.layout.streamOf(instance), { subjects_filter: this.layout.hooks(instance) });
+    const c: WaitingCounts = { waiting: 0, bytes: 0, apps: {} };
+    for (const [subject, n] of Object.entries(info.state.subjects ?? {})) {
+      const { app, maxBytes } = this.layout.parseHook(subject);
+      const a = (c.apps[app] ??= { waiting: 0, bytes: 0 });
+      a.waiting += n;
+      a.bytes += n * maxBytes;
+      c.waiting += n;
+      c.bytes += n * maxBytes;
+    }
+    return c;
+  }
+
+  totals(): Promise<{ instances: number; waiting: number }> {
+    // Health checks from every balancer at once share one round of requests (a count per shard).
+    this.totaling ??= (async () => {
+      try {
+        const [status, ...infos] = await Promise.all([this.registrations.status(), ...this.layout.streams().map((st) => this.jsm.streams.info(st.name))]);
+        return { instances: status.values, waiting: infos.reduce((n, i) => n + i.state.messages, 0) };
+      } finally {
+        this.totaling = undefined;
+      }
+    })();
+    return this.totaling;
+  }
+
+  async instances(): Promise<string[]> {
+    const out: string[] = [];
+    for await (const k of await this.registrations.keys()) out.push(k);
+    return out;
+  }
+
+  async compact(): Promise<void> {
+    // The stream gives back room by itself.
+  }
+
+  async feed(instance: string, to: FeedTarget, window: number): Promise<DeliveryFeed> {
+    const f = new NatsFeed({ nc: this.nc, jsm: this.jsm, layout: this.layout, heartbeatMs: consumerHeartbeatMs(this.o.heartbeatMs), settle: (seq) => this.deleteSeq(instance, seq) }, instance, to, window);
+    this.feeds.add(f);
+    const close = f.close.bind(f);
+    f.close = async () => {
+      this.feeds.delete(f);
+      await close();
+    };
+    try {
+      await f.start();
+    } catch (err) {
+      await f.close();
+      throw err;
+    }
+    return f;
+  }
+
+  writers(): number {
+    return this.nodes.count();
+  }
+
+  available(): boolean {
+    return !this.nc.isClosed() && !this.nc.isDraining() && this.connected;
+  }
+
+  claim(instance: string, lost: () => void): Promise<LinkClaim> {
+    return this.claims.claim(instance, lost);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.watchdog);
+    for (const f of [...this.feeds]) await f.close();
+    this.claims.close();
+    this.nodes.close();
+    await this.nc.drain().catch(() => this.nc.close());
+  }
+}
