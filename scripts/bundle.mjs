@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const bun = path.join(root, 'node_modules/.bin/bun');
-const external = ['execa', 'isomorphic-git', 'tar', 'ws', 'chokidar', 'undici'];
+const external = ['execa', 'isomorphic-git', 'tar', 'ws', 'chokidar', '@nats-io/transport-node', '@nats-io/jetstream', '@nats-io/kv'];
 // The runner finds worker.js, and the prune stage prune-collector.js, beside their own
 // modules, so entries and chunks share one folder.
 const entries = ['src/cli/main.ts', 'src/hooks/serve/worker.ts', 'src/activate/stages/prune-collector.ts'];
