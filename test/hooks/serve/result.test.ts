@@ -13,7 +13,7 @@ const push = () => ({ type: 'save', repo: 'me/sample', ref: 'refs/heads/main', t
 
 /** The delivery `id` as `toes webhook status --json` shows it, once its deploy has ended. */
 async function statusOf(w: World, id: string): Promise<any> {
-  const deadline = Date.now() + 5_000;
+  const deadline = Date.now() + 30_000;
   for (;;) {
     const st = (await w.toes(['webhook', 'status', 'sample', '--json'])).json();
     const d = st.deliveries.find((x: any) => x.id === id);
