@@ -11,6 +11,7 @@ import { startGitServer, type GitServer } from '../test/fixtures/git-server.js';
 import { diskChain, type DiskResults } from './disk.js';
 import { gcRounds } from './gc.js';
 import { memoryRounds } from './memory.js';
+import { relayClusterRounds, relayClusterSummary } from './relay-cluster.js';
 import { NativeDeployer } from './native.js';
 import { buildRepo, gitEnv } from './repo.js';
 import { compareReport } from './compare.js';
@@ -124,6 +125,8 @@ async function main(): Promise<number> {
     const gc = await gcRounds(2, 8, { ...env, TOES_REV_QUIET: '1' }, log);
     log(`memory: peak RSS of cold deploys against snapshot size (${MEMORY_MB.join(', ')} MB)`);
     const memory = await memoryRounds(MEMORY_MB, { ...env, TOES_REV_QUIET: '1' }, log);
+    // The relay cluster (3 nats-server, 3 relay nodes, HAProxy, 10,000 links) takes minutes: on request.
+    const cluster = process.env.BENCH_RELAY_CLUSTER === '1' ? await relayClusterRounds({ log }) : undefined;
 
     // Every side shares the machine, but a busy machine inflates everything: say how busy.
     console.log(`\ntoes (bun and node, through bin/toes) vs the native-git script, --no-install, medians of ${runs} runs`);
@@ -135,7 +138,8 @@ async function main(): Promise<number> {
     for (const a of act) console.log(`\n${activationSummary(a)}`);
     for (const h of hooks) console.log(`\n${webhookSummary(h)}`);
     for (const r of relay) console.log(`\n${relaySummary(r)}`);
-    console.log(`\nBENCH_JSON ${JSON.stringify({ ...json, loadavgAtEnd: os.loadavg(), disk: d, gc, memory, activation: act, webhooks: hooks, relay })}`);
+    if (cluster) console.log(`\n${relayClusterSummary(cluster)}`);
+    console.log(`\nBENCH_JSON ${JSON.stringify({ ...json, loadavgAtEnd: os.loadavg(), disk: d, gc, memory, activation: act, webhooks: hooks, relay, relayCluster: cluster })}`);
     log(`done in ${fmtMs(performance.now() - started)}`);
     return 0;
   } catch (err) {
