@@ -12,8 +12,13 @@ import { readWebhook } from './webhook-state.js';
 /** Files under rev/apps/<app>/ whose change matters to the receiver. */
 const WATCHED = new Set(['webhook.json', 'config.json', 'releases.jsonl']);
 
+/** How long a cached app's webhook state is trusted without a watch event (a few reads a second at most). */
+const MAX_AGE_MS = 2_000;
+
 export class AppHooksCache {
   private cache = new Map<string, Promise<AppHooks | undefined>>();
+  /** When each entry was read: an entry older than MAX_AGE_MS is read again. */
+  private readAt = new Map<string, number>();
   private watcher?: { close(): Promise<void> };
   private poll?: NodeJS.Timeout;
 
@@ -25,15 +30,21 @@ export class AppHooksCache {
 
   lookup(app: string): Promise<AppHooks | undefined> {
     let p = this.cache.get(app);
+    // The watch is the fast path; the age is the safety net for an event a runtime's file
+    // watcher lost (seen under Bun when a file is replaced twice in quick succession).
+    if (p && Date.now() - (this.readAt.get(app) ?? 0) > MAX_AGE_MS) p = undefined;
     if (!p) {
       p = this.load(app);
       // Only apps with webhooks are kept: a flood of made-up names must not grow memory.
       const mine = p;
       const forget = () => {
-        if (this.cache.get(app) === mine) this.cache.delete(app);
+        if (this.cache.get(app) !== mine) return;
+        this.cache.delete(app);
+        this.readAt.delete(app);
       };
       p.then((v) => (v ? undefined : forget()), forget);
       this.cache.set(app, p);
+      this.readAt.set(app, Date.now());
     }
     return p;
   }
@@ -47,8 +58,13 @@ export class AppHooksCache {
   }
 
   invalidate(app?: string): void {
-    if (app) this.cache.delete(app);
-    else this.cache.clear();
+    if (app) {
+      this.cache.delete(app);
+      this.readAt.delete(app);
+    } else {
+      this.cache.clear();
+      this.readAt.clear();
+    }
   }
 
   /** Starts following changes; resolves once the watch is in place. */
