@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startGitServer } from '../test/fixtures/git-server.js';
 import { git } from '../test/fixtures/repo.js';
+import { collectorDone } from '../test/fixtures/world.js';
 import { duKb } from './measure.js';
 import { Toes } from './toes.js';
 
@@ -52,7 +53,7 @@ export async function gcRounds(keep: number, deploys: number, env: NodeJS.Proces
       afterStagesMs[pruned ? 'pruning' : 'other'].push(Math.round(s.ms - s.json.durationMs));
     }
     // At rest: the last deploy's collection runs after it returned, in a process of its own.
-    await settled(path.join(toes.dataDir, 'rev', 'apps', 'gcbench', 'collecting.json'));
+    await collectorDone(path.join(toes.dataDir, 'rev', 'apps', 'gcbench', 'collecting.json'), 60_000);
     const appDir = toes.appDir('gcbench');
     const kept = fs.readdirSync(appDir).filter((n) => /^\d{8}-\d{6}(-\d+)?$/.test(n)).map((n) => path.join(appDir, n));
     const keptKb = await duKb(kept);
@@ -77,20 +78,3 @@ if (process.argv[1] && import.meta.url.endsWith(path.basename(process.argv[1])))
   }
 }
 
-/** Waits while the collector noted in `note` runs (the note is gone, or its pid is). */
-async function settled(note: string): Promise<void> {
-  for (let i = 0; i < 3000; i++) {
-    let pid: number;
-    try {
-      pid = JSON.parse(fs.readFileSync(note, 'utf8')).pid;
-    } catch {
-      return;
-    }
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

@@ -21,7 +21,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { NatsLayout } from '../src/hooks/relay/nats-layout.js';
 import { connect } from '@nats-io/transport-node';
 import { NatsRelayStore } from '../src/hooks/relay/nats-store.js';
-import { secretHash } from '../src/hooks/shared/relay-protocol.js';
+import { secretHash } from '../src/hooks/common/relay-protocol.js';
 import { fakeInstance, type FakeInstance } from '../test/fixtures/fake-instance.js';
 import { standard } from '../test/fixtures/hooks.js';
 import { startRelayCluster, type RelayCluster } from '../test/fixtures/relay-cluster.js';

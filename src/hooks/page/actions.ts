@@ -3,7 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { OpResult } from '../../activate/result.js';
 import { updateJson } from '../../releases/settings.js';
-import { readBody } from '../shared/http-io.js';
+import { readBody } from '../common/http-io.js';
 import { ensureInstance, relayUrl } from '../serve/relay-link/instance.js';
 import { setWebhook } from '../serve/webhook-state.js';
 import type { PageDeps } from './deps.js';

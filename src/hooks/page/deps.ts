@@ -1,7 +1,7 @@
 // What the settings page is given by the daemon that serves it.
 import type { OpResult } from '../../activate/result.js';
 import type { Layout } from '../../releases/paths.js';
-import type { EventLog } from '../shared/event-log.js';
+import type { EventLog } from '../common/event-log.js';
 
 export interface PageDeps {
   layout: Layout;

@@ -5,7 +5,7 @@
 // works once, and only for 15 minutes.
 import os from 'node:os';
 import type { Layout } from '../../releases/paths.js';
-import { urlHost } from '../shared/listen.js';
+import { urlHost } from '../common/listen.js';
 import { DEFAULT_HOST, DEFAULT_PORT, runningDaemon } from '../serve/serve-info.js';
 import { mintLink } from './login-store.js';
 

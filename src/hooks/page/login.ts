@@ -4,7 +4,7 @@
 // Every other page route passes `admit` first: without a live session, HTML routes answer
 // with the login page and the rest with 401 JSON, saying nothing about the apps.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { readBody } from '../shared/http-io.js';
+import { readBody } from '../common/http-io.js';
 import { cookie, probeCookie, sessionCookie } from './cookies.js';
 import type { PageDeps } from './deps.js';
 import { fromThePage } from './guard.js';

@@ -1,7 +1,7 @@
 // Webhooks no instance collected within the age limit are dropped (and logged), so a
 // server that never comes back cannot hold the relay's room forever.
-import type { Started } from '../shared/assembly.js';
-import type { EventLog } from '../shared/event-log.js';
+import type { Started } from '../common/assembly.js';
+import type { EventLog } from '../common/event-log.js';
 import type { LinkHub } from './hub.js';
 import type { RelayStore } from './store.js';
 

@@ -3,7 +3,7 @@
 // before `add` resolves. Only an index (id, place in the file, size, time) stays in memory;
 // bodies are read back when sent, so 10,000 waiting deliveries cost little memory. The file
 // is rewritten down to its waiting deliveries once settled ones outnumber them.
-import { Journal, type Pos } from '../shared/journal.js';
+import { Journal, type Pos } from '../common/journal.js';
 import type { StoredDelivery } from './store.js';
 
 type QueueRecord = ({ k: 'd' } & StoredDelivery) | { k: 'a'; id: string } | { k: 'x'; id: string };

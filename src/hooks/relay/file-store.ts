@@ -4,7 +4,7 @@
 // No database, no native modules: it runs on Node and Bun.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { Journal } from '../shared/journal.js';
+import { Journal } from '../common/journal.js';
 import { InstanceQueue } from './file-queue.js';
 import { polledFeed } from './polled-feed.js';
 import type { DeliveryFeed, FeedTarget, LinkClaim, Registration, RelayStore, Settled, StoredDelivery, WaitingCounts, WaitingDelivery } from './store.js';

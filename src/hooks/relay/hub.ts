@@ -8,9 +8,9 @@ import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { Started } from '../shared/assembly.js';
-import type { EventLog } from '../shared/event-log.js';
-import { CLOSE, INSTANCE_ID, secretHash, type AckFrame, type DeliveryFrame } from '../shared/relay-protocol.js';
+import type { Started } from '../common/assembly.js';
+import type { EventLog } from '../common/event-log.js';
+import { CLOSE, INSTANCE_ID, secretHash, type AckFrame, type DeliveryFrame } from '../common/relay-protocol.js';
 import type { DeliveryFeed, LinkClaim, RelayStore } from './store.js';
 
 /** Deliveries sent and not yet acked, per connection. */

@@ -6,7 +6,7 @@ import { connect, credsAuthenticator, type NatsConnection, type ConnectionOption
 import { jetstream, jetstreamManager, RetentionPolicy, StorageType, DiscardPolicy, type JetStreamClient, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { RevError } from '../../errors.js';
-import type { EventLog } from '../shared/event-log.js';
+import type { EventLog } from '../common/event-log.js';
 import { NatsLayout, SHARDS } from './nats-layout.js';
 
 export interface NatsOptions {

@@ -8,7 +8,7 @@ import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { JetStreamApiError } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { EventLog } from '../shared/event-log.js';
+import type { EventLog } from '../common/event-log.js';
 import { NatsClaims } from './nats-claims.js';
 import { connectNats, type NatsOptions } from './nats-connect.js';
 import { NatsFeed } from './nats-feed.js';

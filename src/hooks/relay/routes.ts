@@ -3,10 +3,10 @@
 import { randomBytes } from 'node:crypto';
 import type http from 'node:http';
 import { checkAppName } from '../../releases/paths.js';
-import type { EventLog } from '../shared/event-log.js';
-import { readBody, reply, type Reply } from '../shared/http-io.js';
-import { INSTANCE_ID, KEPT_HEADERS } from '../shared/relay-protocol.js';
-import { signatureFormat } from '../shared/signature-shape.js';
+import type { EventLog } from '../common/event-log.js';
+import { readBody, reply, type Reply } from '../common/http-io.js';
+import { INSTANCE_ID, KEPT_HEADERS } from '../common/relay-protocol.js';
+import { signatureFormat } from '../common/signature-shape.js';
 import type { LinkHub } from './hub.js';
 import type { FloodLimits } from './limits.js';
 import type { Room } from './room.js';

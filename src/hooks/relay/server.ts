@@ -7,10 +7,10 @@
 // Starting is the list of parts in `startRelay`; stopping undoes them in reverse.
 import http from 'node:http';
 import os from 'node:os';
-import { Assembly, type Started } from '../shared/assembly.js';
-import { connectionLimits, hardenServer, type ConnectionLimits } from '../shared/connection-limits.js';
-import { eventLog, type EventLog } from '../shared/event-log.js';
-import { closeServer, listen } from '../shared/listen.js';
+import { Assembly, type Started } from '../common/assembly.js';
+import { connectionLimits, hardenServer, type ConnectionLimits } from '../common/connection-limits.js';
+import { eventLog, type EventLog } from '../common/event-log.js';
+import { closeServer, listen } from '../common/listen.js';
 import { expirySweep } from './expiry.js';
 import { FileRelayStore } from './file-store.js';
 import type { NatsOptions } from './nats-connect.js';

@@ -6,11 +6,11 @@
 import http from 'node:http';
 import { RevError } from '../../errors.js';
 import { checkAppName } from '../../releases/paths.js';
-import type { Started } from '../shared/assembly.js';
-import type { EventLog } from '../shared/event-log.js';
-import { reply } from '../shared/http-io.js';
-import { hardenServer, type ConnectionLimits } from '../shared/connection-limits.js';
-import { closeServer, listen } from '../shared/listen.js';
+import type { Started } from '../common/assembly.js';
+import type { EventLog } from '../common/event-log.js';
+import { reply } from '../common/http-io.js';
+import { hardenServer, type ConnectionLimits } from '../common/connection-limits.js';
+import { closeServer, listen } from '../common/listen.js';
 import type { PageLoader } from './page-loader.js';
 import type { DeployQueue } from './queue.js';
 import { receive, type ReceiverDeps } from './receiver.js';

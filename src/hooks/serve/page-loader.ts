@@ -2,7 +2,7 @@
 // that only takes webhooks stays small. The page acts through what is given here: Deploy
 // Now queues an event like a webhook's, and a rollback runs in a worker.
 import type { Layout } from '../../releases/paths.js';
-import type { EventLog } from '../shared/event-log.js';
+import type { EventLog } from '../common/event-log.js';
 import type { DeployQueue } from './queue.js';
 import { rollbackInWorker } from './runner.js';
 import type { Scheduler } from './scheduler.js';

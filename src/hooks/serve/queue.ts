@@ -2,7 +2,7 @@
 // in the journal; duplicates (same delivery id) are dropped; while an app's deploy runs,
 // newer events coalesce into one pending deploy, which always fetches the ref's tip.
 // After a crash, reopening the journal gives back every event not yet taken by a deploy.
-import { Journal } from '../shared/journal.js';
+import { Journal } from '../common/journal.js';
 import type { WebhookFormat } from './verify.js';
 
 export interface HookEvent {

@@ -5,12 +5,12 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DeliveryLog, Outcome } from './deliveries.js';
-import type { EventLog } from '../shared/event-log.js';
+import type { EventLog } from '../common/event-log.js';
 import { mediaType, readIntent, signedBody, type MediaType } from './payload.js';
 import { whyIgnored } from './push-rule.js';
 import type { DeployQueue, HookEvent } from './queue.js';
 import { verifyWebhook } from './verify.js';
-import { readBody, reply, type Reply } from '../shared/http-io.js';
+import { readBody, reply, type Reply } from '../common/http-io.js';
 
 export const MAX_BODY = 1024 * 1024;
 

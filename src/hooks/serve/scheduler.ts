@@ -3,7 +3,7 @@
 // starts another. Events are marked consumed only after their deploy ended; a deploy
 // abandoned by a shutdown stays queued and runs after the restart.
 import { lostResult, type OpResult } from '../../activate/result.js';
-import type { EventLog } from '../shared/event-log.js';
+import type { EventLog } from '../common/event-log.js';
 import { endedDelivery, outcomeOf, type DeliveryLog } from './deliveries.js';
 import type { DeployQueue, HookEvent } from './queue.js';
 

@@ -4,7 +4,7 @@ import fs from 'node:fs/promises';
 import { writeJsonDurable } from '../../releases/durable.js';
 import { lockHolder } from '../../releases/lock.js';
 import type { Layout } from '../../releases/paths.js';
-import type { Started } from '../shared/assembly.js';
+import type { Started } from '../common/assembly.js';
 
 export const DEFAULT_PORT = 7420;
 export const DEFAULT_HOST = '127.0.0.1';

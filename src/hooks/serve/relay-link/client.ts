@@ -7,11 +7,11 @@
 import WebSocket from 'ws';
 import { writeJsonDurable } from '../../../releases/durable.js';
 import { isAppName } from '../../../releases/paths.js';
-import type { EventLog } from '../../shared/event-log.js';
+import type { EventLog } from '../../common/event-log.js';
 import type { Answer, Arrival } from '../receiver.js';
 import { register, type Instance } from './instance.js';
 import type { LinkState } from './link-state.js';
-import type { AckFrame, DeliveryFrame, HelloFrame, PendingFrame } from '../../shared/relay-protocol.js';
+import type { AckFrame, DeliveryFrame, HelloFrame, PendingFrame } from '../../common/relay-protocol.js';
 
 /** The longest a relay keeps a webhook (its default --max-age). */
 const MAX_HOLD_MS = 7 * 24 * 3600_000;

@@ -4,7 +4,7 @@
 import { RevError } from '../../../errors.js';
 import { globalSettings, readJson, writeJson } from '../../../releases/settings.js';
 import type { Layout } from '../../../releases/paths.js';
-import { INSTANCE_ID, newInstance, secretHash } from '../../shared/relay-protocol.js';
+import { INSTANCE_ID, newInstance, secretHash } from '../../common/relay-protocol.js';
 
 export const PUBLIC_RELAY = 'https://sneaker.toes.space';
 

@@ -2,8 +2,8 @@
 // the configured one, and follows changes to that (a new relay, `relay none`, a new
 // identity) without a restart.
 import type { Layout } from '../../../releases/paths.js';
-import type { Started } from '../../shared/assembly.js';
-import type { EventLog } from '../../shared/event-log.js';
+import type { Started } from '../../common/assembly.js';
+import type { EventLog } from '../../common/event-log.js';
 import type { Answer, Arrival } from '../receiver.js';
 import type { RelayClient } from './client.js';
 import { readInstance, relayUrl, type Instance } from './instance.js';
