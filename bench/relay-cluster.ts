@@ -10,7 +10,8 @@
 // Everything is bounded in count and time, targets only 127.0.0.1, and stops by itself.
 // Instances connect to the relay nodes directly, spread over the three: HAProxy would need
 // two descriptors per link, and this machine allows 20,000 per process.
-// Run alone: `node dist/bench/relay-cluster.js [instances] [webhooks]`.
+// Run alone: `node dist/bench/relay-cluster.js [instances] [webhooks]` (BENCH_CLUSTER_FAULTS=0
+// leaves out the round with kills).
 import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -49,7 +50,8 @@ export interface ClusterResults {
   /** One webhook at a time: accept -> ack with nothing else going on. */
   single: ClusterRun;
   steady: ClusterRun;
-  faults: ClusterRun;
+  /** Left out with BENCH_CLUSTER_FAULTS=0. */
+  faults?: ClusterRun;
   load: { start: number[]; end: number[] };
 }
 
@@ -189,6 +191,20 @@ function cpuS(pid: number): number {
   }
 }
 
+/** A NATS server's JetStream API requests and messages in so far (its monitoring port). */
+async function natsCounters(c: RelayCluster): Promise<({ api: number; msgsIn: number } | undefined)[]> {
+  return Promise.all(
+    c.nats.nodes.map(async (x) => {
+      try {
+        const [jsz, varz] = await Promise.all([fetch(`${x.monitor}/jsz`).then((r) => r.json()), fetch(`${x.monitor}/varz`).then((r) => r.json())]);
+        return { api: jsz.api.total as number, msgsIn: varz.in_msgs as number };
+      } catch {
+        return undefined;
+      }
+    }),
+  );
+}
+
 function cpuOf(c: RelayCluster, workers: Worker[]): Record<string, number> {
   return {
     nats: c.nats.nodes.reduce((s, x) => s + cpuS(x.proc!.child.pid!), 0),
@@ -202,6 +218,7 @@ function cpuOf(c: RelayCluster, workers: Worker[]): Record<string, number> {
 async function run(c: RelayCluster, workers: Worker[], ids: string[], total: number, log: (m: string) => void, midway?: () => Promise<void>, conns = 48): Promise<ClusterRun> {
   for (const w of workers) await w.report(); // start from zero
   const cpu0 = cpuOf(c, workers);
+  const ns0 = await natsCounters(c);
   const { accepted, refused, t0, lastAccept } = await drive(c.url, ids, total, conns, 120_000, midway);
   const acks = new Map<string, number>();
   let queuedTwice = 0;
@@ -226,6 +243,11 @@ async function run(c: RelayCluster, workers: Worker[], ids: string[], total: num
     await new Promise((r) => setTimeout(r, 250));
   }
   const cpu1 = cpuOf(c, workers);
+  const ns1 = await natsCounters(c);
+  // Counters of a node killed midway start again from zero: only nodes that lived through it count.
+  const kept = ns1.map((x, i) => (x && ns0[i] && x.api >= ns0[i]!.api ? i : -1)).filter((i) => i >= 0);
+  const per = (k: 'api' | 'msgsIn') => (kept.reduce((s, i) => s + ns1[i]![k] - ns0[i]![k], 0) / Math.max(1, total)).toFixed(1);
+  log(`relay cluster: NATS work per webhook (${kept.length} of ${ns1.length} nodes): ${per('api')} JetStream API requests, ${per('msgsIn')} messages in`);
   log(`relay cluster: CPU seconds used: ${Object.keys(cpu0).map((k) => `${k} ${(cpu1[k] - cpu0[k]).toFixed(1)}`).join(', ')}`);
   const lat = [...accepted.keys()].map((id) => acks.get(id)).filter((x): x is number => x !== undefined);
   const lostIds = [...accepted.keys()].filter((id) => !acks.has(id));
@@ -267,7 +289,7 @@ export async function relayClusterRounds(o: { instances?: number; webhooks?: num
   try {
     // Registered straight in the bucket: POST /instances allows one a second per address.
     log(`relay cluster: registering ${n} instances`);
-    const store = await NatsRelayStore.open({ servers: c.nats.urls.split(','), env: c.nats.env, node: 'bench', maxAgeMs: 7 * 24 * 3600_000, heartbeatMs: 20_000, log: () => {} });
+    const store = await NatsRelayStore.open({ servers: c.nats.urls.split(','), env: c.nats.env, node: 'bench', maxAgeMs: 7 * 24 * 3600_000, log: () => {} });
     const instances = Array.from({ length: n }, (_, i) => ({ id: `bench${String(i).padStart(6, '0')}`, secret: `secret-${i}` }));
     let next = 0;
     await Promise.all(
@@ -309,6 +331,7 @@ export async function relayClusterRounds(o: { instances?: number; webhooks?: num
     const single = await run(c, workers, ids, 300, log, undefined, 1);
     log(`relay cluster: sustained, ${total} webhooks through HAProxy`);
     const steady = await run(c, workers, ids, total, log);
+    if (process.env.BENCH_CLUSTER_FAULTS === '0') return { instances: n, linkKb, natsKbPerConsumer, single, steady, load };
     log(`relay cluster: the same with relay node 1 and the NATS stream leader killed -9 midway`);
     const faults = await run(c, workers, ids, total, log, async () => {
       const nc = await connect({ servers: c.nats.urls.split(','), user: c.nats.env.TOES_RELAY_NATS_USER, pass: c.nats.env.TOES_RELAY_NATS_PASSWORD });
@@ -335,7 +358,7 @@ export function relayClusterSummary(r: ClusterResults): string {
     `${r.instances} instances linked; memory per idle link on each relay node ${r.linkKb.join(' / ')} KB; nats-server per consumer ${r.natsKbPerConsumer.join(' / ')} KB`,
     row('one at a time', r.single),
     row('steady', r.steady),
-    row('relay node and NATS leader killed -9 midway', r.faults),
+    ...(r.faults ? [row('relay node and NATS leader killed -9 midway', r.faults)] : []),
   ].join('\n');
 }
 

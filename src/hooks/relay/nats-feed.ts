@@ -1,151 +1,179 @@
-// One connected instance's deliveries on a relay cluster: a durable push consumer made for
-// the link (filter <prefix>.hooks.<instance>.>, explicit acks, at most `window` unacked)
-// pushes to <prefix>.dlv.<instance>.<consumer>, which only the node holding the link
-// subscribes to. The instance's ack deletes the message from the stream (a replicated
-// delete, answered once a quorum has it), then acks it to the consumer.
-//
-// Why a consumer per link, replicated once and kept in memory: it holds only positions;
-// every unacked webhook stays in the replicated stream, so a consumer lost with its NATS
-// server loses nothing, and a new one starts again at the oldest webhook still waiting:
-// everything unacked is resent at once to a new link, as on a single relay. Such a
-// consumer costs a few KB and ~2 ms to make (a replicated one took ~0.5 s here), which is
-// what lets 10,000s of instances connect at once. A fresh name each time, because a
-// consumer whose server died can be neither deleted nor made again under its old name
-// until that server returns. The previous one is deleted when its link ends, and
-// `inactive_threshold` removes any that nobody listens to (its node was killed). Idle
-// heartbeats let the node notice a consumer that vanished with its server.
-import { randomBytes } from 'node:crypto';
-import { AckPolicy, DeliverPolicy, type JetStreamManager } from '@nats-io/jetstream';
-import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+// One connected instance's deliveries on a relay cluster. A link first reads what waits
+// for its instance straight from the stream (oldest first, at most `window` unacked), then
+// goes live: new webhooks come from this node's tap of the shard (nats-tap.ts) and go out
+// as they arrive. Whenever the link cannot take one at once (its window is full, or it is
+// still reading), it reads the stream again from where it stopped once it can, so nothing
+// is passed over. The instance's ack deletes the webhook from the stream (a replicated
+// delete, answered once a quorum has it): what is not deleted is sent again to the next
+// link, on this node or any other.
+import type { JetStreamManager } from '@nats-io/jetstream';
 import { decodeDelivery, type NatsLayout } from './nats-layout.js';
 import type { DeliveryFeed, FeedTarget } from './store.js';
 
 export interface FeedContext {
-  nc: NatsConnection;
   jsm: JetStreamManager;
   layout: NatsLayout;
-  heartbeatMs: number;
   /** Deletes a webhook from the stream; false when it was gone already. */
   settle(seq: number): Promise<boolean>;
+  /** Webhooks waiting for the instance when the link started. */
+  waiting: number;
+}
+
+/** The instance said it could not store it now (a full disk): offered again after this. */
+const NACK_DELAY_MS = 5_000;
+/** Sent and never acked on a link that is still up: sent again after this. */
+export const ACK_WAIT_MS = 30_000;
+
+interface InFlight {
+  seq: number;
+  sentAt: number;
 }
 
 export class NatsFeed implements DeliveryFeed {
-  /** Delivery id -> the subject its ack goes to, and its place in the stream. */
-  private inflight = new Map<string, { reply: string; seq: number }>();
-  /** Webhooks behind the last one delivered, as the server counted them. */
-  private behind = 0;
-  private sub?: Subscription;
+  /** Delivery id -> its place in the stream. */
+  private inflight = new Map<string, InFlight>();
+  /** Stream sequences sent and not settled yet (in flight, or being deleted): a read passes over them. */
+  private held = new Set<number>();
+  /** The last stream sequence sent or passed over; reading resumes after it. */
+  private cursor = 0;
+  /** New webhooks from the tap go straight out only while live. */
+  private live = false;
+  /** The tap offered one while the link could not take it: read the stream again before going live. */
+  private missed = false;
+  private reading?: Promise<void>;
+  private rerun = false;
+  private behind: number;
+  private timers = new Set<NodeJS.Timeout>();
   private closed = false;
-  lastHeard = Date.now();
-  private remaking?: Promise<void>;
 
   constructor(
     private ctx: FeedContext,
     readonly instance: string,
     private to: FeedTarget,
     private window: number,
-  ) {}
-
-  private consumer?: string;
-
-  async start(): Promise<void> {
-    await this.remake();
+  ) {
+    this.behind = ctx.waiting;
   }
 
-  get isRemaking(): boolean {
-    return this.remaking !== undefined;
+  /**
+   * Starts reading without waiting for it: the instance acks as deliveries arrive, and the
+   * link must hold this feed by then (a read that fails drops the link).
+   */
+  start(): void {
+    void this.read();
   }
 
-  /** Moves the link to a new consumer, which starts again at the oldest webhook still waiting. */
-  remake(): Promise<void> {
-    this.remaking ??= this.switchConsumer().finally(() => (this.remaking = undefined));
-    return this.remaking;
+  /** A new webhook for this instance, from the tap. */
+  offer(seq: number, data: Uint8Array): void {
+    if (this.closed || seq <= this.cursor) return;
+    if (this.live && this.inflight.size < this.window) return this.send(seq, data);
+    this.missed = true;
+    this.behind++;
+    this.live = false;
+    if (this.inflight.size < this.window) void this.read();
   }
 
-  private async switchConsumer(): Promise<void> {
-    // nats-server 2.9 places a one-replica consumer on any of the stream's servers, a dead
-    // one too for a while after it died; that attempt times out. Another name, another draw.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.tryConsumer();
-      } catch (err) {
-        if (this.closed || attempt >= 4) throw err;
-      }
-    }
-  }
-
-  private async tryConsumer(): Promise<void> {
-    const { nc, jsm, layout, heartbeatMs } = this.ctx;
-    const name = `${this.instance}-${randomBytes(4).toString('hex')}`;
-    const old = this.consumer;
-    // Switched before the consumer exists: it starts pushing at once, and what the old one
-    // sent but nobody acked is what the new one sends first.
-    this.sub?.unsubscribe();
-    const sub = nc.subscribe(layout.deliver(this.instance, name), { callback: (err, m) => void (err || sub !== this.sub || this.onMsg(m)) });
-    this.sub = sub;
-    this.consumer = name;
-    this.inflight.clear();
-    this.lastHeard = Date.now();
-    if (old) this.drop(old);
-    await jsm.consumers.add(layout.streamOf(this.instance), {
-      durable_name: name,
-      filter_subject: layout.hooks(this.instance),
-      deliver_subject: layout.deliver(this.instance, name),
-      deliver_policy: DeliverPolicy.All,
-      ack_policy: AckPolicy.Explicit,
-      max_ack_pending: this.window,
-      ack_wait: 30_000_000_000,
-      idle_heartbeat: heartbeatMs * 1_000_000,
-      inactive_threshold: Math.max(120_000, heartbeatMs * 6) * 1_000_000,
-      num_replicas: 1,
-      mem_storage: true,
-    });
-    // Closed while it was being made: nobody will listen to it.
-    if (this.closed) this.drop(name);
-  }
-
-  /** Best effort: a consumer that cannot be deleted now goes once nobody listens to it. */
-  private drop(name: string): void {
-    this.ctx.jsm.consumers.delete(this.ctx.layout.streamOf(this.instance), name).catch(() => {});
-  }
-
-  private onMsg(m: Msg): void {
-    this.lastHeard = Date.now();
-    // Idle heartbeats (status 100) carry no reply subject and no data.
-    if (this.closed || !m.reply || !m.reply.startsWith('$JS.ACK.')) return;
-    // $JS.ACK.[domain.account.]<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>[.token]
-    const t = m.reply.split('.');
-    const tail = t.length > 9 && t.length % 2 === 0 ? 1 : 0;
-    const seq = Number(t[t.length - 4 - tail]);
-    this.behind = Number(t[t.length - 1 - tail]) || 0;
+  private send(seq: number, data: Uint8Array): void {
+    this.cursor = Math.max(this.cursor, seq);
     let d;
     try {
-      d = decodeDelivery(m.data);
+      d = decodeDelivery(data);
     } catch {
-      // Not ours to read: take it out of the way rather than resend it forever.
-      this.ctx.nc.publish(m.reply, '+TERM');
+      // Not ours to read: take it out of the way rather than offer it forever.
+      void this.ctx.settle(seq).catch(() => {});
       return;
     }
-    this.inflight.set(d.id, { reply: m.reply, seq });
+    this.inflight.set(d.id, { seq, sentAt: Date.now() });
+    this.held.add(seq);
     this.to.send(d, this.behind + this.inflight.size);
+  }
+
+  /**
+   * Reads the stream after the cursor until the window is full or nothing is left, then
+   * goes live. Asked again while reading, it reads once more when done.
+   */
+  private read(): Promise<void> {
+    if (this.reading) {
+      this.rerun = true;
+      return this.reading;
+    }
+    this.rerun = false;
+    const run = this.readOn()
+      .catch((err: Error) => {
+        if (!this.closed) this.to.fail(`reading its webhooks: ${err.message}`);
+      })
+      .finally(() => {
+        this.reading = undefined;
+        if (this.rerun && !this.closed) void this.read();
+      });
+    this.reading = run;
+    return run;
+  }
+
+  private async readOn(): Promise<void> {
+    const { jsm, layout } = this.ctx;
+    const stream = layout.streamOf(this.instance);
+    const filter = layout.hooks(this.instance);
+    this.live = false;
+    for (;;) {
+      this.missed = false;
+      while (this.inflight.size < this.window) {
+        const m = await jsm.streams.getMessage(stream, { seq: this.cursor + 1, next_by_subj: filter } as never);
+        if (this.closed) return;
+        if (!m) break;
+        if (this.held.has(m.seq)) {
+          this.cursor = Math.max(this.cursor, m.seq);
+          continue;
+        }
+        if (this.behind > 0) this.behind--;
+        this.send(m.seq, m.data);
+      }
+      // Full: the next ack reads on. Nothing left and nothing offered meanwhile: live.
+      if (this.inflight.size >= this.window) return;
+      if (!this.missed) {
+        this.live = true;
+        return;
+      }
+    }
   }
 
   async ack(id: string): Promise<boolean> {
     const f = this.inflight.get(id);
     if (f === undefined) return false;
     this.inflight.delete(id);
-    const settled = await this.ctx.settle(f.seq);
-    // Only a position: if this ack is lost, the consumer resends a deleted message never.
-    this.ctx.nc.publish(f.reply, '+ACK');
-    return settled;
+    if (!this.live && !this.closed) void this.read();
+    try {
+      return await this.ctx.settle(f.seq);
+    } finally {
+      this.held.delete(f.seq);
+    }
   }
 
   nack(id: string): boolean {
     const f = this.inflight.get(id);
     if (f === undefined) return false;
-    this.inflight.delete(id);
-    this.ctx.nc.publish(f.reply, `-NAK ${JSON.stringify({ delay: 5_000_000_000 })}`);
+    this.again(id, f, NACK_DELAY_MS);
     return true;
+  }
+
+  /** Sends again what was sent over `ACK_WAIT_MS` ago and never acked. */
+  resendOverdue(now = Date.now()): void {
+    for (const [id, f] of this.inflight) if (now - f.sentAt >= ACK_WAIT_MS) this.again(id, f, 0);
+  }
+
+  private again(id: string, f: InFlight, delayMs: number): void {
+    this.inflight.delete(id);
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      this.held.delete(f.seq);
+      if (this.closed) return;
+      // Read again from it: what is still in flight after it is passed over.
+      this.cursor = Math.min(this.cursor, f.seq - 1);
+      this.live = false;
+      this.behind++;
+      void this.read();
+    }, delayMs);
+    this.timers.add(t);
   }
 
   async pending(): Promise<number> {
@@ -153,19 +181,21 @@ export class NatsFeed implements DeliveryFeed {
   }
 
   wake(): void {
-    // The consumer pushes new webhooks by itself.
+    // The tap brings new webhooks by itself.
   }
 
   forget(id: string): void {
+    const f = this.inflight.get(id);
+    if (!f) return;
     this.inflight.delete(id);
+    this.held.delete(f.seq);
+    if (!this.live && !this.closed) void this.read();
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
     this.closed = true;
-    this.sub?.unsubscribe();
-    // What it delivered and nobody acked waits in the stream for the next link's consumer.
-    if (this.consumer) this.drop(this.consumer);
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
   }
 
   get isClosed(): boolean {

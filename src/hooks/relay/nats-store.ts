@@ -12,6 +12,7 @@ import type { EventLog } from '../common/event-log.js';
 import { NatsClaims } from './nats-claims.js';
 import { connectNats, type NatsOptions } from './nats-connect.js';
 import { NatsFeed } from './nats-feed.js';
+import { ShardTap } from './nats-tap.js';
 import { NatsNodes } from './nats-nodes.js';
 import { decodeDelivery, decodeMeta, encodeDelivery, type NatsLayout } from './nats-layout.js';
 import type { DeliveryFeed, FeedTarget, LinkClaim, Registration, RelayStore, Settled, StoredDelivery, WaitingCounts, WaitingDelivery } from './store.js';
@@ -35,11 +36,8 @@ async function persist<T>(fn: () => Promise<T>, budgetMs: number): Promise<T> {
 
 const isNotFound = (err: unknown) => err instanceof JetStreamApiError && /not found/i.test(err.message);
 
-/**
- * A consumer's idle heartbeat: the links' interval, at most 10 s, so a consumer lost with
- * its NATS server is made again within ~30 s. Each idle consumer sends one per interval.
- */
-const consumerHeartbeatMs = (linkMs: number) => Math.min(linkMs, 10_000);
+/** How often a tap's consumer says it is there when idle; one silent for three is made again. */
+const TAP_HEARTBEAT_MS = 1_000;
 
 /** Bounded memo tables: a node serving 100,000 instances keeps a few MB of them. */
 const MEMO = 200_000;
@@ -53,8 +51,6 @@ export interface NatsStoreOptions extends NatsOptions {
   /** This node's name, in its NATS connection and its link claims. */
   node: string;
   maxAgeMs: number;
-  /** How often consumers send idle heartbeats; one silent for three is made again. */
-  heartbeatMs: number;
   log: EventLog;
 }
 
@@ -64,7 +60,9 @@ export class NatsRelayStore implements RelayStore {
   private hashes = new Map<string, string>();
   /** Delivery id -> stream sequence, for settling without a scan. */
   private seqs = new Map<string, number>();
-  private feeds = new Set<NatsFeed>();
+  /** The link of each instance linked to this node. */
+  private feeds = new Map<string, NatsFeed>();
+  private taps: ShardTap[];
   private claims: NatsClaims;
   private nodes: NatsNodes;
   private watchdog: NodeJS.Timeout;
@@ -89,24 +87,32 @@ export class NatsRelayStore implements RelayStore {
         else if (st.type === 'reconnect') this.connected = true;
       }
     })();
-    // A consumer that stopped even its idle heartbeats is gone (its NATS server died):
-    // make it again, on a server that is up.
-    const beat = consumerHeartbeatMs(o.heartbeatMs);
+    const tap = { nc, jsm, layout, heartbeatMs: TAP_HEARTBEAT_MS, log: o.log, deliver: (instance: string, seq: number, data: Uint8Array) => this.feeds.get(instance)?.offer(seq, data) };
+    this.taps = layout.streams().map((st) => new ShardTap(tap, st.name));
+    // A tap that stopped even its idle heartbeats is gone (its NATS server died): make it
+    // again, on a server that is up, from where it was. Links resend what waits too long.
     this.watchdog = setInterval(() => {
-      const silent = Date.now() - 3 * beat - 1_000;
-      for (const f of this.feeds) {
-        if (f.lastHeard < silent && !f.isRemaking) {
-          o.log('consumer-remade', { instance: f.instance });
-          f.remake().catch((err) => o.log('error', { instance: f.instance, reason: `remaking its consumer: ${(err as Error).message}` }));
+      const silent = Date.now() - 3 * TAP_HEARTBEAT_MS - 1_000;
+      for (const t of this.taps) {
+        if (t.lastHeard < silent && !t.isRemaking) {
+          o.log('tap-remade', { stream: t.stream, reason: 'no heartbeat' });
+          t.remake().catch((err) => o.log('error', { reason: `remaking the tap of ${t.stream}: ${(err as Error).message}` }));
         }
       }
-    }, beat);
+      for (const f of this.feeds.values()) f.resendOverdue();
+    }, TAP_HEARTBEAT_MS);
     this.watchdog.unref();
   }
 
   static async open(o: NatsStoreOptions): Promise<NatsRelayStore> {
     const p = await connectNats(o, o.node, o.log, o.maxAgeMs);
     const store = new NatsRelayStore(p.nc, p.js, p.jsm, p.layout, p.instances, p.links, p.replicas, o);
+    try {
+      await Promise.all(store.taps.map((t) => t.start()));
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
     // The other nodes answer the hello: known before the first webhook is taken.
     await new Promise((r) => setTimeout(r, 300));
     return store;
@@ -196,16 +202,32 @@ export class NatsRelayStore implements RelayStore {
 
   async counts(instance: string): Promise<WaitingCounts> {
     const info = await this.jsm.streams.info(this.layout.streamOf(instance), { subjects_filter: this.layout.hooks(instance) });
-    const c: WaitingCounts = { waiting: 0, bytes: 0, apps: {} };
-    for (const [subject, n] of Object.entries(info.state.subjects ?? {})) {
-      const { app, maxBytes } = this.layout.parseHook(subject);
+    return this.tally(info.state.subjects).get(instance) ?? { waiting: 0, bytes: 0, apps: {} };
+  }
+
+  groupOf(instance: string): string {
+    return this.layout.streamOf(instance);
+  }
+
+  async countGroup(stream: string): Promise<Map<string, WaitingCounts>> {
+    const info = await this.jsm.streams.info(stream, { subjects_filter: this.layout.shardHooks(stream) });
+    return this.tally(info.state.subjects);
+  }
+
+  /** Per-subject counts of a stream, summed per instance and app. */
+  private tally(subjects: Record<string, number> = {}): Map<string, WaitingCounts> {
+    const out = new Map<string, WaitingCounts>();
+    for (const [subject, n] of Object.entries(subjects)) {
+      const { instance, app, maxBytes } = this.layout.parseHook(subject);
+      let c = out.get(instance);
+      if (!c) out.set(instance, (c = { waiting: 0, bytes: 0, apps: {} }));
       const a = (c.apps[app] ??= { waiting: 0, bytes: 0 });
       a.waiting += n;
       a.bytes += n * maxBytes;
       c.waiting += n;
       c.bytes += n * maxBytes;
     }
-    return c;
+    return out;
   }
 
   totals(): Promise<{ instances: number; waiting: number }> {
@@ -232,19 +254,17 @@ export class NatsRelayStore implements RelayStore {
   }
 
   async feed(instance: string, to: FeedTarget, window: number): Promise<DeliveryFeed> {
-    const f = new NatsFeed({ nc: this.nc, jsm: this.jsm, layout: this.layout, heartbeatMs: consumerHeartbeatMs(this.o.heartbeatMs), settle: (seq) => this.deleteSeq(instance, seq) }, instance, to, window);
-    this.feeds.add(f);
+    const { waiting } = await this.counts(instance);
+    const f = new NatsFeed({ jsm: this.jsm, layout: this.layout, waiting, settle: (seq) => this.deleteSeq(instance, seq) }, instance, to, window);
+    // The hub keeps one link per instance on a node; a newer one takes the tap's deliveries.
+    this.feeds.get(instance)?.close();
+    this.feeds.set(instance, f);
     const close = f.close.bind(f);
     f.close = async () => {
-      this.feeds.delete(f);
+      if (this.feeds.get(instance) === f) this.feeds.delete(instance);
       await close();
     };
-    try {
-      await f.start();
-    } catch (err) {
-      await f.close();
-      throw err;
-    }
+    f.start();
     return f;
   }
 
@@ -262,7 +282,8 @@ export class NatsRelayStore implements RelayStore {
 
   async close(): Promise<void> {
     clearInterval(this.watchdog);
-    for (const f of [...this.feeds]) await f.close();
+    for (const f of [...this.feeds.values()]) await f.close();
+    await Promise.all(this.taps.map((t) => t.close()));
     this.claims.close();
     this.nodes.close();
     await this.nc.drain().catch(() => this.nc.close());

@@ -45,10 +45,27 @@ interface Budget {
 /** A budget is trusted this long; acks only add room, so an old one errs on the safe side. */
 const BUDGET_MS = 60_000;
 
+/** Memo tables are cleared past this many instances (a node serving 100,000 keeps a few MB). */
+const MEMO = 100_000;
+
+/** One count of a whole group of instances (a NATS shard), from one request. */
+interface GroupCount {
+  /** When the request was sent: everything stored before then is in `counts`. */
+  at: number;
+  counts?: Map<string, WaitingCounts>;
+  loading?: Promise<void>;
+}
+
+const NOTHING: WaitingCounts = { waiting: 0, bytes: 0, apps: {} };
+
 /** Keeps each instance within the limits; one instance is trimmed by one caller at a time. */
 export class Room {
   private trimming = new Map<string, Promise<unknown>>();
   private budgets = new Map<string, Budget>();
+  private groups = new Map<string, GroupCount>();
+  /** Instance -> when this process last took a webhook for it; `forgotAt` when the table was last cleared. */
+  private took = new Map<string, number>();
+  private forgotAt = 0;
 
   constructor(
     private store: RelayStore,
@@ -62,17 +79,64 @@ export class Room {
   fit(instance: string, app: string, bytes = 0): Promise<Dropped[]> {
     // What the store may count for it: a backend rounds sizes up (at most 2x) and adds its own.
     const cost = 2 * (bytes + 1024);
-    const b = this.budgets.get(instance);
-    if (b && Date.now() - b.at < BUDGET_MS) {
-      const left = b.apps.get(app);
-      if (left !== undefined && left > 0 && b.waiting > 0 && b.bytes >= cost) {
-        b.apps.set(app, left - 1);
-        b.waiting--;
-        b.bytes -= cost;
-        return Promise.resolve([]);
-      }
-    }
+    if (this.spend(instance, app, cost)) return Promise.resolve([]);
     this.budgets.delete(instance);
+    return this.fromGroup(instance, app, cost).then((ok) => (ok ? [] : this.trimInTurn(instance, app)));
+  }
+
+  /** Takes one webhook out of the instance's budget, if it has room for it. */
+  private spend(instance: string, app: string, cost: number): boolean {
+    const b = this.budgets.get(instance);
+    if (!b || Date.now() - b.at >= BUDGET_MS) return false;
+    const left = b.apps.get(app);
+    if (left === undefined || left <= 0 || b.waiting <= 0 || b.bytes < cost) return false;
+    b.apps.set(app, left - 1);
+    b.waiting--;
+    b.bytes -= cost;
+    this.tookOne(instance);
+    return true;
+  }
+
+  private tookOne(instance: string): void {
+    if (this.took.size >= MEMO) {
+      this.took.clear();
+      this.forgotAt = Date.now();
+    }
+    this.took.set(instance, Date.now());
+  }
+
+  /**
+   * A budget from the count of the instance's whole group, when the store counts groups
+   * (a cluster: one request per shard instead of one per instance). Only for an instance
+   * this process took nothing for since that count was asked for: what it took since is in
+   * no count, and a budget from an older count may still be spending it.
+   */
+  private async fromGroup(instance: string, app: string, cost: number): Promise<boolean> {
+    const { store } = this;
+    if (!store.groupOf || !store.countGroup) return false;
+    const key = store.groupOf(instance);
+    let g = this.groups.get(key);
+    if (!g || (!g.loading && Date.now() - g.at >= BUDGET_MS)) {
+      const fresh: GroupCount = { at: Date.now() };
+      fresh.loading = store
+        .countGroup(key)
+        .then((counts) => void (fresh.counts = counts))
+        .finally(() => (fresh.loading = undefined));
+      if (this.groups.size >= MEMO) this.groups.clear();
+      this.groups.set(key, (g = fresh));
+    }
+    try {
+      await g.loading;
+    } catch {
+      return false; // counted one by one instead
+    }
+    const last = this.took.get(instance) ?? this.forgotAt;
+    if (!g.counts || last >= g.at || this.budgets.has(instance)) return this.spend(instance, app, cost);
+    this.budget(instance, app, g.counts.get(instance) ?? NOTHING, g.at);
+    return this.spend(instance, app, cost);
+  }
+
+  private trimInTurn(instance: string, app: string): Promise<Dropped[]> {
     const run = (this.trimming.get(instance) ?? Promise.resolve()).then(() => this.trim(instance, app));
     const tail = run.catch(() => {});
     this.trimming.set(instance, tail);
@@ -88,7 +152,8 @@ export class Room {
       const c = await this.store.counts(instance);
       const victim = overfull(c, app, this.limits);
       if (victim === undefined) {
-        this.budget(instance, app, c);
+        this.budget(instance, app, c, Date.now());
+        this.tookOne(instance);
         return dropped;
       }
       const [oldest] = await this.store.pending(instance, 1, victim);
@@ -100,13 +165,13 @@ export class Room {
   }
 
   /** This process's share of the room `c` leaves; apps not counted here get no budget (they count). */
-  private budget(instance: string, app: string, c: WaitingCounts): void {
+  private budget(instance: string, app: string, c: WaitingCounts, at: number): void {
     const w = Math.max(1, this.store.writers());
     const share = (room: number) => Math.max(0, Math.floor(room / w));
     const apps = new Map<string, number>();
     for (const [name, a] of Object.entries(c.apps)) apps.set(name, share(this.limits.maxPerApp - a.waiting));
     if (!apps.has(app)) apps.set(app, share(this.limits.maxPerApp));
-    if (this.budgets.size >= 100_000) this.budgets.clear();
-    this.budgets.set(instance, { at: Date.now(), waiting: share(this.limits.maxPending - c.waiting), bytes: share(this.limits.maxBytes - c.bytes), apps });
+    if (this.budgets.size >= MEMO) this.budgets.clear();
+    this.budgets.set(instance, { at, waiting: share(this.limits.maxPending - c.waiting), bytes: share(this.limits.maxBytes - c.bytes), apps });
   }
 }

@@ -61,7 +61,7 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
   const maxAgeMs = o.maxAgeMs ?? 7 * 24 * 3600_000;
   const heartbeatMs = o.heartbeatMs ?? 20_000;
   try {
-    const store = await parts.add('store', () => openStore(o.store, { log, maxAgeMs, heartbeatMs }));
+    const store = await parts.add('store', () => openStore(o.store, { log, maxAgeMs }));
     const hub = new LinkHub(store, log);
     const routes = relayRoutes({
       store,
@@ -96,7 +96,7 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
   }
 }
 
-async function openStore(where: RelayOptions['store'], o: { log: EventLog; maxAgeMs: number; heartbeatMs: number }): Promise<Started<RelayStore>> {
+async function openStore(where: RelayOptions['store'], o: { log: EventLog; maxAgeMs: number }): Promise<Started<RelayStore>> {
   let store: RelayStore;
   if ('dataDir' in where) store = await FileRelayStore.open(where.dataDir);
   else {

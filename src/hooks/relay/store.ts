@@ -83,6 +83,13 @@ export interface RelayStore {
   settle(instance: string, id: string, how: Settled): Promise<boolean>;
   /** The instance's waiting webhooks and their stored bytes, in all and per app. */
   counts(instance: string): Promise<WaitingCounts>;
+  /**
+   * For a store where a count is a request (a cluster): the group an instance is counted
+   * with, and the counts of a whole group (instances with nothing waiting left out) from
+   * one request, so the queue limits need not count each instance.
+   */
+  groupOf?(instance: string): string;
+  countGroup?(group: string): Promise<Map<string, WaitingCounts>>;
   /** Registered instances, and webhooks waiting for all of them. */
   totals(): Promise<{ instances: number; waiting: number }>;
   /** Registered instance ids. */

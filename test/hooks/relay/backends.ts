@@ -34,7 +34,7 @@ export const relayBackends: RelayBackend[] = [
     },
     async open(dir) {
       const c = await sharedNats();
-      return NatsRelayStore.open({ servers: c.urls.split(','), prefix: prefixOf(dir), env: c.env, node: 'test', maxAgeMs: 7 * 24 * 3600_000, heartbeatMs: 20_000, log: () => {} });
+      return NatsRelayStore.open({ servers: c.urls.split(','), prefix: prefixOf(dir), env: c.env, node: 'test', maxAgeMs: 7 * 24 * 3600_000, log: () => {} });
     },
   },
 ];

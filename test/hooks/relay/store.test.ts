@@ -90,3 +90,76 @@ relayTest('counts per app, the oldest of one app, and a dropped delivery is gone
   assert.equal((await again.counts(INSTANCE)).apps.app0.waiting, 3);
   await again.close();
 });
+
+relayTest('a feed sends what waits oldest first within its window, reads on as acks come, sends new ones live, and offers a nacked one again', async (t, backend) => {
+  const dir = tmpDir();
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const store = await backend.open(dir);
+  t.after(() => store.close());
+  assert.equal(await store.register(INSTANCE, 'a'.repeat(64)), 'created');
+  for (let i = 0; i < 10; i++) await store.append(INSTANCE, delivery(i));
+  const got: string[] = [];
+  const failed: string[] = [];
+  const feed = await store.feed(INSTANCE, { send: (d) => void got.push(d.id), fail: (r) => void failed.push(r) }, 4);
+  t.after(() => feed.close());
+  const until = async (ok: () => boolean, what: string) => {
+    const deadline = Date.now() + 20_000;
+    while (!ok()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; got ${got.join(' ')}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  await until(() => got.length === 4, 'the first window');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(got, ['rly_0', 'rly_1', 'rly_2', 'rly_3'], 'no more than the window before an ack');
+  // New ones while the window is full wait their turn behind the older ones.
+  for (let i = 10; i < 14; i++) await store.append(INSTANCE, delivery(i));
+  feed.wake();
+  for (let k = 0; k < 14; k++) {
+    await until(() => got.length > k, `delivery ${k}`);
+    assert.equal(await feed.ack(got[k]), true);
+  }
+  assert.deepEqual(got, Array.from({ length: 14 }, (_, i) => `rly_${i}`));
+  assert.equal(await feed.pending(), 0);
+  // Live: a new one goes out without an ack to make room.
+  await store.append(INSTANCE, delivery(14));
+  feed.wake();
+  await until(() => got.length === 15, 'a live delivery');
+  assert.equal(got[14], 'rly_14');
+  // Nacked (the instance's disk is full): it comes again, once.
+  assert.equal(feed.nack('rly_14'), true);
+  assert.equal(feed.nack('rly_14'), false);
+  await until(() => got.length === 16, 'the nacked delivery again');
+  assert.equal(got[15], 'rly_14');
+  assert.equal(await feed.ack('rly_14'), true);
+  assert.equal(await feed.ack('rly_14'), false, 'an ack for what is no longer in flight');
+  assert.deepEqual(await store.pending(INSTANCE), []);
+  assert.deepEqual(failed, []);
+});
+
+relayTest('a group count gives every waiting instance of the group what counting each one gives', async (t, backend) => {
+  const dir = tmpDir();
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const store = await backend.open(dir);
+  t.after(() => store.close());
+  if (!store.groupOf || !store.countGroup) {
+    // One process counts its own files: nothing to share.
+    assert.equal(backend.name, 'files');
+    return;
+  }
+  const ids = Array.from({ length: 40 }, (_, i) => `inst${String(i).padStart(4, '0')}`);
+  for (const id of ids) await store.register(id, 'a'.repeat(64));
+  let n = 0;
+  for (const [k, id] of ids.entries()) for (let j = 0; j < k % 4; j++) await store.append(id, delivery(n++));
+  const groups = new Map<string, string[]>();
+  for (const id of ids) groups.set(store.groupOf(id), [...(groups.get(store.groupOf(id)) ?? []), id]);
+  assert.ok(groups.size > 1, 'instances spread over groups');
+  for (const [group, members] of groups) {
+    const all = await store.countGroup(group);
+    for (const id of members) {
+      const one = await store.counts(id);
+      assert.deepEqual(all.get(id) ?? { waiting: 0, bytes: 0, apps: {} }, one, id);
+    }
+    assert.ok([...all.keys()].every((id) => members.includes(id)), 'only the group\'s own instances');
+  }
+});
