@@ -7,10 +7,13 @@
 // delete, answered once a quorum has it): what is not deleted is sent again to the next
 // link, on this node or any other.
 import type { JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { BULK_SILENT_MS, BulkPump, type BulkMsg } from './nats-bulk.js';
 import { decodeDelivery, type NatsLayout } from './nats-layout.js';
 import type { DeliveryFeed, FeedTarget } from './store.js';
 
 export interface FeedContext {
+  nc: NatsConnection;
   jsm: JetStreamManager;
   layout: NatsLayout;
   /** Deletes a webhook from the stream; false when it was gone already. */
@@ -23,10 +26,14 @@ export interface FeedContext {
 const NACK_DELAY_MS = 5_000;
 /** Sent and never acked on a link that is still up: sent again after this. */
 export const ACK_WAIT_MS = 30_000;
+/** A backlog this long goes through a consumer of its own rather than a request per webhook. */
+const BULK_FROM = 16;
 
 interface InFlight {
   seq: number;
   sentAt: number;
+  /** Brought by the link's bulk consumer: acked there too, so it sends the next. */
+  reply?: string;
 }
 
 export class NatsFeed implements DeliveryFeed {
@@ -45,6 +52,7 @@ export class NatsFeed implements DeliveryFeed {
   private behind: number;
   private timers = new Set<NodeJS.Timeout>();
   private closed = false;
+  private pump?: BulkPump;
 
   constructor(
     private ctx: FeedContext,
@@ -60,7 +68,28 @@ export class NatsFeed implements DeliveryFeed {
    * link must hold this feed by then (a read that fails drops the link).
    */
   start(): void {
-    void this.read();
+    if (this.ctx.waiting < BULK_FROM) return void this.read();
+    const pump = new BulkPump(this.ctx, this.instance, (m) => this.fromPump(pump, m));
+    this.pump = pump;
+    this.live = false;
+    // A consumer that cannot be made now (a NATS server just died): read one by one.
+    pump.start(this.cursor + 1, this.window).catch(() => this.endPump(pump));
+  }
+
+  private fromPump(pump: BulkPump, m: BulkMsg): void {
+    if (this.closed || pump !== this.pump) return;
+    this.behind = m.behind;
+    if (this.held.has(m.seq)) pump.release(m.reply);
+    else this.send(m.seq, m.data, m.reply);
+    // Nothing behind what it sent: the stream is read once more for what came meanwhile.
+    if (m.behind === 0) this.endPump(pump);
+  }
+
+  private endPump(pump: BulkPump): void {
+    if (this.pump !== pump) return;
+    this.pump = undefined;
+    pump.close();
+    if (!this.closed) void this.read();
   }
 
   /** A new webhook for this instance, from the tap. */
@@ -73,17 +102,18 @@ export class NatsFeed implements DeliveryFeed {
     if (this.inflight.size < this.window) void this.read();
   }
 
-  private send(seq: number, data: Uint8Array): void {
+  private send(seq: number, data: Uint8Array, reply?: string): void {
     this.cursor = Math.max(this.cursor, seq);
     let d;
     try {
       d = decodeDelivery(data);
     } catch {
       // Not ours to read: take it out of the way rather than offer it forever.
+      if (reply) this.pump?.release(reply);
       void this.ctx.settle(seq).catch(() => {});
       return;
     }
-    this.inflight.set(d.id, { seq, sentAt: Date.now() });
+    this.inflight.set(d.id, { seq, sentAt: Date.now(), reply });
     this.held.add(seq);
     this.to.send(d, this.behind + this.inflight.size);
   }
@@ -93,6 +123,8 @@ export class NatsFeed implements DeliveryFeed {
    * goes live. Asked again while reading, it reads once more when done.
    */
   private read(): Promise<void> {
+    // The bulk consumer brings everything; the stream is read once it is done.
+    if (this.pump) return Promise.resolve();
     if (this.reading) {
       this.rerun = true;
       return this.reading;
@@ -141,6 +173,7 @@ export class NatsFeed implements DeliveryFeed {
     const f = this.inflight.get(id);
     if (f === undefined) return false;
     this.inflight.delete(id);
+    if (f.reply) this.pump?.release(f.reply);
     if (!this.live && !this.closed) void this.read();
     try {
       return await this.ctx.settle(f.seq);
@@ -159,10 +192,13 @@ export class NatsFeed implements DeliveryFeed {
   /** Sends again what was sent over `ACK_WAIT_MS` ago and never acked. */
   resendOverdue(now = Date.now()): void {
     for (const [id, f] of this.inflight) if (now - f.sentAt >= ACK_WAIT_MS) this.again(id, f, 0);
+    // Its NATS server died: read the rest one by one.
+    if (this.pump && now - this.pump.lastHeard > BULK_SILENT_MS) this.endPump(this.pump);
   }
 
   private again(id: string, f: InFlight, delayMs: number): void {
     this.inflight.delete(id);
+    if (f.reply) this.pump?.release(f.reply);
     const t = setTimeout(() => {
       this.timers.delete(t);
       this.held.delete(f.seq);
@@ -189,11 +225,14 @@ export class NatsFeed implements DeliveryFeed {
     if (!f) return;
     this.inflight.delete(id);
     this.held.delete(f.seq);
+    if (f.reply) this.pump?.release(f.reply);
     if (!this.live && !this.closed) void this.read();
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    this.pump?.close();
+    this.pump = undefined;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
   }

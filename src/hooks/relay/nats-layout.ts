@@ -79,6 +79,16 @@ export class NatsLayout {
   }
 }
 
+/**
+ * What a JetStream push delivery's reply subject says of it:
+ * $JS.ACK.[domain.account.]<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>[.token]
+ */
+export function ackReplyMeta(reply: string): { seq: number; sent: number; pending: number } {
+  const t = reply.split('.');
+  const tail = t.length > 9 && t.length % 2 === 0 ? 1 : 0;
+  return { seq: Number(t[t.length - 4 - tail]), sent: Number(t[t.length - 3 - tail]), pending: Number(t[t.length - 1 - tail]) || 0 };
+}
+
 /** App names may hold ".", NATS's token separator; "~" is not allowed in them, so it stands in. */
 function appToken(app: string): string {
   return app.replaceAll('.', '~');

@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { AckPolicy, DeliverPolicy, type JetStreamManager } from '@nats-io/jetstream';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { EventLog } from '../common/event-log.js';
-import type { NatsLayout } from './nats-layout.js';
+import { ackReplyMeta, type NatsLayout } from './nats-layout.js';
 
 export interface TapContext {
   nc: NatsConnection;
@@ -106,11 +106,7 @@ export class ShardTap {
     this.lastHeard = Date.now();
     // Idle heartbeats (status 100) carry no reply subject and no data.
     if (this.closed || !m.reply || !m.reply.startsWith('$JS.ACK.')) return;
-    // $JS.ACK.[domain.account.]<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>[.token]
-    const t = m.reply.split('.');
-    const tail = t.length > 9 && t.length % 2 === 0 ? 1 : 0;
-    const seq = Number(t[t.length - 4 - tail]);
-    const sent = Number(t[t.length - 3 - tail]);
+    const { seq, sent } = ackReplyMeta(m.reply);
     if (sent !== this.sent + 1) {
       // Something between the consumer and here was lost: start again after the last one.
       this.ctx.log('tap-remade', { stream: this.stream, reason: `message ${sent} after ${this.sent}` });

@@ -163,3 +163,31 @@ relayTest('a group count gives every waiting instance of the group what counting
     assert.ok([...all.keys()].every((id) => members.includes(id)), 'only the group\'s own instances');
   }
 });
+
+relayTest('a long backlog goes out whole, oldest first, each once, within the window, with new ones arriving meanwhile', async (t, backend) => {
+  const dir = tmpDir();
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const store = await backend.open(dir);
+  t.after(() => store.close());
+  assert.equal(await store.register(INSTANCE, 'a'.repeat(64)), 'created');
+  for (let i = 0; i < 60; i++) await store.append(INSTANCE, delivery(i));
+  const got: string[] = [];
+  let inFlight = 0;
+  let most = 0;
+  const feed = await store.feed(INSTANCE, { send: (d) => void (got.push(d.id), (most = Math.max(most, ++inFlight))), fail: (r) => assert.fail(r) }, 8);
+  t.after(() => feed.close());
+  const deadline = Date.now() + 30_000;
+  let acked = 0;
+  while (acked < 70) {
+    if (Date.now() > deadline) assert.fail(`timed out with ${got.length} sent: ${got.join(' ')}`);
+    if (acked === 30) for (let i = 60; i < 70; i++) await store.append(INSTANCE, delivery(i)), feed.wake();
+    if (got.length > acked) {
+      inFlight--;
+      assert.equal(await feed.ack(got[acked++]), true);
+    } else await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.deepEqual(got, Array.from({ length: 70 }, (_, i) => `rly_${i}`));
+  assert.ok(most <= 8, `at most the window in flight (${most})`);
+  assert.equal(await feed.pending(), 0);
+  assert.deepEqual(await store.pending(INSTANCE), []);
+});

@@ -8,16 +8,14 @@ import { ensureStopped, github, post, standard, startDaemon, startRelay, type Da
 import { startProxy } from '../../fixtures/proxy.js';
 import { makeWorld } from '../../fixtures/world.js';
 import { layoutOf } from '../layout.js';
-import { relayBackends, type RelayBackend } from '../relay/backends.js';
-
-/** The relay's store backend these tests run with (the first; each is tested alone in test/hooks/relay). */
-const backend: RelayBackend = relayBackends[0];
+import { relayBackends, relayTest, type RelayBackend } from '../relay/backends.js';
 
 /**
  * A world, a relay on its own store, and cleanup of every process started through `track`;
- * `startRelayAgain` starts it over the same store (after a stop or a kill).
+ * `startRelayAgain` starts it over the same store (after a stop or a kill). The store is the
+ * first backend unless a test runs with each (every backend is tested alone in test/hooks/relay).
  */
-async function relaySetup(t: TestContext, relayArgs: string[] = []) {
+async function relaySetup(t: TestContext, relayArgs: string[] = [], backend: RelayBackend = relayBackends[0]) {
   const w = await makeWorld();
   t.after(() => w.close());
   const relayDir = tmpDir('toes-relay-');
@@ -40,8 +38,8 @@ async function relayWorld(t: TestContext) {
 
 const APPS = Array.from({ length: 10 }, (_, i) => `app${i}`);
 
-test('1,000 webhooks for 10 apps while the instance is offline: each acked once when it returns, each app on its newest commit', async (t) => {
-  const { w, relay, track } = await relaySetup(t, ['--rate', '100000', '--address-rate', '100000']);
+relayTest('1,000 webhooks for 10 apps while the instance is offline: each acked once when it returns, each app on its newest commit', async (t, backend) => {
+  const { w, relay, track } = await relaySetup(t, ['--rate', '100000', '--address-rate', '100000'], backend);
   const env = { REV_RELAY_URL: relay.url };
 
   const hooks: Record<string, { url: string; secret: string }> = {};
@@ -169,7 +167,7 @@ test('a webhook held an hour by the relay is judged by when the relay got it; an
   // What the relay's disk holds after storing, an hour ago, a webhook signed an hour ago.
   const hourAgo = Date.now() - 3600_000;
   const held = standard(hook.secret, { type: 'save', ref: 'refs/heads/main' }, { ts: Math.floor(hourAgo / 1000) });
-  const store = await backend.open(relayDir);
+  const store = await relayBackends[0].open(relayDir);
   await store.append(instance, { id: 'rly_heldanhour', app: 'sample', at: hourAgo, headers: held.headers, body: held.body.toString('base64') });
   await store.close();
   relay = await startRelayAgain({ port });
