@@ -32,6 +32,11 @@ const external = ['execa', 'isomorphic-git', 'tar', 'ws', 'chokidar', '@nats-io/
 const entries = ['src/cli/main.ts', 'src/hooks/serve/worker.ts', 'src/activate/stages/prune-collector.ts'];
 const commands = fs.readdirSync(path.join(root, 'src/cli/commands')).filter((f) => f.endsWith('.ts')).map((f) => f.slice(0, -3));
 
+// CommonJS has no import.meta, and Bun writes the build's own path for import.meta.url,
+// which would point into this checkout on every machine. Code that finds files beside its
+// module (prune.ts, the runner) needs the bundle's own URL, as in an ES module bundle.
+const CJS_IMPORT_META = ['--define', 'import.meta.url=__toesBundleUrl', '--banner', 'var __toesBundleUrl = require("node:url").pathToFileURL(__filename).href;'];
+
 // Generated entries: the `toes` command with one subcommand, imported statically.
 const entryDir = path.join(root, 'dist/bundle/.entries');
 fs.mkdirSync(entryDir, { recursive: true });
@@ -47,18 +52,16 @@ const commandEntries = commands.map((name) => {
   return file;
 });
 
-function bunBuild(files, outdir, target, split) {
-  const args = ['build', ...files, `--target=${target}`, '--format=esm', ...(split ? ['--splitting'] : []), `--outdir=${outdir}`, '--entry-naming=[name].[ext]'];
+/** Runs `bun build`; exits the script when it fails. */
+async function build(files, outdir, target, { split = false, cjs = false } = {}) {
+  const args = ['build', ...files, `--target=${target}`, `--entry-naming=[name].${cjs ? 'cjs' : 'js'}`, `--outdir=${outdir}`];
+  args.push(...(cjs ? ['--format=cjs', ...CJS_IMPORT_META] : ['--format=esm']), ...(split ? ['--splitting'] : []));
   for (const e of external) args.push('--external', e);
-  return new Promise((resolve) => {
+  const failed = await new Promise((resolve) => {
     const child = spawn(bun, args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
     child.on('error', (err) => resolve(err.message));
     child.on('close', (code) => resolve(code === 0 ? undefined : `exit ${code}`));
   });
-}
-
-async function build(files, outdir, target, split) {
-  const failed = await bunBuild(files, outdir, target, split);
   if (failed) {
     process.stderr.write(`bundle: bun build for ${target} failed (${failed})\n`);
     process.exit(1);
@@ -74,15 +77,32 @@ function importsExternalEagerly(file) {
   return false;
 }
 
+const outdir = (target) => path.join(root, 'dist/bundle', target);
 for (const target of ['node', 'bun']) {
-  const outdir = path.join(root, 'dist/bundle', target);
-  fs.rmSync(outdir, { recursive: true, force: true });
-  await build(entries, outdir, target, true);
-  // One build per command: Bun shakes a build's trees by what all its entries use, so
-  // rollback's file would keep code that only deploy calls.
-  await Promise.all(commandEntries.map((file) => build([file], outdir, target, false)));
-  for (const name of commands) {
-    const file = path.join(outdir, `command-${name}.js`);
-    if (importsExternalEagerly(file)) fs.rmSync(file);
+  fs.rmSync(outdir(target), { recursive: true, force: true });
+  await build(entries, outdir(target), target, { split: true });
+}
+
+// One build per command: Bun shakes a build's trees by what all its entries use, so
+// rollback's file would keep code that only deploy calls.
+await Promise.all(commandEntries.map((file) => build([file], outdir('bun'), 'bun')));
+const single = commands.filter((name) => {
+  const file = path.join(outdir('bun'), `command-${name}.js`);
+  if (!importsExternalEagerly(file)) return true;
+  fs.rmSync(file);
+  return false;
+});
+
+// For Node the command files are CommonJS (.cjs): Node's ES module loader, and the ES
+// module view of each builtin (which reads every export, loading node:stream for
+// fs.ReadStream), cost about 5 ms of a 100 ms rollback. The same sources, so the same
+// commands.
+await Promise.all(single.map((name) => build([path.join(entryDir, `command-${name}.ts`)], outdir('node'), 'node', { cjs: true })));
+for (const name of single) {
+  const file = path.join(outdir('node'), `command-${name}.cjs`);
+  if (fs.readFileSync(file, 'utf8').includes(`file://${root}`)) {
+    process.stderr.write(`bundle: ${path.relative(root, file)} holds this checkout's path; see CJS_IMPORT_META in scripts/bundle.mjs\n`);
+    process.exit(1);
   }
 }
+fs.rmSync(entryDir, { recursive: true, force: true });

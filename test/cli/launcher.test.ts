@@ -55,9 +55,9 @@ function fakes(t: { after(fn: () => void): void }): Fakes {
 }
 
 // The launcher names its root as <its folder>/.., unresolved. `releases` and `rollback` have
-// files of their own (scripts/bundle.mjs), deploy has not.
+// files of their own (scripts/bundle.mjs; CommonJS for Node), deploy has not.
 const entry = (runtime: 'node' | 'bun', command?: string) =>
-  `${path.join(projectRoot, 'bin')}/../dist/bundle/${runtime}/${command ? `command-${command}` : 'main'}.js`;
+  `${path.join(projectRoot, 'bin')}/../dist/bundle/${runtime}/${command ? `command-${command}.${runtime === 'node' ? 'cjs' : 'js'}` : 'main.js'}`;
 
 test('a Bun 1.2 or newer on PATH runs the CLI, once checked; Node otherwise', async (t) => {
   const f = fakes(t);
