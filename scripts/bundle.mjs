@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Part of `npm run build`: bundles the CLI, the deploy worker and the background collector,
 // once per runtime, into dist/bundle/{node,bun}/ (main.js, worker.js, prune-collector.js and
-// shared chunks), plus a file of its own for each command that fits in one (command-NAME.js),
-// which bin/toes runs.
+// shared chunks), plus a file of its own for each command that fits in one (command-NAME.js;
+// .cjs for Node), which bin/toes runs.
 //
 // Why: a runtime pays for each module file it loads (resolve, read, link) far more than for
 // its size: `toes rollback` through main.js loaded about 25 chunks and took twice as long to

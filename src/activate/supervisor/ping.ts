@@ -3,7 +3,8 @@
 // uses the one it has ready: on Node, node:http(s) (fetch would load undici first); on
 // Bun, the native fetch (node:http is about 15 ms of JavaScript, node:stream and net
 // included, loaded at first use: more than a restart waits for a small app). Either way:
-// no redirect followed, no connection kept, a timeout is an error with code ETIMEDOUT.
+// no proxy, no redirect followed, no connection kept, a time-out is an error with code
+// ETIMEDOUT.
 
 export interface PingOptions {
   method?: string;
@@ -11,9 +12,14 @@ export interface PingOptions {
   timeoutMs: number;
 }
 
+// Bun's fetch sends through a proxy these name (node:http never does): with one set, Bun
+// uses node:http too.
+const PROXY_VARS = ['HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY', 'http_proxy', 'https_proxy', 'all_proxy'];
+
 export async function ping(url: string, opts: PingOptions): Promise<number> {
   const u = new URL(url);
-  return process.versions.bun ? pingFetch(u, opts) : pingNode(u, opts);
+  const fetchIsDirect = !!process.versions.bun && !PROXY_VARS.some((v) => process.env[v]);
+  return fetchIsDirect ? pingFetch(u, opts) : pingNode(u, opts);
 }
 
 function timedOut(): Error {
