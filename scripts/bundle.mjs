@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Part of `npm run build`: bundles the CLI, the deploy worker and the background collector,
 // once per runtime, into dist/bundle/{node,bun}/ (main.js, worker.js, prune-collector.js and
-// shared chunks), plus a file of its own for each command that fits in one (command-NAME.js;
-// .cjs for Node), which bin/toes runs.
+// shared chunks), plus a file of its own for each command that fits in one (command-NAME.js
+// and its bytecode for Bun, command-NAME.cjs for Node), which bin/toes runs.
 //
 // Why: a runtime pays for each module file it loads (resolve, read, link) far more than for
 // its size: `toes rollback` through main.js loaded about 25 chunks and took twice as long to
@@ -34,8 +34,12 @@ const commands = fs.readdirSync(path.join(root, 'src/cli/commands')).filter((f) 
 
 // CommonJS has no import.meta, and Bun writes the build's own path for import.meta.url,
 // which would point into this checkout on every machine. Code that finds files beside its
-// module (prune.ts, the runner) needs the bundle's own URL, as in an ES module bundle.
-const CJS_IMPORT_META = ['--define', 'import.meta.url=__toesBundleUrl', '--banner', 'var __toesBundleUrl = require("node:url").pathToFileURL(__filename).href;'];
+// module (prune.ts, the runner) needs the bundle's own URL, as in an ES module bundle
+// (Bun's own pathToFileURL: node:url costs Bun about 1 ms to load; Node has it loaded).
+const CJS_IMPORT_META = {
+  node: ['--define', 'import.meta.url=__toesBundleUrl', '--banner', 'var __toesBundleUrl = require("node:url").pathToFileURL(__filename).href;'],
+  bun: ['--define', 'import.meta.url=__toesBundleUrl', '--banner', 'var __toesBundleUrl = Bun.pathToFileURL(__filename).href;'],
+};
 
 // Generated entries: the `toes` command with one subcommand, imported statically.
 const entryDir = path.join(root, 'dist/bundle/.entries');
@@ -53,9 +57,10 @@ const commandEntries = commands.map((name) => {
 });
 
 /** Runs `bun build`; exits the script when it fails. */
-async function build(files, outdir, target, { split = false, cjs = false } = {}) {
-  const args = ['build', ...files, `--target=${target}`, `--entry-naming=[name].${cjs ? 'cjs' : 'js'}`, `--outdir=${outdir}`];
-  args.push(...(cjs ? ['--format=cjs', ...CJS_IMPORT_META] : ['--format=esm']), ...(split ? ['--splitting'] : []));
+async function build(files, outdir, target, { split = false, cjs = false, bytecode = false } = {}) {
+  const ext = cjs && target === 'node' ? 'cjs' : 'js';
+  const args = ['build', ...files, `--target=${target}`, `--entry-naming=[name].${ext}`, `--outdir=${outdir}`];
+  args.push(...(cjs ? ['--format=cjs', ...CJS_IMPORT_META[target]] : ['--format=esm']), ...(split ? ['--splitting'] : []), ...(bytecode ? ['--bytecode'] : []));
   for (const e of external) args.push('--external', e);
   const failed = await new Promise((resolve) => {
     const child = spawn(bun, args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
@@ -93,13 +98,19 @@ const single = commands.filter((name) => {
   return false;
 });
 
-// For Node the command files are CommonJS (.cjs): Node's ES module loader, and the ES
-// module view of each builtin (which reads every export, loading node:stream for
-// fs.ReadStream), cost about 5 ms of a 100 ms rollback. The same sources, so the same
-// commands.
-await Promise.all(single.map((name) => build([path.join(entryDir, `command-${name}.ts`)], outdir('node'), 'node', { cjs: true })));
-for (const name of single) {
-  const file = path.join(outdir('node'), `command-${name}.cjs`);
+// Then the command files are rebuilt as CommonJS. For Node (.cjs): Node's ES module
+// loader, and the ES module view of each builtin (which reads every export, loading
+// node:stream for fs.ReadStream), cost about 5 ms of a 100 ms rollback. For Bun, with its
+// bytecode beside (command-NAME.js.jsc), which spares parsing and compiling at start (about
+// 5 ms of a 40 ms rollback); Bun only has it for CommonJS, and ignores it when it was made
+// by another Bun version (or for another file), parsing the file as usual. The same
+// sources, so the same commands.
+const entryOf = (name) => path.join(entryDir, `command-${name}.ts`);
+await Promise.all([
+  ...single.map((name) => build([entryOf(name)], outdir('node'), 'node', { cjs: true })),
+  ...single.map((name) => build([entryOf(name)], outdir('bun'), 'bun', { cjs: true, bytecode: true })),
+]);
+for (const file of single.flatMap((name) => [path.join(outdir('node'), `command-${name}.cjs`), path.join(outdir('bun'), `command-${name}.js`)])) {
   if (fs.readFileSync(file, 'utf8').includes(`file://${root}`)) {
     process.stderr.write(`bundle: ${path.relative(root, file)} holds this checkout's path; see CJS_IMPORT_META in scripts/bundle.mjs\n`);
     process.exit(1);

@@ -41,4 +41,3 @@ export async function collect(c: DeployCtx): Promise<void> {
     c.say('gc: could not start the collection; `toes gc` does it\n');
   }
 }
-
