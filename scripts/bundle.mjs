@@ -1,15 +1,25 @@
 #!/usr/bin/env node
 // Part of `npm run build`: bundles the CLI, the deploy worker and the background collector,
 // once per runtime, into dist/bundle/{node,bun}/ (main.js, worker.js, prune-collector.js and
-// shared chunks), which bin/toes runs.
+// shared chunks), plus a file of its own for each command that fits in one (command-NAME.js
+// and its bytecode for Bun, command-NAME.cjs for Node), which bin/toes runs.
 //
-// Why: Node's ESM loader resolves, reads and compiles each module on its own; a deploy
-// touched about 60 files of dist/src, a chunk or two per lazy boundary here. Splitting keeps
-// `toes rollback` from compiling the fetchers, and the big packages that only some commands
-// use (execa, isomorphic-git, tar, ws, chokidar) stay outside and load when first imported.
+// Why: a runtime pays for each module file it loads (resolve, read, link) far more than for
+// its size: `toes rollback` through main.js loaded about 25 chunks and took twice as long to
+// import as its whole code in one file (which is smaller too: tree shaking works across one
+// file, not across chunks). But one file for the whole CLI compiles everything, so:
+// - main.js and its chunks (`--splitting`) serve every command, and the commands that
+//   cannot have a file of their own. Splitting keeps the fetchers out of `toes rollback`'s
+//   way, and the big packages (execa, isomorphic-git, tar, ws, chokidar, nats) outside,
+//   loading when first imported.
+// - command-NAME.js holds everything one command may run, lazily imported parts included,
+//   with no chunk: nothing is shared with another file, so each module exists once in the
+//   process. A command whose lazily loaded code imports a big package statically (deploy
+//   reaches tar and isomorphic-git, serve ws) gets no such file: in one file that import
+//   would run at every start.
 // The Bun build starts with `// @bun`, so Bun skips transpiling it at every start.
 // dist/src (tsc) stays as it was: `node dist/src/cli/main.js` and the tests' imports use it.
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,17 +28,92 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const bun = path.join(root, 'node_modules/.bin/bun');
 const external = ['execa', 'isomorphic-git', 'tar', 'ws', 'chokidar', '@nats-io/transport-node', '@nats-io/jetstream', '@nats-io/kv'];
 // The runner finds worker.js, and the prune stage prune-collector.js, beside their own
-// modules, so entries and chunks share one folder.
+// modules, so entries, chunks and command files share one folder.
 const entries = ['src/cli/main.ts', 'src/hooks/serve/worker.ts', 'src/activate/stages/prune-collector.ts'];
+const commands = fs.readdirSync(path.join(root, 'src/cli/commands')).filter((f) => f.endsWith('.ts')).map((f) => f.slice(0, -3));
 
-for (const target of ['node', 'bun']) {
-  const outdir = path.join(root, 'dist/bundle', target);
-  fs.rmSync(outdir, { recursive: true, force: true });
-  const args = ['build', ...entries, `--target=${target}`, '--format=esm', '--splitting', `--outdir=${outdir}`, '--entry-naming=[name].[ext]'];
+// CommonJS has no import.meta, and Bun writes the build's own path for import.meta.url,
+// which would point into this checkout on every machine. Code that finds files beside its
+// module (prune.ts, the runner) needs the bundle's own URL, as in an ES module bundle
+// (Bun's own pathToFileURL: node:url costs Bun about 1 ms to load; Node has it loaded).
+const CJS_IMPORT_META = {
+  node: ['--define', 'import.meta.url=__toesBundleUrl', '--banner', 'var __toesBundleUrl = require("node:url").pathToFileURL(__filename).href;'],
+  bun: ['--define', 'import.meta.url=__toesBundleUrl', '--banner', 'var __toesBundleUrl = Bun.pathToFileURL(__filename).href;'],
+};
+
+// Generated entries: the `toes` command with one subcommand, imported statically.
+const entryDir = path.join(root, 'dist/bundle/.entries');
+fs.mkdirSync(entryDir, { recursive: true });
+const commandEntries = commands.map((name) => {
+  const file = path.join(entryDir, `command-${name}.ts`);
+  fs.writeFileSync(
+    file,
+    `import { runMain } from 'citty';\n` +
+      `import { toesCommand } from '../../../src/cli/root.ts';\n` +
+      `import command from '../../../src/cli/commands/${name}.ts';\n` +
+      `void runMain(toesCommand({ ${JSON.stringify(name)}: command }));\n`,
+  );
+  return file;
+});
+
+/** Runs `bun build`; exits the script when it fails. */
+async function build(files, outdir, target, { split = false, cjs = false, bytecode = false } = {}) {
+  const ext = cjs && target === 'node' ? 'cjs' : 'js';
+  const args = ['build', ...files, `--target=${target}`, `--entry-naming=[name].${ext}`, `--outdir=${outdir}`];
+  args.push(...(cjs ? ['--format=cjs', ...CJS_IMPORT_META[target]] : ['--format=esm']), ...(split ? ['--splitting'] : []), ...(bytecode ? ['--bytecode'] : []));
   for (const e of external) args.push('--external', e);
-  const r = spawnSync(bun, args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
-  if (r.status !== 0) {
-    process.stderr.write(`bundle: bun build for ${target} failed (${r.error?.message ?? `exit ${r.status}`})\n`);
+  const failed = await new Promise((resolve) => {
+    const child = spawn(bun, args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+    child.on('error', (err) => resolve(err.message));
+    child.on('close', (code) => resolve(code === 0 ? undefined : `exit ${code}`));
+  });
+  if (failed) {
+    process.stderr.write(`bundle: bun build for ${target} failed (${failed})\n`);
     process.exit(1);
   }
 }
+
+/** A top-level `import … from "pkg"` (or `import "pkg"`) of one of the external packages. */
+function importsExternalEagerly(file) {
+  const text = fs.readFileSync(file, 'utf8');
+  for (const m of text.matchAll(/^import\b[^"';]*["']([^"']+)["']/gm)) {
+    if (external.some((e) => m[1] === e || m[1].startsWith(`${e}/`))) return true;
+  }
+  return false;
+}
+
+const outdir = (target) => path.join(root, 'dist/bundle', target);
+for (const target of ['node', 'bun']) {
+  fs.rmSync(outdir(target), { recursive: true, force: true });
+  await build(entries, outdir(target), target, { split: true });
+}
+
+// One build per command: Bun shakes a build's trees by what all its entries use, so
+// rollback's file would keep code that only deploy calls.
+await Promise.all(commandEntries.map((file) => build([file], outdir('bun'), 'bun')));
+const single = commands.filter((name) => {
+  const file = path.join(outdir('bun'), `command-${name}.js`);
+  if (!importsExternalEagerly(file)) return true;
+  fs.rmSync(file);
+  return false;
+});
+
+// Then the command files are rebuilt as CommonJS. For Node (.cjs): Node's ES module
+// loader, and the ES module view of each builtin (which reads every export, loading
+// node:stream for fs.ReadStream), cost about 5 ms of a 100 ms rollback. For Bun, with its
+// bytecode beside (command-NAME.js.jsc), which spares parsing and compiling at start (about
+// 5 ms of a 40 ms rollback); Bun only has it for CommonJS, and ignores it when it was made
+// by another Bun version (or for another file), parsing the file as usual. The same
+// sources, so the same commands.
+const entryOf = (name) => path.join(entryDir, `command-${name}.ts`);
+await Promise.all([
+  ...single.map((name) => build([entryOf(name)], outdir('node'), 'node', { cjs: true })),
+  ...single.map((name) => build([entryOf(name)], outdir('bun'), 'bun', { cjs: true, bytecode: true })),
+]);
+for (const file of single.flatMap((name) => [path.join(outdir('node'), `command-${name}.cjs`), path.join(outdir('bun'), `command-${name}.js`)])) {
+  if (fs.readFileSync(file, 'utf8').includes(`file://${root}`)) {
+    process.stderr.write(`bundle: ${path.relative(root, file)} holds this checkout's path; see CJS_IMPORT_META in scripts/bundle.mjs\n`);
+    process.exit(1);
+  }
+}
+fs.rmSync(entryDir, { recursive: true, force: true });

@@ -3,7 +3,7 @@
 import fs from 'node:fs/promises';
 import { BlobStore } from '../fetch/index.js';
 import { appendLog } from '../releases/log.js';
-import { appSettings, effectiveEnv } from '../releases/settings.js';
+import { settingsAndEnv } from '../releases/settings.js';
 import { appProcessEnv } from './build.js';
 import { liveBefore, type DeployCtx, type DeployRequest, type Engine } from './context.js';
 import { deployFlow } from './flows.js';
@@ -15,8 +15,7 @@ export type { DeployRequest, Engine } from './context.js';
 export async function deploy(engine: Engine, req: DeployRequest): Promise<OpResult> {
   const { layout } = engine;
   const { app } = req;
-  const settings = await appSettings(layout, app);
-  const env = await effectiveEnv(layout, app);
+  const { settings, env } = await settingsAndEnv(layout, app);
   const ctx: DeployCtx = {
     op: 'deploy',
     engine,

@@ -1,6 +1,6 @@
 // `toes rollback`: runs the rollback flow (flows.ts): no fetch, no build, a rename(2) and
 // a line in the release log.
-import { appSettings, effectiveEnv } from '../releases/settings.js';
+import { settingsAndEnv } from '../releases/settings.js';
 import { appProcessEnv } from './build.js';
 import { liveBefore, type Engine, type RollbackCtx, type RollbackRequest } from './context.js';
 import { rollbackFlow } from './flows.js';
@@ -11,7 +11,7 @@ export type { RollbackRequest } from './context.js';
 
 export async function rollback(engine: Engine, req: RollbackRequest): Promise<OpResult> {
   const { layout } = engine;
-  const env = await effectiveEnv(layout, req.app);
+  const { settings, env } = await settingsAndEnv(layout, req.app);
   const ctx: RollbackCtx = {
     op: 'rollback',
     engine,
@@ -20,7 +20,7 @@ export async function rollback(engine: Engine, req: RollbackRequest): Promise<Op
     app: req.app,
     trigger: req.trigger ?? 'cli',
     waitMs: req.waitMs ?? 600_000,
-    settings: await appSettings(layout, req.app),
+    settings,
     env,
     processEnv: appProcessEnv(env),
     now: engine.now,

@@ -1,23 +1,15 @@
 #!/usr/bin/env node
 // The `toes` command. Subcommands load lazily so `toes --help` stays fast.
 import module from 'node:module';
-import { defineCommand, runMain } from 'citty';
+import { runMain } from 'citty';
+import { toesCommand } from './root.js';
 
 // Node 22.1+ can keep compiled code on disk: every command's own modules load after this
 // line. Node 20 has no such cache, and Bun keeps its own.
 if (!process.versions.bun) (module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
 
-const main = defineCommand({
-  meta: {
-    name: 'toes',
-    version: '0.1.0',
-    description:
-      'Deploy Toes apps by pulling them: immutable releases, an atomic swap of `current`, instant rollback.\n\n' +
-      'Start with:  toes deploy my-app --from https://rev.host/me/my-app.git\n' +
-      'Undo with:   toes rollback my-app\n' +
-      'Directories: DATA_DIR (default ~/.toes), APPS_DIR (default $DATA_DIR/apps), or --data-dir / --apps-dir.',
-  },
-  subCommands: {
+void runMain(
+  toesCommand({
     deploy: () => import('./commands/deploy.js').then((m) => m.default),
     rollback: () => import('./commands/rollback.js').then((m) => m.default),
     releases: () => import('./commands/releases.js').then((m) => m.default),
@@ -28,7 +20,5 @@ const main = defineCommand({
     serve: () => import('./commands/serve.js').then((m) => m.default),
     page: () => import('./commands/page.js').then((m) => m.default),
     relay: () => import('./commands/relay.js').then((m) => m.default),
-  },
-});
-
-void runMain(main);
+  }),
+);

@@ -50,19 +50,26 @@ export async function reconcile(layout: Layout, app: string, now: () => Date = (
   const dry = !!opts.dryRun;
   const appDir = layout.appDir(app);
   const logFile = layout.releaseLog(app);
-  let releases = await readLog(logFile);
+  const link = layout.currentLink(app);
+  // Only reads, all at once (one round trip, not six: this runs before every rollback).
+  // Removing the leftovers below never touches `current`, so it is read here too. A
+  // leftover known to be absent (ENOENT) is not removed again.
+  const absent = (err: NodeJS.ErrnoException) => err.code === 'ENOENT';
+  const [logged, names, pgidText, scratch, found] = await Promise.all([
+    readLog(logFile),
+    fs.readdir(appDir).catch(() => [] as string[]),
+    fs.readFile(layout.buildPgid(app), 'utf8').catch((err) => (absent(err) ? null : '')),
+    fs.readdir(layout.tmpDir(app)).catch((err) => (absent(err) ? null : [])),
+    readCurrent(link),
+  ]);
+  let releases = logged;
   const fixes: ReleaseRecord[] = [];
   const repairs: string[] = [];
   const stamp = now().toISOString();
   const byId = new Map(releases.map((r) => [r.id, r]));
 
-  let names: string[] = [];
-  try {
-    names = await fs.readdir(appDir);
-  } catch {}
-
   // A build whose deploy was killed may still run: stop its whole process group first.
-  const pgid = Number(await fs.readFile(layout.buildPgid(app), 'utf8').catch(() => ''));
+  const pgid = Number(pgidText ?? '');
   if (Number.isInteger(pgid) && pgid > 1) {
     repairs.push(`stop the build (process group ${pgid}) a killed deploy may have left running`);
     if (!dry) {
@@ -72,18 +79,17 @@ export async function reconcile(layout: Layout, app: string, now: () => Date = (
     }
   }
   // Leftovers of an interrupted deploy: scratch files, staging trees, half-made symlinks.
-  if ((await fs.readdir(layout.tmpDir(app)).catch(() => [])).length) repairs.push('remove the scratch files of an interrupted fetch');
+  if (scratch?.length) repairs.push('remove the scratch files of an interrupted fetch');
   const interrupted = names.filter(isInterruptedName);
   if (interrupted.length) repairs.push(`remove ${interrupted.join(', ')}, left by an interrupted deploy`);
   if (!dry) {
-    await fs.rm(layout.buildPgid(app), { force: true });
-    await fs.rm(layout.tmpDir(app), { recursive: true, force: true });
+    if (pgidText !== null) await fs.rm(layout.buildPgid(app), { force: true });
+    if (scratch !== null) await fs.rm(layout.tmpDir(app), { recursive: true, force: true });
     for (const n of interrupted) await fs.rm(path.join(appDir, n), { recursive: true, force: true });
     // Pruned releases (trash) are emptied by the caller, off the critical path.
   }
 
   // A plain `current` directory (an rsync deploy.sh) becomes a release of its own.
-  const link = layout.currentLink(app);
   // Where `current` points once repaired; a dry run only imagines the link.
   const pointAt = async (target: string): Promise<CurrentState> => {
     if (!dry) {
@@ -92,7 +98,7 @@ export async function reconcile(layout: Layout, app: string, now: () => Date = (
     }
     return { kind: 'link', target, abs: path.resolve(appDir, target) };
   };
-  let cur = await readCurrent(link);
+  let cur = found;
   let plainDir: string | undefined;
   if (cur.kind === 'dir') {
     const id = newReleaseId(appDir, new Set(byId.keys()), now());

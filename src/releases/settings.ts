@@ -175,9 +175,25 @@ export function envFile(layout: Layout, scope: Scope): string {
   return scope.global ? layout.globalEnv : layout.appEnv(scope.app);
 }
 
+/**
+ * Waits for all: small reads at once cost one round trip instead of one each. When some
+ * fail, the first failure in the order given is thrown, as if they had run in turn.
+ */
+async function allInOrder<T>(work: Promise<T>[]): Promise<T[]> {
+  return (await Promise.allSettled(work)).map((r) => {
+    if (r.status === 'rejected') throw r.reason;
+    return r.value;
+  });
+}
+
+/** JSON files merged, later over earlier. */
+async function readMerged(files: string[]): Promise<Settings> {
+  return (await allInOrder(files.map(readJson))).reduce((merged, v) => ({ ...merged, ...v }), {});
+}
+
 /** Per-app values over global ones, as stored (for `toes config`, which shows what was set). */
 export async function effectiveConfig(layout: Layout, app: string): Promise<Settings> {
-  return { ...(await readJson(layout.globalConfig)), ...(await readJson(layout.appConfig(app))) };
+  return readMerged([layout.globalConfig, layout.appConfig(app)]);
 }
 
 /** The app's settings as the engine uses them: per app over global over defaults. */
@@ -190,8 +206,14 @@ export async function globalSettings(layout: Layout): Promise<AppSettings> {
   return resolveSettings(await readJson(layout.globalConfig));
 }
 export async function effectiveEnv(layout: Layout, app: string): Promise<Record<string, string>> {
-  const merged = { ...(await readJson(layout.globalEnv)), ...(await readJson(layout.appEnv(app))) };
+  const merged = await readMerged([layout.globalEnv, layout.appEnv(app)]);
   return Object.fromEntries(Object.entries(merged).map(([k, v]) => [k, String(v)]));
+}
+
+/** What a deploy or a rollback starts from: the app's settings and its environment. */
+export async function settingsAndEnv(layout: Layout, app: string): Promise<{ settings: AppSettings; env: Record<string, string> }> {
+  const [settings, env] = await allInOrder<unknown>([appSettings(layout, app), effectiveEnv(layout, app)]);
+  return { settings: settings as AppSettings, env: env as Record<string, string> };
 }
 
 /** Read, change and write under a lock, so concurrent `toes env set`s never lose a key. */

@@ -1,6 +1,7 @@
 // Activation against a real Toes-like supervisor running real Bun apps: what version
 // answers over HTTP is the assertion.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { answer, supervisedWorld, webApp } from '../fixtures/apps.js';
 import { startUntil } from '../fixtures/cli.js';
@@ -81,6 +82,26 @@ test('the supervisor unreachable: the swap stays only because health still passe
   assert.ok(r.json().notes.some((n: string) => /could not be reached/.test(n)), JSON.stringify(r.json().notes));
   // Nothing restarted the app: the old process still serves.
   assert.equal(await answer(port), 'v1');
+});
+
+test('a proxy named in the environment is not used to reach the supervisor or the app', async (t) => {
+  const { w, port, env } = await setup(t);
+  let proxied = 0;
+  const proxy = net.createServer((s) => {
+    proxied++;
+    s.end('HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  t.after(() => proxy.close());
+  const viaProxy = `http://127.0.0.1:${(proxy.address() as net.AddressInfo).port}`;
+  const d1 = await w.toes(['deploy', 'sample', '--from', w.url, '--json'], { env });
+  assert.equal(d1.code, 0, d1.stderr);
+  w.repo.commit(webApp('v2'));
+  assert.equal((await w.toes(['deploy', 'sample'], { env })).code, 0);
+  const back = await w.toes(['rollback', 'sample', d1.json().release, '--json'], { env: { ...env, HTTP_PROXY: viaProxy, http_proxy: viaProxy } });
+  assert.equal(back.code, 0, back.stderr + back.stdout);
+  assert.equal(await answer(port), 'v1');
+  assert.equal(proxied, 0);
 });
 
 test('kill -9 between the swap and the health check: the next command finishes the activation', async (t) => {

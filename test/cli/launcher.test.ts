@@ -54,14 +54,16 @@ function fakes(t: { after(fn: () => void): void }): Fakes {
   };
 }
 
-// The launcher names its root as <its folder>/.., unresolved.
-const entry = (runtime: 'node' | 'bun') => `${path.join(projectRoot, 'bin')}/../dist/bundle/${runtime}/main.js`;
+// The launcher names its root as <its folder>/.., unresolved. `releases` and `rollback` have
+// files of their own (scripts/bundle.mjs; CommonJS for Node), deploy has not.
+const entry = (runtime: 'node' | 'bun', command?: string) =>
+  `${path.join(projectRoot, 'bin')}/../dist/bundle/${runtime}/${command ? `command-${command}.${runtime === 'node' ? 'cjs' : 'js'}` : 'main.js'}`;
 
 test('a Bun 1.2 or newer on PATH runs the CLI, once checked; Node otherwise', async (t) => {
   const f = fakes(t);
   f.bun('1.3.0');
-  assert.equal((await f.toes(['releases', 'x'])).out, `bun ${entry('bun')} releases x`);
-  assert.equal((await f.toes(['releases', 'y'])).out, `bun ${entry('bun')} releases y`);
+  assert.equal((await f.toes(['releases', 'x'])).out, `bun ${entry('bun', 'releases')} releases x`);
+  assert.equal((await f.toes(['releases', 'y'])).out, `bun ${entry('bun', 'releases')} releases y`);
   assert.equal(f.versionChecks(), 1, 'the verdict is remembered');
 
   // Too old: Node, and the verdict is remembered too.
@@ -79,21 +81,32 @@ test('a Bun 1.2 or newer on PATH runs the CLI, once checked; Node otherwise', as
 test('a Bun that does not run, or none at all, means Node; TOES_RUNTIME forces one', async (t) => {
   const f = fakes(t);
   f.bun('', { code: 132 }); // e.g. SIGILL on a CPU it was not built for
-  assert.equal((await f.toes(['releases'])).out, `node ${entry('node')} releases`);
-  assert.equal((await f.toes(['releases'], { TOES_RUNTIME: 'bun' })).out, `bun ${entry('bun')} releases`);
+  assert.equal((await f.toes(['releases'])).out, `node ${entry('node', 'releases')} releases`);
+  assert.equal((await f.toes(['releases'], { TOES_RUNTIME: 'bun' })).out, `bun ${entry('bun', 'releases')} releases`);
 
   const g = fakes(t);
   g.bun('1.4.5');
-  assert.equal((await g.toes(['rollback', 'a'], { TOES_RUNTIME: 'node' })).out, `node ${entry('node')} rollback a`);
+  assert.equal((await g.toes(['rollback', 'a'], { TOES_RUNTIME: 'node' })).out, `node ${entry('node', 'rollback')} rollback a`);
   const bad = await g.toes(['releases'], { TOES_RUNTIME: 'deno' });
   assert.equal(bad.code, 2);
   assert.match(bad.err, /TOES_RUNTIME must be node or bun/);
 
   const none = fakes(t);
-  assert.equal((await none.toes(['releases'])).out, `node ${entry('node')} releases`);
+  assert.equal((await none.toes(['releases'])).out, `node ${entry('node', 'releases')} releases`);
   const forced = await none.toes(['releases'], { TOES_RUNTIME: 'bun' });
   assert.equal(forced.code, 2);
   assert.match(forced.err, /no bun on PATH/);
+});
+
+test('a command named first starts from its own file when it has one, else from main.js', async (t) => {
+  const f = fakes(t);
+  f.bun('1.3.0');
+  assert.equal((await f.toes(['rollback', 'a', '--json'])).out, `bun ${entry('bun', 'rollback')} rollback a --json`);
+  assert.equal((await f.toes(['deploy', 'a'])).out, `bun ${entry('bun')} deploy a`);
+  assert.equal((await f.toes(['--json', 'rollback', 'a'])).out, `bun ${entry('bun')} --json rollback a`);
+  assert.equal((await f.toes(['../main', 'a'])).out, `bun ${entry('bun')} ../main a`);
+  assert.equal((await f.toes(['nosuch'])).out, `bun ${entry('bun')} nosuch`);
+  assert.equal((await f.toes([])).out, `bun ${entry('bun')}`);
 });
 
 test('the launcher finds its files through the symlink npm installs', async (t) => {

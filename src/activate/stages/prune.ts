@@ -27,8 +27,12 @@ export async function collect(c: DeployCtx): Promise<void> {
   const { roots } = c.layout;
   const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: roots.dataDir, APPS_DIR: roots.appsDir, TOES_DIR: roots.toesDir };
   const log = c.build ? c.layout.deployLog(c.app, c.build.record.id) : '';
+  // Beside this module, in dist/src and in the per-runtime bundles alike (an entry there).
+  // Worked out here, not when the module loads: a rollback's one-file bundle holds this
+  // module too, and would load node:url for it (about 1 ms on Bun).
+  const collector = path.join(path.dirname(fileURLToPath(import.meta.url)), 'prune-collector.js');
   try {
-    const child = spawn(process.execPath, [COLLECTOR, c.app, log], { env, detached: true, stdio: 'ignore' });
+    const child = spawn(process.execPath, [collector, c.app, log], { env, detached: true, stdio: 'ignore' });
     child.on('error', () => c.say('gc: could not start the collection; `toes gc` does it\n'));
     child.unref();
     // Noted before the command returns, so whoever waits for the disk to settle sees it.
@@ -37,6 +41,3 @@ export async function collect(c: DeployCtx): Promise<void> {
     c.say('gc: could not start the collection; `toes gc` does it\n');
   }
 }
-
-// Beside this module, in dist/src and in the per-runtime bundles alike (an entry there).
-const COLLECTOR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'prune-collector.js');
