@@ -8,6 +8,13 @@ import type { Writable } from 'node:stream';
 import { int, mulberry32, pick, type Rng } from './prng.js';
 import { makeTree, textOfSize, type TreeSpec } from './content.js';
 
+// Two shapes, as the issue asks: a source tree of many small files in hundreds of folders,
+// and a few large files. Each has a long history of small edits.
+export const REPOS = [
+  { name: 'many small files', spec: { files: 3000, dirs: 300, totalBytes: 12 * 1024 * 1024, commits: 220, seed: 0x70e5 } },
+  { name: 'few large files', spec: { files: 40, dirs: 4, totalBytes: 24 * 1024 * 1024, commits: 60, seed: 0x1a7e } },
+];
+
 export interface BenchRepo {
   bare: string;
   files: number;

@@ -13,7 +13,7 @@ import { gcRounds } from './gc.js';
 import { memoryRounds } from './memory.js';
 import { relayClusterRounds, relayClusterSummary } from './relay-cluster.js';
 import { NativeDeployer } from './native.js';
-import { buildRepo, gitEnv } from './repo.js';
+import { buildRepo, gitEnv, REPOS } from './repo.js';
 import { compareReport } from './compare.js';
 import { fmtKb, fmtMs, median } from './report.js';
 import { binDir, RUNTIMES } from './toes.js';
@@ -22,12 +22,6 @@ import { activationRounds, activationSummary } from './activation.js';
 import { webhookRounds, webhookSummary } from './webhooks.js';
 import { relayRounds, relaySummary } from './relay.js';
 
-// Two shapes, as the issue asks: a source tree of many small files in hundreds of folders,
-// and a few large files. Each has a long history of small edits.
-const REPOS = [
-  { name: 'many small files', spec: { files: 3000, dirs: 300, totalBytes: 12 * 1024 * 1024, commits: 220, seed: 0x70e5 } },
-  { name: 'few large files', spec: { files: 40, dirs: 4, totalBytes: 24 * 1024 * 1024, commits: 60, seed: 0x1a7e } },
-];
 const DISK_RELEASES = 10;
 const DISK_TARGET = 1.3;
 

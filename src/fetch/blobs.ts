@@ -173,6 +173,31 @@ export class BlobStore {
     }
   }
 
+  /**
+   * Links `file` (already known to hash to `oid`, read-only with the mode the store gives
+   * it) into the store, so the file and the stored blob are one. False when the store has
+   * the content already or `file` is on another disk (then it is copied in): `file` is not
+   * the stored one.
+   */
+  async linkIn(oid: string, exec: boolean, file: string): Promise<boolean> {
+    await this.ensureRoot();
+    const names = await this.names();
+    try {
+      // Synchronous, like materialize's links: thousands of them in a tight loop.
+      fsc.linkSync(file, this.pathOf(oid, exec));
+      names.add(this.nameOf(oid, exec));
+      return true;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return false;
+      if (code === 'EXDEV' || code === 'EMLINK' || code === 'EPERM') {
+        await this.copyIn(oid, exec, file);
+        return false;
+      }
+      throw translateSystemError(err, 'storing file contents');
+    }
+  }
+
   /** Copies `file` (already known to hash to `oid`) into the store, without reading it into memory. */
   async copyIn(oid: string, exec: boolean, file: string): Promise<void> {
     const dest = this.pathOf(oid, exec);

@@ -1,7 +1,9 @@
 // The git source over smart HTTP, into a store kept between deploys. A first fetch asks
 // for the snapshot alone (depth 1); later ones also name the store's tip as a "have", so
 // the server sends only objects the store lacks. Trees and commits stay in the store for
-// the next fetch; file contents go straight from the pack to the blob store.
+// the next fetch; file contents go straight from the pack to their paths in a scratch
+// tree (placement.ts) that materialize links into the blob store, or else to the store by id.
+import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { RevError, translateSystemError } from '../errors.js';
@@ -10,6 +12,7 @@ import { redactUrl, type HttpOptions } from './http.js';
 import { ObjectDb, commitTree, parseTree } from './objects.js';
 import { Budget, limitError, withDefaults, type SourceLimits } from './limits.js';
 import { indexPack } from './pack-file.js';
+import { Placement } from './placement.js';
 import { PackError, PackLimitError, type GitObject } from './pack.js';
 import { mapLimit } from './pool.js';
 import { BodyTooLarge, discover, uploadPack, type Advertisement } from './smart-http.js';
@@ -93,15 +96,17 @@ export interface GitFetchOptions extends HttpOptions, GitLimitOptions {
  */
 class Objects {
   fresh = new Map<string, GitObject>();
-  freshBlobs = new Set<string>();
+  /** Content id -> the file it was inflated into. */
+  freshBlobs = new Map<string, string>();
   constructor(
     readonly db: ObjectDb,
     readonly blobDir: string,
     private blobs: BlobStore,
+    readonly placement?: Placement,
   ) {}
 
   blobFile(oid: string): string {
-    return path.join(this.blobDir, oid);
+    return this.freshBlobs.get(oid) ?? path.join(this.blobDir, oid);
   }
 
   async get(oid: string): Promise<GitObject | undefined> {
@@ -146,9 +151,16 @@ async function download(url: string, target: GitTarget, objs: Objects, opts: Git
   }
   try {
     if (res.packBytes > 0) {
-      const got = await indexPack(packFile, { blobDir: objs.blobDir, external: (oid) => objs.base(oid), limits: { objectBytes: limits.fileBytes, blobBytes: limits.snapshotBytes } });
+      const got = await indexPack(packFile, {
+        blobDir: objs.blobDir,
+        external: (oid) => objs.base(oid),
+        limits: { objectBytes: limits.fileBytes, blobBytes: limits.snapshotBytes },
+        seen: objs.placement && ((oid, obj) => objs.placement!.seen(oid, obj)),
+        place: objs.placement && ((oid) => objs.placement!.place(oid)),
+      });
       for (const [oid, obj] of got.small) objs.fresh.set(oid, obj);
-      for (const oid of got.blobs) objs.freshBlobs.add(oid);
+      // A content an earlier pack of this fetch brought keeps its first file (placed, maybe).
+      for (const [oid, file] of got.blobs) if (!objs.freshBlobs.has(oid)) objs.freshBlobs.set(oid, file);
       // Trees and commits persist for the next fetch; blobs are taken by the snapshot.
       await db.append([...got.small]);
     }
@@ -169,8 +181,13 @@ async function download(url: string, target: GitTarget, objs: Objects, opts: Git
 export async function fetchGit(url: string, target: GitTarget, opts: GitFetchOptions): Promise<Snapshot> {
   const blobDir = path.join(opts.tmpRoot, `git-${randomHex(6)}`);
   await fs.mkdir(blobDir, { recursive: true });
-  const objs = new Objects(new ObjectDb(gitStoreDir(opts.storeRoot, opts.owner, url)), blobDir, opts.blobs);
+  const db = new ObjectDb(gitStoreDir(opts.storeRoot, opts.owner, url));
+  const limits = withDefaults(opts.limits);
+  // Outside blobDir: a prepared tree outlives the fetch, until materialize takes it.
+  const placement = new Placement(path.join(opts.tmpRoot, `tree-${randomHex(6)}`), target.commit, opts.blobs);
+  const objs = new Objects(db, blobDir, opts.blobs, placement);
   let bytes = 0;
+  let done = false;
   let asked = false;
   try {
     if (!(await objs.db.has(target.commit))) {
@@ -180,7 +197,6 @@ export async function fetchGit(url: string, target: GitTarget, opts: GitFetchOpt
       bytes += await download(url, target, objs, opts, false);
       asked = true;
     }
-    const limits = withDefaults(opts.limits);
     let snap = await snapshot(target, objs, opts.blobs, limits);
     if (snap.missing.length && !asked && target.ref) {
       // The commit arrived before but its contents were never stored (the deploy that
@@ -195,14 +211,22 @@ export async function fetchGit(url: string, target: GitTarget, opts: GitFetchOpt
       snap = await snapshot(target, objs, opts.blobs, limits);
       if (snap.missing.length) throw new RevError('INTERNAL', `The server did not send ${snap.missing.length} files of ${target.commit}; deploy again.`);
     }
+    const prepared = placement.prepared();
     const settle = async () => {
+      // The tip may claim only stored contents. Materialize stores the prepared ones; a
+      // caller that never materialized has them stored here.
+      if (prepared && fsSync.existsSync(prepared.dir)) {
+        for (const e of placement.placed.values()) await opts.blobs.linkIn(e.oid, e.kind === 'exec', `${prepared.dir}/${e.path}`);
+      }
       if (target.ref) await objs.db.writeRef(localRefFor(target.ref), target.commit);
     };
-    return { version: target.commit, kind: 'git', commit: target.commit, ref: target.ref, entries: snap.entries, bytesFetched: bytes, settle };
+    done = true;
+    return { version: target.commit, kind: 'git', commit: target.commit, ref: target.ref, entries: snap.entries, bytesFetched: bytes, settle, prepared };
   } catch (err) {
     throw translateSystemError(err, 'fetching the repository');
   } finally {
     await fs.rm(blobDir, { recursive: true, force: true });
+    if (!done) await fs.rm(placement.dir, { recursive: true, force: true });
   }
 }
 
@@ -243,11 +267,20 @@ async function snapshot(target: GitTarget, objs: Objects, blobs: BlobStore, limi
   const wanted = new Map<string, Entry>();
   for (const e of entries) if (e.kind !== 'symlink') wanted.set(blobs.nameOf(e.oid, e.kind === 'exec'), e);
   const needed = [...wanted.values()];
-  // A content fetched now and wanted with both modes is moved once and copied once.
-  const both = new Set(needed.filter((e) => e.kind === 'exec').map((e) => e.oid).filter((oid) => wanted.has(blobs.nameOf(oid, false))));
+  // Placed contents enter the store when materialize links them from the release, so a
+  // deploy killed before that leaves nothing in the store for them.
+  const placed = objs.placement?.placed ?? new Map<string, Entry>();
+  // A content fetched now (not placed) and wanted with both modes is moved once and copied once.
+  const both = new Set(needed.filter((e) => e.kind === 'exec' && !placed.has(e.oid)).map((e) => e.oid).filter((oid) => wanted.has(blobs.nameOf(oid, false))));
   await mapLimit(needed, 16, async (e) => {
     const exec = e.kind === 'exec';
     if (await blobs.has(e.oid, exec)) return;
+    const at = placed.get(e.oid);
+    if (at) {
+      // Wanted with the other mode too: a copy of the placed file.
+      if (at.kind !== e.kind) await blobs.copyIn(e.oid, exec, objs.blobFile(e.oid));
+      return;
+    }
     if (objs.freshBlobs.has(e.oid)) {
       if (both.has(e.oid) && exec) await blobs.copyIn(e.oid, exec, objs.blobFile(e.oid));
       else if (!both.has(e.oid)) await blobs.adopt(e.oid, exec, objs.blobFile(e.oid), true);

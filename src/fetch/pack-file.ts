@@ -1,8 +1,9 @@
 // Reads a git packfile from disk with memory bounded by one object (and, for a delta, its
 // base) plus a 1 MiB read window, never by the pack: blobs are inflated straight into files
 // of their own, large ones as a stream; trees, commits and tags (small) are kept in memory
-// for the tree walk. Deltas are resolved in a second pass, reading their bases back from
-// those files.
+// for the tree walk. A delta is resolved as soon as its base is known (an OFS_DELTA's base
+// always comes before it), reading a blob base back from its file; the few whose base
+// comes later wait for a second pass.
 import { once } from 'node:events';
 import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
@@ -24,8 +25,8 @@ const WINDOW = 1024 * 1024;
 export interface PackContents {
   /** Trees, commits and tags, by id. */
   small: Map<string, GitObject>;
-  /** Blob ids, each inflated into `<blobDir>/<id>`. */
-  blobs: Set<string>;
+  /** Blob ids, each with the file it was inflated into (`<blobDir>/<id>` unless placed). */
+  blobs: Map<string, string>;
 }
 
 export interface IndexOptions {
@@ -34,6 +35,10 @@ export interface IndexOptions {
   /** REF_DELTA bases that are not in the pack (the store's own objects). */
   external?: (oid: string) => Promise<GitObject | undefined>;
   limits: PackLimits;
+  /** Each commit, tree and tag as it is read. */
+  seen?: (oid: string, obj: GitObject) => void;
+  /** Where a blob's file goes instead of `<blobDir>/<id>` (its path in the snapshot, say). */
+  place?: (oid: string) => Promise<{ file: string; mode: number } | undefined>;
 }
 
 interface Header {
@@ -207,7 +212,7 @@ export async function indexPack(file: string, opts: IndexOptions): Promise<PackC
     await checkTrailer(fh, fileSize);
 
     const reader = new PackReader(fh, fileSize - 20);
-    const out: PackContents = { small: new Map(), blobs: new Set() };
+    const out: PackContents = { small: new Map(), blobs: new Map() };
     const oidAt = new Map<number, { oid: string; type: ObjectType }>();
     const deltas: Delta[] = [];
     let blobBytes = 0;
@@ -215,17 +220,50 @@ export async function indexPack(file: string, opts: IndexOptions): Promise<PackC
       blobBytes += n;
       if (blobBytes > opts.limits.blobBytes) throw new PackLimitError('blobs', blobBytes);
     };
+    const placeOf = async (oid: string) => {
+      const placed = await opts.place?.(oid);
+      return placed ? { ...placed, flat: false } : { file: path.join(opts.blobDir, oid), mode: BLOB_MODE, flat: true };
+    };
     const keep = async (offset: number, type: ObjectType, content: Buffer): Promise<void> => {
       const oid = objectId(type, content);
       oidAt.set(offset, { oid, type });
-      if (type !== 'blob') out.small.set(oid, { type, content });
+      if (type !== 'blob') {
+        const obj = { type, content };
+        out.small.set(oid, obj);
+        opts.seen?.(oid, obj);
+      }
       else if (!out.blobs.has(oid)) {
         countBlob(content.length);
+        const { file, mode, flat } = await placeOf(oid);
         // Synchronous: thousands of small files, where three thread-pool round trips per
-        // file (open, write, close) cost more than the writes themselves.
-        fsSync.writeFileSync(path.join(opts.blobDir, oid), content, { mode: BLOB_MODE });
-        out.blobs.add(oid);
+        // file (open, write, close) cost more than the writes themselves. 'wx': a placed
+        // file never replaces (or follows) anything already there.
+        try {
+          fsSync.writeFileSync(file, content, { mode, flag: 'wx' });
+        } catch (err) {
+          // An earlier pack of the same fetch brought it: the name says the content. (A
+          // placed file's name does not: two names one case apart on a disk that folds case.)
+          if (!flat || (err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        }
+        out.blobs.set(oid, file);
       }
+    };
+    const contentOf = async (oid: string): Promise<GitObject | undefined> => {
+      const small = out.small.get(oid);
+      if (small) return small;
+      // Synchronous for the reason the blobs were written so: many small files.
+      const file = out.blobs.get(oid);
+      if (file) return { type: 'blob', content: fsSync.readFileSync(file) };
+      return opts.external?.(oid);
+    };
+    /** Resolves a delta whose base is known; false when it is not (yet). */
+    const resolve = async (d: Delta, content?: Buffer): Promise<boolean> => {
+      const known = d.header.baseOffset !== undefined ? oidAt.get(d.header.baseOffset) : undefined;
+      const base = known ? await contentOf(known.oid) : d.header.baseOid ? await contentOf(d.header.baseOid) : undefined;
+      if (!base) return false;
+      content ??= (await reader.inflate(d.header, d.offset)).content;
+      await keep(d.offset, base.type, applyDelta(base.content, content, opts.limits.objectBytes));
+      return true;
     };
 
     let pos = 12;
@@ -235,9 +273,11 @@ export async function indexPack(file: string, opts: IndexOptions): Promise<PackC
       const h = await reader.header(offset);
       if (h.size > opts.limits.objectBytes) throw new PackLimitError('object', h.size);
       if (h.type === OFS_DELTA || h.type === REF_DELTA) {
-        deltas.push({ offset, header: h });
-        // Only its length is needed now; it is inflated again when resolved.
-        pos = h.dataStart + (await reader.inflate(h, offset)).used;
+        const { content, used } = await reader.inflate(h, offset);
+        const d = { offset, header: h };
+        // A REF_DELTA's base may come later: it is inflated again then.
+        if (!(await resolve(d, content))) deltas.push(d);
+        pos = h.dataStart + used;
       } else if (TYPES[h.type] === 'blob' && h.size > STREAM_ABOVE) {
         const tmp = path.join(opts.blobDir, `.in-${offset}`);
         const w = await blobWriter(tmp, h.size);
@@ -252,8 +292,14 @@ export async function indexPack(file: string, opts: IndexOptions): Promise<PackC
         if (out.blobs.has(oid)) await fs.rm(tmp);
         else {
           countBlob(h.size);
-          await fs.rename(tmp, path.join(opts.blobDir, oid));
-          out.blobs.add(oid);
+          const { file, mode, flat } = await placeOf(oid);
+          if (mode !== BLOB_MODE) await fs.chmod(tmp, mode);
+          // link + unlink rather than rename: never replaces what is at `file`.
+          await fs.link(tmp, file).catch((err) => {
+            if (!flat || err.code !== 'EEXIST') throw err;
+          });
+          await fs.rm(tmp);
+          out.blobs.set(oid, file);
         }
         pos = h.dataStart + used;
       } else {
@@ -263,27 +309,11 @@ export async function indexPack(file: string, opts: IndexOptions): Promise<PackC
       }
     }
 
-    const contentOf = async (oid: string): Promise<GitObject | undefined> => {
-      const small = out.small.get(oid);
-      if (small) return small;
-      // Synchronous for the reason the blobs were written so: many small files.
-      if (out.blobs.has(oid)) return { type: 'blob', content: fsSync.readFileSync(path.join(opts.blobDir, oid)) };
-      return opts.external?.(oid);
-    };
-    // Bases usually come first; a few rounds settle any that do not.
+    // A few rounds settle the deltas whose base came after them.
     let left = deltas;
     while (left.length) {
       const next: Delta[] = [];
-      for (const d of left) {
-        const known = d.header.baseOffset !== undefined ? oidAt.get(d.header.baseOffset) : undefined;
-        const base = known ? await contentOf(known.oid) : d.header.baseOid ? await contentOf(d.header.baseOid) : undefined;
-        if (!base) {
-          next.push(d);
-          continue;
-        }
-        const { content: delta } = await reader.inflate(d.header, d.offset);
-        await keep(d.offset, base.type, applyDelta(base.content, delta, opts.limits.objectBytes));
-      }
+      for (const d of left) if (!(await resolve(d))) next.push(d);
       if (next.length === left.length) throw new PackError(`${next.length} deltas have no base`);
       left = next;
     }

@@ -17,6 +17,16 @@ export interface Entry {
 
 export type SourceKind = 'git' | 'tarball' | 'dir';
 
+/**
+ * Some of a snapshot's files at their paths in a scratch folder, read-only with the store's
+ * modes, whose contents are not in the blob store yet: materialize links them into it.
+ */
+export interface PreparedTree {
+  dir: string;
+  /** Entry paths present in `dir` (no links, folders only where these need them). */
+  paths: Set<string>;
+}
+
 export interface Snapshot {
   /** The release key: the commit id (git), archive hash (tarball) or content hash (dir). */
   version: string;
@@ -31,6 +41,12 @@ export interface Snapshot {
    * claim this commit as a "have", or a later fetch would skip contents it lacks.
    */
   settle?: () => Promise<void>;
+  /**
+   * Files a fetch wrote where they belong (a git fetch does, for new contents): materialize
+   * puts them into the store and may rename the folder into place, linking only the rest.
+   * Until then their contents are only here (see `contentFile`). Scratch space either way.
+   */
+  prepared?: PreparedTree;
 }
 
 /**
@@ -159,6 +175,11 @@ export function checkEntries(entries: Entry[]): void {
       dir = path.posix.dirname(dir);
     }
   }
+}
+
+/** Where an entry's content can be read now: its prepared file, else its stored blob. */
+export function contentFile(snap: Snapshot, e: Entry, storedAt: (oid: string, exec: boolean) => string): string {
+  return snap.prepared?.paths.has(e.path) ? `${snap.prepared.dir}/${e.path}` : storedAt(e.oid, e.kind === 'exec');
 }
 
 export function hasPackageJson(entries: Entry[]): boolean {

@@ -1,5 +1,7 @@
 // Builds a staging directory from a snapshot. Two modes:
 // - `link`: every file is a hard link to its read-only blob. Used when no build step runs.
+//   Files the fetch already wrote at their paths (a prepared tree, each file a link of its
+//   blob) are taken whole by renaming their folder, and only the rest is linked.
 // - `copy`: every file is a private copy (a reflink where the filesystem can), so a build
 //   that rewrites a tracked file in place cannot reach the store or another release. After
 //   the build, `relink` swaps each copy the build left alone for a hard link to its blob,
@@ -9,7 +11,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { translateSystemError } from '../errors.js';
 import { failpoint } from '../failpoint.js';
-import { mapLimit, type BlobStore, type Entry } from '../fetch/index.js';
+import { mapLimit, type BlobStore, type Entry, type PreparedTree } from '../fetch/index.js';
 import { randomHex } from '../fetch/hash.js';
 
 export type MaterializeMode = 'link' | 'copy';
@@ -40,13 +42,43 @@ async function privateCopy(src: string, dest: string, exec: boolean, marks: Copy
   marks.set(rel, { ino: st.ino, ctimeNs: st.ctimeNs });
 }
 
-/** Every folder the entries need, parents before children. */
-function foldersOf(entries: Entry[]): string[] {
+/** Every folder the paths need, parents before children. */
+function foldersOf(paths: Iterable<string>): string[] {
   const dirs = new Set<string>();
-  for (const e of entries) {
-    for (let i = e.path.lastIndexOf('/'); i > 0 && !dirs.has(e.path.slice(0, i)); i = e.path.lastIndexOf('/', i - 1)) dirs.add(e.path.slice(0, i));
+  for (const p of paths) {
+    for (let i = p.lastIndexOf('/'); i > 0 && !dirs.has(p.slice(0, i)); i = p.lastIndexOf('/', i - 1)) dirs.add(p.slice(0, i));
   }
   return [...dirs].sort();
+}
+
+/**
+ * Puts a prepared tree's contents into the store, each as a link of its file, and in link
+ * mode moves the tree to `staging`: the paths it brought there, or undefined when the
+ * tree was not moved (copy mode, another disk) and is gone.
+ */
+async function takePrepared(entries: Entry[], prepared: PreparedTree, blobs: BlobStore, staging: string, mode: MaterializeMode): Promise<Set<string> | undefined> {
+  let moved = false;
+  if (mode === 'link') {
+    try {
+      fsc.mkdirSync(path.dirname(staging), { recursive: true });
+      fsc.renameSync(prepared.dir, staging);
+      moved = true;
+    } catch {
+      // another disk, say: the files go into the store, and the release links them from there
+    }
+  }
+  const dir = moved ? staging : prepared.dir;
+  const kept = new Set<string>();
+  for (const e of entries) {
+    if (!prepared.paths.has(e.path)) continue;
+    const file = `${dir}/${e.path}`;
+    if (await blobs.linkIn(e.oid, e.kind === 'exec', file)) kept.add(e.path);
+    // The store had it already (or took a copy): the release links the stored one.
+    else if (moved) fsc.rmSync(file);
+  }
+  if (moved) return kept;
+  fsc.rmSync(prepared.dir, { recursive: true, force: true });
+  return undefined;
 }
 
 // Per file, the work is one link(2) and one mkdir(2) per folder, measured beside the
@@ -55,12 +87,15 @@ function foldersOf(entries: Entry[]): string[] {
 // nothing on two cores, and building paths by concatenation instead of path.join took
 // links from 35 to 25 ms. Entry paths are checked relative POSIX paths (snapshot.ts), so
 // concatenation names the same file. What remains is the filesystem's own cost.
-export async function materialize(entries: Entry[], blobs: BlobStore, staging: string, mode: MaterializeMode): Promise<CopyMarks> {
+export async function materialize(entries: Entry[], blobs: BlobStore, staging: string, mode: MaterializeMode, prepared?: PreparedTree): Promise<CopyMarks> {
   const marks: CopyMarks = new Map();
   try {
+    // A build may rewrite files in place: a copy-mode tree must not hold links of the store.
+    const placed = prepared && (await takePrepared(entries, prepared, blobs, staging, mode));
+    const present = new Set(placed ? foldersOf(placed) : []);
     fsc.mkdirSync(staging, { recursive: true });
     const root = `${staging}/`;
-    for (const d of foldersOf(entries)) fsc.mkdirSync(root + d);
+    for (const d of foldersOf(entries.map((e) => e.path))) if (!present.has(d)) fsc.mkdirSync(root + d);
     const half = Math.floor(entries.length / 2);
     if (mode === 'link') {
       // Every content is in the store already (the fetch put it there): links only.
@@ -68,6 +103,7 @@ export async function materialize(entries: Entry[], blobs: BlobStore, staging: s
       for (let i = 0; i < entries.length; i++) {
         if (i === half) await failpoint('materialize');
         const e = entries[i];
+        if (placed?.has(e.path)) continue;
         const dest = root + e.path;
         if (e.kind === 'symlink') fsc.symlinkSync(e.target!, dest);
         else linkOrCopySync(store + blobs.nameOf(e.oid, e.kind === 'exec'), dest);

@@ -15,7 +15,7 @@ import { fetchGit, gitStoreDir, resolveGitRef } from '../../src/fetch/git-remote
 import { indexPack } from '../../src/fetch/pack-file.js';
 import { applyDelta, PackError, PackLimitError } from '../../src/fetch/pack.js';
 import { deflateSync as zlibDeflate } from 'node:zlib';
-import type { Snapshot } from '../../src/fetch/snapshot.js';
+import { contentFile, type Snapshot } from '../../src/fetch/snapshot.js';
 import { startGitServer } from '../fixtures/git-server.js';
 import { tmpDir } from '../fixtures/cli.js';
 import { git, makeRepo } from '../fixtures/repo.js';
@@ -60,7 +60,7 @@ function assertMatchesGit(snap: Snapshot, work: string, blobs: BlobStore): void 
     const expected = execFileSync('git', ['cat-file', 'blob', oid], { cwd: work });
     if (e.kind === 'symlink') assert.equal(e.target, expected.toString());
     else {
-      const content = fs.readFileSync(blobs.pathOf(e.oid, e.kind === 'exec'));
+      const content = fs.readFileSync(contentFile(snap, e, (oid, exec) => blobs.pathOf(oid, exec)));
       assert.ok(content.equals(expected), e.path);
     }
   }
@@ -74,6 +74,18 @@ async function settle(snap: Snapshot, _blobs: BlobStore): Promise<void> {
 /** The contents in the blob store (file names, temporaries left out). */
 function storedBlobs(blobs: BlobStore): string[] {
   return fs.existsSync(blobs.root) ? fs.readdirSync(blobs.root).filter((n) => !n.includes('.tmp-')) : [];
+}
+
+/** A prepared tree holds new files at their paths, read-only, not yet in the store. */
+function assertPrepared(snap: Snapshot, blobs: BlobStore, paths: string[]): void {
+  assert.deepEqual([...(snap.prepared?.paths ?? [])].sort(), paths.sort());
+  for (const p of paths) {
+    const e = snap.entries.find((x) => x.path === p)!;
+    const st = fs.lstatSync(path.join(snap.prepared!.dir, p));
+    assert.ok(st.isFile(), p);
+    assert.equal(st.mode & 0o777, e.kind === 'exec' ? 0o555 : 0o444, p);
+    assert.ok(!fs.existsSync(blobs.pathOf(e.oid, e.kind === 'exec')), `${p} is not stored yet`);
+  }
 }
 
 test('snapshots match git ls-tree; the next fetch takes only the new objects', async (t) => {
@@ -90,6 +102,7 @@ test('snapshots match git ls-tree; the next fetch takes only the new objects', a
   s.repo.commit({});
   const first = await s.fetch();
   assertMatchesGit(first, s.repo.work, s.blobs);
+  assertPrepared(first, s.blobs, ['package.json', 'src/a.txt', 'src/b.txt', 'bin/run']);
   assert.ok(first.bytesFetched > 50_000);
   await settle(first, s.blobs);
 
@@ -98,8 +111,11 @@ test('snapshots match git ls-tree; the next fetch takes only the new objects', a
   const second = await s.fetch();
   assertMatchesGit(second, s.repo.work, s.blobs);
   assert.ok(second.bytesFetched < 5_000, `second fetch took ${second.bytesFetched} bytes`);
-  assert.equal(storedBlobs(s.blobs).length, stored + 1, 'one new content stored');
-  assert.deepEqual(fs.readdirSync(path.join(s.store, 'tmp')), [], 'no scratch files are left');
+  assert.equal(storedBlobs(s.blobs).length, stored, 'the new content waits for materialize');
+  // Only the new content waits at its path for materialize.
+  assertPrepared(second, s.blobs, ['src/c.txt']);
+  const left = fs.readdirSync(path.join(s.store, 'tmp'));
+  assert.deepEqual(left.sort(), [first, second].map((x) => path.basename(x.prepared!.dir)).sort(), 'no scratch files but the prepared trees');
   await settle(second, s.blobs);
 
   // Already in the store: no network at all.
@@ -154,6 +170,7 @@ test('a mode change without a content change, and contents lost from the store, 
   s.repo.commit({ 'new.txt': 'new\n' });
   const recovered = await s.fetch();
   assertMatchesGit(recovered, s.repo.work, new BlobStore(s.blobs.root));
+  await settle(recovered, s.blobs);
   const files = [...lsTree(s.repo.work).values()].filter(([mode]) => mode !== '120000');
   assert.equal(storedBlobs(s.blobs).length, new Set(files.map(([mode, oid]) => (mode === '100755' ? `${oid}.x` : oid))).size);
 });

@@ -7,6 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { BlobStore, gitBlobId } from '../../src/fetch/blobs.js';
 import { cliEnv, cliPath, startUntil } from '../fixtures/cli.js';
 import { appFiles, git, makeRepo, type Repo } from '../fixtures/repo.js';
 import { makeWorld, type World } from '../fixtures/world.js';
@@ -77,7 +78,9 @@ test(`kill -9 of toes gc at random moments (${ROUNDS} rounds) racing deploys: ev
   assert.equal((await w.toes(['deploy', 'other', '--from', w.server.repoUrl('other.git'), '--no-install'])).code, 0);
 
   for (let round = 0; round < ROUNDS; round++) {
-    // Garbage for gc to chew on: contents a deploy of sample stored, then was killed.
+    // Garbage for gc to chew on: contents in the store that nothing links (as a fetch
+    // stores what it could not place, and a deploy then killed leaves them), beside a
+    // killed deploy's scratch files.
     const junk: Record<string, string> = {};
     // Many small files: their deletion takes long enough for kills to land inside it.
     for (let i = 0; i < 500; i++) junk[`junk/r${round}-${i}.txt`] = noise(100);
@@ -86,6 +89,8 @@ test(`kill -9 of toes gc at random moments (${ROUNDS} rounds) racing deploys: ev
     await killed.reached;
     killed.child.kill('SIGKILL');
     await killed.closed;
+    const store = new BlobStore(w.layout.blobsRoot);
+    for (const c of Object.values(junk)) await store.put(gitBlobId(Buffer.from(c)), false, Buffer.from(c));
 
     // Now: a deploy of the other app (new and shared contents), every other round a whole
     // deploy of sample (whose prune collects too), and a gc killed at a random moment.

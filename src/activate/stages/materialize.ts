@@ -1,6 +1,7 @@
 // materialize: build the staging tree from the snapshot: links to stored blobs, or private
 // copies when the app's own scripts will run in it (they may rewrite tracked files).
 import fs from 'node:fs/promises';
+import { contentFile } from '../../fetch/index.js';
 import { materialize as materializeTree } from '../../releases/materialize.js';
 import { INSTALL_SCRIPTS } from '../build.js';
 import { ready, type DeployCtx } from '../context.js';
@@ -9,7 +10,7 @@ import { wants } from './build-step.js';
 export async function materialize(c: DeployCtx): Promise<void> {
   ready(c, 'build', 'snapshot');
   const copies = await runsScripts(c);
-  const marks = await materializeTree(c.snapshot.entries, c.blobs, c.build.staging, copies ? 'copy' : 'link');
+  const marks = await materializeTree(c.snapshot.entries, c.blobs, c.build.staging, copies ? 'copy' : 'link', c.snapshot.prepared);
   c.tree = { copies, marks };
   await c.snapshot.settle?.();
   // Every content is linked or copied now and the tip names only stored contents: the
@@ -28,8 +29,7 @@ async function runsScripts(c: DeployCtx): Promise<boolean> {
   let scripts: Record<string, unknown> = {};
   try {
     if (!entry) throw new Error('no package.json');
-    const exec = entry.kind === 'exec';
-    const text = await fs.readFile(c.blobs.pathOf(entry.oid, exec));
+    const text = await fs.readFile(contentFile(c.snapshot, entry, (oid, exec) => c.blobs.pathOf(oid, exec)));
     const pkg = JSON.parse(text.toString('utf8'));
     scripts = pkg?.scripts && typeof pkg.scripts === 'object' ? pkg.scripts : {};
   } catch {

@@ -12,8 +12,11 @@ import { appFiles } from '../../fixtures/repo.js';
 import { makeWorld, leftovers } from '../../fixtures/world.js';
 
 const PHASES = ['fetch', 'fetched', 'materialize', 'install', 'predeploy', 'swap'];
-/** Phases that leave something on disk to repair (a `building` release, its staging tree, a journal). */
-const LEAVES_REPAIRS = new Set(['materialize', 'install', 'predeploy', 'swap']);
+/**
+ * Phases that leave something on disk to repair (a fetch's prepared tree, a `building`
+ * release, its staging tree, a journal).
+ */
+const LEAVES_REPAIRS = new Set(['fetched', 'materialize', 'install', 'predeploy', 'swap']);
 
 for (const phase of PHASES) {
   test(`kill -9 during ${phase}: current stays whole and the next deploy recovers by itself`, async (t) => {
@@ -57,9 +60,9 @@ for (const phase of PHASES) {
     assert.equal(next.code, 0, next.stderr);
     assert.equal(next.json().version, c2);
     // The store never claims contents it did not keep, and keeps what it has: one pack
-    // request when the kill came before the fetch stored the contents, none after (the
-    // fetch stores every content before it ends); never a whole-snapshot one.
-    assert.equal(posts() - before, phase === 'fetch' ? 1 : 0, `${phase}: ${posts() - before} pack requests`);
+    // request when the kill came before materialize stored the new contents (they wait in
+    // the fetch's prepared tree until then), none after; never a whole-snapshot one.
+    assert.equal(posts() - before, phase === 'fetch' || phase === 'fetched' ? 1 : 0, `${phase}: ${posts() - before} pack requests`);
     assert.ok(next.json().bytesFetched < 100_000, `${next.json().bytesFetched} bytes`);
     assert.equal(w.liveFile('VERSION'), 'v2\n');
     assert.equal(w.liveFile('src/f49.txt'), 'file 49\n');
