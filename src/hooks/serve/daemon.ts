@@ -60,7 +60,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     await parts.add('serve lock', () => serveLock(layout));
     const { queue, deliveries } = await parts.add('queue', () => openQueue(layout));
     const scheduler = new Scheduler(queue, o.runner ?? workerRunner(layout, o.err), log, deliveries, o.jobs ?? 2);
-    const relay = new RelayLink(layout, log, o.relayHeartbeatMs);
+    const relay = new RelayLink(layout, log, o.relayHeartbeatMs, (waiting) => scheduler.backlog(waiting));
     const hooks = await parts.add('watch', () => watchSettings(layout, () => void relay.refresh()));
     const receiver: ReceiverDeps = {
       lookup: (app) => hooks.lookup(app),

@@ -16,10 +16,14 @@ export interface RunHandle {
 
 export type DeployRunner = (app: string, event: HookEvent) => RunHandle;
 
+/** The longest new deploys wait for a backlog to finish arriving. */
+export const HOLD_MAX_MS = 5_000;
+
 export class Scheduler {
   private running = new Map<string, { handle: RunHandle; done: Promise<void> }>();
   private waiting: string[] = [];
   private stopping = false;
+  private held?: NodeJS.Timeout;
 
   constructor(
     private queue: Pick<DeployQueue, 'take' | 'peek'>,
@@ -31,8 +35,24 @@ export class Scheduler {
 
   kick(app: string): void {
     if (this.stopping || this.running.has(app) || this.waiting.includes(app)) return;
-    if (this.running.size >= this.jobs) this.waiting.push(app);
+    if (this.held || this.running.size >= this.jobs) this.waiting.push(app);
     else this.start(app);
+  }
+
+  /**
+   * `waiting` webhooks are still on their way (the relay's backlog after the instance was
+   * offline): new deploys wait until they are in, at most HOLD_MAX_MS, so each app deploys
+   * its newest commit once instead of once for each part of the backlog that came in time.
+   */
+  backlog(waiting: number): void {
+    if (waiting > 0) {
+      this.held ??= setTimeout(() => this.backlog(0), HOLD_MAX_MS).unref();
+      return;
+    }
+    if (!this.held) return;
+    clearTimeout(this.held);
+    this.held = undefined;
+    this.next();
   }
 
   /** Apps whose deploy is running now. */
@@ -66,12 +86,13 @@ export class Scheduler {
   }
 
   private next(): void {
-    while (!this.stopping && this.running.size < this.jobs && this.waiting.length) this.start(this.waiting.shift()!);
+    while (!this.stopping && !this.held && this.running.size < this.jobs && this.waiting.length) this.start(this.waiting.shift()!);
   }
 
   /** Stops starting deploys, asks running ones to stop, and waits for them. */
   async stop(): Promise<void> {
     this.stopping = true;
+    clearTimeout(this.held);
     this.waiting = [];
     const all = [...this.running.values()];
     for (const r of all) r.handle.stop();

@@ -99,7 +99,7 @@ relayTest('1,000 webhooks for 10 apps while the instance is offline: each acked 
     assert.equal(w.liveFile('VERSION', app), 'while-offline\n', app);
     assert.equal(w.releaseLog(app).filter((r) => r.status === 'live').pop().commit, newest);
     // Coalesced: a handful of deploys per app, not a hundred.
-    assert.ok(ev.filter((e) => e.event === 'deploying' && e.app === app).length <= 3);
+    assert.ok(ev.filter((e) => e.event === 'deploying' && e.app === app).length <= 3, `${app}: ${ev.filter((e) => e.event === 'deploying' && e.app === app).length} deploys; first and last relay deliveries ${ev.filter((e) => e.event === 'received').map((e) => e.at).filter((x, i, a) => i === 0 || i === a.length - 1).join(' ')}`);
   }
   const st = (await w.toes(['webhook', 'status', 'app3', '--json'], { env })).json();
   assert.equal(st.relay.url, relay.url);

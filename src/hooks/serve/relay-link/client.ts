@@ -22,6 +22,8 @@ export interface RelayClientOptions {
   handle(d: Arrival): Promise<Answer>;
   stateFile: string;
   heartbeatMs?: number;
+  /** How many webhooks the relay says are still on their way (0 once none, or the link is down). */
+  backlog?(waiting: number): void;
   /** Backoff bounds for reconnects, ms. */
   minDelayMs?: number;
   maxDelayMs?: number;
@@ -150,6 +152,7 @@ export class RelayClient {
 
   private setState(change: Partial<LinkState>): void {
     this.state = { ...this.state, ...change };
+    if (change.pending !== undefined || change.connected === false) this.o.backlog?.(this.state.connected ? this.state.pending : 0);
     // Written at most a few times a second: `toes webhook status` reads it.
     this.stateWrite ??= setTimeout(() => {
       this.stateWrite = undefined;
@@ -174,6 +177,7 @@ export class RelayClient {
       });
     }
     clearTimeout(this.stateWrite);
+    this.o.backlog?.(0);
     this.state = { ...this.state, connected: false, since: new Date().toISOString() };
     await this.writeState();
   }

@@ -17,6 +17,8 @@ export class RelayLink {
     private layout: Layout,
     private log: EventLog,
     private heartbeatMs?: number,
+    /** Told how many webhooks the relay still has on their way (the scheduler holds new deploys meanwhile). */
+    private backlog?: (waiting: number) => void,
   ) {}
 
   /** Connects when this server is registered with the configured relay; undone by disconnecting. */
@@ -56,7 +58,7 @@ export class RelayLink {
     if (!key || !inst) return;
     // Loaded only when a relay is used: the WebSocket library costs ~10 MB of memory.
     const { RelayClient } = await import('./client.js');
-    const client = new RelayClient({ instance: inst, log: this.log, handle, stateFile: this.layout.relayLinkFile, heartbeatMs: this.heartbeatMs });
+    const client = new RelayClient({ instance: inst, log: this.log, handle, stateFile: this.layout.relayLinkFile, heartbeatMs: this.heartbeatMs, backlog: this.backlog });
     this.link = { client, key };
     this.log('relay-connecting', { relay: inst.relay, instance: inst.id });
     client.start();
