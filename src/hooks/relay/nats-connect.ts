@@ -124,7 +124,7 @@ async function ensureStream(jsm: JetStreamManager, st: { name: string; subjects:
     subjects: st.subjects,
     // Limits, not work-queue: an acked webhook is deleted by the relay (a replicated
     // delete). nats-server 2.9 removes a work-queue message on ack only on the replicas that
-    // hold the consumer, and the consumers here are kept on one (nats-feed.ts says why).
+    // hold the consumer, and the consumers here are kept on one (nats-tap.ts says why).
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
     num_replicas: replicas,

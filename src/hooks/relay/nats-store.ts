@@ -108,7 +108,8 @@ export class NatsRelayStore implements RelayStore {
     const p = await connectNats(o, o.node, o.log, o.maxAgeMs);
     const store = new NatsRelayStore(p.nc, p.js, p.jsm, p.layout, p.instances, p.links, p.replicas, o);
     try {
-      await Promise.all(store.taps.map((t) => t.start()));
+      const lasts = await Promise.all(store.taps.map((t) => persist(() => p.jsm.streams.info(t.stream), 15_000).then((i) => i.state.last_seq)));
+      store.taps.forEach((t, i) => void t.startAfter(lasts[i]).catch((err) => o.log('error', { reason: `starting the tap of ${t.stream} (made again shortly): ${(err as Error).message}` })));
     } catch (err) {
       await store.close();
       throw err;

@@ -33,7 +33,7 @@ export interface TapContext {
 export class ShardTap {
   private sub?: Subscription;
   private name?: string;
-  /** Stream sequence of the last message handed over; 0 before the first. */
+  /** Stream sequence of the last message handed over (or of the last one before the tap began). */
   private last = 0;
   /** The consumer's own count of what it sent: a jump means a message was skipped. */
   private sent = 0;
@@ -46,8 +46,14 @@ export class ShardTap {
     readonly stream: string,
   ) {}
 
-  /** Starts at the next message stored: what is there already, links read themselves. */
-  start(): Promise<void> {
+  /**
+   * Starts after stream sequence `seq` (the last one when this node came up: what was there
+   * already, links read themselves). Not awaited by the node: one that cannot be made now
+   * (NATS busy or electing a leader) stays silent and is made again by the node's watchdog,
+   * still from that place, so what arrives meanwhile only comes late.
+   */
+  startAfter(seq: number): Promise<void> {
+    this.last = seq;
     return this.remake();
   }
 
@@ -88,7 +94,8 @@ export class ShardTap {
       durable_name: name,
       filter_subject: layout.shardHooks(this.stream),
       deliver_subject: inbox,
-      ...(this.last === 0 ? { deliver_policy: DeliverPolicy.New } : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.last + 1 }),
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: this.last + 1,
       ack_policy: AckPolicy.None,
       idle_heartbeat: heartbeatMs * 1_000_000,
       inactive_threshold: Math.max(60_000, heartbeatMs * 10) * 1_000_000,
