@@ -109,11 +109,17 @@ export async function connectNats(o: NatsOptions, node: string, log: EventLog, m
 
 /** Every node must spread instances the same way: the first one to start writes the count, the others read it. */
 async function agreedShards(links: KV, wanted: number, log: EventLog): Promise<number> {
-  // Not an instance id (those are 8 to 64 characters), so it cannot collide with one.
-  await links.create('shards', String(wanted)).catch(() => {});
-  const e = await links.get('shards');
-  const n = Number(e?.string());
-  if (!Number.isInteger(n) || n < 1) throw new Error('the NATS links bucket holds no valid shard count under "shards"');
+  // Not an instance id (those are 8 to 64 characters), so it cannot collide with one. A
+  // bucket just made may not answer yet (its stream still electing a leader): tried again.
+  let n = NaN;
+  for (let wait = 100, deadline = Date.now() + 20_000; ; wait = Math.min(1_000, wait * 2)) {
+    await links.create('shards', String(wanted)).catch(() => {});
+    const e = await links.get('shards').catch(() => null);
+    n = Number(e?.string());
+    if ((e && e.operation === 'PUT') || Date.now() + wait > deadline) break;
+    await new Promise((r) => setTimeout(r, wait));
+  }
+  if (!Number.isInteger(n) || n < 1) throw new RevError('UNREACHABLE', 'The NATS links bucket holds no valid shard count under "shards" (tried for 20 s); check that JetStream is up on every NATS server (its /healthz).');
   if (n !== wanted) log('nats-shards', { shards: n, asked: wanted, reason: 'the cluster was made with this count; it cannot change' });
   return n;
 }
