@@ -163,6 +163,9 @@ export class NatsFeed implements DeliveryFeed {
       // Full: the next ack reads on. Nothing left and nothing offered meanwhile: live.
       if (this.inflight.size >= this.window) return;
       if (!this.missed) {
+        // Read to the end: nothing waits behind what is in flight (the estimate may have
+        // counted one both at the start and when the tap offered it).
+        this.behind = 0;
         this.live = true;
         return;
       }
