@@ -107,7 +107,7 @@ export class FileRelayStore implements RelayStore {
     for (const i of this.registered.values()) await i.queue.compact();
   }
 
-  async feed(instance: string, to: FeedTarget, window: number): Promise<DeliveryFeed> {
+  async feed(instance: string, to: FeedTarget, window: number, _waiting: number): Promise<DeliveryFeed> {
     return polledFeed(this, instance, to, window);
   }
 

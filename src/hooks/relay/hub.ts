@@ -131,7 +131,7 @@ export class LinkHub {
       this.log('error', { instance, reason });
       ws.terminate();
     };
-    const feed = await step('starting its deliveries', this.store.feed(instance, { send, fail }, WINDOW));
+    const feed = await step('starting its deliveries', this.store.feed(instance, { send, fail }, WINDOW, waiting));
     link.feed = feed;
     // Closed while the feed started: the close handler ran before the feed was there.
     if (ws.readyState !== ws.OPEN) await feed.close();

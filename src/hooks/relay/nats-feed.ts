@@ -25,7 +25,7 @@ export interface FeedContext {
 /** The instance said it could not store it now (a full disk): offered again after this. */
 const NACK_DELAY_MS = 5_000;
 /** Sent and never acked on a link that is still up: sent again after this. */
-export const ACK_WAIT_MS = 30_000;
+const ACK_WAIT_MS = 30_000;
 /** A backlog this long goes through a consumer of its own rather than a request per webhook. */
 const BULK_FROM = 16;
 
@@ -238,9 +238,5 @@ export class NatsFeed implements DeliveryFeed {
     this.pump = undefined;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
-  }
-
-  get isClosed(): boolean {
-    return this.closed;
   }
 }

@@ -254,8 +254,7 @@ export class NatsRelayStore implements RelayStore {
     // The stream gives back room by itself.
   }
 
-  async feed(instance: string, to: FeedTarget, window: number): Promise<DeliveryFeed> {
-    const { waiting } = await this.counts(instance);
+  async feed(instance: string, to: FeedTarget, window: number, waiting: number): Promise<DeliveryFeed> {
     const f = new NatsFeed({ nc: this.nc, jsm: this.jsm, layout: this.layout, waiting, settle: (seq) => this.deleteSeq(instance, seq) }, instance, to, window);
     // The hub keeps one link per instance on a node; a newer one takes the tap's deliveries.
     this.feeds.get(instance)?.close();

@@ -116,7 +116,8 @@ export class Room {
     if (!store.groupOf || !store.countGroup) return false;
     const key = store.groupOf(instance);
     let g = this.groups.get(key);
-    if (!g || (!g.loading && Date.now() - g.at >= BUDGET_MS)) {
+    // Asked again when old, or when the last request failed.
+    if (!g || (!g.loading && (!g.counts || Date.now() - g.at >= BUDGET_MS))) {
       const fresh: GroupCount = { at: Date.now() };
       fresh.loading = store
         .countGroup(key)

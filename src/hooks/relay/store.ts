@@ -96,8 +96,12 @@ export interface RelayStore {
   instances(): Promise<string[]>;
   /** Gives back the room settled webhooks take (a backend may also do it on its own). */
   compact(): Promise<void>;
-  /** Starts sending the instance's waiting webhooks to a link, at most `window` unacked. */
-  feed(instance: string, to: FeedTarget, window: number): Promise<DeliveryFeed>;
+  /**
+   * Starts sending the instance's waiting webhooks to a link, at most `window` unacked.
+   * `waiting`: what the caller's count just before found waiting (a backend may read a long
+   * backlog another way than a short one).
+   */
+  feed(instance: string, to: FeedTarget, window: number, waiting: number): Promise<DeliveryFeed>;
   /** Records a new link for the instance; `lost` runs when a newer link claims it (on any node). */
   claim(instance: string, lost: () => void): Promise<LinkClaim>;
   /** How many relay processes append to this store now (1 for a directory), to share out room between them. */

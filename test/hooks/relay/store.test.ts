@@ -3,8 +3,10 @@
 // keep arriving and acks keep coming.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import { test, type TestContext } from 'node:test';
+import type { DeliveryFeed, FeedTarget, RelayStore } from '../../../src/hooks/relay/store.js';
 import { tmpDir } from '../../fixtures/cli.js';
-import { relayTest } from './backends.js';
+import { relayBackends, relayTest, type RelayBackend } from './backends.js';
 
 const delivery = (i: number) => ({ id: `rly_${i}`, app: `app${i % 3}`, at: Date.now(), headers: { 'webhook-id': `msg_${i}` }, body: Buffer.from(`{"n":${i}}`).toString('base64') });
 const INSTANCE = 'inst0000';
@@ -91,17 +93,23 @@ relayTest('counts per app, the oldest of one app, and a dropped delivery is gone
   await again.close();
 });
 
-relayTest('a feed sends what waits oldest first within its window, reads on as acks come, sends new ones live, and offers a nacked one again', async (t, backend) => {
+/** A store of its own with `n` webhooks waiting for INSTANCE, and a feed of them to `to`, as the hub starts one. */
+async function feedOf(t: TestContext, backend: RelayBackend, n: number, to: FeedTarget, window: number): Promise<{ store: RelayStore; feed: DeliveryFeed }> {
   const dir = tmpDir();
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const store = await backend.open(dir);
   t.after(() => store.close());
   assert.equal(await store.register(INSTANCE, 'a'.repeat(64)), 'created');
-  for (let i = 0; i < 10; i++) await store.append(INSTANCE, delivery(i));
+  for (let i = 0; i < n; i++) await store.append(INSTANCE, delivery(i));
+  const feed = await store.feed(INSTANCE, to, window, (await store.counts(INSTANCE)).waiting);
+  t.after(() => feed.close());
+  return { store, feed };
+}
+
+relayTest('a feed sends what waits oldest first within its window, reads on as acks come, sends new ones live, and offers a nacked one again', async (t, backend) => {
   const got: string[] = [];
   const failed: string[] = [];
-  const feed = await store.feed(INSTANCE, { send: (d) => void got.push(d.id), fail: (r) => void failed.push(r) }, 4);
-  t.after(() => feed.close());
+  const { store, feed } = await feedOf(t, backend, 10, { send: (d) => void got.push(d.id), fail: (r) => void failed.push(r) }, 4);
   const until = async (ok: () => boolean, what: string) => {
     const deadline = Date.now() + 20_000;
     while (!ok()) {
@@ -137,16 +145,13 @@ relayTest('a feed sends what waits oldest first within its window, reads on as a
   assert.deepEqual(failed, []);
 });
 
-relayTest('a group count gives every waiting instance of the group what counting each one gives', async (t, backend) => {
+// Only a cluster counts by group: one process counts its own files.
+test('a group count gives every waiting instance of the group what counting each one gives [nats]', async (t) => {
   const dir = tmpDir();
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const store = await backend.open(dir);
+  const store = await relayBackends.find((b) => b.name === 'nats')!.open(dir);
   t.after(() => store.close());
-  if (!store.groupOf || !store.countGroup) {
-    // One process counts its own files: nothing to share.
-    assert.equal(backend.name, 'files');
-    return;
-  }
+  assert.ok(store.groupOf && store.countGroup);
   const ids = Array.from({ length: 40 }, (_, i) => `inst${String(i).padStart(4, '0')}`);
   for (const id of ids) await store.register(id, 'a'.repeat(64));
   let n = 0;
@@ -165,17 +170,10 @@ relayTest('a group count gives every waiting instance of the group what counting
 });
 
 relayTest('a long backlog goes out whole, oldest first, each once, within the window, with new ones arriving meanwhile', async (t, backend) => {
-  const dir = tmpDir();
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const store = await backend.open(dir);
-  t.after(() => store.close());
-  assert.equal(await store.register(INSTANCE, 'a'.repeat(64)), 'created');
-  for (let i = 0; i < 60; i++) await store.append(INSTANCE, delivery(i));
   const got: string[] = [];
   let inFlight = 0;
   let most = 0;
-  const feed = await store.feed(INSTANCE, { send: (d) => void (got.push(d.id), (most = Math.max(most, ++inFlight))), fail: (r) => assert.fail(r) }, 8);
-  t.after(() => feed.close());
+  const { store, feed } = await feedOf(t, backend, 60, { send: (d) => void (got.push(d.id), (most = Math.max(most, ++inFlight))), fail: (r) => assert.fail(r) }, 8);
   const deadline = Date.now() + 30_000;
   let acked = 0;
   while (acked < 70) {
