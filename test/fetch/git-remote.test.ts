@@ -187,6 +187,41 @@ test('a torn tail in the object log (crash mid-append) is cut off and the store 
   assertMatchesGit(await s.fetch(), s.repo.work, s.blobs);
 });
 
+/** Keeps the log's records whose type code `keep` accepts (1 commit, 2 tree, 3 blob). */
+function filterLog(log: string, keep: (type: number) => boolean): number {
+  const data = fs.readFileSync(log);
+  const kept: Buffer[] = [];
+  let dropped = 0;
+  for (let i = 0; i + 25 <= data.length; ) {
+    const end = i + 25 + data.readUInt32BE(i + 21);
+    if (keep(data[i + 20])) kept.push(data.subarray(i, end));
+    else dropped++;
+    i = end;
+  }
+  fs.writeFileSync(log, Buffer.concat(kept));
+  return dropped;
+}
+
+test('a tip whose trees a power cut took from the unsynced log is fetched again whole', async (t) => {
+  const s = await setup(t, { 'package.json': '{}', 'src/a.ts': 'a\n', 'src/deep/b.ts': 'b\n' });
+  await settle(await s.fetch(), s.blobs);
+  const log = path.join(gitStoreDir(s.store, 'app', s.url), 'objects.log');
+  // The commit record reached the disk, its trees did not; the ref names the commit.
+  assert.ok(filterLog(log, (type) => type !== 2) >= 3);
+  // The same commit again: the store has it, not its trees.
+  const again = await s.fetch();
+  assertMatchesGit(again, s.repo.work, s.blobs);
+  await settle(again, s.blobs);
+  filterLog(log, (type) => type !== 2);
+  // A new commit on top: the server assumes the tip's trees are here and does not send them.
+  s.repo.commit({ 'src/deep/c.ts': 'c\n' });
+  const next = await s.fetch();
+  assertMatchesGit(next, s.repo.work, s.blobs);
+  await settle(next, s.blobs);
+  s.repo.commit({ 'd.ts': 'd\n' });
+  assertMatchesGit(await s.fetch(), s.repo.work, s.blobs);
+});
+
 /** Requests that reached any proxy with an Authorization header. */
 const proxyAuth: string[] = [];
 

@@ -7,8 +7,9 @@ import { ready, type DeployCtx } from '../context.js';
 export async function seal(c: DeployCtx): Promise<void> {
   ready(c, 'build');
   const { build, layout, app } = c;
-  // Durable before it is named: the release's files and any new blobs reach the disk.
-  await syncFilesystems([build.staging, layout.blobsRoot]);
+  // Durable before it is named: the release's files, any new blobs and the store's new
+  // commits and trees (their log is not synced as it is written) reach the disk.
+  await syncFilesystems([build.staging, layout.blobsRoot, layout.storeRoot]);
   await fs.rename(build.staging, layout.releaseDir(app, build.record.id));
   build.sealed = true;
   build.record = { ...build.record, sealed: true };
