@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startGitServer, type GitServer } from '../test/fixtures/git-server.js';
 import { diskChain, type DiskResults } from './disk.js';
+import { filesystemNote } from './filesystem.js';
 import { gcRounds } from './gc.js';
 import { memoryRounds } from './memory.js';
 import { relayClusterRounds, relayClusterSummary } from './relay-cluster.js';
@@ -76,11 +77,13 @@ async function main(): Promise<number> {
     fs.mkdirSync(home);
     const started = performance.now();
     const loadAtStart = load();
+    const fsNote = filesystemNote(tmp);
+    log(fsNote);
     // Same environment for every side; HOME in the temp dir keeps user config out of git and bun.
     const env = { ...gitEnv(home), PATH: `${binDir}:${process.env.PATH}` };
     const script = NativeDeployer.writeScript(tmp);
     const reports: string[] = [];
-    const json: Record<string, unknown> = { runs, loadavgAtStart: os.loadavg() };
+    const json: Record<string, unknown> = { runs, loadavgAtStart: os.loadavg(), filesystem: fsNote };
     let first: Ctx | undefined;
     for (const { name, spec } of REPOS) {
       const root = path.join(tmp, name.replace(/\W+/g, '-'));
@@ -98,7 +101,7 @@ async function main(): Promise<number> {
     }
     const c = first!;
     if (process.env.BENCH_ONLY === 'deploys') {
-      console.log(`\n${reports.join('\n\n')}\n\nload average at start ${loadAtStart}, at end ${load()}`);
+      console.log(`\n${reports.join('\n\n')}\n\n${fsNote}\nload average at start ${loadAtStart}, at end ${load()}`);
       return 0;
     }
     log(`disk: ${DISK_RELEASES} releases, one file changed between each`);
@@ -124,7 +127,7 @@ async function main(): Promise<number> {
 
     // Every side shares the machine, but a busy machine inflates everything: say how busy.
     console.log(`\ntoes (bun and node, through bin/toes) vs the native-git script, --no-install, medians of ${runs} runs`);
-    console.log(`${os.cpus().length} CPUs, load average at start ${loadAtStart}, at end ${load()}\n`);
+    console.log(`${os.cpus().length} CPUs, load average at start ${loadAtStart}, at end ${load()}; ${fsNote}\n`);
     console.log(reports.join('\n\n'));
     console.log(`\n${diskReport(d)}`);
     console.log(`\ndisk given back (keep 2, 8 deploys of a changing 5 MB asset): DATA_DIR ${gc.ratio.toFixed(2)}x the kept releases (target <= 1.25x), ${gc.ratioAfterGc.toFixed(2)}x after toes gc (target <= 1.05x); outside the stages: median ${fmtMs(median(gc.afterStagesMs.pruning))} when pruning, ${fmtMs(median(gc.afterStagesMs.other))} otherwise`);
