@@ -10,7 +10,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { RevError } from '../errors.js';
 import { httpRequest, redactUrl, type HttpOptions } from './http.js';
@@ -90,9 +89,8 @@ export async function knownRemoteArchive(storeRoot: string, owner: string, url: 
   }
   try {
     const res = await httpRequest(url, { method: 'HEAD' }, opts);
-    const body = res.body as Readable & { dump?: () => Promise<void> };
-    if (typeof body.dump === 'function') await body.dump().catch(() => undefined);
-    else body.destroy();
+    // A HEAD answer has no body: reading its end frees the connection for the download.
+    res.body.resume();
     if (res.statusCode !== 200) return undefined;
     return matches(was, validatorsOf(res.headers)) ? was.sha256 : undefined;
   } catch {

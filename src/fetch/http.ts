@@ -1,113 +1,22 @@
-// HTTP for the fetchers, on the platform's own node:http: timeouts on every request,
-// redirects that drop credentials across origins, and errors translated into RevErrors that
-// name the host but never a credential. (undici was used here first: its llhttp WebAssembly
-// and module graph cost a deploy ~50 MB of peak memory and ~100 ms of start-up on Node.)
-import type http from 'node:http';
+// HTTP for the fetchers: timeouts on every request, redirects that drop credentials across
+// origins, and errors translated into RevErrors that name the host but never a credential.
+// Each request goes on the client the runtime has ready (direct-fetch.ts): Bun's fetch
+// (http-fetch.ts), else node:http (http-node.ts); both answer alike.
 import { RevError } from '../errors.js';
+import { fetchIsDirect } from './direct-fetch.js';
+import { hostOf, redactUrl, type HttpInit, type HttpOptions, type HttpResponse } from './http-base.js';
+import { requestFetch } from './http-fetch.js';
+import { requestNode } from './http-node.js';
 
-export interface HttpOptions {
-  /** A bearer-style secret (REV_TOKEN); sent only in the Authorization header. */
-  token?: string;
-  /** Milliseconds to wait for response headers and between body chunks. */
-  timeoutMs?: number;
-  /** Ends the request and its body when the deploy's download deadline passes. */
-  signal?: AbortSignal;
-}
-
-export interface HttpResponse {
-  statusCode: number;
-  headers: http.IncomingHttpHeaders;
-  /** Readable and async-iterable; errors while reading are the raw socket's. */
-  body: http.IncomingMessage;
-}
-
-/** Nothing arrived within the timeout: before the headers, or between two body chunks. */
-export class HttpTimeout extends Error {
-  readonly code = 'ETIMEDOUT';
-  constructor(readonly phase: 'headers' | 'body') {
-    super(phase === 'headers' ? 'no answer in time' : 'no data in time');
-  }
-}
-
-// Kept alive, so the discovery and the pack request share one connection.
-// node:http(s) load on first request (node:https alone costs about 15 ms to load): a
-// command that only names a URL, and a deploy from plain http, never load what it skips.
-type Client = { request: typeof http.request; agent: http.Agent };
-const clients: Partial<Record<'http:' | 'https:', Promise<Client>>> = {};
-
-function clientFor(protocol: 'http:' | 'https:'): Promise<Client> {
-  return (clients[protocol] ??= (protocol === 'https:' ? import('node:https') : import('node:http')).then((mod) => ({
-    request: mod.request as typeof http.request,
-    agent: new mod.Agent({ keepAlive: true, maxSockets: 8 }),
-  })));
-}
-
-function isNetworkError(err: unknown): boolean {
-  if (err instanceof HttpTimeout) return true;
-  const code = (err as NodeJS.ErrnoException)?.code;
-  return typeof code === 'string' && /^(E[A-Z]+|ERR_STREAM_PREMATURE_CLOSE|HPE_.*)$/.test(code);
-}
-
-export function authHeaders(token: string | undefined): Record<string, string> {
-  if (!token) return {};
-  // Basic with a fixed user name is what GitHub, Gitea/Forgejo and rev.host all accept for tokens.
-  return { authorization: 'Basic ' + Buffer.from(`x-access-token:${token}`).toString('base64') };
-}
-
-/** The URL with any user:password part and query string removed: safe for messages. */
-export function redactUrl(raw: string): string {
-  try {
-    const u = new URL(raw);
-    u.username = '';
-    u.password = '';
-    u.search = '';
-    return u.toString();
-  } catch {
-    return '<invalid url>';
-  }
-}
-
-export function hostOf(raw: string): string {
-  try {
-    return new URL(raw).host;
-  } catch {
-    return raw;
-  }
-}
-
-async function requestOnce(url: string, init: { method?: string; headers?: Record<string, string>; body?: Buffer }, opts: HttpOptions): Promise<HttpResponse> {
-  const timeout = opts.timeoutMs ?? 30_000;
-  const u = new URL(url);
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new RevError('USAGE', `${redactUrl(url)} is not an http(s) URL.`);
-  const client = await clientFor(u.protocol);
-  return new Promise((resolve, reject) => {
-    const req = client.request(u, {
-      method: init.method ?? 'GET',
-      headers: { ...init.headers, ...authHeaders(opts.token) },
-      agent: client.agent,
-      ...(opts.signal ? { signal: opts.signal } : {}),
-    });
-    const waiting = setTimeout(() => req.destroy(new HttpTimeout('headers')), timeout);
-    req.on('response', (res) => {
-      clearTimeout(waiting);
-      // Idle between chunks: a body that stops arriving is cut off, however long it is.
-      res.setTimeout(timeout, () => res.destroy(new HttpTimeout('body')));
-      resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, body: res });
-    });
-    req.on('error', (err) => {
-      clearTimeout(waiting);
-      reject(isNetworkError(err) ? networkError(url, err) : err);
-    });
-    req.end(init.body);
-  });
-}
+export { hostOf, HttpTimeout, networkError, redactUrl, type HttpBody, type HttpOptions, type HttpResponse } from './http-base.js';
 
 export async function httpRequest(
   url: string,
   /** redirect 'manual': 3xx answers come back as they are (the caller follows them). */
-  init: { method?: string; headers?: Record<string, string>; body?: Buffer; redirect?: 'follow' | 'manual' },
+  init: HttpInit & { redirect?: 'follow' | 'manual' },
   opts: HttpOptions = {},
 ): Promise<HttpResponse> {
+  const requestOnce = fetchIsDirect() ? requestFetch : requestNode;
   let at = url;
   let token = opts.token;
   for (let hops = 0; ; hops++) {
@@ -121,22 +30,6 @@ export async function httpRequest(
     if (next.origin !== new URL(at).origin) token = undefined;
     at = next.toString();
   }
-}
-
-export function networkError(url: string, err: unknown): RevError {
-  const code = (err as NodeJS.ErrnoException)?.code ?? (err as Error)?.name ?? 'error';
-  const why =
-    err instanceof HttpTimeout
-      ? 'it stopped answering'
-      : code === 'ECONNREFUSED'
-        ? 'the connection was refused'
-        : code === 'ENOTFOUND' || code === 'EAI_AGAIN'
-          ? 'the host name does not resolve'
-          : `the connection failed (${code})`;
-  return new RevError('UNREACHABLE', `Could not reach ${hostOf(url)}: ${why}; check the source URL and the network, then deploy again.`, {
-    data: { host: hostOf(url), cause: code },
-    cause: err,
-  });
 }
 
 export function statusError(url: string, status: number, what: string): RevError {

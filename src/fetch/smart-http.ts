@@ -5,7 +5,7 @@
 // cheaply. Credentials travel only in the Authorization header (see http.ts).
 import fs from 'node:fs/promises';
 import { RevError } from '../errors.js';
-import { httpRequest, networkError, redactUrl, statusError, type HttpOptions } from './http.js';
+import { httpRequest, networkError, redactUrl, statusError, type HttpOptions, type HttpResponse } from './http.js';
 import { FLUSH, PktSplitter, pkt, readPkts, text } from './pktline.js';
 
 /** Git hosts serve smart HTTP only to agents that look like git (GitHub, Bitbucket). */
@@ -52,7 +52,7 @@ export class BodyTooLarge extends Error {
   }
 }
 
-async function readBody(res: { body: AsyncIterable<Uint8Array> & { destroy?: () => void } }, url: string, maxBytes: number, onBytes?: (n: number) => void): Promise<Buffer> {
+async function readBody(res: HttpResponse, url: string, maxBytes: number, onBytes?: (n: number) => void): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let n = 0;
   try {
@@ -60,10 +60,10 @@ async function readBody(res: { body: AsyncIterable<Uint8Array> & { destroy?: () 
     for await (const c of res.body) {
       n += c.length;
       if (n > maxBytes) {
-        res.body.destroy?.();
+        res.body.destroy();
         throw new BodyTooLarge(n);
       }
-      chunks.push(Buffer.from(c));
+      chunks.push(c);
       onBytes?.(n);
     }
   } catch (err) {
@@ -191,7 +191,7 @@ export async function uploadPack(
   const max = opts.maxBytes ?? Number.MAX_SAFE_INTEGER;
   const split = new PktSplitter();
   const file = await fs.open(opts.packFile, 'w', 0o600);
-  const body = res.body as AsyncIterable<Uint8Array> & { destroy?: () => void };
+  const body = res.body;
   let writing: Promise<unknown> = Promise.resolve();
   let queued = 0;
   let writeFailed: unknown;
@@ -204,11 +204,11 @@ export async function uploadPack(
         if (queued > WRITE_BEHIND) await writing;
         out.bytes += c.length;
         if (out.bytes > max) {
-          body.destroy?.();
+          body.destroy();
           throw new BodyTooLarge(out.bytes);
         }
         opts.onBytes?.(out.bytes);
-        for (const line of split.push(Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength))) {
+        for (const line of split.push(c)) {
           if (line === null || line.length === 0) continue;
           const band = line[0];
           if (band === 1) {

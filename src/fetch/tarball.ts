@@ -8,14 +8,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { constants as fsc, createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { Transform, Writable, type Readable } from 'node:stream';
+import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
 import { RevError, translateSystemError } from '../errors.js';
 import { checkLocalArchive, localArchivePath, rememberArchive, validatorsOf } from './archive-id.js';
 import type { BlobStore } from './blobs.js';
-import { HttpTimeout, hostOf, httpRequest, redactUrl, statusError, type HttpOptions } from './http.js';
+import { HttpTimeout, hostOf, httpRequest, redactUrl, statusError, type HttpBody, type HttpOptions } from './http.js';
 import { ingestDir } from './ingest.js';
 import { Budget, DEFAULT_LIMITS, limitError, withDefaults, type SourceLimits } from './limits.js';
 import { checkLinkTarget, checkRelativePath, displayName, unsafeEntryError, type Snapshot } from './snapshot.js';
@@ -331,14 +331,12 @@ function downloadError(url: string, err: unknown): RevError {
 }
 
 /** The body's chunks, with a dropped or stalled connection turned into UNREACHABLE. */
-async function* downloadChunks(body: Readable, url: string): AsyncIterable<Buffer> {
+async function* downloadChunks(body: HttpBody, url: string): AsyncIterable<Buffer> {
   try {
-    for await (const chunk of body) yield chunk as Buffer;
+    for await (const chunk of body) yield chunk;
   } catch (err) {
     throw downloadError(url, err);
   }
-  // A response cut short before its announced length ends quietly in some runtimes.
-  if ((body as Readable & { complete?: boolean }).complete === false) throw downloadError(url, Object.assign(new Error('incomplete body'), { code: 'ECONNRESET' }));
 }
 
 export async function fetchTarball(url: string, opts: TarballFetchOptions): Promise<Snapshot> {
@@ -367,7 +365,7 @@ export async function fetchTarball(url: string, opts: TarballFetchOptions): Prom
         result = await unpackTarball(downloadChunks(body, url), tmp, (loaded) => opts.onProgress?.({ phase: 'download', loaded, total }), limits);
       } finally {
         // After a refusal, hang up rather than leave the rest of the download pending.
-        if (!body.destroyed) body.destroy();
+        body.destroy();
       }
       // Only now, with the bytes hashed whole: the next deploy can tell these bytes by them.
       if (opts.remember) await rememberArchive(opts.remember.storeRoot, opts.remember.owner, url, { ...validatorsOf(res.headers), sha256: result.sha256 }).catch(() => undefined);

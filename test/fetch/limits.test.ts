@@ -4,8 +4,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { test, type TestContext } from 'node:test';
@@ -17,6 +15,7 @@ import { parseConfigValue, resolveSettings } from '../../src/releases/settings.j
 import { tmpDir } from '../fixtures/cli.js';
 import { startGitServer } from '../fixtures/git-server.js';
 import { git, makeRepo } from '../fixtures/repo.js';
+import { serve } from '../fixtures/serve.js';
 import { assertOneSentence, assertRevError, makeTar, tarHeader } from '../fixtures/tar.js';
 
 function context(t: TestContext, limits: Partial<SourceLimits>): FetchContext {
@@ -95,17 +94,6 @@ test('a file over limit.file in a git pack is refused from its header, before it
   const err = await refused(t, deployFrom(server.repoUrl('app.git'), ctx), 'limit.file', ctx);
   assert.match(err.message, /larger than 1 MiB/);
 });
-
-/** A server answering every request with `answer`; closed after the test. */
-async function serve(t: TestContext, answer: http.RequestListener): Promise<string> {
-  const server = http.createServer(answer);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(async () => {
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
-  });
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
 
 test('a ref list that never ends is cut at limit.refs', async (t) => {
   let sent = 0;

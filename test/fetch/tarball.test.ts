@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -14,6 +13,7 @@ import { fetchTarball } from '../../src/fetch/tarball.js';
 import { isTarballUrl } from '../../src/fetch/source.js';
 import type { Snapshot } from '../../src/fetch/snapshot.js';
 import { git } from '../fixtures/repo.js';
+import { serve } from '../fixtures/serve.js';
 import { assertRevError, listFiles, listTree, makeTar, makeTarGz, noise, tempDir, type TarEntry } from '../fixtures/tar.js';
 
 type T = Parameters<typeof tempDir>[0];
@@ -393,18 +393,6 @@ test('long names (pax path records) are unpacked under their full name', async (
 });
 
 // ---------------------------------------------------------------- over HTTP
-
-type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
-
-async function serve(t: T, handler: Handler): Promise<string> {
-  const server = http.createServer(handler);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
 
 test('a tarball over HTTP gives the same snapshot as the same bytes on disk', async (t) => {
   const env = setup(t);

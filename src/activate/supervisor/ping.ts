@@ -5,6 +5,7 @@
 // included, loaded at first use: more than a restart waits for a small app). Either way:
 // no proxy, no redirect followed, no connection kept, a time-out is an error with code
 // ETIMEDOUT.
+import { fetchIsDirect } from '../../fetch/direct-fetch.js';
 
 export interface PingOptions {
   method?: string;
@@ -12,14 +13,9 @@ export interface PingOptions {
   timeoutMs: number;
 }
 
-// Bun's fetch sends through a proxy these name (node:http never does): with one set, Bun
-// uses node:http too.
-const PROXY_VARS = ['HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY', 'http_proxy', 'https_proxy', 'all_proxy'];
-
 export async function ping(url: string, opts: PingOptions): Promise<number> {
   const u = new URL(url);
-  const fetchIsDirect = !!process.versions.bun && !PROXY_VARS.some((v) => process.env[v]);
-  return fetchIsDirect ? pingFetch(u, opts) : pingNode(u, opts);
+  return fetchIsDirect() ? pingFetch(u, opts) : pingNode(u, opts);
 }
 
 function timedOut(): Error {

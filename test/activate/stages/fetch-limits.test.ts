@@ -39,3 +39,20 @@ test('a trickling archive server is cut off at limit.download: LIMIT_EXCEEDED, n
   // The next command does not wait for anything.
   assert.equal((await w.toes(['rollback', 'sample', '--wait', '0', '--json'])).json().error.code, 'NO_ROLLBACK_TARGET');
 });
+
+test('a git server that stops answering is cut off at limit.download while asked for its refs', async (t) => {
+  const w = await makeWorld();
+  t.after(() => w.close());
+  assert.equal((await w.toes(['deploy', 'sample', '--from', w.url, '--no-install'])).code, 0);
+  const live = w.live();
+  w.repo.commit({ VERSION: 'v2\n' });
+  assert.equal((await w.toes(['config', 'set', 'sample', 'limit.download', '1'])).code, 0);
+  w.server.delayMs = 8000;
+  const started = Date.now();
+  const r = await w.toes(['deploy', 'sample', '--no-install', '--json']);
+  assert.equal(r.code, 1, r.stdout);
+  assert.equal(r.json().error.code, 'LIMIT_EXCEEDED');
+  assert.ok(Date.now() - started < 6000, 'the deadline did not end the request');
+  assert.equal(w.live(), live, 'current moved');
+  assert.equal(fs.existsSync(w.layout.lockDir('sample')), false, 'the lock was left behind');
+});

@@ -1,17 +1,28 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { Layout, resolveRoots } from '../../../src/releases/paths.js';
 import { run, tmpDir } from '../../fixtures/cli.js';
 import { appFiles, git, makeRepo } from '../../fixtures/repo.js';
+import { serve } from '../../fixtures/serve.js';
 
 function writeTree(dir: string, files: Record<string, string>): void {
   for (const [rel, content] of Object.entries(files)) {
     fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
     fs.writeFileSync(path.join(dir, rel), content);
   }
+}
+
+/** A data directory and a folder for the source repository, both removed after the test. */
+function scratch(t: TestContext): { data: string; root: string } {
+  const data = tmpDir();
+  const root = tmpDir('toes-rev-src-');
+  t.after(() => fs.rmSync(data, { recursive: true, force: true }));
+  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  return { data, root };
 }
 
 test('a local directory (moving off deploy.sh): .gitignore respected, content-hash versions, reuse', async (t) => {
@@ -48,10 +59,7 @@ test('a local directory (moving off deploy.sh): .gitignore respected, content-ha
 });
 
 test('a local git repository path deploys its committed branch, not the work tree', async (t) => {
-  const data = tmpDir();
-  const root = tmpDir('toes-rev-src-');
-  t.after(() => fs.rmSync(data, { recursive: true, force: true }));
-  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  const { data, root } = scratch(t);
   const repo = makeRepo(root, 'app.git', appFiles('v1'));
   fs.writeFileSync(path.join(repo.work, 'VERSION'), 'uncommitted\n');
   const r = await run(data, ['deploy', 'sample', '--from', repo.work, '--no-install', '--json']);
@@ -64,10 +72,7 @@ test('a local git repository path deploys its committed branch, not the work tre
 });
 
 test('a .tar.gz archive: the top folder is stripped and the archive hash is the version', async (t) => {
-  const data = tmpDir();
-  const root = tmpDir('toes-rev-src-');
-  t.after(() => fs.rmSync(data, { recursive: true, force: true }));
-  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  const { data, root } = scratch(t);
   const repo = makeRepo(root, 'app.git', appFiles('v1'));
   const archive = path.join(root, 'sample.tar.gz');
   execFileSync('git', ['archive', '--format=tar.gz', '--prefix=sample-abc123/', '-o', archive, 'HEAD'], { cwd: repo.work });
@@ -78,6 +83,22 @@ test('a .tar.gz archive: the top folder is stripped and the archive hash is the 
   const refd = await run(data, ['deploy', 'sample', '--ref', 'main', '--json']);
   assert.equal(refd.code, 2);
   assert.equal(refd.json().error.code, 'USAGE');
+});
+
+test('an archive served with content-encoding gzip (as some servers label .tar.gz) is unpacked from the bytes as sent', async (t) => {
+  const { data, root } = scratch(t);
+  const repo = makeRepo(root, 'app.git', appFiles('v1'));
+  const bytes = execFileSync('git', ['archive', '--format=tar.gz', '--prefix=sample-abc123/', 'HEAD'], { cwd: repo.work });
+  const base = await serve(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/x-tar', 'content-encoding': 'gzip', 'content-length': bytes.length });
+    res.end(bytes);
+  });
+  const url = `${base}/sample.tar.gz`;
+  const r = await run(data, ['deploy', 'sample', '--from', url, '--no-install', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  // A client that undid the encoding would hash (and try to gunzip) the bare tar.
+  assert.equal(r.json().version, createHash('sha256').update(bytes).digest('hex'));
+  assert.equal(fs.readFileSync(path.join(data, 'apps/sample/current/VERSION'), 'utf8'), 'v1\n');
 });
 
 test('a source that does not exist is refused before anything happens', async (t) => {

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { startGitServer } from '../../fixtures/git-server.js';
+import { serve } from '../../fixtures/serve.js';
 import { makeWorld } from '../../fixtures/world.js';
 
 const TOKEN = 'rt_test_9f8e7d6c5b4a39281706';
@@ -111,4 +112,26 @@ test("an app's token never goes to a source named by the release's own package.j
   const again = await w.toes(['deploy', 'sample', '--from', other.repoUrl('app.git'), '--no-install', '--force']);
   assert.equal(again.code, 0, again.stderr);
   assert.ok(other.requests.some((r) => r.auth));
+});
+
+test('a repository that moved to another host is deployed from there, and the token stays home', async (t) => {
+  const w = await makeWorld();
+  t.after(() => w.close());
+  // The old address answers every request with a redirect to the git server, another origin.
+  let authAtOld = 0;
+  const mover = await serve(t, (req, res) => {
+    if (req.headers.authorization) authAtOld++;
+    res.writeHead(301, { location: `${w.server.url}${req.url!.replace(/^\/old/, '')}` });
+    res.end();
+  });
+  const set = await w.toes(['env', 'set', 'sample', 'REV_TOKEN'], { input: `${TOKEN}\n` });
+  assert.equal(set.code, 0, set.stderr);
+  const old = `${mover}/old/app.git`;
+  const ok = await w.toes(['deploy', 'sample', '--from', old, '--no-install', '--json']);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(w.liveFile('VERSION'), 'v1\n');
+  assert.ok(authAtOld > 0, 'the token was offered where the repository was configured');
+  // The pack request went straight to the new place; no request there carried the token.
+  assert.ok(w.server.requests.some((r) => r.method === 'POST'));
+  assert.deepEqual(w.server.requests.filter((r) => r.auth), [], 'the token crossed to another origin');
 });
