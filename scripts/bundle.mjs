@@ -14,9 +14,11 @@
 //   loading when first imported.
 // - command-NAME.js holds everything one command may run, lazily imported parts included,
 //   with no chunk: nothing is shared with another file, so each module exists once in the
-//   process. A command whose lazily loaded code imports a big package statically (deploy
-//   reaches tar and isomorphic-git, serve ws) gets no such file: in one file that import
-//   would run at every start.
+//   process. A command whose lazily loaded code imports a big package statically (serve
+//   reaches ws through the relay link, relay the nats client) gets no such file: in one
+//   file that import would run at every start. Code that needs one only sometimes imports
+//   it where it is used (tar and isomorphic-git in src/fetch), which keeps `import()` in
+//   the file and lets deploy have one.
 // The Bun build starts with `// @bun`, so Bun skips transpiling it at every start.
 // dist/src (tsc) stays as it was: `node dist/src/cli/main.js` and the tests' imports use it.
 import { spawn } from 'node:child_process';
