@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// Part of `npm run build`: bundles the CLI, the deploy worker and the background collector,
-// once per runtime, into dist/bundle/{node,bun}/ (main.js, worker.js, prune-collector.js and
-// shared chunks), plus a file of its own for each command that fits in one (command-NAME.js
-// and its bytecode for Bun, command-NAME.cjs for Node), which bin/toes runs.
+// Part of `npm run build`: bundles the CLI, once per runtime, into dist/bundle/{node,bun}/
+// (main.js and shared chunks), plus a file of its own for each command that fits in one
+// (command-NAME.js and its bytecode for Bun, command-NAME.cjs for Node), which bin/toes
+// runs, and for the deploy worker and the background collector (worker, prune-collector,
+// named the same way), which `toes serve` and a deploy start.
 //
 // Why: a runtime pays for each module file it loads (resolve, read, link) far more than for
 // its size: `toes rollback` through main.js loaded about 25 chunks and took twice as long to
@@ -14,9 +15,11 @@
 //   loading when first imported.
 // - command-NAME.js holds everything one command may run, lazily imported parts included,
 //   with no chunk: nothing is shared with another file, so each module exists once in the
-//   process. A command whose lazily loaded code imports a big package statically (deploy
-//   reaches tar and isomorphic-git, serve ws) gets no such file: in one file that import
-//   would run at every start.
+//   process. A command whose lazily loaded code imports a big package statically (serve
+//   reaches ws through the relay link, relay the nats client) gets no such file: in one
+//   file that import would run at every start. Code that needs one only sometimes imports
+//   it where it is used (tar and isomorphic-git in src/fetch), which keeps `import()` in
+//   the file and lets deploy have one.
 // The Bun build starts with `// @bun`, so Bun skips transpiling it at every start.
 // dist/src (tsc) stays as it was: `node dist/src/cli/main.js` and the tests' imports use it.
 import { spawn } from 'node:child_process';
@@ -27,9 +30,13 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const bun = path.join(root, 'node_modules/.bin/bun');
 const external = ['execa', 'isomorphic-git', 'tar', 'ws', 'chokidar', '@nats-io/transport-node', '@nats-io/jetstream', '@nats-io/kv'];
-// The runner finds worker.js, and the prune stage prune-collector.js, beside their own
-// modules, so entries, chunks and command files share one folder.
-const entries = ['src/cli/main.ts', 'src/hooks/serve/worker.ts', 'src/activate/stages/prune-collector.ts'];
+// The runner finds the worker, and the prune stage the collector, beside their own
+// modules, so entries, chunks and one-file builds share one folder.
+const entries = ['src/cli/main.ts'];
+// A process of their own each, started afresh for every deploy: one file, as a command.
+// Their start-up is part of a webhook's way to live. The build fails, rather than leave
+// them in main.js's chunks, when one imports a big package statically.
+const programs = ['src/hooks/serve/worker.ts', 'src/activate/stages/prune-collector.ts'];
 const commands = fs.readdirSync(path.join(root, 'src/cli/commands')).filter((f) => f.endsWith('.ts')).map((f) => f.slice(0, -3));
 
 // CommonJS has no import.meta, and Bun writes the build's own path for import.meta.url,
@@ -73,6 +80,12 @@ async function build(files, outdir, target, { split = false, cjs = false, byteco
   }
 }
 
+/** A `require("pkg")` of one of the external packages: in a CommonJS build, a static import. */
+function requiresExternal(file) {
+  const text = fs.readFileSync(file, 'utf8');
+  return external.some((e) => text.includes(`require("${e}")`) || text.includes(`require("${e}/`));
+}
+
 /** A top-level `import … from "pkg"` (or `import "pkg"`) of one of the external packages. */
 function importsExternalEagerly(file) {
   const text = fs.readFileSync(file, 'utf8');
@@ -109,8 +122,20 @@ const entryOf = (name) => path.join(entryDir, `command-${name}.ts`);
 await Promise.all([
   ...single.map((name) => build([entryOf(name)], outdir('node'), 'node', { cjs: true })),
   ...single.map((name) => build([entryOf(name)], outdir('bun'), 'bun', { cjs: true, bytecode: true })),
+  ...programs.map((file) => build([file], outdir('node'), 'node', { cjs: true })),
+  ...programs.map((file) => build([file], outdir('bun'), 'bun', { cjs: true, bytecode: true })),
 ]);
-for (const file of single.flatMap((name) => [path.join(outdir('node'), `command-${name}.cjs`), path.join(outdir('bun'), `command-${name}.js`)])) {
+const programFiles = programs.flatMap((file) => {
+  const name = path.basename(file, '.ts');
+  return [path.join(outdir('node'), `${name}.cjs`), path.join(outdir('bun'), `${name}.js`)];
+});
+for (const file of programFiles) {
+  if (requiresExternal(file)) {
+    process.stderr.write(`bundle: ${path.relative(root, file)} imports one of ${external.join(', ')} statically; import it where it is used\n`);
+    process.exit(1);
+  }
+}
+for (const file of [...single.flatMap((name) => [path.join(outdir('node'), `command-${name}.cjs`), path.join(outdir('bun'), `command-${name}.js`)]), ...programFiles]) {
   if (fs.readFileSync(file, 'utf8').includes(`file://${root}`)) {
     process.stderr.write(`bundle: ${path.relative(root, file)} holds this checkout's path; see CJS_IMPORT_META in scripts/bundle.mjs\n`);
     process.exit(1);

@@ -1,7 +1,8 @@
 // A git repository on this machine (a path or file://): read in place with isomorphic-git,
-// no network and no store of its own.
+// no network and no store of its own. isomorphic-git is imported when a function here
+// runs: a static import would load it at the start of every deploy in a one-file bundle
+// (scripts/bundle.mjs).
 import fsSync from 'node:fs';
-import git from 'isomorphic-git';
 import { RevError } from '../errors.js';
 import type { BlobStore } from './blobs.js';
 import { Budget, DEFAULT_LIMITS, type SourceLimits } from './limits.js';
@@ -12,6 +13,7 @@ import type { GitTarget } from './git-remote.js';
 
 /** Resolves a ref in a repository on this machine. */
 export async function resolveLocalGitRef(gitdir: string, ref: string | undefined): Promise<GitTarget> {
+  const git = await import('isomorphic-git');
   const candidates = !ref ? ['HEAD'] : ref.startsWith('refs/') ? [ref] : [`refs/heads/${ref}`, `refs/tags/${ref}`, ref];
   for (const name of candidates) {
     try {
@@ -28,6 +30,7 @@ export async function resolveLocalGitRef(gitdir: string, ref: string | undefined
 }
 
 export async function snapshotFromLocalRepo(gitdir: string, target: GitTarget, blobs: BlobStore, limits: SourceLimits = DEFAULT_LIMITS): Promise<Snapshot> {
+  const git = await import('isomorphic-git');
   const cache = {};
   let entries: Entry[];
   try {

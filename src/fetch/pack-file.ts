@@ -7,10 +7,21 @@
 import { once } from 'node:events';
 import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import zlib from 'node:zlib';
 import { applyDelta, objectId, OFS_DELTA, PackError, PackLimitError, REF_DELTA, TYPES, type GitObject, type ObjectType, type PackLimits } from './pack.js';
 import { createHash, type Hasher } from './hash.js';
+
+let zlibModule: typeof import('node:zlib') | undefined;
+/**
+ * node:zlib, and the streams it brings, on the first inflate: a deploy's one-file bundle
+ * initialises this module at start, and a deploy from a directory or a local repository,
+ * or of a commit already live, inflates nothing (Bun takes 5-6 ms to load it). require,
+ * not import(): Node's .cjs bundle would start its ES module loader for an import().
+ */
+function zlib(): typeof import('node:zlib') {
+  return (zlibModule ??= createRequire(import.meta.url)('node:zlib') as typeof import('node:zlib'));
+}
 
 /** Objects inflated above this size are streamed to their file rather than held whole. */
 const STREAM_ABOVE = 1024 * 1024;
@@ -117,7 +128,7 @@ class PackReader {
     const window = await this.read(h.dataStart, h.size + (h.size >> 8) + 64);
     let out: { buffer: Buffer; engine: { bytesWritten: number } };
     try {
-      out = zlib.inflateSync(window, { info: true, maxOutputLength: Math.max(h.size, 1) }) as unknown as typeof out;
+      out = zlib().inflateSync(window, { info: true, maxOutputLength: Math.max(h.size, 1) }) as unknown as typeof out;
     } catch (err) {
       throw new PackError(`damaged object at ${offset}: ${(err as Error).message}`);
     }
@@ -127,7 +138,7 @@ class PackReader {
 
   /** Inflates a large object into `sink` chunk by chunk; returns the compressed length. */
   async inflateTo(h: Header, offset: number, sink: (chunk: Buffer) => Promise<void>): Promise<number> {
-    const inf = zlib.createInflate();
+    const inf = zlib().createInflate();
     let produced = 0;
     let ended = false;
     let failed: Error | undefined;

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
-import { Parser, type ReadEntry } from 'tar';
+import type { ReadEntry } from 'tar';
 import { RevError, translateSystemError } from '../errors.js';
 import { checkLocalArchive, localArchivePath, rememberArchive, validatorsOf } from './archive-id.js';
 import type { BlobStore } from './blobs.js';
@@ -199,6 +199,9 @@ export async function unpackTarball(
   };
   // Entries are written strictly in order; `chain` settles once the last one has.
   let chain: Promise<void> = Promise.resolve();
+  // tar is imported here, not at the top: in a one-file bundle that would load it at
+  // every deploy's start, git deploys included.
+  const { Parser } = await import('tar');
   const parser = new Parser({ strict: true, brotli: false, zstd: false });
   parser.on('entry', (entry: ReadEntry) => {
     let rel: string | undefined;

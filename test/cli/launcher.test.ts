@@ -54,8 +54,8 @@ function fakes(t: { after(fn: () => void): void }): Fakes {
   };
 }
 
-// The launcher names its root as <its folder>/.., unresolved. `releases` and `rollback` have
-// files of their own (scripts/bundle.mjs; CommonJS for Node), deploy has not.
+// The launcher names its root as <its folder>/.., unresolved. `releases`, `rollback` and
+// `deploy` have files of their own (scripts/bundle.mjs; CommonJS for Node), serve has not.
 const entry = (runtime: 'node' | 'bun', command?: string) =>
   `${path.join(projectRoot, 'bin')}/../dist/bundle/${runtime}/${command ? `command-${command}.${runtime === 'node' ? 'cjs' : 'js'}` : 'main.js'}`;
 
@@ -69,12 +69,12 @@ test('a Bun 1.2 or newer on PATH runs the CLI, once checked; Node otherwise', as
   // Too old: Node, and the verdict is remembered too.
   const g = fakes(t);
   g.bun('1.1.38', { mtime: new Date(Date.now() - 60_000) });
-  assert.equal((await g.toes(['deploy', 'app'])).out, `node ${entry('node')} deploy app`);
-  assert.equal((await g.toes(['deploy', 'app'])).out, `node ${entry('node')} deploy app`);
+  assert.equal((await g.toes(['deploy', 'app'])).out, `node ${entry('node', 'deploy')} deploy app`);
+  assert.equal((await g.toes(['deploy', 'app'])).out, `node ${entry('node', 'deploy')} deploy app`);
   assert.equal(g.versionChecks(), 1);
   // An upgrade in place (a newer binary at the same path) is noticed.
   g.bun('1.2.0', { mtime: new Date(Date.now() + 60_000) });
-  assert.equal((await g.toes(['deploy', 'app'])).out, `bun ${entry('bun')} deploy app`);
+  assert.equal((await g.toes(['deploy', 'app'])).out, `bun ${entry('bun', 'deploy')} deploy app`);
   assert.equal(g.versionChecks(), 2);
 });
 
@@ -102,7 +102,8 @@ test('a command named first starts from its own file when it has one, else from 
   const f = fakes(t);
   f.bun('1.3.0');
   assert.equal((await f.toes(['rollback', 'a', '--json'])).out, `bun ${entry('bun', 'rollback')} rollback a --json`);
-  assert.equal((await f.toes(['deploy', 'a'])).out, `bun ${entry('bun')} deploy a`);
+  assert.equal((await f.toes(['deploy', 'a'])).out, `bun ${entry('bun', 'deploy')} deploy a`);
+  assert.equal((await f.toes(['serve'])).out, `bun ${entry('bun')} serve`);
   assert.equal((await f.toes(['--json', 'rollback', 'a'])).out, `bun ${entry('bun')} --json rollback a`);
   assert.equal((await f.toes(['../main', 'a'])).out, `bun ${entry('bun')} ../main a`);
   assert.equal((await f.toes(['nosuch'])).out, `bun ${entry('bun')} nosuch`);

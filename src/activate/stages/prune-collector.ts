@@ -8,16 +8,21 @@ import fs from 'node:fs/promises';
 import { collectGarbage } from '../../releases/gc.js';
 import { Layout, checkAppName, resolveRoots } from '../../releases/paths.js';
 
-const [app, logFile] = process.argv.slice(2);
-const layout = new Layout(resolveRoots());
-const note = layout.collectorNote(checkAppName(app));
-let line: string;
-try {
-  const g = await collectGarbage(layout, { app, command: `gc after the deploy of ${app}` });
-  line = `gc: freed ${g.freed.bytes} bytes in ${g.freed.blobs} blobs, ${g.objectBytes} bytes of ${g.objects} git objects, ${g.releaseDirs} release directories${g.complete ? '' : `; left for later: ${g.skipped.join('; ')}`}\n`;
-} catch (err) {
-  line = `gc: failed (${(err as Error).message}); \`toes gc\` finishes it\n`;
-} finally {
-  await fs.rm(note, { force: true });
+async function run(app: string, logFile: string | undefined): Promise<void> {
+  const layout = new Layout(resolveRoots());
+  const note = layout.collectorNote(checkAppName(app));
+  let line: string;
+  try {
+    const g = await collectGarbage(layout, { app, command: `gc after the deploy of ${app}` });
+    line = `gc: freed ${g.freed.bytes} bytes in ${g.freed.blobs} blobs, ${g.objectBytes} bytes of ${g.objects} git objects, ${g.releaseDirs} release directories${g.complete ? '' : `; left for later: ${g.skipped.join('; ')}`}\n`;
+  } catch (err) {
+    line = `gc: failed (${(err as Error).message}); \`toes gc\` finishes it\n`;
+  } finally {
+    await fs.rm(note, { force: true });
+  }
+  if (logFile) await fs.appendFile(logFile, line).catch(() => {});
 }
-if (logFile) await fs.appendFile(logFile, line).catch(() => {});
+
+const [app, logFile] = process.argv.slice(2);
+// Not a top-level await: the bundle of this file is CommonJS (scripts/bundle.mjs).
+void run(app, logFile);

@@ -3,6 +3,7 @@
 // start, died, or was stopped), with a lostResult saying so. The worker's stderr (failpoints,
 // notes) is passed to the daemon's.
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,8 +16,10 @@ import { workerRuntime } from './worker-runtime.js';
 const DEPLOY_NICE = 10;
 
 // Beside this module both in dist/src (tsc) and in the bundles (scripts/bundle.mjs puts
-// worker.js next to the chunk holding this code).
-const workerPath = path.join(path.dirname(fileURLToPath(import.meta.url)), 'worker.js');
+// the worker next to the chunk holding this code): worker.cjs in Node's bundle, whose
+// one-file builds are CommonJS, else worker.js.
+const here = path.dirname(fileURLToPath(import.meta.url));
+const workerPath = fs.existsSync(path.join(here, 'worker.cjs')) ? path.join(here, 'worker.cjs') : path.join(here, 'worker.js');
 
 function workerEnv(layout: Layout): NodeJS.ProcessEnv {
   const { roots } = layout;

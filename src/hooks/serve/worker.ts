@@ -29,11 +29,18 @@ const engine = {
     },
   },
 };
-const res =
-  req.op === 'rollback'
-    ? // A few seconds, not none: the collection after a deploy holds the app's lock briefly
-      // (it compacts the app's object log), and a click then must not be told "busy".
-      await rollback(engine, { app: req.app, to: req.to, trigger: req.trigger, waitMs: 5_000 })
-    : await deploy(engine, { app: req.app, trigger: req.trigger, waitMs: 30 * 60_000 });
-process.stdout.write(JSON.stringify(res) + '\n');
-process.exitCode = res.ok ? 0 : 1;
+
+async function run(): Promise<void> {
+  const res =
+    req.op === 'rollback'
+      ? // A few seconds, not none: the collection after a deploy holds the app's lock briefly
+        // (it compacts the app's object log), and a click then must not be told "busy".
+        await rollback(engine, { app: req.app, to: req.to, trigger: req.trigger, waitMs: 5_000 })
+      : await deploy(engine, { app: req.app, trigger: req.trigger, waitMs: 30 * 60_000 });
+  process.stdout.write(JSON.stringify(res) + '\n');
+  process.exitCode = res.ok ? 0 : 1;
+}
+
+// Not a top-level await: the bundle of this file is CommonJS (scripts/bundle.mjs). A throw
+// still ends the process with an error, as an unhandled rejection.
+void run();
