@@ -52,6 +52,12 @@ export class BlobStore {
     return this.listing;
   }
 
+  /** Of `entries`, those whose content the store lacks (under their mode). */
+  async lacking<T extends { oid: string; kind: string }>(entries: T[]): Promise<T[]> {
+    const names = await this.names();
+    return entries.filter((e) => !names.has(this.nameOf(e.oid, e.kind === 'exec')));
+  }
+
   async has(oid: string, exec: boolean): Promise<boolean> {
     // A listing can only miss blobs added since (then a redundant put, which is harmless).
     return (await this.names()).has(this.nameOf(oid, exec));

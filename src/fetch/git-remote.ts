@@ -280,7 +280,8 @@ async function snapshot(target: GitTarget, objs: Objects, blobs: BlobStore, limi
   // One store name once, even when many paths share the content.
   const wanted = new Map<string, Entry>();
   for (const e of entries) if (e.kind !== 'symlink') wanted.set(blobs.nameOf(e.oid, e.kind === 'exec'), e);
-  const needed = [...wanted.values()];
+  // Most are stored already (all but a few, after the first deploy): one pass, no await each.
+  const needed = await blobs.lacking([...wanted.values()]);
   // Placed contents enter the store when materialize links them from the release, so a
   // deploy killed before that leaves nothing in the store for them.
   const placed = objs.placement?.placed ?? new Map<string, Entry>();

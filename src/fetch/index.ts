@@ -13,7 +13,7 @@ export { compactStore, storeNeeds, type Compaction } from './compact.js';
 export { gitStoreFor, listGitStores, removeGitStore, removeLeftovers, type GitStoreDir } from './git-stores.js';
 export { mapLimit } from './pool.js';
 export { parseSource, formatSource, isTarballUrl, type Source } from './source.js';
-export { contentFile, hasPackageJson, type Entry, type PreparedTree, type Snapshot } from './snapshot.js';
+export { contentFile, foldersOf, hasPackageJson, type Entry, type PreparedTree, type Snapshot } from './snapshot.js';
 export { redactUrl } from './http.js';
 export { DEFAULT_LIMITS, LIMIT_SETTINGS, type SourceLimits } from './limits.js';
 

@@ -27,6 +27,15 @@ export interface PreparedTree {
   paths: Set<string>;
 }
 
+/** Every folder the paths need, parents before children. */
+export function foldersOf(paths: Iterable<string>): string[] {
+  const dirs = new Set<string>();
+  for (const p of paths) {
+    for (let i = p.lastIndexOf('/'); i > 0 && !dirs.has(p.slice(0, i)); i = p.lastIndexOf('/', i - 1)) dirs.add(p.slice(0, i));
+  }
+  return [...dirs].sort();
+}
+
 export interface Snapshot {
   /** The release key: the commit id (git), archive hash (tarball) or content hash (dir). */
   version: string;
@@ -80,6 +89,8 @@ export const MAX_PATH_BYTES = 3_800;
  * with the zero-width characters HFS+ ignores, or with trailing dots and spaces (NTFS).
  */
 function isDotGit(part: string): boolean {
+  // Most names cannot fold to ".git": too short, or no g at all (two regexps a name otherwise).
+  if (part.length < 4 || (!part.includes('g') && !part.includes('G'))) return false;
   const folded = part.replace(/[\u200c-\u200f\u202a-\u202e\u206a-\u206f\ufeff]/g, '').replace(/[. ]+$/, '').toLowerCase();
   return folded === '.git';
 }
@@ -91,13 +102,14 @@ export function checkRelativePath(p: string): string {
   if (p.includes('\\')) throw unsafe(p, 'contains a backslash, which some systems read as a path separator');
   // A name whose bytes are not UTF-8 decodes to U+FFFD: two such names could become one.
   if (p.includes('\ufffd')) throw unsafe(p, 'has a name that is not valid UTF-8 text (rename it to UTF-8)');
-  if (Buffer.byteLength(p) > MAX_PATH_BYTES) throw unsafe(p, `has a path longer than ${MAX_PATH_BYTES.toLocaleString('en-US')} bytes, more than the filesystem takes`);
+  // A UTF-16 unit is at most 3 bytes of UTF-8: only a long name needs counting.
+  if (p.length * 3 > MAX_PATH_BYTES && Buffer.byteLength(p) > MAX_PATH_BYTES) throw unsafe(p, `has a path longer than ${MAX_PATH_BYTES.toLocaleString('en-US')} bytes, more than the filesystem takes`);
   const parts = p.split('/');
   for (const part of parts) {
     if (part === '..') throw unsafe(p, 'climbs out of the release with ".."');
     if (part === '' || part === '.') throw unsafe(p, 'is not a normalized path');
     if (isDotGit(part)) throw unsafe(p, 'writes into a .git directory');
-    if (Buffer.byteLength(part) > MAX_NAME_BYTES) throw unsafe(p, `has a name longer than ${MAX_NAME_BYTES} bytes, more than the filesystem takes`);
+    if (part.length * 3 > MAX_NAME_BYTES && Buffer.byteLength(part) > MAX_NAME_BYTES) throw unsafe(p, `has a name longer than ${MAX_NAME_BYTES} bytes, more than the filesystem takes`);
   }
   return p;
 }
@@ -160,15 +172,17 @@ export function checkEntries(entries: Entry[]): void {
     seen.add(e.path);
     if (e.kind === 'symlink') links.set(e.path, e.target ?? '');
   }
-  // A file and a directory of the same name cannot both be made.
-  for (const e of entries) {
+  // Whether some path is also a folder of others: rare, and only then is each entry's line
+  // of folders walked (a file and a folder of one name cannot both be made).
+  const clash = foldersOf(seen).some((d) => seen.has(d));
+  for (const e of clash ? entries : []) {
     for (let dir = path.posix.dirname(e.path); dir !== '.'; dir = path.posix.dirname(dir)) {
       if (seen.has(dir) && !links.has(dir)) throw unsafe(e.path, `lies below "${displayName(dir)}", which the tree also has as a file`);
     }
   }
   if (links.size === 0) return;
   for (const [linkPath, target] of links) checkLinkTarget(linkPath, target, links);
-  for (const e of entries) {
+  for (const e of clash ? entries : []) {
     let dir = path.posix.dirname(e.path);
     while (dir !== '.') {
       if (links.has(dir)) throw unsafe(e.path, `lies below the symlink "${displayName(dir)}"`);

@@ -11,7 +11,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { translateSystemError } from '../errors.js';
 import { failpoint } from '../failpoint.js';
-import { mapLimit, type BlobStore, type Entry, type PreparedTree } from '../fetch/index.js';
+import { foldersOf, mapLimit, type BlobStore, type Entry, type PreparedTree } from '../fetch/index.js';
 import { randomHex } from '../fetch/hash.js';
 
 export type MaterializeMode = 'link' | 'copy';
@@ -40,15 +40,6 @@ async function privateCopy(src: string, dest: string, exec: boolean, marks: Copy
   await fs.chmod(dest, exec ? 0o755 : 0o644);
   const st = await fs.lstat(dest, { bigint: true });
   marks.set(rel, { ino: st.ino, ctimeNs: st.ctimeNs });
-}
-
-/** Every folder the paths need, parents before children. */
-function foldersOf(paths: Iterable<string>): string[] {
-  const dirs = new Set<string>();
-  for (const p of paths) {
-    for (let i = p.lastIndexOf('/'); i > 0 && !dirs.has(p.slice(0, i)); i = p.lastIndexOf('/', i - 1)) dirs.add(p.slice(0, i));
-  }
-  return [...dirs].sort();
 }
 
 /**
