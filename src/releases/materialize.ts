@@ -16,17 +16,33 @@ import { randomHex } from '../fetch/hash.js';
 
 export type MaterializeMode = 'link' | 'copy';
 
-// Synchronous on purpose: thousands of link(2) calls run about half again as fast in a
-// tight loop as through the thread pool, and nothing else waits on this process meanwhile.
+/** A link that cannot be made here (another disk, too many links, no links at all) is a copy. */
+function copyInstead(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'EXDEV' || code === 'EMLINK' || code === 'EPERM';
+}
+
 function linkOrCopySync(src: string, dest: string): void {
   try {
     fsc.linkSync(src, dest);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'EXDEV' && code !== 'EMLINK' && code !== 'EPERM') throw err;
+    if (!copyInstead(err)) throw err;
     fsc.copyFileSync(src, dest);
   }
 }
+
+async function linkOrCopy(src: string, dest: string): Promise<void> {
+  try {
+    await fs.link(src, dest);
+  } catch (err) {
+    if (!copyInstead(err)) throw err;
+    await fs.copyFile(src, dest);
+  }
+}
+
+// Below this many files the thread pool is not worth waking.
+const POOL_MIN = 64;
+const POOLED_LINKS = !!process.versions.bun;
 
 /**
  * What a private copy looked like when made: its inode and change time. A process can set
@@ -89,15 +105,33 @@ export async function materialize(entries: Entry[], blobs: BlobStore, staging: s
     for (const d of foldersOf(entries.map((e) => e.path))) if (!present.has(d)) fsc.mkdirSync(root + d);
     const half = Math.floor(entries.length / 2);
     if (mode === 'link') {
-      // Every content is in the store already (the fetch put it there): links only.
+      // Every content is in the store already (the fetch put it there): links only. On Bun
+      // this thread links the first half in a tight loop (a synchronous call costs about
+      // half of one through the thread pool) while the pool links the second half, all
+      // asked for at once: 3,000 links took 25 ms in one loop, 14-16 ms so; a one-commit
+      // deploy's materialize 36 -> 26 ms. Node's pool made it slower (38 -> 48 ms).
       const store = `${blobs.root}/`;
-      for (let i = 0; i < entries.length; i++) {
-        if (i === half) await failpoint('materialize');
-        const e = entries[i];
-        if (placed?.has(e.path)) continue;
-        const dest = root + e.path;
-        if (e.kind === 'symlink') fsc.symlinkSync(e.target!, dest);
-        else linkOrCopySync(store + blobs.nameOf(e.oid, e.kind === 'exec'), dest);
+      const todo = entries.filter((e) => !placed?.has(e.path));
+      const cut = POOLED_LINKS && todo.length >= POOL_MIN ? Math.ceil(todo.length / 2) : todo.length;
+      const files = todo.slice(cut).filter((e) => e.kind !== 'symlink');
+      const inPool = new Set(files.map((e) => e.path));
+      // Settled, never rejected: a failure is rethrown below, after this thread's own part.
+      const pooled = Promise.all(files.map((e) => linkOrCopy(store + blobs.nameOf(e.oid, e.kind === 'exec'), root + e.path))).then(
+        () => undefined,
+        (err: unknown) => ({ err }),
+      );
+      try {
+        for (let i = 0; i < entries.length; i++) {
+          if (i === half) await failpoint('materialize');
+          const e = entries[i];
+          if (placed?.has(e.path) || inPool.has(e.path)) continue;
+          const dest = root + e.path;
+          if (e.kind === 'symlink') fsc.symlinkSync(e.target!, dest);
+          else linkOrCopySync(store + blobs.nameOf(e.oid, e.kind === 'exec'), dest);
+        }
+      } finally {
+        const failed = await pooled;
+        if (failed) throw failed.err;
       }
       return marks;
     }
