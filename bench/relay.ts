@@ -44,7 +44,9 @@ export async function relayRounds(c: { tmp: string; env: NodeJS.ProcessEnv; log(
   const data = path.join(root, 'instance');
   fs.mkdirSync(relayDir, { recursive: true });
   const r: RelayResults = { runtime, latencyMs: [], perSec: [], pendingRssKb: 0, reopenedRssKb: 0, pending: 10_000 };
-  const relayArgs = ['relay', '--port', '0', '--data', relayDir, '--rate', '1000000', '--address-rate', '1000000', '--max-pending', '20000'];
+  // Room for every webhook a round sends: past 1,000 waiting for one app (the default) the
+  // relay drops the oldest by design, and a round that fell behind would never see all acks.
+  const relayArgs = ['relay', '--port', '0', '--data', relayDir, '--rate', '1000000', '--address-rate', '1000000', '--max-pending', '20000', '--max-pending-app', '20000'];
   let relay = await startServer(relayArgs, c.env, path.join(root, 'relay.log'), runtime);
   let serve: ChildProcess | undefined;
   try {
