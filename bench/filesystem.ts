@@ -11,6 +11,8 @@ export interface FsInfo {
   mountPoint: string;
   type: string;
   source: string;
+  /** major:minor of the mounted device. */
+  devNo: string;
   /** ext4 only: whether it has a journal (a jbd2 entry in /proc/fs/jbd2). */
   journal?: boolean;
 }
@@ -31,13 +33,22 @@ export function filesystemOf(dir: string): FsInfo | undefined {
   for (const line of lines) {
     const [left, right] = line.split(' - ');
     if (!right) continue;
-    const mountPoint = unescape(left.split(' ')[4]);
+    const fields = left.split(' ');
+    const mountPoint = unescape(fields[4]);
     const [type, source] = right.split(' ');
     const under = mountPoint === '/' || real === mountPoint || real.startsWith(`${mountPoint}/`);
-    if (under && (!best || mountPoint.length >= best.mountPoint.length)) best = { mountPoint, type, source };
+    if (under && (!best || mountPoint.length >= best.mountPoint.length)) best = { mountPoint, type, source, devNo: fields[2] };
   }
   if (best?.type === 'ext4') {
-    const dev = best.source.replace(/^\/dev\//, '').replace(/\//g, '!');
+    // jbd2 names a journal by the kernel's device name (dm-0, mmcblk0p2), which the mount
+    // source may not show (/dev/mapper/vg-root, /dev/root): ask sysfs by device number.
+    let dev = best.source.replace(/^\/dev\//, '');
+    try {
+      dev = /^DEVNAME=(.+)$/m.exec(fs.readFileSync(`/sys/dev/block/${best.devNo}/uevent`, 'utf8'))?.[1] ?? dev;
+    } catch {
+      // no sysfs: the mount source's name
+    }
+    dev = dev.replace(/\//g, '!');
     try {
       best.journal = fs.readdirSync('/proc/fs/jbd2').some((n) => n.startsWith(`${dev}-`));
     } catch {

@@ -130,7 +130,8 @@ async function download(url: string, target: GitTarget, objs: Objects, opts: Git
   const have = full ? undefined : await db.readRef(localRefFor(target.ref));
   const ad = target.ad ?? (await discoverBounded(url, opts));
   const limits = withDefaults(opts.limits);
-  const haves = have && (await db.has(have)) ? [have] : [];
+  // Only a tip the log holds intact: a damaged one would tell the server we have what we lack.
+  const haves = have && (await db.read(have)) ? [have] : [];
   const packFile = path.join(objs.blobDir, `.pack-${randomHex(4)}`);
   // A release needs its snapshot, not the history behind it: with nothing to build on, ask
   // for depth 1. With a tip in the store, ask without a depth: git's upload-pack ignores
@@ -190,7 +191,8 @@ export async function fetchGit(url: string, target: GitTarget, opts: GitFetchOpt
   let done = false;
   let asked = false;
   try {
-    if (!(await objs.db.has(target.commit))) {
+    // read, not has: a record the log holds but a power cut damaged is fetched again.
+    if (!(await objs.db.read(target.commit))) {
       if (!target.ref) {
         throw new RevError('REF_NOT_FOUND', `The commit ${target.commit} is not in the store and servers do not hand out single commits; deploy a branch or tag instead.`);
       }
@@ -203,6 +205,10 @@ export async function fetchGit(url: string, target: GitTarget, opts: GitFetchOpt
       // fetched it was killed): the store's settled tip still says what it does hold.
       bytes += await download(url, target, objs, opts, false);
       snap = await snapshot(target, objs, opts.blobs, limits);
+    }
+    if (snap.lostTree && !target.ref) {
+      // Servers commonly refuse a commit they did not advertise: no whole fetch to fall back on.
+      throw new RevError('INTERNAL', `The store is missing tree ${snap.lostTree}; remove it (${objs.db.gitdir}) and deploy again.`);
     }
     if (snap.missing.length) {
       // The store lacks some contents the server assumed we had (a blob store cleaned by
@@ -241,7 +247,7 @@ class LostTree extends Error {
  * (moved from the fetch's scratch files, never read into memory). `missing` lists entries
  * whose content neither the store nor this fetch has.
  */
-async function snapshot(target: GitTarget, objs: Objects, blobs: BlobStore, limits: SourceLimits): Promise<{ entries: Entry[]; missing: Entry[] }> {
+async function snapshot(target: GitTarget, objs: Objects, blobs: BlobStore, limits: SourceLimits): Promise<{ entries: Entry[]; missing: Entry[]; lostTree?: string }> {
   const commit = await objs.get(target.commit);
   if (!commit) throw new RevError('REF_NOT_FOUND', `The commit ${target.commit} did not arrive; deploy again.`);
   const tree = async (oid: string) => {
@@ -270,7 +276,7 @@ async function snapshot(target: GitTarget, objs: Objects, blobs: BlobStore, limi
   } catch (err) {
     // The object log is not synced at each append: after a power cut the tip's commit may
     // be there without all its trees. Such a tree is asked for again like a lost content.
-    if (err instanceof LostTree) return { entries: [], missing: [{ path: '', oid: err.oid, kind: 'file' }] };
+    if (err instanceof LostTree) return { entries: [], missing: [{ path: '', oid: err.oid, kind: 'file' }], lostTree: err.oid };
     throw err;
   }
   if (lostLinks.size) return { entries, missing: entries.filter((e) => lostLinks.has(e.oid)) };

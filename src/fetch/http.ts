@@ -1,14 +1,20 @@
 // HTTP for the fetchers: timeouts on every request, redirects that drop credentials across
 // origins, and errors translated into RevErrors that name the host but never a credential.
 // Each request goes on the client the runtime has ready (direct-fetch.ts): Bun's fetch
-// (http-fetch.ts), else node:http (http-node.ts); both answer alike.
+// (http-fetch.ts) on a Bun that bounds unread bodies, else node:http (http-node.ts); both
+// answer alike.
 import { RevError } from '../errors.js';
-import { fetchIsDirect } from './direct-fetch.js';
+import { boundsBodies, fetchIsDirect } from './direct-fetch.js';
 import { hostOf, redactUrl, type HttpInit, type HttpOptions, type HttpResponse } from './http-base.js';
 import { requestFetch } from './http-fetch.js';
 import { requestNode } from './http-node.js';
 
 export { hostOf, HttpTimeout, networkError, redactUrl, type HttpBody, type HttpOptions, type HttpResponse } from './http-base.js';
+
+/** Whether the fetchers' requests go on Bun's fetch: a pack or an archive may be gigabytes, so only on a Bun that holds back what is unread. */
+export function carriedByFetch(): boolean {
+  return fetchIsDirect() && boundsBodies();
+}
 
 export async function httpRequest(
   url: string,
@@ -16,7 +22,7 @@ export async function httpRequest(
   init: HttpInit & { redirect?: 'follow' | 'manual' },
   opts: HttpOptions = {},
 ): Promise<HttpResponse> {
-  const requestOnce = fetchIsDirect() ? requestFetch : requestNode;
+  const requestOnce = carriedByFetch() ? requestFetch : requestNode;
   let at = url;
   let token = opts.token;
   for (let hops = 0; ; hops++) {

@@ -109,7 +109,10 @@ export class ObjectDb {
    */
   async append(objects: [string, GitObject][]): Promise<void> {
     const idx = await this.load();
-    const fresh = objects.filter(([oid]) => !idx.at.has(oid));
+    // A record held but damaged (its content no longer hashes to its id) is written again:
+    // the later record is the one load() keeps.
+    const fresh: [string, GitObject][] = [];
+    for (const o of objects) if (!idx.at.has(o[0]) || !(await this.read(o[0]))) fresh.push(o);
     if (!fresh.length) return;
     await fs.mkdir(this.gitdir, { recursive: true });
     const fh = await fs.open(this.logFile, 'a+');

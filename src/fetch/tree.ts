@@ -18,13 +18,19 @@ export async function walkTree(root: string, reader: TreeReader, budget = new Bu
   const symlinks: Entry[] = [];
   async function walk(treeOid: string, prefix: string): Promise<void> {
     const subtrees: Promise<void>[] = [];
-    for (const t of await reader.tree(treeOid)) {
-      const p = prefix ? `${prefix}/${t.name}` : t.name;
-      budget.entry(p);
-      if (t.mode === '40000' || t.mode === '040000') subtrees.push(walk(t.oid, p));
-      else if (t.mode === '160000') continue; // submodules are not part of the snapshot
-      else if (t.mode === '120000') symlinks.push({ path: p, kind: 'symlink', oid: t.oid });
-      else out.push({ path: p, kind: t.mode === '100755' ? 'exec' : 'file', oid: t.oid });
+    try {
+      for (const t of await reader.tree(treeOid)) {
+        const p = prefix ? `${prefix}/${t.name}` : t.name;
+        budget.entry(p);
+        if (t.mode === '40000' || t.mode === '040000') subtrees.push(walk(t.oid, p));
+        else if (t.mode === '160000') continue; // submodules are not part of the snapshot
+        else if (t.mode === '120000') symlinks.push({ path: p, kind: 'symlink', oid: t.oid });
+        else out.push({ path: p, kind: t.mode === '100755' ? 'exec' : 'file', oid: t.oid });
+      }
+    } catch (err) {
+      // Walks already started may fail too (a lost tree): none may be left unhandled.
+      await Promise.allSettled(subtrees);
+      throw err;
     }
     await Promise.all(subtrees);
   }

@@ -222,6 +222,27 @@ test('a tip whose trees a power cut took from the unsynced log is fetched again 
   assertMatchesGit(await s.fetch(), s.repo.work, s.blobs);
 });
 
+test('a commit record the log holds but a power cut damaged is fetched and written again', async (t) => {
+  const s = await setup(t, { 'package.json': '{}', 'src/a.ts': 'a\n' });
+  await settle(await s.fetch(), s.blobs);
+  const log = path.join(gitStoreDir(s.store, 'app', s.url), 'objects.log');
+  // Zero the first record's content (the commit): its header still fits, its bytes are gone.
+  const data = fs.readFileSync(log);
+  assert.equal(data[20], 1, 'the first record is the commit');
+  data.fill(0, 25, 25 + data.readUInt32BE(21));
+  fs.writeFileSync(log, data);
+  for (let i = 0; i < 2; i++) {
+    const again = await s.fetch();
+    assertMatchesGit(again, s.repo.work, s.blobs);
+    // Fetched again once, and written again: the next time the store has it whole.
+    if (i === 0) assert.ok(again.bytesFetched > 0);
+    else assert.equal(again.bytesFetched, 0);
+    await settle(again, s.blobs);
+  }
+  s.repo.commit({ 'src/b.ts': 'b\n' });
+  assertMatchesGit(await s.fetch(), s.repo.work, s.blobs);
+});
+
 /** Requests that reached any proxy with an Authorization header. */
 const proxyAuth: string[] = [];
 

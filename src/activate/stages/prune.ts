@@ -3,13 +3,13 @@
 // deploy logs, git objects and blobs nothing kept needs) is given back by `collect`, which
 // the deploy starts in the background (prune-collector.ts) once it has let go of the app's
 // lock (see deploy.ts).
-import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { reconcile } from '../../releases/reconcile.js';
 import { prune as pruneReleases } from '../../releases/retention.js';
 import { randomHex } from '../../fetch/hash.js';
+import { entryBeside } from '../entry-file.js';
 import type { DeployCtx } from '../context.js';
 
 export async function prune(c: DeployCtx): Promise<void> {
@@ -35,11 +35,7 @@ export async function collect(c: DeployCtx): Promise<void> {
   const require = createRequire(import.meta.url);
   const { spawn } = require('node:child_process') as typeof import('node:child_process');
   const { fileURLToPath } = require('node:url') as typeof import('node:url');
-  // Beside this module, in dist/src and in the per-runtime bundles alike (a file of its
-  // own there: prune-collector.cjs in Node's bundle, whose one-file builds are CommonJS).
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const cjs = path.join(here, 'prune-collector.cjs');
-  const collector = fsSync.existsSync(cjs) ? cjs : path.join(here, 'prune-collector.js');
+  const collector = entryBeside(path.dirname(fileURLToPath(import.meta.url)), 'prune-collector');
   try {
     const child = spawn(process.execPath, [collector, c.app, log], { env, detached: true, stdio: 'ignore' });
     child.on('error', () => c.say('gc: could not start the collection; `toes gc` does it\n'));

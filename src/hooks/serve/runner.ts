@@ -3,10 +3,10 @@
 // start, died, or was stopped), with a lostResult saying so. The worker's stderr (failpoints,
 // notes) is passed to the daemon's.
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { entryBeside } from '../../activate/entry-file.js';
 import { lostResult, type OpResult } from '../../activate/result.js';
 import type { Layout } from '../../releases/paths.js';
 import type { DeployRunner } from './scheduler.js';
@@ -15,11 +15,8 @@ import { workerRuntime } from './worker-runtime.js';
 
 const DEPLOY_NICE = 10;
 
-// Beside this module both in dist/src (tsc) and in the bundles (scripts/bundle.mjs puts
-// the worker next to the chunk holding this code): worker.cjs in Node's bundle, whose
-// one-file builds are CommonJS, else worker.js.
-const here = path.dirname(fileURLToPath(import.meta.url));
-const workerPath = fs.existsSync(path.join(here, 'worker.cjs')) ? path.join(here, 'worker.cjs') : path.join(here, 'worker.js');
+// scripts/bundle.mjs puts the worker next to the chunk holding this code.
+const workerPath = entryBeside(path.dirname(fileURLToPath(import.meta.url)), 'worker');
 
 function workerEnv(layout: Layout): NodeJS.ProcessEnv {
   const { roots } = layout;
