@@ -4,6 +4,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { translateSystemError } from '../errors.js';
+import { writeFileDurable } from './durable.js';
 
 export type ReleaseStatus = 'building' | 'failed' | 'live' | 'previous' | 'rolled-back' | 'bad';
 
@@ -89,4 +90,26 @@ export async function appendLog(file: string, records: ReleaseRecord[]): Promise
   } catch (err) {
     throw translateSystemError(err, 'writing the release log');
   }
+}
+
+// Below this a log is read in well under a millisecond: not worth a rewrite.
+const COMPACT_MIN_BYTES = 64 * 1024;
+
+/**
+ * Rewrites the log as readLog folds it, one record per release, once superseded lines are
+ * most of it: each rollback adds two lines, and every deploy and rollback reads the whole
+ * log (after 1,500 lines a rollback's own stages took 13-24 ms on Node instead of 10-14).
+ * `known` (the releases as last read) gives a cheap estimate, so the log is read again
+ * only when a rewrite looks due. The caller holds the app's lock: no append may land
+ * between the read and the rename. True when it rewrote.
+ */
+export async function compactLog(file: string, known: ReleaseRecord[]): Promise<boolean> {
+  const size = (await fs.stat(file).catch(() => undefined))?.size ?? 0;
+  if (size < COMPACT_MIN_BYTES) return false;
+  if (size < 2 * known.reduce((n, r) => n + JSON.stringify(r).length + 1, 0)) return false;
+  const text = (await readLog(file)).map((r) => JSON.stringify(r)).join('\n') + '\n';
+  if (Buffer.byteLength(text) * 2 > size) return false;
+  // Written beside and renamed over: a reader, or a power cut, sees the old log or this one.
+  await writeFileDurable(file, text, { mode: 0o600 });
+  return true;
 }

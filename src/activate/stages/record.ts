@@ -1,7 +1,7 @@
 // record: log the target `live` and the release it replaced, and close the activation
 // journal. Deploy and rollback differ only in how they write those two lines.
 import { formatSource } from '../../fetch/index.js';
-import { appendLog, type ReleaseRecord, type ReleaseStatus } from '../../releases/log.js';
+import { appendLog, compactLog, type ReleaseRecord, type ReleaseStatus } from '../../releases/log.js';
 import { updateJson } from '../../releases/settings.js';
 import { endActivation } from '../activation-journal.js';
 import { liveBefore, ready, type DeployCtx, type OpCtx, type RollbackCtx } from '../context.js';
@@ -13,6 +13,8 @@ async function recordLive(c: OpCtx, live: ReleaseRecord, left: ReleaseStatus): P
   records.push(live);
   await appendLog(c.layout.releaseLog(c.app), records);
   await endActivation(c.layout, c.app);
+  // The release is live whatever happens here: a log left long is only slower to read.
+  await compactLog(c.layout.releaseLog(c.app), c.state?.releases ?? []).catch(() => false);
 }
 
 /** The new (or reused) release goes live; the one before becomes `previous`; --from is saved. */
