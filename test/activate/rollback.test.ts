@@ -1,5 +1,6 @@
 // Rollback's refusals: an app with no releases, and a VERSION prefix matching releases of
-// different versions. Neither changes anything.
+// different versions. Neither changes anything. And a log grown long by rollbacks is
+// rewritten short by the next one.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
