@@ -2,7 +2,7 @@
 // An ext4 without a journal (this development machine's root) skips, on every inode it
 // allocates, the inodes deleted in the last hours (ext4's recently_deleted check, only
 // made without a journal): after a test run deleted many files, creating one file or
-// folder took 0.5-0.8 ms instead of 30 us. That makes the native script, which creates
+// folder took 0.3-0.9 ms instead of 30 us. That makes the native script, which creates
 // every file, swing between 0.1 and 1.7 s. Raspberry Pi OS, Debian and macOS format with a
 // journal, so the README's figures are taken on one (TMPDIR on a journaled mount).
 import fs from 'node:fs';
