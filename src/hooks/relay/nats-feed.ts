@@ -41,14 +41,15 @@ export class NatsFeed implements DeliveryFeed {
   private inflight = new Map<string, InFlight>();
   /** Stream sequences sent and not settled yet (in flight, or being deleted): a read passes over them. */
   private held = new Set<number>();
-  /** The last stream sequence sent or passed over; reading resumes after it. */
+  /** The last stream sequence sent or passed over; reading resumes after it. It only moves on. */
   private cursor = 0;
+  /** Sequences behind the cursor to send again (nacked, or never acked): read first, by sequence. */
+  private redo = new Set<number>();
   /** New webhooks from the tap go straight out only while live. */
   private live = false;
-  /** The tap offered one while the link could not take it: read the stream again before going live. */
-  private missed = false;
   private reading?: Promise<void>;
-  private rerun = false;
+  /** Something may wait that no read has seen yet (asked while reading, or offered while the link could not take it). */
+  private unread = false;
   private behind: number;
   private timers = new Set<NodeJS.Timeout>();
   private closed = false;
@@ -96,7 +97,7 @@ export class NatsFeed implements DeliveryFeed {
   offer(seq: number, data: Uint8Array): void {
     if (this.closed || seq <= this.cursor) return;
     if (this.live && this.inflight.size < this.window) return this.send(seq, data);
-    this.missed = true;
+    this.unread = true;
     this.behind++;
     this.live = false;
     if (this.inflight.size < this.window) void this.read();
@@ -119,24 +120,22 @@ export class NatsFeed implements DeliveryFeed {
   }
 
   /**
-   * Reads the stream after the cursor until the window is full or nothing is left, then
-   * goes live. Asked again while reading, it reads once more when done.
+   * Sends again what is to be redone, then reads the stream after the cursor, until the
+   * window is full or nothing is left, then goes live. Asked again while reading, it reads
+   * once more.
    */
   private read(): Promise<void> {
+    this.unread = true;
     // The bulk consumer brings everything; the stream is read once it is done.
-    if (this.pump) return Promise.resolve();
-    if (this.reading) {
-      this.rerun = true;
-      return this.reading;
-    }
-    this.rerun = false;
+    if (this.pump || this.reading) return this.reading ?? Promise.resolve();
     const run = this.readOn()
       .catch((err: Error) => {
         if (!this.closed) this.to.fail(`reading its webhooks: ${err.message}`);
       })
       .finally(() => {
         this.reading = undefined;
-        if (this.rerun && !this.closed) void this.read();
+        // Asked between the last pass and here.
+        if (this.unread && !this.closed) void this.read();
       });
     this.reading = run;
     return run;
@@ -147,8 +146,18 @@ export class NatsFeed implements DeliveryFeed {
     const stream = layout.streamOf(this.instance);
     const filter = layout.hooks(this.instance);
     this.live = false;
-    for (;;) {
-      this.missed = false;
+    while (this.unread) {
+      this.unread = false;
+      for (const seq of [...this.redo].sort((a, b) => a - b)) {
+        if (this.inflight.size >= this.window) return;
+        this.redo.delete(seq);
+        // Gone meanwhile (acked by the instance through another link, say): nothing to send.
+        const m = await jsm.streams.getMessage(stream, { seq });
+        if (this.closed) return;
+        if (!m || this.held.has(seq)) continue;
+        if (this.behind > 0) this.behind--;
+        this.send(m.seq, m.data);
+      }
       while (this.inflight.size < this.window) {
         const m = await jsm.streams.getMessage(stream, { seq: this.cursor + 1, next_by_subj: filter } as never);
         if (this.closed) return;
@@ -160,16 +169,13 @@ export class NatsFeed implements DeliveryFeed {
         if (this.behind > 0) this.behind--;
         this.send(m.seq, m.data);
       }
-      // Full: the next ack reads on. Nothing left and nothing offered meanwhile: live.
+      // Full: the next ack reads on.
       if (this.inflight.size >= this.window) return;
-      if (!this.missed) {
-        // Read to the end: nothing waits behind what is in flight (the estimate may have
-        // counted one both at the start and when the tap offered it).
-        this.behind = 0;
-        this.live = true;
-        return;
-      }
     }
+    // Read to the end and nothing asked meanwhile: nothing waits behind what is in flight
+    // (the estimate may have counted one both at the start and when the tap offered it).
+    this.behind = 0;
+    this.live = true;
   }
 
   async ack(id: string): Promise<boolean> {
@@ -206,8 +212,9 @@ export class NatsFeed implements DeliveryFeed {
       this.timers.delete(t);
       this.held.delete(f.seq);
       if (this.closed) return;
-      // Read again from it: what is still in flight after it is passed over.
-      this.cursor = Math.min(this.cursor, f.seq - 1);
+      // Not by moving the cursor back: a read under way, or the bulk consumer, would move
+      // it on past this one again.
+      this.redo.add(f.seq);
       this.live = false;
       this.behind++;
       void this.read();

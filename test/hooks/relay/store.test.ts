@@ -189,3 +189,35 @@ relayTest('a long backlog goes out whole, oldest first, each once, within the wi
   assert.equal(await feed.pending(), 0);
   assert.deepEqual(await store.pending(INSTANCE), []);
 });
+
+relayTest('a webhook nacked while a long backlog is still being read comes again, and nothing after it is skipped', async (t, backend) => {
+  const got: string[] = [];
+  const { store, feed } = await feedOf(t, backend, 80, { send: (d) => void got.push(d.id), fail: (r) => assert.fail(r) }, 8);
+  const deadline = Date.now() + 40_000;
+  const acked = new Set<string>();
+  let k = 0;
+  while (acked.size < 80) {
+    if (Date.now() > deadline) assert.fail(`timed out with ${acked.size} acked; sent: ${got.join(' ')}`);
+    if (got.length <= k) {
+      await new Promise((r) => setTimeout(r, 10));
+      continue;
+    }
+    const id = got[k++];
+    // The first time it comes, rly_5 is nacked (a full disk): offered again 5 s later.
+    if (id === 'rly_5' && got.indexOf(id) === k - 1) assert.equal(feed.nack(id), true);
+    else {
+      assert.equal(await feed.ack(id), true, id);
+      acked.add(id);
+    }
+    // Slow acks (80 take about 9 s): the nack's 5 s run out while the rest of the backlog
+    // is still being read.
+    await new Promise((r) => setTimeout(r, 110));
+  }
+  assert.deepEqual(
+    got.filter((id) => id !== 'rly_5'),
+    Array.from({ length: 80 }, (_, i) => `rly_${i}`).filter((id) => id !== 'rly_5'),
+  );
+  assert.equal(got.filter((id) => id === 'rly_5').length, 2, 'the nacked one, once more');
+  assert.equal(await feed.pending(), 0);
+  assert.deepEqual(await store.pending(INSTANCE), []);
+});
