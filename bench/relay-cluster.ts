@@ -46,7 +46,7 @@ export interface ClusterRun {
 export interface ClusterResults {
   instances: number;
   linkKb: number[];
-  natsKbPerConsumer: number[];
+  natsKbPerLink: number[];
   /** One webhook at a time: accept -> ack with nothing else going on. */
   single: ClusterRun;
   steady: ClusterRun;
@@ -323,15 +323,16 @@ export async function relayClusterRounds(o: { instances?: number; webhooks?: num
     workers.forEach((w, i) => w.send({ type: 'start', relays: direct, instances: instances.slice(half).filter((_, k) => k % WORKERS === i) }));
     const b = await linkUp(n);
     const linkKb = c.relays.map((_, i) => Math.round(((b.relays[i] - a.relays[i]) / Math.max(1, b.links[i] - a.links[i])) * 10) / 10);
-    const natsKbPerConsumer = natsPids.map((_, i) => Math.round(((b.nats[i] - a.nats[i]) / ((n - half) / 3)) * 10) / 10);
-    log(`relay cluster: links per node ${b.links.join('/')}, RSS ${b.relays.map((x) => Math.round(x / 1024)).join('/')} MB; KB per idle link ${linkKb.join('/')}; nats-server KB per consumer (a third each) ${natsKbPerConsumer.join('/')}`);
+    // Links have no consumer of their own (one tap per relay node and shard): per link.
+    const natsKbPerLink = natsPids.map((_, i) => Math.round(((b.nats[i] - a.nats[i]) / (n - half)) * 10) / 10);
+    log(`relay cluster: links per node ${b.links.join('/')}, RSS ${b.relays.map((x) => Math.round(x / 1024)).join('/')} MB; KB per idle link ${linkKb.join('/')}; nats-server KB per link ${natsKbPerLink.join('/')}`);
 
     const ids = instances.map((i) => i.id);
     log('relay cluster: 300 webhooks one at a time');
     const single = await run(c, workers, ids, 300, log, undefined, 1);
     log(`relay cluster: sustained, ${total} webhooks through HAProxy`);
     const steady = await run(c, workers, ids, total, log);
-    if (process.env.BENCH_CLUSTER_FAULTS === '0') return { instances: n, linkKb, natsKbPerConsumer, single, steady, load };
+    if (process.env.BENCH_CLUSTER_FAULTS === '0') return { instances: n, linkKb, natsKbPerLink, single, steady, load };
     log(`relay cluster: the same with relay node 1 and the NATS stream leader killed -9 midway`);
     const faults = await run(c, workers, ids, total, log, async () => {
       const nc = await connect({ servers: c.nats.urls.split(','), user: c.nats.env.TOES_RELAY_NATS_USER, pass: c.nats.env.TOES_RELAY_NATS_PASSWORD });
@@ -342,7 +343,7 @@ export async function relayClusterRounds(o: { instances?: number; webhooks?: num
       await c.nats.kill9(Math.max(0, c.nats.nodes.findIndex((x) => x.name === leader)));
     });
     load.end = os.loadavg().map((x) => Math.round(x * 100) / 100);
-    return { instances: n, linkKb, natsKbPerConsumer, single, steady, faults, load };
+    return { instances: n, linkKb, natsKbPerLink, single, steady, faults, load };
   } finally {
     for (const w of workers) w.send({ type: 'stop' });
     await Promise.all(workers.map((w) => new Promise((r) => (w.child.exitCode !== null ? r(null) : w.child.once('exit', r)))));
@@ -355,7 +356,7 @@ export function relayClusterSummary(r: ClusterResults): string {
     `${name}: ${x.accepted} accepted at ${x.acceptedPerSec}/s, delivered at ${x.deliveredPerSec}/s, accept -> ack p50 ${x.p50Ms} ms p99 ${x.p99Ms} ms; lost ${x.lost}, queued twice ${x.queuedTwice}, resent on a link ${x.resent}; not accepted ${JSON.stringify(x.refused)}`;
   return [
     `Relay cluster (3 nats-server R=3, 3 relay nodes, HAProxy; load ${r.load.start.join(' ')} -> ${r.load.end.join(' ')}):`,
-    `${r.instances} instances linked; memory per idle link on each relay node ${r.linkKb.join(' / ')} KB; nats-server per consumer ${r.natsKbPerConsumer.join(' / ')} KB`,
+    `${r.instances} instances linked; memory per idle link on each relay node ${r.linkKb.join(' / ')} KB; nats-server per link ${r.natsKbPerLink.join(' / ')} KB`,
     row('one at a time', r.single),
     row('steady', r.steady),
     ...(r.faults ? [row('relay node and NATS leader killed -9 midway', r.faults)] : []),

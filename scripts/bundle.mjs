@@ -51,17 +51,15 @@ const CJS_IMPORT_META = {
 // Generated entries: the `toes` command with one subcommand, imported statically.
 const entryDir = path.join(root, 'dist/bundle/.entries');
 fs.mkdirSync(entryDir, { recursive: true });
-const commandEntries = commands.map((name) => {
-  const file = path.join(entryDir, `command-${name}.ts`);
+for (const name of commands) {
   fs.writeFileSync(
-    file,
+    path.join(entryDir, `command-${name}.ts`),
     `import { runMain } from 'citty';\n` +
       `import { toesCommand } from '../../../src/cli/root.ts';\n` +
       `import command from '../../../src/cli/commands/${name}.ts';\n` +
       `void runMain(toesCommand({ ${JSON.stringify(name)}: command }));\n`,
   );
-  return file;
-});
+}
 
 /** Runs `bun build`; exits the script when it fails. */
 async function build(files, outdir, target, { split = false, cjs = false, bytecode = false } = {}) {
@@ -86,56 +84,45 @@ function requiresExternal(file) {
   return external.some((e) => text.includes(`require("${e}")`) || text.includes(`require("${e}/`));
 }
 
-/** A top-level `import … from "pkg"` (or `import "pkg"`) of one of the external packages. */
-function importsExternalEagerly(file) {
-  const text = fs.readFileSync(file, 'utf8');
-  for (const m of text.matchAll(/^import\b[^"';]*["']([^"']+)["']/gm)) {
-    if (external.some((e) => m[1] === e || m[1].startsWith(`${e}/`))) return true;
-  }
-  return false;
-}
-
 const outdir = (target) => path.join(root, 'dist/bundle', target);
 for (const target of ['node', 'bun']) {
   fs.rmSync(outdir(target), { recursive: true, force: true });
   await build(entries, outdir(target), target, { split: true });
 }
 
-// One build per command: Bun shakes a build's trees by what all its entries use, so
-// rollback's file would keep code that only deploy calls.
-await Promise.all(commandEntries.map((file) => build([file], outdir('bun'), 'bun')));
-const single = commands.filter((name) => {
-  const file = path.join(outdir('bun'), `command-${name}.js`);
-  if (!importsExternalEagerly(file)) return true;
-  fs.rmSync(file);
-  return false;
-});
-
-// Then the command files are rebuilt as CommonJS. For Node (.cjs): Node's ES module
-// loader, and the ES module view of each builtin (which reads every export, loading
-// node:stream for fs.ReadStream), cost about 5 ms of a 100 ms rollback. For Bun, with its
-// bytecode beside (command-NAME.js.jsc), which spares parsing and compiling at start (about
-// 5 ms of a 40 ms rollback); Bun only has it for CommonJS, and ignores it when it was made
-// by another Bun version (or for another file), parsing the file as usual. The same
-// sources, so the same commands.
+// One build per command and runtime: Bun shakes a build's trees by what all its entries
+// use, so rollback's file would keep code that only deploy calls. CommonJS for both: for
+// Node (.cjs), Node's ES module loader, and the ES module view of each builtin (which
+// reads every export, loading node:stream for fs.ReadStream), cost about 5 ms of a 100 ms
+// rollback; for Bun, with its bytecode beside (command-NAME.js.jsc), which spares parsing
+// and compiling at start (about 5 ms of a 40 ms rollback). Bun only has bytecode for
+// CommonJS, and ignores it when it was made by another Bun version (or for another file),
+// parsing the file as usual.
 const entryOf = (name) => path.join(entryDir, `command-${name}.ts`);
+const builtFiles = (name) => [path.join(outdir('node'), `${name}.cjs`), path.join(outdir('bun'), `${name}.js`)];
 await Promise.all([
-  ...single.map((name) => build([entryOf(name)], outdir('node'), 'node', { cjs: true })),
-  ...single.map((name) => build([entryOf(name)], outdir('bun'), 'bun', { cjs: true, bytecode: true })),
+  ...commands.map((name) => build([entryOf(name)], outdir('node'), 'node', { cjs: true })),
+  ...commands.map((name) => build([entryOf(name)], outdir('bun'), 'bun', { cjs: true, bytecode: true })),
   ...programs.map((file) => build([file], outdir('node'), 'node', { cjs: true })),
   ...programs.map((file) => build([file], outdir('bun'), 'bun', { cjs: true, bytecode: true })),
 ]);
-const programFiles = programs.flatMap((file) => {
-  const name = path.basename(file, '.ts');
-  return [path.join(outdir('node'), `${name}.cjs`), path.join(outdir('bun'), `${name}.js`)];
+// A `require` of a big package would load it at every start of the file: such a command
+// keeps main.js (bin/toes falls back to it when its file is missing), and a program fails
+// the build.
+const single = commands.filter((name) => {
+  const files = builtFiles(`command-${name}`);
+  if (!files.some(requiresExternal)) return true;
+  for (const file of [...files, `${files[1]}.jsc`]) fs.rmSync(file, { force: true });
+  return false;
 });
+const programFiles = programs.flatMap((file) => builtFiles(path.basename(file, '.ts')));
 for (const file of programFiles) {
   if (requiresExternal(file)) {
     process.stderr.write(`bundle: ${path.relative(root, file)} imports one of ${external.join(', ')} statically; import it where it is used\n`);
     process.exit(1);
   }
 }
-for (const file of [...single.flatMap((name) => [path.join(outdir('node'), `command-${name}.cjs`), path.join(outdir('bun'), `command-${name}.js`)]), ...programFiles]) {
+for (const file of [...single.flatMap((name) => builtFiles(`command-${name}`)), ...programFiles]) {
   if (fs.readFileSync(file, 'utf8').includes(`file://${root}`)) {
     process.stderr.write(`bundle: ${path.relative(root, file)} holds this checkout's path; see CJS_IMPORT_META in scripts/bundle.mjs\n`);
     process.exit(1);

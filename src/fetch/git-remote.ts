@@ -295,7 +295,6 @@ async function snapshot(target: GitTarget, objs: Objects, blobs: BlobStore, limi
   const both = new Set(needed.filter((e) => e.kind === 'exec' && !placed.has(e.oid)).map((e) => e.oid).filter((oid) => wanted.has(blobs.nameOf(oid, false))));
   await mapLimit(needed, 16, async (e) => {
     const exec = e.kind === 'exec';
-    if (await blobs.has(e.oid, exec)) return;
     const at = placed.get(e.oid);
     if (at) {
       // Wanted with the other mode too: a copy of the placed file.

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { objectId, type GitObject, type ObjectType } from './pack.js';
 import { isSafeRefName } from './smart-http.js';
 import { randomHex } from './hash.js';
+import { writeFileAtomic } from './write-atomic.js';
 
 export interface TreeEntry {
   mode: string;
@@ -109,10 +110,10 @@ export class ObjectDb {
    */
   async append(objects: [string, GitObject][]): Promise<void> {
     const idx = await this.load();
-    // A record held but damaged (its content no longer hashes to its id) is written again:
-    // the later record is the one load() keeps.
+    // What read() does not give back: absent, or held but damaged (its content no longer
+    // hashes to its id), then written again, and the later record is the one load() keeps.
     const fresh: [string, GitObject][] = [];
-    for (const o of objects) if (!idx.at.has(o[0]) || !(await this.read(o[0]))) fresh.push(o);
+    for (const o of objects) if (!(await this.read(o[0]))) fresh.push(o);
     if (!fresh.length) return;
     await fs.mkdir(this.gitdir, { recursive: true });
     const fh = await fs.open(this.logFile, 'a+');
@@ -137,7 +138,7 @@ export class ObjectDb {
 
   async writeRef(ref: string, oid: string): Promise<void> {
     if (!isSafeRefName(ref) || !/^[0-9a-f]{40}$/.test(oid)) throw new Error(`refusing to write ref ${JSON.stringify(ref)}`);
-    await writeAtomic(path.join(this.gitdir, ref), `${oid}\n`);
+    await writeFileAtomic(path.join(this.gitdir, ref), `${oid}\n`);
   }
 
   async shallows(): Promise<string[]> {
@@ -188,7 +189,7 @@ export class ObjectDb {
   }
 
   async setShallows(list: string[]): Promise<void> {
-    await writeAtomic(path.join(this.gitdir, 'shallow'), [...new Set(list)].sort().map((s) => `${s}\n`).join(''));
+    await writeFileAtomic(path.join(this.gitdir, 'shallow'), [...new Set(list)].sort().map((s) => `${s}\n`).join(''));
   }
 
   async updateShallows(add: string[], remove: string[]): Promise<void> {
@@ -196,13 +197,7 @@ export class ObjectDb {
     const set = new Set(await this.shallows());
     for (const a of add) set.add(a);
     for (const r of remove) set.delete(r);
-    await writeAtomic(path.join(this.gitdir, 'shallow'), [...set].sort().map((s) => `${s}\n`).join(''));
+    await writeFileAtomic(path.join(this.gitdir, 'shallow'), [...set].sort().map((s) => `${s}\n`).join(''));
   }
 }
 
-async function writeAtomic(file: string, text: string): Promise<void> {
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${randomHex(4)}`;
-  await fs.writeFile(tmp, text);
-  await fs.rename(tmp, file);
-}

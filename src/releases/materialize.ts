@@ -91,8 +91,8 @@ async function takePrepared(entries: Entry[], prepared: PreparedTree, blobs: Blo
 // Per file, the work is one link(2) and one mkdir(2) per folder, measured beside the
 // alternatives on both runtimes (3,000 files in 450 folders): for folders, and for links on
 // Node, synchronous calls beat the thread pool (mkdir 79 vs 115 ms on Node; Bun 119 vs
-// 134), folders in parallel gained nothing on two cores, and building paths by concatenation instead of path.join took
-// links from 35 to 25 ms. Entry paths are checked relative POSIX paths (snapshot.ts), so
+// 134), folders in parallel gained nothing on two cores, and building paths by
+// concatenation instead of path.join took links from 35 to 25 ms. Entry paths are checked relative POSIX paths (snapshot.ts), so
 // concatenation names the same file. What remains is the filesystem's own cost.
 export async function materialize(entries: Entry[], blobs: BlobStore, staging: string, mode: MaterializeMode, prepared?: PreparedTree): Promise<CopyMarks> {
   const marks: CopyMarks = new Map();

@@ -3,12 +3,11 @@
 // deploy logs, git objects and blobs nothing kept needs) is given back by `collect`, which
 // the deploy starts in the background (prune-collector.ts) once it has let go of the app's
 // lock (see deploy.ts).
-import fs from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { reconcile } from '../../releases/reconcile.js';
 import { prune as pruneReleases } from '../../releases/retention.js';
-import { randomHex } from '../../fetch/hash.js';
+import { writeFileAtomic } from '../../fetch/write-atomic.js';
 import { entryBeside } from '../entry-file.js';
 import type { DeployCtx } from '../context.js';
 
@@ -41,22 +40,10 @@ export async function collect(c: DeployCtx): Promise<void> {
     child.on('error', () => c.say('gc: could not start the collection; `toes gc` does it\n'));
     child.unref();
     // Noted before the command returns, so whoever waits for the disk to settle sees it.
-    if (child.pid) await noteCollector(c.layout.collectorNote(c.app), child.pid);
+    // Replaced whole, not synced: after a power cut the process it names is gone anyway, and
+    // two fsyncs cost 2-20 ms of every deploy that pruned.
+    if (child.pid) await writeFileAtomic(c.layout.collectorNote(c.app), JSON.stringify({ pid: child.pid, startedAt: new Date().toISOString() }) + '\n', 0o600);
   } catch {
     c.say('gc: could not start the collection; `toes gc` does it\n');
   }
-}
-
-/**
- * Replaced whole (a reader never sees half a note) but not synced: the note only names the
- * pid to wait for, and after a power cut that process is gone whatever the disk kept. Two
- * fsyncs (the file and its folder) cost 2-20 ms of every deploy that pruned.
- */
-async function noteCollector(note: string, pid: number): Promise<void> {
-  const tmp = `${note}.tmp-${randomHex(4)}`;
-  await fs.writeFile(tmp, JSON.stringify({ pid, startedAt: new Date().toISOString() }) + '\n', { mode: 0o600 });
-  await fs.rename(tmp, note).catch(async (err) => {
-    await fs.rm(tmp, { force: true });
-    throw err;
-  });
 }

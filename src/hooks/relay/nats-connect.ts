@@ -3,7 +3,7 @@
 // the stream and buckets it needs, created by whichever node starts first.
 import fs from 'node:fs';
 import { connect, credsAuthenticator, type NatsConnection, type ConnectionOptions } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, RetentionPolicy, StorageType, DiscardPolicy, type JetStreamClient, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, JetStreamApiError, RetentionPolicy, StorageType, DiscardPolicy, type JetStreamClient, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { RevError } from '../../errors.js';
 import type { EventLog } from '../common/event-log.js';
@@ -107,18 +107,37 @@ export async function connectNats(o: NatsOptions, node: string, log: EventLog, m
   }
 }
 
+/**
+ * Runs `fn` again while NATS is between leaders (a node died: a few seconds without
+ * responders), for up to `budgetMs`. Safe for what it is used for: a publish carries its
+ * dedupe id, a delete of a deleted message says so, and the shard count is made only once.
+ */
+export async function persist<T>(fn: () => Promise<T>, budgetMs: number): Promise<T> {
+  const deadline = Date.now() + budgetMs;
+  for (let wait = 100; ; wait = Math.min(1_000, wait * 2)) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() + wait > deadline || isNotFound(err)) throw err;
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}
+
+export const isNotFound = (err: unknown) => err instanceof JetStreamApiError && /not found/i.test(err.message);
+
 /** Every node must spread instances the same way: the first one to start writes the count, the others read it. */
 async function agreedShards(links: KV, wanted: number, log: EventLog): Promise<number> {
   // Not an instance id (those are 8 to 64 characters), so it cannot collide with one. A
   // bucket just made may not answer yet (its stream still electing a leader): tried again.
-  let n = NaN;
-  for (let wait = 100, deadline = Date.now() + 20_000; ; wait = Math.min(1_000, wait * 2)) {
+  const e = await persist(async () => {
     await links.create('shards', String(wanted)).catch(() => {});
-    const e = await links.get('shards').catch(() => null);
-    n = Number(e?.string());
-    if ((e && e.operation === 'PUT') || Date.now() + wait > deadline) break;
-    await new Promise((r) => setTimeout(r, wait));
-  }
+    // Whatever it throws (the bucket's stream not found yet, say) is tried again.
+    const got = await links.get('shards').catch(() => null);
+    if (got?.operation !== 'PUT') throw new Error('no shard count yet');
+    return got;
+  }, 20_000).catch(() => null);
+  const n = Number(e?.string());
   if (!Number.isInteger(n) || n < 1) throw new RevError('UNREACHABLE', 'The NATS links bucket holds no valid shard count under "shards" (tried for 20 s); check that JetStream is up on every NATS server (its /healthz).');
   if (n !== wanted) log('nats-shards', { shards: n, asked: wanted, reason: 'the cluster was made with this count; it cannot change' });
   return n;

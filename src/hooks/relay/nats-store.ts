@@ -5,36 +5,17 @@
 // counts, so every node sees the same numbers and the drop-oldest policy (room.ts) holds
 // across nodes. Webhooks past the age limit are dropped by the stream itself (max_age).
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
-import { JetStreamApiError } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { EventLog } from '../common/event-log.js';
 import { NatsClaims } from './nats-claims.js';
-import { connectNats, type NatsOptions } from './nats-connect.js';
+import { connectNats, isNotFound, persist, type NatsOptions } from './nats-connect.js';
 import { NatsFeed } from './nats-feed.js';
 import { ShardTap } from './nats-tap.js';
 import { NatsNodes } from './nats-nodes.js';
 import { decodeDelivery, decodeMeta, encodeDelivery, type NatsLayout } from './nats-layout.js';
 import type { DeliveryFeed, FeedTarget, LinkClaim, Registration, RelayStore, Settled, StoredDelivery, WaitingCounts, WaitingDelivery } from './store.js';
 
-/**
- * Runs `fn` again while NATS is between leaders (a node died: a few seconds without
- * responders), for up to `budgetMs`. Safe for what it is used for: a publish carries its
- * dedupe id, and a delete of a deleted message says so.
- */
-async function persist<T>(fn: () => Promise<T>, budgetMs: number): Promise<T> {
-  const deadline = Date.now() + budgetMs;
-  for (let wait = 100; ; wait = Math.min(1_000, wait * 2)) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() + wait > deadline || isNotFound(err)) throw err;
-      await new Promise((r) => setTimeout(r, wait));
-    }
-  }
-}
-
-const isNotFound = (err: unknown) => err instanceof JetStreamApiError && /not found/i.test(err.message);
 
 /** How often a tap's consumer says it is there when idle; one silent for three is made again. */
 const TAP_HEARTBEAT_MS = 1_000;

@@ -62,6 +62,7 @@ const NOTHING: WaitingCounts = { waiting: 0, bytes: 0, apps: {} };
 export class Room {
   private trimming = new Map<string, Promise<unknown>>();
   private budgets = new Map<string, Budget>();
+  /** One per group of the store (a shard on a cluster): a few, never more. */
   private groups = new Map<string, GroupCount>();
   /** Instance -> when this process last took a webhook for it; `forgotAt` when the table was last cleared. */
   private took = new Map<string, number>();
@@ -123,7 +124,6 @@ export class Room {
         .countGroup(key)
         .then((counts) => void (fresh.counts = counts))
         .finally(() => (fresh.loading = undefined));
-      if (this.groups.size >= MEMO) this.groups.clear();
       this.groups.set(key, (g = fresh));
     }
     try {
