@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { tmpfs } from '../fixtures/cli.js';
+import { treeOf } from '../fixtures/trees.js';
 import { makeWorld, leftovers } from '../fixtures/world.js';
 
 test('a disk that fills up mid-deploy: clear error, staging removed, current untouched, next deploy works', async (t) => {
@@ -20,6 +21,8 @@ test('a disk that fills up mid-deploy: clear error, staging removed, current unt
   const free = () => fs.statfsSync(mnt).bavail * fs.statfsSync(mnt).bsize;
   fs.writeFileSync(filler, Buffer.alloc(Math.max(0, free() - 1024 * 1024)));
   w.repo.commit({ 'big.bin': crypto.randomBytes(2 * 1024 * 1024).toString('base64'), 'VERSION': 'v2\n' });
+  const rev = path.join(mnt, 'rev');
+  const state = treeOf(rev);
   const full = await w.toes(['deploy', 'sample', '--no-install', '--json']);
   assert.equal(full.code, 1);
   assert.equal(full.json().error.code, 'DISK_FULL');
@@ -27,11 +30,12 @@ test('a disk that fills up mid-deploy: clear error, staging removed, current unt
   assert.equal(w.live(), live);
   assert.equal(w.liveFile('VERSION'), 'v1\n');
   assert.deepEqual(leftovers(w), []);
+  // Nothing of the failed deploy is left in rev/ either: no scratch pack, no partial blob, no lock.
+  assert.deepEqual(treeOf(rev), state);
 
   // Space is freed: the same deploy now goes through, with no manual cleanup.
   fs.rmSync(filler);
   const again = await w.toes(['deploy', 'sample', '--no-install', '--json']);
   assert.equal(again.code, 0, again.stderr);
   assert.equal(w.liveFile('VERSION'), 'v2\n');
-  assert.ok(fs.readdirSync(path.join(mnt, 'rev')).length > 0);
 });

@@ -121,7 +121,6 @@ test('the store of a source no kept release uses is removed; an unknown app is r
   const w = await makeWorld();
   t.after(() => w.close());
   const other = makeRepo(w.root, 'moved.git', { 'package.json': JSON.stringify({ name: 'sample' }), 'VERSION': 'moved\n' });
-  assert.ok(other.work);
   assert.equal((await w.toes(['config', 'set', 'sample', 'keep', '1'])).code, 0);
   assert.equal((await w.toes(['deploy', 'sample', '--from', w.url, '--no-install'])).code, 0);
   const stores = () => fs.readdirSync(path.join(w.layout.storeRoot, 'git')).sort();
@@ -134,6 +133,8 @@ test('the store of a source no kept release uses is removed; an unknown app is r
     assert.equal(r.code, 0, r.stderr);
     await atRest(w);
   }
+  // Both deploys came from the moved source (the first --from is saved for the second).
+  assert.equal(w.liveFile('VERSION'), 'moved 1\n');
   // The releases of the first source are pruned: its store went with the last of them.
   assert.equal(stores().length, 1);
   assert.notEqual(stores()[0], first[0]);
