@@ -91,6 +91,8 @@ export interface DeployCtx extends OpCtx {
   build?: { record: ReleaseRecord; log: DeployLog; staging: string; sealed: boolean };
   /** Set by materialize: whether the tree holds private copies, and what to relink after the build. */
   tree?: { copies: boolean; marks: CopyMarks };
+  /** Said in the result's `warnings` (see stages/lacks.ts). */
+  warnings: string[];
   /** Set by prune. */
   pruned?: string[];
   /** Removal of releases pruned by earlier deploys, running alongside this one. */

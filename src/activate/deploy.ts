@@ -30,6 +30,7 @@ export async function deploy(engine: Engine, req: DeployRequest): Promise<OpResu
     now: engine.now,
     say: (text) => (ctx.build ? ctx.build.log.write(text) : engine.events?.onText?.(text)),
     notes: [],
+    warnings: [],
     blobs: new BlobStore(layout.blobsRoot),
     deadline: Date.now() + settings.buildTimeout * 1000,
   };
@@ -71,6 +72,7 @@ export async function deploy(engine: Engine, req: DeployRequest): Promise<OpResu
         bytesFetched: c.snapshot?.bytesFetched ?? 0,
         pruned: c.pruned,
         notes: c.notes.length ? c.notes : undefined,
+        warnings: c.warnings.length ? c.warnings : undefined,
         log: c.build ? layout.deployLog(app, c.build.record.id) : undefined,
       };
     },

@@ -7,6 +7,7 @@ import { begin } from './stages/begin.js';
 import { choose } from './stages/choose.js';
 import { fetch } from './stages/fetch.js';
 import { install, skipInstall } from './stages/install.js';
+import { lacks, skipLacks } from './stages/lacks.js';
 import { lock } from './stages/lock.js';
 import { materialize } from './stages/materialize.js';
 import { predeploy, skipPredeploy } from './stages/predeploy.js';
@@ -34,6 +35,7 @@ export const deployFlow: Stage<DeployCtx>[] = [
   { name: 'install', run: install, skip: skipInstall },
   { name: 'predeploy', run: predeploy, skip: skipPredeploy },
   { name: 'relink', run: relink, skip: skipRelink },
+  { name: 'lacks', run: lacks, skip: skipLacks },
   { name: 'seal', run: seal, skip: nothingToBuild },
   { name: 'swap', run: swap, skip: alreadyLive, activating: true },
   { name: 'verify', run: verify, skip: alreadyLive },

@@ -30,6 +30,8 @@ export interface OpResult {
   pruned?: string[];
   /** Things worth telling that are not errors (an interrupted activation finished, say). */
   notes?: string[];
+  /** Told before anything went live, never stopping it (files an adopted release has that the new one lacks). */
+  warnings?: string[];
   stages: StageTiming[];
   failedStage?: string;
   error?: { code: ErrorCode; message: string; logTail?: string };
