@@ -30,6 +30,8 @@ export interface DeployRequest {
   predeploy?: boolean;
   /** Build again even when a sealed release of this version exists. */
   force?: boolean;
+  /** Only say what the deploy would do and warn about (deployPreviewFlow). */
+  dryRun?: boolean;
   trigger?: string;
   /** How long to wait for the app's lock, in ms. */
   waitMs?: number;

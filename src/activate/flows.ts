@@ -14,7 +14,7 @@ import { predeploy, skipPredeploy } from './stages/predeploy.js';
 import { probe } from './stages/probe.js';
 import { prune } from './stages/prune.js';
 import { recordDeploy, recordRollback } from './stages/record.js';
-import { recoverForDeploy, recoverForRollback } from './stages/recover.js';
+import { previewState, recoverForDeploy, recoverForRollback } from './stages/recover.js';
 import { relink, skipRelink } from './stages/relink.js';
 import { resolve } from './stages/resolve.js';
 import { seal } from './stages/seal.js';
@@ -42,6 +42,12 @@ export const deployFlow: Stage<DeployCtx>[] = [
   { name: 'record', run: recordDeploy, skip: alreadyLive },
   { name: 'prune', run: prune, skip: alreadyLive },
 ];
+
+/** `toes deploy --dry-run`: the deploy's stages up to what the new release lacks; recover only plans. */
+const PREVIEWED = new Set(['resolve', 'lock', 'recover', 'probe', 'fetch', 'lacks']);
+export const deployPreviewFlow: Stage<DeployCtx>[] = deployFlow
+  .filter((s) => PREVIEWED.has(s.name))
+  .map((s) => (s.name === 'recover' ? { name: 'preview', run: previewState } : s));
 
 export const rollbackFlow: Stage<RollbackCtx>[] = [
   { name: 'lock', run: lock },

@@ -23,6 +23,8 @@ export interface OpResult {
   status: OpStatus;
   /** The sealed release was reused: no fetch, no build. */
   reused?: boolean;
+  /** `toes deploy --dry-run`: nothing was made; `reused`/`unchanged` say what a deploy would do. */
+  dryRun?: boolean;
   /** Nothing changed: that version was already live. */
   unchanged?: boolean;
   previous?: string;

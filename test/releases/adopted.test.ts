@@ -32,6 +32,19 @@ test('a plain current with a .env survives 8 deploys with keep 5; the first depl
   const adopted = '20250304-050607';
   const adoptedDir = path.join(w.apps, 'sample', adopted);
 
+  // A dry run fetches and warns, and changes nothing: current is still the plain directory.
+  const preview = await w.toes(['deploy', 'sample', '--from', w.url, '--dry-run', '--json']);
+  assert.equal(preview.code, 0, preview.stderr);
+  assert.equal(preview.json().dryRun, true);
+  assert.match(preview.json().version, /^[0-9a-f]{40}$/);
+  assert.match(preview.json().warnings[0], /The live release 20250304-050607 \(adopted\) has 4 files the new release lacks \(\.env, data\.db, uploads\/\)/);
+  const dryText = await w.toes(['deploy', 'sample', '--from', w.url, '--dry-run']);
+  assert.equal(dryText.code, 0, dryText.stderr);
+  assert.match(dryText.stderr, /warning: The live release 20250304-050607 \(adopted\)/);
+  assert.match(dryText.stdout, /would be built as a new release; nothing was changed \(--dry-run\)/);
+  assert.ok(fs.statSync(path.join(w.apps, 'sample', 'current')).isDirectory());
+  assert.deepEqual(w.releaseLog(), []);
+
   const results = [];
   for (let i = 1; i <= 8; i++) {
     if (i > 1) w.repo.commit({ 'VERSION': `v${i}\n` });
