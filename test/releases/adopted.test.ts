@@ -84,6 +84,13 @@ test('a plain current with a .env survives 8 deploys with keep 5; the first depl
   assert.equal(gc.code, 0, gc.stderr);
   assert.equal(fs.readFileSync(path.join(adoptedDir, '.env'), 'utf8'), 'SECRET=1\n');
 
+  // The undo the deploy offered reaches it: its .env is live again, then forward again.
+  const newest = w.live()!;
+  const back = await w.toes(['rollback', 'sample', adopted, '--json']);
+  assert.equal(back.code, 0, back.stderr);
+  assert.equal(w.liveFile('.env'), 'SECRET=1\n');
+  assert.equal((await w.toes(['rollback', 'sample', newest])).code, 0);
+
   // Removing it is explicit: without --yes it only says what it would delete.
   const ask = await w.toes(['releases', 'remove', 'sample', adopted]);
   assert.equal(ask.code, 2);
