@@ -37,12 +37,8 @@ export async function activationRounds(tmp: string, env: NodeJS.ProcessEnv, runs
   const toes = (args: string[]) => runTimed(launcher, [...args, '--json'], { cwd: root, env: toesEnv });
   const r: ActivationResults = { runtime, bareRestartMs: [], verifyMs: [], rollbackMs: [] };
   try {
-    for (const [k, v] of [
-      ['health.url', `http://127.0.0.1:${port}/ok`],
-      ['health.interval', '0.005'],
-    ]) {
-      await toes(['config', 'set', 'web', k, v]);
-    }
+    // health.interval stays at its default: what a user gets.
+    await toes(['config', 'set', 'web', 'health.url', `http://127.0.0.1:${port}/ok`]);
     const first = await toes(['deploy', 'web', '--from', git.repoUrl('web.git')]);
     if (first.code !== 0) throw new Error(`activation bench: first deploy failed: ${first.stderr}`);
     repo.commit(webApp('v2'));
@@ -78,10 +74,11 @@ export async function activationRounds(tmp: string, env: NodeJS.ProcessEnv, runs
 export function activationSummary(a: ActivationResults): string {
   const f = (xs: number[]) => `${Math.round(median(xs))} ms`;
   const added = median(a.rollbackMs) - median(a.bareRestartMs);
+  const overVerify = median(a.verifyMs) - median(a.bareRestartMs);
   return [
     `activation on ${a.runtime} (Toes-like supervisor, small Bun app), medians of ${a.bareRestartMs.length}:`,
     `  supervisor's own restart until GET /ok answers   ${f(a.bareRestartMs)}`,
-    `  swap end -> first 2xx (verify stage)              ${f(a.verifyMs)}`,
+    `  swap end -> first 2xx (verify stage)              ${f(a.verifyMs)}   over the supervisor's own restart: ${Math.round(overVerify)} ms (target <= 50 ms: ${overVerify <= 50 ? 'PASS' : 'MISS'})`,
     `  whole \`toes rollback\` (restart + health)          ${f(a.rollbackMs)}   added by toes-rev: ${Math.round(added)} ms (target <= 60 ms: ${added <= 60 ? 'PASS' : 'MISS'})`,
   ].join('\n');
 }

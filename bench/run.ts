@@ -3,7 +3,8 @@
 // on loopback, in the same run. Prints a table per repository with ratios to the script,
 // stage medians, activation, webhook and relay figures under each runtime, and one
 // `BENCH_JSON {...}` line; exits 0 whatever the figures (1 only if the bench broke).
-// BENCH_RUNS sets the rounds (default 5); BENCH_ONLY=deploys stops after the deploy tables.
+// BENCH_RUNS sets the rounds (default 5); BENCH_ONLY=deploys stops after the deploy tables,
+// BENCH_ONLY=activation runs only the activation rounds (BENCH_RUNTIME=bun|node: on one runtime).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -82,6 +83,14 @@ async function main(): Promise<number> {
     // Same environment for every side; HOME in the temp dir keeps user config out of git and bun.
     const env = { ...gitEnv(home), PATH: `${binDir}:${process.env.PATH}` };
     const script = NativeDeployer.writeScript(tmp);
+    if (process.env.BENCH_ONLY === 'activation') {
+      for (const rt of RUNTIMES.filter((r) => !process.env.BENCH_RUNTIME || r === process.env.BENCH_RUNTIME)) {
+        log(`activation on ${rt}: restart and health with the Toes-like supervisor`);
+        console.log(`\n${activationSummary(await activationRounds(tmp, env, runs, rt))}`);
+      }
+      console.log(`\nload average at start ${loadAtStart}, at end ${load()}`);
+      return 0;
+    }
     const reports: string[] = [];
     const json: Record<string, unknown> = { runs, loadavgAtStart: os.loadavg(), filesystem: fsNote };
     let first: Ctx | undefined;

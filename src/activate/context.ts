@@ -30,6 +30,8 @@ export interface DeployRequest {
   predeploy?: boolean;
   /** Build again even when a sealed release of this version exists. */
   force?: boolean;
+  /** Only say what the deploy would do and warn about (deployPreviewFlow). */
+  dryRun?: boolean;
   trigger?: string;
   /** How long to wait for the app's lock, in ms. */
   waitMs?: number;
@@ -91,6 +93,8 @@ export interface DeployCtx extends OpCtx {
   build?: { record: ReleaseRecord; log: DeployLog; staging: string; sealed: boolean };
   /** Set by materialize: whether the tree holds private copies, and what to relink after the build. */
   tree?: { copies: boolean; marks: CopyMarks };
+  /** Said in the result's `warnings` (see stages/lacks.ts). */
+  warnings: string[];
   /** Set by prune. */
   pruned?: string[];
   /** Removal of releases pruned by earlier deploys, running alongside this one. */

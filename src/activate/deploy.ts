@@ -6,7 +6,7 @@ import { appendLog } from '../releases/log.js';
 import { settingsAndEnv } from '../releases/settings.js';
 import { appProcessEnv } from './build.js';
 import { liveBefore, type DeployCtx, type DeployRequest, type Engine } from './context.js';
-import { deployFlow } from './flows.js';
+import { deployFlow, deployPreviewFlow } from './flows.js';
 import { collect } from './stages/prune.js';
 import { runFlow, type OpResult } from './run-flow.js';
 
@@ -30,10 +30,11 @@ export async function deploy(engine: Engine, req: DeployRequest): Promise<OpResu
     now: engine.now,
     say: (text) => (ctx.build ? ctx.build.log.write(text) : engine.events?.onText?.(text)),
     notes: [],
+    warnings: [],
     blobs: new BlobStore(layout.blobsRoot),
     deadline: Date.now() + settings.buildTimeout * 1000,
   };
-  return runFlow(deployFlow, ctx, {
+  return runFlow(req.dryRun ? deployPreviewFlow : deployFlow, ctx, {
     async failed(c, err, stage) {
       if (!c.build || c.activation) return; // nothing built, or the activation settled it
       const { build } = c;
@@ -62,15 +63,17 @@ export async function deploy(engine: Engine, req: DeployRequest): Promise<OpResu
         op: 'deploy',
         app,
         release: live?.id,
-        version: live?.version ?? c.probe?.version,
+        version: live?.version ?? c.probe?.version ?? c.snapshot?.version,
         commit: live?.commit ?? c.snapshot?.commit,
-        status: unchanged ? 'unchanged' : 'live',
+        status: unchanged || req.dryRun ? 'unchanged' : 'live',
+        dryRun: req.dryRun || undefined,
         reused: c.decision?.kind === 'reuse',
         unchanged,
         previous: liveBefore(c)?.id,
         bytesFetched: c.snapshot?.bytesFetched ?? 0,
         pruned: c.pruned,
         notes: c.notes.length ? c.notes : undefined,
+        warnings: c.warnings.length ? c.warnings : undefined,
         log: c.build ? layout.deployLog(app, c.build.record.id) : undefined,
       };
     },

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { RevError } from '../errors.js';
 import { lockHolder } from '../releases/lock.js';
 import type { Layout } from '../releases/paths.js';
-import { loadApp, reconcile, type AppState } from '../releases/reconcile.js';
+import { isAdopted, loadApp, planReconcile, type AppState } from '../releases/reconcile.js';
 import { appSettings } from '../releases/settings.js';
 import { interruptedActivation } from './activation-journal.js';
 import { describePlan, restartPlan } from './supervisor/plan.js';
@@ -23,6 +23,8 @@ export interface ReleaseView {
   ref: string | null;
   trigger: string;
   pruned: boolean;
+  /** Why retention never removes it: `adopted` (made before toes-rev; see retention.ts). */
+  kept: 'adopted' | null;
   error: { code: string; message: string; stage?: string; logTail?: string } | null;
 }
 
@@ -53,7 +55,7 @@ export async function listReleases(layout: Layout, app: string): Promise<Release
   if (await lockHolder(layout.lockDir(app))) {
     return { app, busy: true, releases: views(await loadApp(layout, app)) };
   }
-  const state = await reconcile(layout, app, () => new Date(), { dryRun: true });
+  const state = await planReconcile(layout, app);
   const reasons = [...(state.repairs ?? []), ...(await activationRepair(layout, app))];
   return {
     app,
@@ -83,6 +85,7 @@ function views(state: AppState): ReleaseView[] {
     ref: r.ref ?? null,
     trigger: r.trigger,
     pruned: !!r.pruned,
+    kept: isAdopted(r) && !r.pruned ? 'adopted' : null,
     error: r.error ?? null,
   }));
 }

@@ -23,6 +23,8 @@ export interface OpResult {
   status: OpStatus;
   /** The sealed release was reused: no fetch, no build. */
   reused?: boolean;
+  /** `toes deploy --dry-run`: nothing was made; `reused`/`unchanged` say what a deploy would do. */
+  dryRun?: boolean;
   /** Nothing changed: that version was already live. */
   unchanged?: boolean;
   previous?: string;
@@ -30,6 +32,8 @@ export interface OpResult {
   pruned?: string[];
   /** Things worth telling that are not errors (an interrupted activation finished, say). */
   notes?: string[];
+  /** Told before anything went live, never stopping it (files an adopted release has that the new one lacks). */
+  warnings?: string[];
   stages: StageTiming[];
   failedStage?: string;
   error?: { code: ErrorCode; message: string; logTail?: string };

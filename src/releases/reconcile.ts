@@ -1,8 +1,9 @@
-// Brings an app's release log in line with the disk, under the app's lock: adopts
-// releases made before toes-rev, finishes the bookkeeping of a deploy that was killed,
-// and clears its leftovers. Called before every deploy and rollback, so recovery after
-// kill -9 needs no manual step. A dry run (for `toes releases`) works out the same state
-// in memory and says what it would repair, without writing, renaming or stopping anything.
+// Brings an app's release log in line with the disk, in two steps: `planReconcile` only
+// reads and works out what is to be done (adopt releases made before toes-rev, finish the
+// bookkeeping of a deploy that was killed, clear its leftovers) and the state that will
+// result; `applyReconcile` does it, under the app's lock. `toes releases` shows the plan;
+// every deploy and rollback applies it first, so recovery after kill -9 needs no manual step.
+import type { Stats } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { appendLog, foldRecords, readLog, type ReleaseRecord } from './log.js';
@@ -15,8 +16,24 @@ export interface AppState {
   releases: ReleaseRecord[];
   /** The id of the release `current` points at, if it is in the log. */
   liveId?: string;
-  /** What reconcile repaired (a dry run: would repair) beyond the log's bookkeeping, in words. */
+  /** What reconcile repaired (a plan: will repair) beyond the log's bookkeeping, in words. */
   repairs?: string[];
+}
+
+/** One change to the disk, in the order a plan lists them. */
+export type ReconcileStep =
+  | { kind: 'stop-build'; pgid: number }
+  | { kind: 'remove'; path: string }
+  /** A plain `current` directory renamed to its release id (the adoption of a deploy.sh install). */
+  | { kind: 'adopt-dir'; from: string; to: string }
+  | { kind: 'point-current'; target: string };
+
+/** What reconcile will do, and the state the app will be in once it is done. */
+export interface ReconcilePlan extends AppState {
+  repairs: string[];
+  steps: ReconcileStep[];
+  /** Records to append to the release log. */
+  records: ReleaseRecord[];
 }
 
 export function releasePath(layout: Layout, app: string, r: ReleaseRecord): string {
@@ -42,97 +59,90 @@ export async function loadApp(layout: Layout, app: string): Promise<AppState> {
 }
 
 /**
- * Repairs the log and the app directory; the caller holds the app's lock. With `dryRun`
- * nothing is changed and no lock is needed: the state returned is the repaired one, and
- * `repairs` lists what the next deploy or rollback will do.
+ * The id a plain `current` directory is adopted as: its own mtime as a Toes timestamp (the
+ * next free second if taken), so the id `toes releases` announces is the one the adoption
+ * makes, however much later it happens.
  */
-export async function reconcile(layout: Layout, app: string, now: () => Date = () => new Date(), opts: { dryRun?: boolean } = {}): Promise<AppState> {
-  const dry = !!opts.dryRun;
+export function adoptionId(appDir: string, taken: Set<string>, mtime: Date): string {
+  return newReleaseId(appDir, taken, mtime);
+}
+
+/** Works out, reading only, what reconcile will change and the state it will leave. */
+export async function planReconcile(layout: Layout, app: string, now: () => Date = () => new Date()): Promise<ReconcilePlan> {
   const appDir = layout.appDir(app);
-  const logFile = layout.releaseLog(app);
   const link = layout.currentLink(app);
   // Only reads, all at once (one round trip, not six: this runs before every rollback).
-  // Removing the leftovers below never touches `current`, so it is read here too. A
-  // leftover known to be absent (ENOENT) is not removed again.
+  // A leftover known to be absent (ENOENT) is not removed again.
   const absent = (err: NodeJS.ErrnoException) => err.code === 'ENOENT';
   const [logged, names, pgidText, scratch, found] = await Promise.all([
-    readLog(logFile),
+    readLog(layout.releaseLog(app)),
     fs.readdir(appDir).catch(() => [] as string[]),
     fs.readFile(layout.buildPgid(app), 'utf8').catch((err) => (absent(err) ? null : '')),
     fs.readdir(layout.tmpDir(app)).catch((err) => (absent(err) ? null : [])),
     readCurrent(link),
   ]);
-  let releases = logged;
-  const fixes: ReleaseRecord[] = [];
+  const steps: ReconcileStep[] = [];
+  const records: ReleaseRecord[] = [];
   const repairs: string[] = [];
   const stamp = now().toISOString();
-  const byId = new Map(releases.map((r) => [r.id, r]));
+  const byId = new Map(logged.map((r) => [r.id, r]));
 
   // A build whose deploy was killed may still run: stop its whole process group first.
   const pgid = Number(pgidText ?? '');
   if (Number.isInteger(pgid) && pgid > 1) {
     repairs.push(`stop the build (process group ${pgid}) a killed deploy may have left running`);
-    if (!dry) {
-      try {
-        process.kill(-pgid, 'SIGKILL');
-      } catch {}
-    }
+    steps.push({ kind: 'stop-build', pgid });
   }
   // Leftovers of an interrupted deploy: scratch files, staging trees, half-made symlinks.
+  // Pruned releases (trash) are emptied by the caller, off the critical path.
+  if (pgidText !== null) steps.push({ kind: 'remove', path: layout.buildPgid(app) });
   if (scratch?.length) repairs.push('remove the scratch files of an interrupted fetch');
+  if (scratch !== null) steps.push({ kind: 'remove', path: layout.tmpDir(app) });
   const interrupted = names.filter(isInterruptedName);
   if (interrupted.length) repairs.push(`remove ${interrupted.join(', ')}, left by an interrupted deploy`);
-  if (!dry) {
-    if (pgidText !== null) await fs.rm(layout.buildPgid(app), { force: true });
-    if (scratch !== null) await fs.rm(layout.tmpDir(app), { recursive: true, force: true });
-    for (const n of interrupted) await fs.rm(path.join(appDir, n), { recursive: true, force: true });
-    // Pruned releases (trash) are emptied by the caller, off the critical path.
-  }
+  for (const n of interrupted) steps.push({ kind: 'remove', path: path.join(appDir, n) });
 
-  // A plain `current` directory (an rsync deploy.sh) becomes a release of its own.
-  // Where `current` points once repaired; a dry run only imagines the link.
-  const pointAt = async (target: string): Promise<CurrentState> => {
-    if (!dry) {
-      await swapCurrent(link, target);
-      return readCurrent(link);
-    }
+  // A plain `current` directory (an rsync deploy.sh) becomes a release of its own, named
+  // for its own mtime. Its stat is kept: after the rename it is found under that name.
+  let cur: CurrentState = found;
+  const statOf = new Map<string, Stats>();
+  const pointAt = (target: string): CurrentState => {
+    steps.push({ kind: 'point-current', target });
     return { kind: 'link', target, abs: path.resolve(appDir, target) };
   };
-  let cur = found;
-  let plainDir: string | undefined;
   if (cur.kind === 'dir') {
-    const id = newReleaseId(appDir, new Set(byId.keys()), now());
+    const st = await fs.stat(link);
+    const id = adoptionId(appDir, new Set(byId.keys()), st.mtime);
     repairs.push(`adopt the plain directory \`current\` as release ${id}`);
-    if (!dry) await fs.rename(link, path.join(appDir, id));
-    plainDir = id;
+    steps.push({ kind: 'adopt-dir', from: link, to: path.join(appDir, id) });
+    statOf.set(id, st);
     names.push(id);
-    cur = await pointAt(id);
+    cur = pointAt(id);
   }
 
   // Toes timestamp directories the log has never seen: adopt them, oldest name first.
   for (const n of names.filter((n) => RELEASE_DIR.test(n) && !byId.has(n)).sort()) {
-    const st = await fs.stat(dry && n === plainDir ? link : path.join(appDir, n)).catch(() => null);
+    const st = statOf.get(n) ?? (await fs.stat(path.join(appDir, n)).catch(() => null));
     if (!st?.isDirectory()) continue;
     const rec: ReleaseRecord = { id: n, version: `adopted-${n}`, kind: 'adopted', status: 'previous', createdAt: st.mtime.toISOString(), trigger: 'adopt', sealed: true };
-    fixes.push(rec);
+    records.push(rec);
     byId.set(n, rec);
   }
   // `current` pointing at something else we never recorded (e.g. current -> /srv/app-v3).
-  const seen = cur;
+  const seen: CurrentState = cur;
   if (seen.kind === 'link' && ![...byId.values()].some((r) => releasePath(layout, app, r) === seen.abs) && (await exists(seen.abs))) {
-    const cur = seen;
-    const inside = path.dirname(cur.abs) === appDir;
+    const inside = path.dirname(seen.abs) === appDir;
     const rec: ReleaseRecord = {
-      id: inside ? path.basename(cur.abs) : `adopted-${path.basename(cur.abs)}`,
-      version: `adopted-${path.basename(cur.abs)}`,
+      id: inside ? path.basename(seen.abs) : `adopted-${path.basename(seen.abs)}`,
+      version: `adopted-${path.basename(seen.abs)}`,
       kind: 'adopted',
       status: 'live',
       createdAt: stamp,
       trigger: 'adopt',
       sealed: true,
-      ...(inside ? {} : { path: cur.abs }),
+      ...(inside ? {} : { path: seen.abs }),
     };
-    fixes.push(rec);
+    records.push(rec);
     byId.set(rec.id, rec);
   }
 
@@ -141,46 +151,73 @@ export async function reconcile(layout: Layout, app: string, now: () => Date = (
     // point it back at the release the log calls live, else the newest sealed one.
     const all = [...byId.values()];
     const usable = async (r: ReleaseRecord) => !!r.sealed && !r.pruned && (await exists(releasePath(layout, app, r)));
-    let pick: ReleaseRecord | undefined;
     for (const r of [...all.filter((x) => x.status === 'live'), ...all.filter((x) => x.status !== 'bad' && x.status !== 'failed').reverse()]) {
       if (await usable(r)) {
-        pick = r;
+        repairs.push(`point the missing \`current\` back at release ${r.id}`);
+        cur = pointAt(r.path ?? r.id);
         break;
       }
     }
-    if (pick) {
-      repairs.push(`point the missing \`current\` back at release ${pick.id}`);
-      cur = await pointAt(pick.path ?? pick.id);
-    }
   }
-  const final = cur;
+  const final: CurrentState = cur;
   const liveRec = final.kind === 'link' ? [...byId.values()].find((r) => releasePath(layout, app, r) === final.abs) : undefined;
   for (const r of byId.values()) {
     if (liveRec && r.id === liveRec.id) {
       // The swap is the commit point: a release `current` points at is live, whatever the
       // log said when the process recording it was killed.
-      if (r.status !== 'live' || !r.sealed) fixes.push({ ...r, status: 'live', sealed: true, finishedAt: r.finishedAt ?? stamp });
+      if (r.status !== 'live' || !r.sealed) records.push({ ...r, status: 'live', sealed: true, finishedAt: r.finishedAt ?? stamp });
     } else if (r.status === 'building') {
-      // We hold the lock (or, in a dry run, saw it free), so whoever was building is gone.
+      // Applied under the lock (or, in a plan, seen free), so whoever was building is gone.
       repairs.push(`mark release ${r.id}, left building by a process that is gone, failed`);
-      if (!r.path && !dry) await fs.rm(layout.releaseDir(app, r.id), { recursive: true, force: true });
-      fixes.push({ ...r, status: 'failed', sealed: false, finishedAt: stamp, error: { code: 'INTERRUPTED', message: 'The deploy was interrupted before it went live.' } });
+      if (!r.path) steps.push({ kind: 'remove', path: layout.releaseDir(app, r.id) });
+      records.push({ ...r, status: 'failed', sealed: false, finishedAt: stamp, error: { code: 'INTERRUPTED', message: 'The deploy was interrupted before it went live.' } });
     } else if (r.status === 'live') {
-      fixes.push({ ...r, status: 'previous' });
+      records.push({ ...r, status: 'previous' });
     } else if (r.sealed && !r.pruned && !(await exists(releasePath(layout, app, r)))) {
-      fixes.push({ ...r, pruned: true }); // removed by hand: no longer a rollback target
+      records.push({ ...r, pruned: true }); // removed by hand: no longer a rollback target
     }
   }
-  if (dry) releases = foldRecords([...releases, ...fixes]);
-  else {
-    await appendLog(logFile, fixes);
-    releases = fixes.length ? await readLog(logFile) : releases;
+  return { app, releases: foldRecords([...logged, ...records]), liveId: liveRec?.id, repairs, steps, records };
+}
+
+/** Carries out a plan; the caller holds the app's lock. Returns the state as the log now says. */
+export async function applyReconcile(layout: Layout, plan: ReconcilePlan): Promise<AppState> {
+  const link = layout.currentLink(plan.app);
+  for (const step of plan.steps) {
+    switch (step.kind) {
+      case 'stop-build':
+        try {
+          process.kill(-step.pgid, 'SIGKILL');
+        } catch {}
+        break;
+      case 'remove':
+        await fs.rm(step.path, { recursive: true, force: true });
+        break;
+      case 'adopt-dir':
+        await fs.rename(step.from, step.to);
+        break;
+      case 'point-current':
+        await swapCurrent(link, step.target);
+        break;
+    }
   }
-  return { app, releases, liveId: liveRec?.id, repairs };
+  await appendLog(layout.releaseLog(plan.app), plan.records);
+  const releases = plan.records.length ? await readLog(layout.releaseLog(plan.app)) : plan.releases;
+  return { app: plan.app, releases, liveId: plan.liveId, repairs: plan.repairs };
+}
+
+/** Plans and applies at once: what every deploy and rollback does first, under the lock. */
+export async function reconcile(layout: Layout, app: string, now: () => Date = () => new Date()): Promise<AppState> {
+  return applyReconcile(layout, await planReconcile(layout, app, now));
 }
 
 export function isGood(r: ReleaseRecord): boolean {
   return !!r.sealed && !r.pruned && (r.status === 'live' || r.status === 'previous' || r.status === 'rolled-back');
+}
+
+/** Adopted from before toes-rev: may hold the only copy of files git never had. */
+export function isAdopted(r: ReleaseRecord): boolean {
+  return r.kind === 'adopted';
 }
 
 /** The release a plain rollback goes to: the newest good release before the live one. */

@@ -1,20 +1,22 @@
 // Retention: keep the newest N good releases; failed and bad ones never count; the live
-// release and the one a rollback would go to are never removed. Only directories the log
-// knows and that sit beside `current` are ever deleted.
+// release and the one a rollback would go to are never removed. Adopted releases (made
+// before toes-rev) neither count nor go: they may hold the only copy of an `.env` or a data
+// file, so only `toes releases remove` deletes one. Only directories the log knows and
+// that sit beside `current` are ever deleted.
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { appendLog, type ReleaseRecord } from './log.js';
 import { isTrashName, type Layout } from './paths.js';
-import { isGood, rollbackTarget, type AppState } from './reconcile.js';
+import { isAdopted, isGood, rollbackTarget, type AppState } from './reconcile.js';
 
 export async function prune(layout: Layout, state: AppState, keep: number): Promise<string[]> {
   const keepIds = new Set<string>();
   if (state.liveId) keepIds.add(state.liveId);
   const target = rollbackTarget(state);
   if (target) keepIds.add(target.id);
-  const good = state.releases.filter(isGood);
+  const good = state.releases.filter((r) => isGood(r) && !isAdopted(r));
   for (const r of good.slice(-keep)) keepIds.add(r.id);
-  const doomed = state.releases.filter((r) => r.sealed && !r.pruned && !r.path && !keepIds.has(r.id));
+  const doomed = state.releases.filter((r) => r.sealed && !r.pruned && !r.path && !isAdopted(r) && !keepIds.has(r.id));
   const records: ReleaseRecord[] = [];
   for (const r of doomed) {
     // A rename now; the files go in the background of the next deploy (see emptyTrash).

@@ -255,6 +255,21 @@ function hostList(v: unknown): string[] {
 }
 
 /**
+ * Whether a REV_TOKEN_HOST entry names the host of `u`: `NAME` is that host on any port
+ * (`localhost` takes in `http://localhost:3000`), `NAME:PORT` that port alone, the
+ * scheme's default when the URL names none.
+ */
+export function tokenHostMatches(entry: string, u: URL): boolean {
+  const e = entry.trim().toLowerCase();
+  const hostname = u.hostname.toLowerCase();
+  // A port follows the name (or a bracketed IPv6 address); a bare IPv6 address has no port.
+  const m = /^(\[[^\]]*\]|[^:]*):(\d+)$/.exec(e);
+  if (!m) return e === hostname;
+  const port = u.port || (u.protocol === 'https:' ? '443' : '80');
+  return m[1] === hostname && Number(m[2]) === Number(port);
+}
+
+/**
  * The REV_TOKEN a fetch from `url` may carry, so that a token reaches only the host it was
  * meant for: the app's own token goes to the hosts in the app's REV_TOKEN_HOST, else to the
  * source the user named (`--from` or the `source` setting); the global token goes to the
@@ -262,23 +277,23 @@ function hostList(v: unknown): string[] {
  * a release's package.json without a host naming it.
  */
 export async function sourceToken(layout: Layout, app: string, url: string, origin: SourceOrigin): Promise<string | undefined> {
-  let host: string;
+  let u: URL;
   try {
-    const u = new URL(url);
+    u = new URL(url);
     if (u.protocol !== 'https:' && u.protocol !== 'http:') return undefined;
-    host = u.host.toLowerCase();
   } catch {
     return undefined;
   }
+  const forUrl = (hosts: string[]) => hosts.some((h) => tokenHostMatches(h, u));
   const [own, global] = await Promise.all([readJson(layout.appEnv(app)), readJson(layout.globalEnv)]);
   const token = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
   if (token(own.REV_TOKEN)) {
     const hosts = hostList(own.REV_TOKEN_HOST);
-    if (hosts.length ? hosts.includes(host) : origin !== 'package') return token(own.REV_TOKEN);
+    if (hosts.length ? forUrl(hosts) : origin !== 'package') return token(own.REV_TOKEN);
   }
   if (token(global.REV_TOKEN)) {
     const hosts = hostList(global.REV_TOKEN_HOST);
-    if ((hosts.length ? hosts : [DEFAULT_TOKEN_HOST]).includes(host)) return token(global.REV_TOKEN);
+    if (forUrl(hosts.length ? hosts : [DEFAULT_TOKEN_HOST])) return token(global.REV_TOKEN);
   }
   return undefined;
 }

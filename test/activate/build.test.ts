@@ -55,7 +55,7 @@ test('--no-install / --no-predeploy and the install/predeploy settings skip the 
   const r = await w.toes(['deploy', 'sample', '--from', w.url, '--no-install', '--no-predeploy', '--json']);
   assert.equal(r.code, 0, r.stderr);
   const skipped = r.json().stages.filter((s: any) => s.skipped).map((s: any) => s.name);
-  assert.deepEqual(skipped, ['install', 'predeploy', 'relink']);
+  assert.deepEqual(skipped, ['install', 'predeploy', 'relink', 'lacks']);
 
   w.repo.commit({ 'VERSION': 'v2\n' });
   assert.equal((await w.toes(['config', 'set', 'sample', 'predeploy', 'false'])).code, 0);
@@ -76,6 +76,7 @@ test('an app with no dependencies and no predeploy: both steps are skipped, each
       ['install', 'no dependencies, no lockfile and no install scripts'],
       ['predeploy', 'package.json has no scripts.predeploy'],
       ['relink', 'the tree is links to the store already'],
+      ['lacks', 'no adopted release is live'],
     ],
   );
   // The deploy log says so too; nothing ran.

@@ -69,6 +69,9 @@ for (const [variant, what] of [
     assert.equal(r.code, 1);
     assert.equal(r.json().error.code, 'UNHEALTHY');
     assert.match(r.json().error.message, variant === 'sick' ? /HTTP 500/ : /did not answer/);
+    // It names the URL it polled and the setting to check.
+    assert.ok(r.json().error.message.includes(`http://127.0.0.1:${port}/ok`), r.json().error.message);
+    assert.match(r.json().error.message, /`health\.url`/);
     assert.equal(await answer(port), 'v1');
   });
 }

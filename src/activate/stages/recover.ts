@@ -2,6 +2,7 @@
 // process left half done (see activation.ts), under the lock, before anything else.
 import fs from 'node:fs/promises';
 import { RevError } from '../../errors.js';
+import { planReconcile } from '../../releases/reconcile.js';
 import { emptyTrash } from '../../releases/retention.js';
 import { recoverApp } from '../activation.js';
 import type { DeployCtx, OpCtx, RollbackCtx } from '../context.js';
@@ -23,4 +24,9 @@ export async function recoverForRollback(c: RollbackCtx): Promise<void> {
   if (c.state?.releases.length === 0) {
     throw new RevError('UNKNOWN_APP', `${c.app} has no releases; deploy it first with \`toes deploy ${c.app} --from <source>\`.`, { data: { app: c.app } });
   }
+}
+
+/** `toes deploy --dry-run`: the state the next deploy will start from, repairing nothing. */
+export async function previewState(c: DeployCtx): Promise<void> {
+  c.state = await planReconcile(c.layout, c.app, c.now);
 }

@@ -20,6 +20,7 @@ export default defineCommand({
     install: { type: 'boolean', description: 'Run bun install (--no-install to skip)' },
     predeploy: { type: 'boolean', description: 'Run scripts.predeploy (--no-predeploy to skip)' },
     force: { type: 'boolean', description: 'Build again even if this version already has a release' },
+    'dry-run': { type: 'boolean', description: 'Fetch and say what would be deployed and what the new release lacks; make no release' },
     wait: { type: 'string', description: 'Seconds to wait for a running deploy of the same app (default 600)', valueHint: 'SECONDS' },
     verbose: { type: 'boolean', alias: 'v', description: 'Stream install and predeploy output' },
     ...commonArgs,
@@ -39,6 +40,7 @@ export default defineCommand({
           install: args.install,
           predeploy: args.predeploy,
           force: args.force,
+          dryRun: args['dry-run'],
           trigger: 'cli',
           waitMs: waitS === undefined ? undefined : waitS * 1000,
         },
@@ -52,6 +54,11 @@ export default defineCommand({
         return;
       }
       if (args.json) return;
+      if (res.dryRun) {
+        for (const w of res.warnings ?? []) process.stderr.write(`toes: warning: ${w}\n`);
+        const what = res.unchanged ? 'is already live' : res.reused ? `would reuse release ${res.release}` : 'would be built as a new release';
+        return console.log(`${app}: version ${shortId(res.version)} ${what}; nothing was changed (--dry-run).`);
+      }
       if (res.unchanged) console.log(`${app} is already live at ${shortId(res.version)} (release ${res.release}); nothing to do.`);
       else
         console.log(
