@@ -86,7 +86,7 @@ export function forgeFromSource(source: string | undefined): Forge | undefined {
   }
 }
 
-export type ForgeChoice = { forge: Forge; from: 'webhook' | 'settings' | 'source' } | { forge?: undefined; why: string };
+export type ForgeChoice = { forge: Forge; from: 'webhook' | 'settings' | 'source'; why?: undefined } | { forge?: undefined; why: string };
 
 /**
  * The forge for an app's statuses. `status.forge` overrides what the webhook says (and
