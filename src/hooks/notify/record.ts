@@ -78,11 +78,9 @@ export async function noteOutcome(layout: Layout, r: OpResult, o: { trigger: str
     const t = shas.length ? await statusTarget(layout, r.app, hint) : { why: 'the deploy has no commit (not a git source, or it failed before the fetch)' };
     if (t.forge) for (const sha of shas) items.push(statusItem(r.app, t.forge, finalStatus(r, sha, url)!));
     const sha = r.commit ?? hint.commit;
-    await noteLastDeploy(layout, r.app, {
-      release: r.release,
-      commit: sha,
-      ...(t.forge ? { target: `${t.forge.kind} ${t.forge.repo}`, id: items[0]?.id, ...(sha ? { commitUrl: commitUrl(t.forge, sha) } : {}) } : { why: t.why }),
-    }).catch(() => {});
+    const sent = t.forge ? { target: `${t.forge.kind} ${t.forge.repo}`, id: items[0]?.id, ...(sha ? { commitUrl: commitUrl(t.forge, sha) } : {}) } : { why: t.why };
+    // Only for a deploy that got somewhere: a refused command line leaves no state behind.
+    if (r.release || sha) await noteLastDeploy(layout, r.app, { release: r.release, commit: sha, ...sent }).catch(() => {});
   }
   items.push(...(await eventItems(layout, r.app, outcomeEvents(r, o.trigger, o.now ?? new Date(), url))));
   await put(layout, items);

@@ -10,6 +10,8 @@ import { list } from '../../../src/hooks/notify/outbox.js';
 import { readNotifyState } from '../../../src/hooks/notify/outcomes.js';
 import { noteOutcome, noteStarted } from '../../../src/hooks/notify/record.js';
 import { Sender } from '../../../src/hooks/notify/sender.js';
+import { lastDeployNotice, releaseCommitUrls } from '../../../src/hooks/notify/status.js';
+import { appendLog } from '../../../src/releases/log.js';
 import { Layout, resolveRoots } from '../../../src/releases/paths.js';
 import { writeJson } from '../../../src/releases/settings.js';
 import { tmpDir } from '../../fixtures/cli.js';
@@ -134,4 +136,30 @@ test('the forge comes from the webhook, the settings or a well-known source; a t
   await writeJson(layout.appEnv('sample'), { FORGE_TOKEN: 'own_tok', FORGE_TOKEN_HOST: 'git.example.com' });
   assert.equal(await forgeToken(layout, 'sample', gh), undefined);
   assert.equal(await forgeToken(layout, 'sample', forgeAt('forgejo', 'https://git.example.com/me/app')!), 'own_tok');
+});
+
+test('for the page: each release links to its commit on the forge, and the last deploy says where its status went and how that ended', async (t) => {
+  const layout = layoutFor(t);
+  const forge = await forgeServer(t, 'forgejo', { token: TOKEN, repo: 'me/app' });
+  await configure(layout, 'forgejo', `${forge.url}/api/v1`);
+  await writeJson(layout.appConfig('sample'), { source: `${forge.url}/me/app.git`, 'status.forge': 'forgejo', 'status.api': `${forge.url}/api/v1` });
+  const rec = (id: string, commit?: string) => ({ id, version: commit ?? id, kind: 'git' as const, status: 'live' as const, commit, createdAt: '2026-12-06T00:00:00Z', trigger: 'cli' });
+  await appendLog(layout.releaseLog('sample'), [rec('20261206-000001', SHA), rec('20261206-000002')]);
+  assert.deepEqual(await releaseCommitUrls(layout, 'sample'), { '20261206-000001': `${forge.url}/me/app/commit/${SHA}` });
+
+  assert.equal(await lastDeployNotice(layout, 'sample'), null);
+  await noteOutcome(layout, live(), { trigger: 'cli' });
+  let last = await lastDeployNotice(layout, 'sample');
+  assert.equal(last?.target, 'forgejo me/app');
+  assert.equal(last?.commitUrl, `${forge.url}/me/app/commit/${SHA}`);
+  assert.equal(last?.outcome, undefined, 'an outcome before anything was sent');
+  await drain(layout);
+  last = await lastDeployNotice(layout, 'sample');
+  assert.equal(last?.outcome?.outcome, 'sent');
+  assert.equal(last?.outcome?.what, 'success');
+
+  // Without a token, the page is told why nothing was sent.
+  await writeJson(layout.appEnv('sample'), {});
+  await noteOutcome(layout, live('e'.repeat(40)), { trigger: 'cli' });
+  assert.match((await lastDeployNotice(layout, 'sample'))?.why ?? '', /no FORGE_TOKEN/);
 });
