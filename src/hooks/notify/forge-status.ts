@@ -8,7 +8,7 @@
 //   success|failed|canceled, name, target_url, description} (docs.gitlab.com/api/commits,
 //   "Set the pipeline status of a commit"); the project id may be its URL-encoded path.
 // And FORGE_TOKEN's binding to a host: a token only ever goes where it was meant for.
-import { readJson } from '../../releases/settings.js';
+import { effectiveConfig, readJson } from '../../releases/settings.js';
 import type { Layout } from '../../releases/paths.js';
 import type { Forge } from './forge.js';
 
@@ -71,18 +71,28 @@ function hostsOf(forge: Forge): string[] {
   return [new URL(forge.api).host.toLowerCase(), new URL(forge.web).host.toLowerCase()];
 }
 
+function hostOf(url: unknown): string | undefined {
+  try {
+    return typeof url === 'string' ? new URL(url).host.toLowerCase() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The FORGE_TOKEN that may go to this forge: the app's own goes to the hosts in its
- * FORGE_TOKEN_HOST, else to the app's forge (which its settings, source or signed webhook
- * named); the global one to the hosts in the global FORGE_TOKEN_HOST, else github.com alone.
+ * FORGE_TOKEN_HOST, else to the host of the source or the `status.api` the user set (a
+ * webhook alone, signed with a secret the sender holds too, cannot send it elsewhere); the
+ * global one to the hosts in the global FORGE_TOKEN_HOST, else github.com alone.
  */
 export async function forgeToken(layout: Layout, app: string, forge: Forge): Promise<string | undefined> {
-  const [own, global] = await Promise.all([readJson(layout.appEnv(app)), readJson(layout.globalEnv)]);
+  const [own, global, cfg] = await Promise.all([readJson(layout.appEnv(app)), readJson(layout.globalEnv), effectiveConfig(layout, app)]);
   const token = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
   const hosts = hostsOf(forge);
   if (token(own.FORGE_TOKEN)) {
-    const allowed = hostList(own.FORGE_TOKEN_HOST);
-    if (!allowed.length || allowed.some((h) => hosts.includes(h))) return token(own.FORGE_TOKEN);
+    const named = hostList(own.FORGE_TOKEN_HOST);
+    const allowed = named.length ? named : [hostOf(cfg.source), hostOf(cfg['status.api'])].filter((h): h is string => !!h);
+    if (allowed.some((h) => hosts.includes(h))) return token(own.FORGE_TOKEN);
   }
   if (token(global.FORGE_TOKEN)) {
     const allowed = hostList(global.FORGE_TOKEN_HOST);

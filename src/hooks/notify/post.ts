@@ -45,10 +45,12 @@ function permanent(status: number): boolean {
   return status >= 400 && status < 500 && status !== 408 && status !== 425 && status !== 429;
 }
 
-export async function post(req: HttpRequest, secrets: string[] = [], timeoutMs = TIMEOUT_MS): Promise<Attempt> {
+/** `cancel` ends the exchange early (a sender stopping). */
+export async function post(req: HttpRequest, secrets: string[] = [], timeoutMs = TIMEOUT_MS, cancel?: AbortSignal): Promise<Attempt> {
   let res: Response;
+  const deadline = AbortSignal.timeout(timeoutMs);
   try {
-    res = await fetch(req.url, { method: 'POST', headers: req.headers, body: req.body, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+    res = await fetch(req.url, { method: 'POST', headers: req.headers, body: req.body, redirect: 'manual', signal: cancel && AbortSignal.any ? AbortSignal.any([deadline, cancel]) : deadline });
   } catch (err) {
     const e = err as Error & { cause?: { code?: string } };
     const why = e.name === 'TimeoutError' || e.name === 'AbortError' ? `no answer within ${timeoutMs / 1000} s` : `could not connect (${e.cause?.code ?? e.message})`;

@@ -57,6 +57,7 @@ export class Sender {
   private timer?: NodeJS.Timeout;
   private wake?: () => void;
   private stopped = false;
+  private cancel = new AbortController();
   private delays: number[];
 
   constructor(
@@ -111,7 +112,9 @@ export class Sender {
       return note('dropped', r.gone);
     }
     item.attempts++;
-    const res: Attempt = await post(r.req, r.secrets);
+    const res: Attempt = await post(r.req, r.secrets, undefined, this.cancel.signal);
+    // Cut short by stop(): left as it was, for the next sender (same webhook-id).
+    if (this.stopped) return;
     if (res.ok) {
       await remove(item);
       this.log('notify-sent', { app: item.app, id: item.id, target: r.label, what, status: res.status });
@@ -189,6 +192,7 @@ export class Sender {
   /** Sends cut short here are sent again, with the same webhook-id, by the next sender. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.cancel.abort();
     this.kick();
     await this.lock?.release();
     this.lock = undefined;

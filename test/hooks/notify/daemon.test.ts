@@ -23,7 +23,7 @@ for (const runtime of ['node', 'bun'] as const) {
     const add = await w.toes(['notify', 'add', 'sample', `${r.url}/hook`, '--json'], { env });
     assert.equal(add.code, 0, add.stderr);
     r.secret = add.json().secret;
-    assert.equal((await w.toes(['env', 'set', 'sample', 'FORGE_TOKEN'], { env, input: TOKEN })).code, 0);
+    assert.equal((await w.toes(['env', 'set', 'sample', 'FORGE_TOKEN', '--host', new URL(forge.url).host], { env, input: TOKEN })).code, 0);
     let d: Daemon | undefined;
     t.after(() => ensureStopped(d));
     d = await startDaemon(w.data, { env });
@@ -67,7 +67,7 @@ for (const runtime of ['node', 'bun'] as const) {
     const forge = await forgeServer(t, 'github', { token: TOKEN, repo: 'me/app', prefix: '/api/v3' });
     const r = await eventReceiver(t);
     r.secret = (await w.toes(['notify', 'add', 'sample', `${r.url}/hook`, '--json'], { env })).json().secret;
-    assert.equal((await w.toes(['env', 'set', 'sample', 'FORGE_TOKEN'], { env, input: TOKEN })).code, 0);
+    assert.equal((await w.toes(['env', 'set', 'sample', 'FORGE_TOKEN', '--host', new URL(forge.url).host], { env, input: TOKEN })).code, 0);
     let d: Daemon | undefined;
     t.after(() => ensureStopped(d));
     d = await startDaemon(w.data, { env: { ...env, TOES_REV_FAILPOINT: 'notify-send' } });

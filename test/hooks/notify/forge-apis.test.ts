@@ -133,6 +133,11 @@ test('the forge comes from the webhook, the settings or a well-known source; a t
   await writeJson(layout.globalEnv, { FORGE_TOKEN: 'global_tok', FORGE_TOKEN_HOST: 'gitlab.com' });
   assert.equal(await forgeToken(layout, 'sample', other), 'global_tok');
   assert.equal(await forgeToken(layout, 'sample', gh), undefined);
+  // The app's own token goes to its source's host (or status.api's) unless FORGE_TOKEN_HOST names others.
+  await writeJson(layout.appEnv('sample'), { FORGE_TOKEN: 'own_tok' });
+  await writeJson(layout.appConfig('sample'), { source: 'https://github.com/me/app.git' });
+  assert.equal(await forgeToken(layout, 'sample', gh), 'own_tok');
+  assert.equal(await forgeToken(layout, 'sample', forgeAt('github', 'https://attacker.example/me/app')!), undefined, 'a webhook could send the token elsewhere');
   await writeJson(layout.appEnv('sample'), { FORGE_TOKEN: 'own_tok', FORGE_TOKEN_HOST: 'git.example.com' });
   assert.equal(await forgeToken(layout, 'sample', gh), undefined);
   assert.equal(await forgeToken(layout, 'sample', forgeAt('forgejo', 'https://git.example.com/me/app')!), 'own_tok');
