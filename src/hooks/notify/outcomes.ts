@@ -2,8 +2,11 @@
 // the last outcome per target, the last failures with their reason, and where the last
 // deploy's status went (rev/apps/<app>/notify-state.json). Written by whoever records a
 // deploy and by the sender, under the settings lock.
+import fs from 'node:fs/promises';
 import path from 'node:path';
-import { readJson, updateJson } from '../../releases/settings.js';
+import { writeFileAtomic } from '../../fetch/write-atomic.js';
+import { acquireLock } from '../../releases/lock.js';
+import { readJson } from '../../releases/settings.js';
 import type { Layout } from '../../releases/paths.js';
 
 export type SendOutcome = 'waiting' | 'sent' | 'retrying' | 'failed' | 'dropped';
@@ -49,16 +52,31 @@ export async function readNotifyState(layout: Layout, app: string): Promise<Noti
   return { targets: Array.isArray(v.targets) ? v.targets : [], failures: Array.isArray(v.failures) ? v.failures : [], ...(v.lastDeploy ? { lastDeploy: v.lastDeploy } : {}) };
 }
 
-export async function noteTarget(layout: Layout, app: string, o: TargetOutcome): Promise<void> {
-  await updateJson(stateFile(layout, app), (v) => {
-    const s = v as unknown as NotifyState;
-    s.targets = [...(Array.isArray(s.targets) ? s.targets : []).filter((t) => t.target !== o.target), o];
-    if (o.outcome === 'failed' || o.outcome === 'dropped') s.failures = [...(Array.isArray(s.failures) ? s.failures : []), o].slice(-KEEP_FAILURES);
+/**
+ * Read, change, write, under a lock (the sender and a deploy may note at once). Replaced
+ * whole but not synced: it is what `toes webhook status` shows, and a power cut that rolls
+ * it back loses no message (those are in the outbox); a sync would cost every deploy 10-20 ms.
+ */
+async function change(layout: Layout, app: string, edit: (s: NotifyState) => void): Promise<void> {
+  const file = stateFile(layout, app);
+  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  const lock = await acquireLock(`${file}.lock`, { command: 'notify state', waitMs: 15_000 });
+  try {
+    const s = await readNotifyState(layout, app);
+    edit(s);
+    await writeFileAtomic(file, JSON.stringify(s) + '\n', 0o600);
+  } finally {
+    await lock.release();
+  }
+}
+
+export function noteTarget(layout: Layout, app: string, o: TargetOutcome): Promise<void> {
+  return change(layout, app, (s) => {
+    s.targets = [...s.targets.filter((t) => t.target !== o.target), o];
+    if (o.outcome === 'failed' || o.outcome === 'dropped') s.failures = [...s.failures, o].slice(-KEEP_FAILURES);
   });
 }
 
-export async function noteLastDeploy(layout: Layout, app: string, d: LastDeployStatus): Promise<void> {
-  await updateJson(stateFile(layout, app), (v) => {
-    (v as unknown as NotifyState).lastDeploy = d;
-  });
+export function noteLastDeploy(layout: Layout, app: string, d: LastDeployStatus): Promise<void> {
+  return change(layout, app, (s) => void (s.lastDeploy = d));
 }

@@ -3,7 +3,7 @@
 // the daemon's scheduler and runner and by `toes deploy` / `toes rollback`, never by the
 // deploy flow itself; the messages are on disk when these return.
 import type { OpResult } from '../../activate/result.js';
-import { globalSettings } from '../../releases/settings.js';
+import { effectiveEnv, globalSettings } from '../../releases/settings.js';
 import type { Layout } from '../../releases/paths.js';
 import { finalStatus, laneOf, outcomeEvents, pendingStatus, startedEvent, type DeployEvent } from './events.js';
 import { commitUrl, forgeOf, remember, type Forge } from './forge.js';
@@ -34,7 +34,13 @@ export async function statusTarget(layout: Layout, app: string, hint: Hint = {})
   const choice = await forgeOf(layout, app, hint);
   if (!choice.forge) return { why: choice.why };
   if (!(await forgeToken(layout, app, choice.forge))) {
-    return { why: `no FORGE_TOKEN for ${new URL(choice.forge.api).host}: set one with \`toes env set ${app} FORGE_TOKEN\` (read from stdin)` };
+    const host = new URL(choice.forge.api).host;
+    const some = (await effectiveEnv(layout, app)).FORGE_TOKEN;
+    return {
+      why: some
+        ? `the FORGE_TOKEN set is not for ${host}: if it is, say so with \`toes env set ${app} FORGE_TOKEN --host ${host}\``
+        : `no FORGE_TOKEN for ${host}: set one with \`toes env set ${app} FORGE_TOKEN\` (read from stdin)`,
+    };
   }
   return { forge: choice.forge };
 }
