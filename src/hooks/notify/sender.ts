@@ -17,6 +17,9 @@ import { mask, receiverKind, receiversOf } from './receivers.js';
 /** Waits between attempts: about 24 hours in all, then the message is reported failed. */
 export const RETRY_DELAYS_MS = [5_000, 30_000, 120_000, 600_000, 1_800_000, 3_600_000, 7_200_000, 14_400_000, 28_800_000, 28_800_000];
 
+/** Past this age a failed attempt is the last. */
+export const MAX_AGE_MS = 24 * 3_600_000;
+
 /** TOES_REV_NOTIFY_RETRY_MS=ms,ms,… shortens them (tests). */
 export function retryDelays(env: NodeJS.ProcessEnv = process.env): number[] {
   const raw = env.TOES_REV_NOTIFY_RETRY_MS;
@@ -120,7 +123,8 @@ export class Sender {
       this.log('notify-sent', { app: item.app, id: item.id, target: r.label, what, status: res.status });
       return note('sent');
     }
-    const last = item.attempts > this.delays.length;
+    // The last attempt by count, or by age: a message a stopped daemon kept for days is not retried for another day.
+    const last = item.attempts > this.delays.length || Date.now() - item.createdAt > MAX_AGE_MS;
     if (!res.retry || last) {
       await remove(item);
       const reason = last && res.retry ? `${res.reason}; gave up after ${item.attempts} attempts` : res.reason;
