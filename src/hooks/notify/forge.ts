@@ -19,15 +19,13 @@ export interface Forge {
   repo: string;
 }
 
-export const FORGE_KINDS: readonly string[] = ['github', 'forgejo', 'gitea', 'gitlab', 'none'];
-
 /** A forge everyone knows, by its host. */
 const KNOWN: Record<string, ForgeKind> = { 'github.com': 'github', 'gitlab.com': 'gitlab', 'codeberg.org': 'forgejo' };
 
 const NAME = /^[A-Za-z0-9_.-]+$/;
 
 /** The web address and path of a repository URL (https, http, a `.git` clone URL), or undefined. */
-function repoParts(url: string): { origin: string; prefix: string[]; path: string[] } | undefined {
+function repoParts(url: string): { origin: string; path: string[] } | undefined {
   let u: URL;
   try {
     u = new URL(url);
@@ -38,7 +36,7 @@ function repoParts(url: string): { origin: string; prefix: string[]; path: strin
   const parts = u.pathname.split('/').filter(Boolean).map((p) => decodeURIComponent(p));
   if (parts.length) parts[parts.length - 1] = parts[parts.length - 1].replace(/\.git$/, '');
   if (parts.length < 2 || !parts.every((p) => NAME.test(p))) return undefined;
-  return { origin: u.origin, prefix: [], path: parts };
+  return { origin: u.origin, path: parts };
 }
 
 /** The API base of a forge of this kind whose web side is at `origin` (plus a path prefix). */

@@ -7,9 +7,9 @@ import fs from 'node:fs';
 import { test, type TestContext } from 'node:test';
 import type { OpResult } from '../../../src/activate/result.js';
 import { ntfyRequest, outcomeEvents, signedRequest } from '../../../src/hooks/notify/events.js';
-import { list } from '../../../src/hooks/notify/outbox.js';
+import { list, newItem, put } from '../../../src/hooks/notify/outbox.js';
 import { readNotifyState } from '../../../src/hooks/notify/outcomes.js';
-import { addReceiver, checkReceiverUrl } from '../../../src/hooks/notify/receivers.js';
+import { addReceiver, checkReceiverUrl, readReceivers } from '../../../src/hooks/notify/receivers.js';
 import { noteOutcome } from '../../../src/hooks/notify/record.js';
 import { Sender } from '../../../src/hooks/notify/sender.js';
 import { Layout, resolveRoots } from '../../../src/releases/paths.js';
@@ -136,4 +136,37 @@ test('ntfy: a readable notification, high priority for a failure, with the page 
   const [ok] = outcomeEvents({ ...failed, ok: true, status: 'live', error: undefined }, 'cli', new Date(0));
   assert.equal(JSON.parse(ntfyRequest('https://ntfy.sh/t', ok, 'msg_2').body).priority, 3);
   assert.equal(ntfyRequest('ntfy://127.0.0.1:8080/t', ok, 'msg_3').url, 'http://127.0.0.1:8080/');
+});
+
+test('an ntfy receiver gets the notification through the sender: JSON to the server\'s root, with its topic', async (t) => {
+  const layout = layoutFor(t);
+  const got: { path: string; body: any }[] = [];
+  const ntfy = await serve(t, (req, res) => {
+    let b = '';
+    req.on('data', (d) => (b += d));
+    req.on('end', () => {
+      got.push({ path: req.url ?? '', body: JSON.parse(b) });
+      res.end('{}');
+    });
+  });
+  await addReceiver(layout, { global: true }, `ntfy://${new URL(ntfy).host}/deploys`);
+  await noteOutcome(layout, failed, { trigger: 'cli' });
+  await drain(layout);
+  assert.deepEqual(got.map((g) => [g.path, g.body.topic, g.body.title]), [
+    ['/', 'deploys', 'sample: deploy failed'],
+    ['/', 'deploys', 'sample: rolled back'],
+  ]);
+  assert.equal(got[0].body.priority, 4);
+});
+
+test('a message older than 24 h is reported failed after its next failed attempt', async (t) => {
+  const layout = layoutFor(t);
+  const r = await eventReceiver(t, 'fail');
+  await added(layout, r);
+  const item = newItem('sample', 'lane', { kind: 'event', receiver: (await readReceivers(layout, { global: false, app: 'sample' }))[0].id, global: false, event: outcomeEvents(failed, 'cli', new Date(0))[0], body: '{}' }, Date.now() - 25 * 3_600_000);
+  await put(layout, [item]);
+  await drain(layout, '20,20,20,20');
+  assert.equal(r.received.length, 1);
+  assert.equal((await readNotifyState(layout, 'sample')).failures.at(-1)?.outcome, 'failed');
+  assert.deepEqual(await list(layout), []);
 });
