@@ -36,7 +36,7 @@ const entries = ['src/cli/main.ts'];
 // A process of their own each, started afresh for every deploy: one file, as a command.
 // Their start-up is part of a webhook's way to live. The build fails, rather than leave
 // them in main.js's chunks, when one imports a big package statically.
-const programs = ['src/hooks/serve/worker.ts', 'src/activate/stages/prune-collector.ts'];
+const programs = ['src/hooks/serve/worker.ts', 'src/activate/stages/prune-collector.ts', 'src/hooks/notify/notify-sender.ts'];
 const commands = fs.readdirSync(path.join(root, 'src/cli/commands')).filter((f) => f.endsWith('.ts')).map((f) => f.slice(0, -3));
 
 // CommonJS has no import.meta, and Bun writes the build's own path for import.meta.url,

@@ -20,5 +20,6 @@ void runMain(
     serve: () => import('./commands/serve.js').then((m) => m.default),
     page: () => import('./commands/page.js').then((m) => m.default),
     relay: () => import('./commands/relay.js').then((m) => m.default),
+    notify: () => import('./commands/notify.js').then((m) => m.default),
   }),
 );

@@ -38,6 +38,8 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
   'limit.depth': { kind: 'count', help: `directories nested in one path (${DEFAULT_LIMITS.depth})` },
   'limit.refs': { kind: 'bytes', help: `bytes of a git server's list of branches and tags (${formatBytes(DEFAULT_LIMITS.refsBytes)})` },
   'limit.download': { kind: 'seconds', help: `seconds all of a deploy's downloads may take (${DEFAULT_LIMITS.downloadSeconds})` },
+  'status.forge': { kind: 'enum', values: ['github', 'forgejo', 'gitea', 'gitlab', 'none'], help: 'where commit statuses go, when the webhook or the source URL cannot tell (none: no statuses)' },
+  'status.api': { kind: 'string', help: "the forge's API base for commit statuses, e.g. https://git.example.com/api/v1" },
   relay: { kind: 'string', globalOnly: true, help: "the relay's base URL" },
   'webhook.url': { kind: 'string', globalOnly: true, help: 'the base URL webhooks reach `toes serve` at, printed by `toes webhook enable` (default: where it listens)' },
 };

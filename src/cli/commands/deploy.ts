@@ -31,6 +31,8 @@ export default defineCommand({
       const layout = layoutFrom(args);
       const app = appFrom(args.app);
       const waitS = parseSecondsFlag(args.wait, 'wait');
+      const notify = await import('../../hooks/notify/background.js');
+      await notify.notifyStarted(layout, app, 'cli');
       const res = await deploy(
         { layout, now: () => new Date(), events: progress(!args.json && !!process.stderr.isTTY, !!args.verbose) },
         {
@@ -45,6 +47,7 @@ export default defineCommand({
           waitMs: waitS === undefined ? undefined : waitS * 1000,
         },
       );
+      await notify.notifyAfter(layout, res, 'cli');
       if (args.json) printJson(res);
       else for (const n of res.notes ?? []) process.stderr.write(`toes: note: ${n}\n`);
       if (!res.ok) {

@@ -8,7 +8,7 @@ import { parseKv, readValue } from '../kv.js';
 /** `--host` is only for a token; the hosts are checked to be host names (with a port at most). */
 function tokenHost(key: string, raw: unknown): string | undefined {
   if (raw === undefined || raw === '') return undefined;
-  if (key !== 'REV_TOKEN') throw new RevError('USAGE', '--host names the host a REV_TOKEN is for; it has no meaning for other keys.');
+  if (key !== 'REV_TOKEN' && key !== 'FORGE_TOKEN') throw new RevError('USAGE', '--host names the host a REV_TOKEN or FORGE_TOKEN is for; it has no meaning for other keys.');
   const hosts = String(raw).split(',').map((h) => h.trim().toLowerCase());
   for (const h of hosts) if (!/^[a-z0-9.-]+(:\d{1,5})?$/.test(h) && !/^\[[0-9a-f:]+\](:\d{1,5})?$/.test(h)) throw new RevError('USAGE', `"${h}" is not a host name; give it as git.example.com (or host:port).`);
   return hosts.join(',');
@@ -72,13 +72,13 @@ export default defineCommand({
           const key = checkEnvKey(call.key!);
           const value = call.value ?? (await readValue(`Value for ${key}: `));
           if (value.includes('\0')) throw new RevError('USAGE', `The value for ${key} contains a NUL byte.`);
-          if (key === 'REV_TOKEN' && (value.length === 0 || /\s/.test(value))) {
-            throw new RevError('USAGE', 'A REV_TOKEN cannot be empty or contain spaces or newlines; paste the token alone.');
+          if ((key === 'REV_TOKEN' || key === 'FORGE_TOKEN') && (value.length === 0 || /\s/.test(value))) {
+            throw new RevError('USAGE', `A ${key} cannot be empty or contain spaces or newlines; paste the token alone.`);
           }
           const host = tokenHost(key, args.host);
           await updateJson(file, (v) => {
             v[key] = value;
-            if (host) v.REV_TOKEN_HOST = host;
+            if (host) v[`${key}_HOST`] = host;
           });
           const goesTo = key === 'REV_TOKEN' ? await tokenDestination(file, call.scope.global) : undefined;
           if (args.json) return printJson({ ok: true, key, ...(goesTo ? { hosts: goesTo } : {}) });

@@ -23,6 +23,7 @@ export default defineCommand({
       const app = appFrom(args.app);
       const waitS = parseSecondsFlag(args.wait, 'wait');
       const res = await rollback({ layout, now: () => new Date() }, { app, to: args.version, trigger: 'cli', waitMs: waitS === undefined ? undefined : waitS * 1000 });
+      await (await import('../../hooks/notify/background.js')).notifyAfter(layout, res, 'cli');
       if (args.json) printJson(res);
       else for (const n of res.notes ?? []) process.stderr.write(`toes: note: ${n}\n`);
       if (!res.ok) {

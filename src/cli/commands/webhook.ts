@@ -71,7 +71,8 @@ export default defineCommand({
         return;
       }
       const st = await webhookStatus(layout, app);
-      if (args.json) return printJson(st);
+      const notify = await (await import('../../hooks/notify/status.js')).notifyStatus(layout, app);
+      if (args.json) return printJson({ ...st, notify });
       console.log(`${app}: webhooks ${st.enabled ? 'enabled' : 'disabled'}`);
       console.log(`URL:      ${st.url}${st.local ? '  (this machine only)' : ''}`);
       console.log(`daemon:   ${st.daemon ? `running at ${st.daemon.url} (pid ${st.daemon.pid}) since ${st.daemon.startedAt}` : 'not running (start it with `toes serve`)'}`);
@@ -81,6 +82,9 @@ export default defineCommand({
       }
       const d = st.lastDeploy;
       console.log(`deploy:   ${d ? `${d.status} ${d.release} (${shortId(d.version)}) at ${d.at} by ${d.trigger}${d.error ? `: ${d.error}` : ''}` : 'none yet'}`);
+      console.log(`statuses: ${notify.statuses.target ? `to ${notify.statuses.target}` : `off (${notify.statuses.why})`}; events: ${notify.receivers.length} receiver(s)${notify.waiting ? `; ${notify.waiting} waiting to be sent` : ''}`);
+      for (const o of notify.outcomes) console.log(`  ${o.target}: ${o.outcome} ${o.what} at ${o.at}${o.reason ? ` (${o.reason})` : ''}`);
+      for (const o of notify.failures) console.log(`  failed: ${o.target} ${o.what} at ${o.at}: ${o.reason ?? ''}`);
       if (!st.deliveries.length) return console.log('deliveries: none yet');
       console.log('deliveries (newest first):');
       for (const x of st.deliveries) {

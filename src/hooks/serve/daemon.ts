@@ -5,6 +5,7 @@ import { RevError } from '../../errors.js';
 import { acquireLock, type LockOwner } from '../../releases/lock.js';
 import type { Layout } from '../../releases/paths.js';
 import { newLoginLink } from '../page/login-link.js';
+import { DaemonNotices } from '../notify/daemon-notices.js';
 import { Assembly, type Started } from '../common/assembly.js';
 import { connectionLimits } from '../common/connection-limits.js';
 import { eventLog, type EventLog } from '../common/event-log.js';
@@ -59,7 +60,9 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   try {
     await parts.add('serve lock', () => serveLock(layout));
     const { queue, deliveries } = await parts.add('queue', () => openQueue(layout));
-    const scheduler = new Scheduler(queue, o.runner ?? workerRunner(layout, o.err), log, deliveries, o.jobs ?? 2);
+    const notices = await parts.add('notify', () => startNotices(layout, log));
+    deliveries.onRefused = (app, d) => notices.refused(app, d);
+    const scheduler = new Scheduler(queue, o.runner ?? workerRunner(layout, o.err), log, deliveries, o.jobs ?? 2, notices);
     const relay = new RelayLink(layout, log, o.relayHeartbeatMs, (waiting) => scheduler.backlog(waiting));
     const hooks = await parts.add('watch', () => watchSettings(layout, () => void relay.refresh()));
     const receiver: ReceiverDeps = {
@@ -122,6 +125,19 @@ async function openQueue(layout: Layout): Promise<Started<{ queue: DeployQueue; 
     undo: async () => {
       await deliveries.flush();
       await queue.close();
+    },
+  };
+}
+
+/** Commit statuses and deploy events: the outbox's sender runs as long as the daemon, from whatever was left in it. */
+async function startNotices(layout: Layout, log: EventLog): Promise<Started<DaemonNotices>> {
+  const notices = new DaemonNotices(layout, log);
+  const running = notices.sender.run();
+  return {
+    value: notices,
+    undo: async () => {
+      await notices.sender.stop();
+      await running;
     },
   };
 }

@@ -58,6 +58,8 @@ export class DeliveryLog {
   private buffered = new Map<string, string[]>();
   private timer?: NodeJS.Timeout;
   private writing: Promise<void> = Promise.resolve();
+  /** Told of each refused delivery (the delivery.refused event). */
+  onRefused?: (app: string, d: Delivery) => void;
 
   constructor(
     private layout: Layout,
@@ -66,6 +68,7 @@ export class DeliveryLog {
 
   /** Records a delivery, or a later outcome of one (same id). */
   add(app: string, d: Delivery): void {
+    if (d.outcome === 'refused') this.onRefused?.(app, d);
     const lines = this.buffered.get(app) ?? [];
     lines.push(JSON.stringify(d) + '\n');
     this.buffered.set(app, lines);

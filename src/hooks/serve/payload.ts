@@ -4,7 +4,7 @@
 import type { WebhookFormat } from './verify.js';
 
 /** `deleted`: the push removes its ref (GitHub's flag, or an `after` of zeros). */
-export type Intent = { kind: 'push'; ref?: string; commit?: string; deleted: boolean } | { kind: 'ping' } | { kind: 'other'; name: string };
+export type Intent = { kind: 'push'; ref?: string; commit?: string; repo?: string; deleted: boolean } | { kind: 'ping' } | { kind: 'other'; name: string };
 
 export type MediaType = 'json' | 'form';
 
@@ -61,7 +61,8 @@ export function readIntent(format: WebhookFormat, event: string | undefined, typ
   }
   if (event === 'ping') return { kind: 'ping' };
   if (event === 'push' || (event === undefined && typeof b.ref === 'string')) {
-    return { kind: 'push', ref: str(b.ref), commit: str(b.after), deleted: b.deleted === true || isZeros(b.after) };
+    const repo = b.repository && typeof b.repository === 'object' ? str((b.repository as Record<string, unknown>).html_url) : undefined;
+    return { kind: 'push', ref: str(b.ref), commit: str(b.after), repo, deleted: b.deleted === true || isZeros(b.after) };
   }
   return { kind: 'other', name: event ?? 'untyped' };
 }

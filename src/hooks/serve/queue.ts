@@ -10,6 +10,10 @@ export interface HookEvent {
   /** The delivery id from the host (or the relay); the key for dropping duplicates. */
   id: string;
   ref?: string;
+  /** The commit the push names and the repository's web address (repository.html_url), for
+   * the commit status on the forge: both only as the sender said them. */
+  commit?: string;
+  repo?: string;
   /** How it arrived: a signed webhook's format, or 'page' for the settings page's Deploy Now. */
   format?: WebhookFormat | 'page';
   receivedAt: string;

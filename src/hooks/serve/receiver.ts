@@ -140,7 +140,7 @@ async function judge(d: Arrival, hooks: AppHooks, sent: MediaType, deps: Receive
   const why = whyIgnored(app, intent, hooks.branch);
   if (why) return note('ignored', 202, why, { ref: intent.ref });
 
-  const event: HookEvent = { app, id, ref: intent.ref, format: v.format, receivedAt: new Date().toISOString() };
+  const event: HookEvent = { app, id, ref: intent.ref, commit: intent.commit, repo: intent.repo, format: v.format, receivedAt: new Date().toISOString() };
   let offer;
   try {
     offer = await deps.queue.offer(event);

@@ -16,6 +16,12 @@ export interface RunHandle {
 
 export type DeployRunner = (app: string, event: HookEvent) => RunHandle;
 
+/** Told when a deploy starts and ends (commit statuses, events); `ended` is on disk when it resolves. */
+export interface DeployNotices {
+  started(app: string, event: HookEvent): void;
+  ended(app: string, event: HookEvent, r: OpResult): Promise<void>;
+}
+
 /** The longest new deploys wait for a backlog to finish arriving. */
 export const HOLD_MAX_MS = 5_000;
 
@@ -31,6 +37,7 @@ export class Scheduler {
     private log: EventLog,
     private deliveries: DeliveryLog,
     private jobs = 2,
+    private notices?: DeployNotices,
   ) {}
 
   kick(app: string): void {
@@ -66,11 +73,14 @@ export class Scheduler {
     const { event } = taken;
     this.log('deploying', { app, id: event.id });
     this.deliveries.add(app, { id: event.id, at: event.receivedAt, outcome: 'deploying' });
+    this.notices?.started(app, event);
     const handle = this.runner(app, event);
     const done = handle.result
       .catch((err) => lostResult('deploy', app, 'INTERNAL', String((err as Error)?.message ?? err)))
       .then(async (r) => {
         const outcome = outcomeOf(r);
+        // Before the event is consumed: a crash in between sends the outcome again rather than never.
+        if (outcome !== 'abandoned') await this.notices?.ended(app, event, r);
         // A failed deploy is consumed too: retrying it on every restart would not fix it.
         if (outcome !== 'abandoned') await taken.done().catch((err) => this.log('error', { app, reason: `could not mark the event consumed: ${(err as Error).message}` }));
         this.log(outcome, { app, id: event.id, release: r.release, version: r.version, code: r.error?.code, ms: r.durationMs, reason: r.error?.message });

@@ -32,6 +32,11 @@ export function secretKey(secret: string): Buffer {
   return secret.startsWith('whsec_') ? Buffer.from(secret.slice(6), 'base64') : Buffer.from(secret);
 }
 
+/** Standard Webhooks' v1 signature: HMAC-SHA256 over `id.timestamp.body` (signing out, verifying in). */
+export function standardSignature(secret: string, id: string, ts: string | number, body: Buffer): Buffer {
+  return hmac(secretKey(secret), Buffer.concat([Buffer.from(`${id}.${ts}.`), body]));
+}
+
 export function verifyWebhook(headers: Headers, body: Buffer, secret: string, nowS: number): Verdict {
   const id = header(headers, 'webhook-id');
   const ts = header(headers, 'webhook-timestamp');
@@ -41,7 +46,7 @@ export function verifyWebhook(headers: Headers, body: Buffer, secret: string, no
     const t = Number(ts);
     if (!/^\d{1,12}$/.test(ts)) return { ok: false, status: 400, reason: 'webhook-timestamp is not a number of seconds' };
     if (Math.abs(nowS - t) > TOLERANCE_S) return { ok: false, status: 401, reason: 'webhook-timestamp is outside the 5-minute window (a replay, or a clock that is off)' };
-    const expected = hmac(secretKey(secret), Buffer.concat([Buffer.from(`${id}.${ts}.`), body]));
+    const expected = standardSignature(secret, id, ts, body);
     // Several signatures may be sent (key rotation); any v1 match will do.
     const match = sig.split(' ').some((part) => {
       const [version, value] = part.split(',', 2);
