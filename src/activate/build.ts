@@ -3,6 +3,7 @@
 // argument array in its own process group, so a timeout can stop the whole tree.
 // Output goes to the release's deploy log; the tail is kept for the error message.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { RevError } from '../errors.js';
 
@@ -116,7 +117,7 @@ function bunMissing(file: string, opts: RunStepOptions): RevError {
  */
 export function missingCommand(tail: string): string | undefined {
   let found: string | undefined;
-  for (const m of tail.matchAll(/([^\s:'"`]+): (?:command )?not found\b|command not found: ([^\s'"`]+)/g)) found = m[1] ?? m[2];
+  for (const m of tail.matchAll(/([^\s:'"`]+): (?:command )?not found\b(?!:)|command not found: ([^\s'"`]+)/g)) found = m[1] ?? m[2];
   return found;
 }
 
@@ -148,6 +149,27 @@ export function besideBun(entry = process.argv[1]): string | undefined {
     if (up === dir) return undefined;
     dir = up;
   }
+}
+
+/**
+ * The step's environment with `bun` on its PATH: scripts call `bun` by name, and with Bun
+ * only beside toes there is none. A link to the Bun toes uses goes in a folder of toes' own
+ * cache (readable from the sandbox) put first on PATH.
+ */
+export function withBunOnPath(env: Record<string, string>, bun: string): Record<string, string> {
+  if (!path.isAbsolute(bun) || findCommand('bun', env.PATH)) return env;
+  const dir = path.join(env.XDG_CACHE_HOME || path.join(env.HOME || os.homedir(), '.cache'), 'toes-rev', 'bin');
+  const link = path.join(dir, 'bun');
+  try {
+    if (fs.readlinkSync(link) !== bun) throw new Error('another bun');
+  } catch {
+    fs.mkdirSync(dir, { recursive: true });
+    const tmp = `${link}.${process.pid}`;
+    fs.rmSync(tmp, { force: true });
+    fs.symlinkSync(bun, tmp);
+    fs.renameSync(tmp, link);
+  }
+  return { ...env, PATH: env.PATH ? `${dir}:${env.PATH}` : dir };
 }
 
 /** The Bun that builds run: TOES_BUN, the one running toes, one on PATH, else the one beside toes. */

@@ -3,7 +3,7 @@
 // sandbox the machine allows (sandbox.ts).
 import path from 'node:path';
 import { noBuildReason } from '../decide.js';
-import { bunCommand, runStep } from '../build.js';
+import { bunCommand, runStep, withBunOnPath } from '../build.js';
 import { ready, type DeployCtx } from '../context.js';
 import { sandboxPlan } from '../sandbox.js';
 
@@ -21,7 +21,8 @@ export async function runBunInRelease(c: DeployCtx, args: string[], label: strin
   ready(c, 'build');
   const { staging, log } = c.build;
   const { layout, app } = c;
-  const env = buildEnv(c);
+  const bun = bunCommand();
+  const env = withBunOnPath(buildEnv(c), bun);
   const plan = sandboxPlan({
     mode: c.settings.buildSandbox,
     network: c.settings.buildNetwork,
@@ -37,7 +38,7 @@ export async function runBunInRelease(c: DeployCtx, args: string[], label: strin
     c.notes.push(plan.warning);
     log.write(`warning: ${plan.warning}\n`);
   }
-  await runStep(bunCommand(), args, { cwd: staging, env: plan.env, log, deadline: c.deadline, label, app, setting, prefix: plan.prefix, pgidFile: layout.buildPgid(app) });
+  await runStep(bun, args, { cwd: staging, env: plan.env, log, deadline: c.deadline, label, app, setting, prefix: plan.prefix, pgidFile: layout.buildPgid(app) });
 }
 
 /**
