@@ -209,13 +209,3 @@ test('a build left running by a killed deploy is stopped; SIGTERM of toes stops 
     assert.equal(alive(pid), false, `the build was stopped after ${sig}. ${seen}`);
   }
 });
-
-test('a missing bun is named as such, with what to do', async (t) => {
-  const w = await makeWorld({ files: { ...appFiles('v1'), 'package.json': pkg({ predeploy: 'echo hi' }) } });
-  t.after(() => w.close());
-  const r = await w.toes(['deploy', 'sample', '--from', w.url, '--json'], { env: { TOES_BUN: '/nonexistent/bun' } });
-  assert.equal(r.code, 1);
-  assert.equal(r.json().error.code, 'BUILD_FAILED');
-  assert.match(r.json().error.message, /not installed or not on PATH/);
-  assert.equal(w.live(), undefined);
-});
