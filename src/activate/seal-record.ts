@@ -14,8 +14,8 @@ import path from 'node:path';
 import { writeFileDurable } from '../releases/durable.js';
 import type { Layout } from '../releases/paths.js';
 
-/** [path, size, inode, time (ns), 1 when shared with the store] */
-type Row = [string, number, string, string, 0 | 1];
+/** [path, size, inode, time (ns), kind: 0 a file of its own or a symlink, 1 a file shared with the store, 2 a folder] */
+type Row = [string, number, string, string, 0 | 1 | 2];
 
 interface SealFile {
   v: 1;
@@ -26,23 +26,25 @@ export function sealFile(layout: Layout, app: string, id: string): string {
   return path.join(layout.appState(app), 'seals', `${id}.json`);
 }
 
-/** Every file and symlink under `dir` (folders are not recorded), in a stable order. */
+/** Every entry under `dir` (not `dir` itself), folders before what they hold. */
 function walk(dir: string, visit: (rel: string, st: fs.BigIntStats) => void): void {
   const stack = [''];
   while (stack.length) {
     const rel = stack.pop()!;
-    const abs = rel ? `${dir}/${rel}` : dir;
-    for (const d of fs.readdirSync(abs, { withFileTypes: true })) {
-      const p = rel ? `${rel}/${d.name}` : d.name;
-      if (d.isDirectory()) stack.push(p);
-      else visit(p, fs.lstatSync(`${dir}/${p}`, { bigint: true }));
+    for (const name of fs.readdirSync(rel ? `${dir}/${rel}` : dir)) {
+      const p = rel ? `${rel}/${name}` : name;
+      const st = fs.lstatSync(`${dir}/${p}`, { bigint: true });
+      visit(p, st);
+      if (st.isDirectory()) stack.push(p);
     }
   }
 }
 
+// A folder's change time moves when an entry is added, removed or renamed in it: the check
+// needs one lstat per folder instead of reading every folder again.
 function row(rel: string, st: fs.BigIntStats): Row {
-  const shared = st.isFile() && st.nlink > 1n;
-  return [rel, Number(st.size), String(st.ino), String(shared ? st.mtimeNs : st.ctimeNs), shared ? 1 : 0];
+  const kind = st.isDirectory() ? 2 : st.isFile() && st.nlink > 1n ? 1 : 0;
+  return [rel, kind === 2 ? 0 : Number(st.size), String(st.ino), String(kind === 1 ? st.mtimeNs : st.ctimeNs), kind];
 }
 
 /** Records the staging tree as it is sealed, and drops the records of releases gone from disk. */
@@ -67,7 +69,11 @@ export interface SealCheck {
   changed: { path: string; how: 'changed' | 'added' | 'removed' }[];
 }
 
-/** Compares the release directory `dir` with the record made when release `id` was sealed. */
+/**
+ * Compares the release directory `dir` with the record made when release `id` was sealed:
+ * one lstat per recorded entry, and a listing only of the release's top folder and of
+ * folders whose entries changed.
+ */
 export function checkSeal(layout: Layout, app: string, id: string, dir: string): SealCheck {
   let seal: SealFile;
   try {
@@ -75,23 +81,40 @@ export function checkSeal(layout: Layout, app: string, id: string, dir: string):
   } catch {
     return { recorded: false, changed: [] };
   }
-  const expected = new Map<string, Row>();
-  for (const r of seal.files) expected.set(r[0], r);
   const changed: SealCheck['changed'] = [];
-  try {
-    walk(dir, (rel, st) => {
-      const want = expected.get(rel);
-      if (!want) return void changed.push({ path: rel, how: 'added' });
-      expected.delete(rel);
-      const have = row(rel, st);
-      // A shared file that is now the last link (the other releases pruned) keeps its mtime.
-      const time = want[4] ? String(st.mtimeNs) : have[3];
-      if (have[1] !== want[1] || have[2] !== want[2] || time !== want[3]) changed.push({ path: rel, how: 'changed' });
-    });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  const folders: string[] = [''];
+  for (const want of seal.files) {
+    const rel = want[0];
+    let st: fs.BigIntStats;
+    try {
+      st = fs.lstatSync(`${dir}/${rel}`, { bigint: true });
+    } catch {
+      changed.push({ path: rel, how: 'removed' });
+      continue;
+    }
+    // A shared file that is now the last link (the other releases pruned) keeps its mtime.
+    const time = String(want[4] === 1 ? st.mtimeNs : st.ctimeNs);
+    const size = want[4] === 2 ? 0 : Number(st.size);
+    if (size !== want[1] || String(st.ino) !== want[2] || time !== want[3] || (want[4] === 2) !== st.isDirectory()) {
+      if (want[4] === 2 && st.isDirectory()) folders.push(rel);
+      else changed.push({ path: rel, how: 'changed' });
+    }
   }
-  for (const rel of expected.keys()) changed.push({ path: rel, how: 'removed' });
+  // The top folder was renamed into place after the record (its change time moved): always listed.
+  if (folders.length) {
+    const known = new Set(seal.files.map((r) => r[0]));
+    for (const f of folders) {
+      let names: string[];
+      try {
+        names = fs.readdirSync(f ? `${dir}/${f}` : dir);
+      } catch {
+        continue;
+      }
+      const added = names.map((n) => (f ? `${f}/${n}` : n)).filter((p) => !known.has(p));
+      for (const p of added) changed.push({ path: p, how: 'added' });
+      // A folder whose entries changed only by removals or renames is named by those.
+    }
+  }
   changed.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return { recorded: true, changed };
 }
