@@ -163,11 +163,17 @@ export function withBunOnPath(env: Record<string, string>, bun: string): Record<
   try {
     if (fs.readlinkSync(link) !== bun) throw new Error('another bun');
   } catch {
-    fs.mkdirSync(dir, { recursive: true });
     const tmp = `${link}.${process.pid}`;
-    fs.rmSync(tmp, { force: true });
-    fs.symlinkSync(bun, tmp);
-    fs.renameSync(tmp, link);
+    try {
+      fs.mkdirSync(dir, { recursive: true });
+      fs.rmSync(tmp, { force: true });
+      fs.symlinkSync(bun, tmp);
+      fs.renameSync(tmp, link);
+    } catch {
+      // A cache that cannot be written: scripts that call `bun` by name will say it is missing.
+      fs.rmSync(tmp, { force: true });
+      return env;
+    }
   }
   return { ...env, PATH: env.PATH ? `${dir}:${env.PATH}` : dir };
 }
