@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Runs before `npm test`: the relay cluster's tests need Debian's nats-server and HAProxy.
-// When either is missing and this is root on a machine with apt-get, it installs them
+// Runs before `npm test`: the relay cluster's tests need Debian's nats-server and HAProxy,
+// the build sandbox's tests bubblewrap. When any is missing and this is root on a machine with apt-get, it installs them
 // (non-interactive); otherwise it stops with the command that would, so a fresh machine
 // gets a clear next step instead of a test failing halfway through.
 import { spawnSync } from 'node:child_process';
@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 const needed = [
   { bin: 'nats-server', pkg: 'nats-server' },
   { bin: 'haproxy', pkg: 'haproxy' },
+  { bin: 'bwrap', pkg: 'bubblewrap' },
 ];
 
 const has = (bin) => spawnSync('sh', ['-c', 'command -v "$0" || test -x "/usr/sbin/$0"', bin], { stdio: 'ignore' }).status === 0;
@@ -19,7 +20,7 @@ const pkgs = missing.map((n) => n.pkg);
 const root = typeof process.getuid === 'function' && process.getuid() === 0;
 if (!root || !has('apt-get')) {
   console.error(
-    `The relay cluster's tests need ${pkgs.join(' and ')} (Debian packages). Install them, then run the tests again:\n` +
+    `The tests need ${pkgs.join(' and ')} (Debian packages). Install them, then run the tests again:\n` +
       `  sudo apt-get install -y ${pkgs.join(' ')}\n` +
       (has('apt-get') ? '' : '(no apt-get here: install them with this system\'s package manager; nats-server 2.9 or later)\n'),
   );

@@ -18,6 +18,8 @@ export type ErrorCode =
   | 'BUILD_TIMEOUT' // bun install or predeploy ran past build.timeout
   | 'NO_ROLLBACK_TARGET' // nothing to roll back to
   | 'RELEASE_NOT_FOUND' // VERSION given to rollback is unknown or pruned
+  | 'RELEASE_CHANGED' // a sealed release's files changed after its seal
+  | 'SANDBOX_UNAVAILABLE' // build.sandbox is on and bubblewrap does not work here
   | 'BAD_CONFIG' // a setting has an invalid value
   | 'UNHEALTHY' // the new release did not come up healthy and was rolled back
   | 'BAD_RELEASE' // that version was marked bad; --force to try it again

@@ -4,6 +4,7 @@ import type { DeployCtx, RollbackCtx } from './context.js';
 import { noBuildReason } from './decide.js';
 import type { Stage } from './run-flow.js';
 import { begin } from './stages/begin.js';
+import { checkSealed, skipCheckSeal } from './stages/check-seal.js';
 import { choose } from './stages/choose.js';
 import { fetch } from './stages/fetch.js';
 import { install, skipInstall } from './stages/install.js';
@@ -37,6 +38,7 @@ export const deployFlow: Stage<DeployCtx>[] = [
   { name: 'relink', run: relink, skip: skipRelink },
   { name: 'lacks', run: lacks, skip: skipLacks },
   { name: 'seal', run: seal, skip: nothingToBuild },
+  { name: 'check', run: checkSealed, skip: skipCheckSeal },
   { name: 'swap', run: swap, skip: alreadyLive, activating: true },
   { name: 'verify', run: verify, skip: alreadyLive },
   { name: 'record', run: recordDeploy, skip: alreadyLive },
@@ -53,6 +55,7 @@ export const rollbackFlow: Stage<RollbackCtx>[] = [
   { name: 'lock', run: lock },
   { name: 'recover', run: recoverForRollback },
   { name: 'choose', run: choose },
+  { name: 'check', run: checkSealed, skip: skipCheckSeal },
   { name: 'swap', run: swap, skip: alreadyLive, activating: true },
   { name: 'verify', run: verify, skip: alreadyLive },
   { name: 'record', run: recordRollback, skip: alreadyLive },

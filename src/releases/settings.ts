@@ -25,6 +25,8 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
   predeploy: { kind: 'bool', help: 'run scripts.predeploy when package.json has one (true)' },
   keep: { kind: 'int', help: 'good releases kept on disk (5)' },
   'build.timeout': { kind: 'seconds', help: 'seconds install and predeploy may take together (600)' },
+  'build.sandbox': { kind: 'enum', values: ['auto', 'on', 'off'], help: 'run install and predeploy in a bubblewrap sandbox: auto (when bwrap works, else with a warning), on (refuse to build without it) or off (auto)' },
+  'build.network': { kind: 'bool', help: 'let install and predeploy reach the network inside the sandbox (true)' },
   supervisor: { kind: 'enum', values: ['toes', 'command', 'signal', 'none'], help: 'how the app is restarted after a swap' },
   restart: { kind: 'string', help: 'restart command template, with {app}, {release} and {port}' },
   pidfile: { kind: 'string', help: 'pidfile for the signal supervisor' },
@@ -64,6 +66,8 @@ export interface AppSettings {
   keep: number;
   /** Seconds install and predeploy may take together. */
   buildTimeout: number;
+  buildSandbox: 'auto' | 'on' | 'off';
+  buildNetwork: boolean;
   /** Unset: `toes` when TOES_URL is known, else `none` (decided by the supervisor plan). */
   supervisor?: SupervisorKind;
   restart?: string;
@@ -92,6 +96,8 @@ export function resolveSettings(raw: Settings): AppSettings {
     predeploy: bool(raw.predeploy, DEFAULTS.predeploy),
     keep: Number.isInteger(raw.keep) ? positive(raw.keep, DEFAULTS.keep) : DEFAULTS.keep,
     buildTimeout: positive(raw['build.timeout'], DEFAULTS.buildTimeout),
+    buildSandbox: raw['build.sandbox'] === 'on' || raw['build.sandbox'] === 'off' ? raw['build.sandbox'] : 'auto',
+    buildNetwork: bool(raw['build.network'], true),
     supervisor: sup === 'toes' || sup === 'command' || sup === 'signal' || sup === 'none' ? sup : undefined,
     restart: str(raw.restart),
     pidfile: str(raw.pidfile),

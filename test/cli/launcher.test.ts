@@ -4,8 +4,22 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { launcher, projectRoot, tmpDir } from '../fixtures/cli.js';
+
+/**
+ * A copy of the launcher in a package of its own (dist/ linked in): the checkout's real Bun
+ * (node_modules/bun) is not beside it, so only the fakes on PATH, or one a test puts there, count.
+ */
+function packageCopy(): string {
+  const pkg = tmpDir('toes-rev-package-');
+  fs.mkdirSync(path.join(pkg, 'bin'));
+  fs.copyFileSync(launcher, path.join(pkg, 'bin', 'toes'));
+  fs.symlinkSync(path.join(projectRoot, 'dist'), path.join(pkg, 'dist'));
+  after(() => fs.rmSync(pkg, { recursive: true, force: true }));
+  return pkg;
+}
+const pkg = packageCopy();
 
 /** The tools the launcher may run besides a runtime, linked beside the fakes: PATH holds nothing else. */
 const TOOLS = ['mkdir', 'mv', 'rm', 'readlink'];
@@ -45,7 +59,7 @@ function fakes(t: { after(fn: () => void): void }): Fakes {
       if (opts.mtime) fs.utimesSync(file, opts.mtime, opts.mtime);
     },
     versionChecks: () => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n').filter(Boolean).length : 0),
-    toes(args, env = {}, exe = launcher) {
+    toes(args, env = {}, exe = path.join(pkg, 'bin', 'toes')) {
       const full = { PATH: dir, HOME: root, XDG_CACHE_HOME: cache, ...env };
       return new Promise((resolve) =>
         execFile(exe, args, { env: full }, (err, out, stderr) => resolve({ code: err ? Number(err.code) : 0, out: out.trim(), err: stderr.trim() })),
@@ -56,8 +70,8 @@ function fakes(t: { after(fn: () => void): void }): Fakes {
 
 // The launcher names its root as <its folder>/.., unresolved. `releases`, `rollback` and
 // `deploy` have files of their own (scripts/bundle.mjs; CommonJS for Node), serve has not.
-const entry = (runtime: 'node' | 'bun', command?: string) =>
-  `${path.join(projectRoot, 'bin')}/../dist/bundle/${runtime}/${command ? `command-${command}.${runtime === 'node' ? 'cjs' : 'js'}` : 'main.js'}`;
+const entry = (runtime: 'node' | 'bun', command?: string, root = pkg) =>
+  `${path.join(root, 'bin')}/../dist/bundle/${runtime}/${command ? `command-${command}.${runtime === 'node' ? 'cjs' : 'js'}` : 'main.js'}`;
 
 test('a Bun 1.2 or newer on PATH runs the CLI, once checked; Node otherwise', async (t) => {
   const f = fakes(t);
@@ -96,6 +110,20 @@ test('a Bun that does not run, or none at all, means Node; TOES_RUNTIME forces o
   const forced = await none.toes(['releases'], { TOES_RUNTIME: 'bun' });
   assert.equal(forced.code, 2);
   assert.match(forced.err, /no bun on PATH/);
+});
+
+test('with no usable Bun on PATH, the one the bun npm package put beside toes runs it', async (t) => {
+  const beside = packageCopy();
+  const bin = path.join(beside, 'node_modules', 'bun', 'bin');
+  fs.mkdirSync(bin, { recursive: true });
+  fs.writeFileSync(path.join(bin, 'bun.exe'), '#!/bin/sh\nif [ "$1" = --version ]; then echo 1.4.5; exit 0; fi\necho "beside-bun $*"\n', { mode: 0o755 });
+  const exe = path.join(beside, 'bin', 'toes');
+  const none = fakes(t);
+  assert.equal((await none.toes(['releases'], {}, exe)).out, `beside-bun ${entry('bun', 'releases', beside)} releases`);
+  const old = fakes(t);
+  old.bun('1.1.0');
+  assert.equal((await old.toes(['deploy', 'a'], {}, exe)).out, `beside-bun ${entry('bun', 'deploy', beside)} deploy a`);
+  assert.equal((await old.toes(['deploy', 'a'], { TOES_RUNTIME: 'node' }, exe)).out, `node ${entry('node', 'deploy', beside)} deploy a`);
 });
 
 test('a command named first starts from its own file when it has one, else from main.js', async (t) => {

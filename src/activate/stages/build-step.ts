@@ -1,9 +1,11 @@
 // What install and predeploy share: whether the step is wanted, and running it in the
-// staging tree under the deploy's one build deadline, in its own process group.
+// staging tree under the deploy's one build deadline, in its own process group, inside the
+// sandbox the machine allows (sandbox.ts).
 import path from 'node:path';
 import { noBuildReason } from '../decide.js';
-import { bunCommand, runStep } from '../build.js';
+import { bunCommand, runStep, withBunOnPath } from '../build.js';
 import { ready, type DeployCtx } from '../context.js';
+import { sandboxPlan } from '../sandbox.js';
 
 /** --install / --no-install (and predeploy) win over the app's setting. */
 export function wants(c: DeployCtx, step: 'install' | 'predeploy'): boolean {
@@ -15,10 +17,28 @@ export function stepOff(c: DeployCtx, step: 'install' | 'predeploy'): string | u
   return noBuildReason(c.decision) ?? (wants(c, step) ? undefined : `turned off (--no-${step} or the ${step} setting)`);
 }
 
-export async function runBunInRelease(c: DeployCtx, args: string[], label: string): Promise<void> {
+export async function runBunInRelease(c: DeployCtx, args: string[], label: string, setting: 'install' | 'predeploy'): Promise<void> {
   ready(c, 'build');
   const { staging, log } = c.build;
-  await runStep(bunCommand(), args, { cwd: staging, env: buildEnv(c), log, deadline: c.deadline, label, pgidFile: c.layout.buildPgid(c.app) });
+  const { layout, app } = c;
+  const bun = bunCommand();
+  const env = withBunOnPath(buildEnv(c), bun);
+  const plan = sandboxPlan({
+    mode: c.settings.buildSandbox,
+    network: c.settings.buildNetwork,
+    staging,
+    // Every release and the store's links to them, toes-rev's state (tokens, secrets,
+    // logins), every app's data; the app's own data stays readable, as the app itself sees it.
+    hide: [layout.roots.appsDir, layout.revDir, layout.roots.toesDir],
+    readOnly: [env.DATA_DIR],
+    env,
+    app,
+  });
+  if (plan.warning && !c.notes.includes(plan.warning)) {
+    c.notes.push(plan.warning);
+    log.write(`warning: ${plan.warning}\n`);
+  }
+  await runStep(bun, args, { cwd: staging, env: plan.env, log, deadline: c.deadline, label, app, setting, prefix: plan.prefix, pgidFile: layout.buildPgid(app) });
 }
 
 /**

@@ -12,5 +12,5 @@ export function skipInstall(c: DeployCtx): string | undefined {
 
 export async function install(c: DeployCtx): Promise<void> {
   ready(c, 'build');
-  await runBunInRelease(c, installArgs(c.build.staging), 'bun install');
+  await runBunInRelease(c, installArgs(c.build.staging), 'bun install', 'install');
 }

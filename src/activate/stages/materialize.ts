@@ -19,22 +19,26 @@ export async function materialize(c: DeployCtx): Promise<void> {
 }
 
 /**
- * Whether any of the app's own scripts will run in the staging tree: predeploy, or the
- * lifecycle scripts `bun install` runs for the root package. `bun install` itself only
- * writes node_modules and a new lockfile, never a tracked file.
+ * Whether any of the app's own scripts will run in the staging tree: predeploy, the
+ * lifecycle scripts `bun install` runs for the root package, or those of dependencies the
+ * app trusts (`trustedDependencies`). `bun install` itself only writes node_modules and a
+ * new lockfile, never a tracked file. The sandbox makes the staging tree writable, so a
+ * tracked file that is a link of a blob there would let a script rewrite the store.
  */
 async function runsScripts(c: DeployCtx): Promise<boolean> {
   ready(c, 'snapshot');
   const entry = c.snapshot.entries.find((e) => e.path === 'package.json');
   let scripts: Record<string, unknown> = {};
+  let trusted = false;
   try {
     if (!entry) throw new Error('no package.json');
     const text = await fs.readFile(contentFile(c.snapshot, entry, (oid, exec) => c.blobs.pathOf(oid, exec)));
     const pkg = JSON.parse(text.toString('utf8'));
     scripts = pkg?.scripts && typeof pkg.scripts === 'object' ? pkg.scripts : {};
+    trusted = Array.isArray(pkg?.trustedDependencies) && pkg.trustedDependencies.length > 0;
   } catch {
     return true; // unreadable: assume the worst; the build will report the real problem
   }
   if (wants(c, 'predeploy') && scripts.predeploy) return true;
-  return wants(c, 'install') && INSTALL_SCRIPTS.some((s) => scripts[s]);
+  return wants(c, 'install') && (trusted || INSTALL_SCRIPTS.some((s) => scripts[s]));
 }

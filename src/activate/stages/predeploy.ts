@@ -11,5 +11,5 @@ export function skipPredeploy(c: DeployCtx): string | undefined {
 }
 
 export async function predeploy(c: DeployCtx): Promise<void> {
-  await runBunInRelease(c, ['run', 'predeploy'], 'predeploy');
+  await runBunInRelease(c, ['run', 'predeploy'], 'predeploy', 'predeploy');
 }

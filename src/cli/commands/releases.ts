@@ -13,6 +13,7 @@ export default defineCommand({
     app: { type: 'positional', required: false, description: 'App name (default: name in ./package.json), or `remove`' },
     yes: { type: 'boolean', description: 'With remove: delete the release' },
     'dry-run': { type: 'boolean', description: 'With remove: change nothing; say what would be deleted' },
+    verify: { type: 'boolean', description: 'Also compare each release on disk with its seal; fails naming any release changed since' },
     ...commonArgs,
   },
   async run({ args }) {
@@ -23,11 +24,16 @@ export default defineCommand({
       const layout = layoutFrom(args);
       const app = appFrom(args.app);
       const { releases, busy, recoveryNeeded } = await listReleases(layout, app);
+      const seals = args.verify ? await (await import('../../activate/stages/check-seal.js')).verifyReleases(layout, app) : undefined;
+      const sealOf = (id: string) => seals?.find((v) => v.id === id);
+      const changed = seals?.filter((v) => v.error) ?? [];
+      if (changed.length) process.exitCode = 1;
+      for (const v of changed) process.stderr.write(`toes: ${v.error!.message}\n`);
       // Said on stderr with --json: stdout stays the array of releases.
       const recovery = recoveryNeeded && `recovery pending: ${recoveryNeeded.reasons.join('; ')}. The next \`${recoveryNeeded.command}\` (or \`toes rollback ${app}\`) does it first.`;
       if (args.json) {
         if (recovery) process.stderr.write(`toes: note: ${recovery}\n`);
-        return printJson(releases);
+        return printJson(seals ? releases.map((r) => ({ ...r, seal: sealOf(r.id)?.seal ?? null })) : releases);
       }
       if (releases.length === 0) return console.log(`${app} has no releases yet.`);
       const rows = releases.map((r) => [
@@ -38,7 +44,7 @@ export default defineCommand({
         r.status + (r.pruned ? ' (pruned)' : '') + (r.kept ? `, ${r.kept}, kept` : ''),
         r.createdAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
         r.trigger,
-        r.error ? r.error.message : '',
+        (seals && sealOf(r.id) ? `seal ${sealOf(r.id)!.seal}` + (r.error ? '; ' : '') : '') + (r.error ? r.error.message : ''),
       ]);
       const head = [' ', 'RELEASE', 'VERSION', 'COMMIT', 'STATUS', 'CREATED', 'BY', 'NOTE'];
       const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
