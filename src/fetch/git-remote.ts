@@ -46,11 +46,14 @@ export interface GitLimitOptions {
   limits?: SourceLimits;
 }
 
-/** The ref list, refused past `limit.refs` (a server streaming refs for ever, say). */
-async function discoverBounded(url: string, opts: HttpOptions & GitLimitOptions): Promise<Advertisement> {
+/**
+ * The ref list, refused past `limit.refs` (a server streaming refs for ever, say); only the
+ * refs `wanted` names are kept, so a long list costs time, not memory.
+ */
+async function discoverBounded(url: string, opts: HttpOptions & GitLimitOptions, wanted?: (name: string, head?: string) => boolean): Promise<Advertisement> {
   const limits = withDefaults(opts.limits);
   try {
-    return await discover(url, { ...opts, maxBytes: limits.refsBytes });
+    return await discover(url, { ...opts, maxBytes: limits.refsBytes, wanted });
   } catch (err) {
     if (err instanceof BodyTooLarge) throw limitError('refsBytes', limits, `The list of refs from ${redactUrl(url)} is larger than`);
     throw err;
@@ -59,13 +62,12 @@ async function discoverBounded(url: string, opts: HttpOptions & GitLimitOptions)
 
 /** Asks the remote which commit `ref` (or its default branch) names, without fetching. */
 export async function resolveGitRef(url: string, ref: string | undefined, opts: HttpOptions & GitLimitOptions): Promise<GitTarget> {
-  const ad = await discoverBounded(url, opts);
-  let candidates: string[];
+  const named = !ref ? [] : ref.startsWith('refs/') ? [ref] : [`refs/heads/${ref}`, `refs/tags/${ref}`];
+  const ad = await discoverBounded(url, opts, (name, head) => name === 'HEAD' || name === head || named.includes(name));
+  let candidates = named;
   if (!ref) {
     if (!ad.head && !ad.refs.has('HEAD')) throw new RevError('REF_NOT_FOUND', `${redactUrl(url)} has no default branch (is it empty?); push a commit or give --ref.`);
     candidates = ad.head ? [ad.head] : ['HEAD'];
-  } else {
-    candidates = ref.startsWith('refs/') ? [ref] : [`refs/heads/${ref}`, `refs/tags/${ref}`];
   }
   for (const name of candidates) {
     const oid = ad.refs.get(name);
@@ -128,7 +130,8 @@ class Objects {
 async function download(url: string, target: GitTarget, objs: Objects, opts: GitFetchOptions, full: boolean): Promise<number> {
   const db = objs.db;
   const have = full ? undefined : await db.readRef(localRefFor(target.ref));
-  const ad = target.ad ?? (await discoverBounded(url, opts));
+  // Only the capabilities are needed here: no ref is kept.
+  const ad = target.ad ?? (await discoverBounded(url, opts, () => false));
   const limits = withDefaults(opts.limits);
   // Only a tip the log holds intact: a damaged one would tell the server we have what we lack.
   const haves = have && (await db.read(have)) ? [have] : [];
