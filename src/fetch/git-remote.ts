@@ -18,6 +18,7 @@ import { mapLimit } from './pool.js';
 import { BodyTooLarge, discover, uploadPack, type Advertisement } from './smart-http.js';
 import { checkEntries, type Entry, type Snapshot } from './snapshot.js';
 import { walkTree } from './tree.js';
+import { exportEntries, refInfo } from './export-attrs.js';
 import { createHash, randomHex } from './hash.js';
 
 export interface GitTarget {
@@ -220,6 +221,7 @@ export async function fetchGit(url: string, target: GitTarget, opts: GitFetchOpt
       snap = await snapshot(target, objs, opts.blobs, limits);
       if (snap.missing.length) throw new RevError('INTERNAL', `The server did not send ${snap.missing.length} files of ${target.commit}; deploy again.`);
     }
+    snap.entries = await exportSnapshot(target, snap.entries, objs, opts.blobs);
     const prepared = placement.prepared();
     const settle = async () => {
       // The tip may claim only stored contents. Materialize stores the prepared ones; a
@@ -237,6 +239,37 @@ export async function fetchGit(url: string, target: GitTarget, opts: GitFetchOpt
     await fs.rm(blobDir, { recursive: true, force: true });
     if (!done) await fs.rm(placement.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The snapshot as `git archive` exports it (export-attrs.ts). A file the fetch placed at a
+ * path the export leaves out or rewrites is moved into the store: the release links the
+ * exported content instead.
+ */
+async function exportSnapshot(target: GitTarget, snapEntries: Entry[], objs: Objects, blobs: BlobStore): Promise<Entry[]> {
+  const placement = objs.placement!;
+  const commit = (await objs.get(target.commit))!;
+  const fileOf = (e: Entry) => {
+    const at = placement.placed.get(e.oid);
+    return at ? `${placement.dir}/${at.path}` : blobs.pathOf(e.oid, e.kind === 'exec');
+  };
+  const { entries, changed } = await exportEntries(snapEntries, {
+    commit: { oid: target.commit, content: commit.content },
+    refs: refInfo(target.commit, { ref: target.ref, headCommit: target.ad?.refs.get('HEAD'), headRef: target.ad?.head, annotated: target.ad?.peeled.has(target.ref) }),
+    read: (e) => fs.readFile(fileOf(e)),
+    store: (oid, exec, content) => blobs.put(oid, exec, content),
+  });
+  for (const e of changed) {
+    const at = placement.placed.get(e.oid);
+    if (at?.path !== e.path) continue;
+    await blobs.adopt(at.oid, at.kind === 'exec', `${placement.dir}/${at.path}`, true);
+    placement.placed.delete(at.oid);
+    // Materialize makes the folders the prepared files do not: none may be left empty.
+    for (let d = path.posix.dirname(at.path); d !== '.'; d = path.posix.dirname(d)) {
+      if (!(await fs.rmdir(`${placement.dir}/${d}`).then(() => true, () => false))) break;
+    }
+  }
+  return entries;
 }
 
 class LostTree extends Error {
