@@ -2,18 +2,21 @@
 // folder so marked) are left out, and files marked export-subst have their `$Format:...$`
 // expanded. Only the .gitattributes files and the export-subst files are read: a tree with
 // no .gitattributes costs one pass over the entry names.
+import fs from 'node:fs/promises';
+import { RevError } from '../errors.js';
 import { gitBlobId } from './blobs.js';
-import { ArchiveAttributes, MAX_ATTR_FILE } from './gitattributes.js';
 import { formatSubst, parseCommit, type RefInfo } from './export-subst.js';
-import type { Entry } from './snapshot.js';
+import { ArchiveAttributes } from './gitattributes.js';
+import { formatBytes } from './limits.js';
+import { displayName, type Entry } from './snapshot.js';
 
 export type { RefInfo } from './export-subst.js';
 
 export interface ExportSource {
   commit: { oid: string; content: Buffer };
   refs: RefInfo;
-  /** An entry's content as the tree holds it. */
-  read(e: Entry): Promise<Buffer>;
+  /** The file holding an entry's content as the tree has it. */
+  file(e: Entry): string;
   /** Stores a substituted content under its own id. */
   store(oid: string, exec: boolean, content: Buffer): Promise<void>;
 }
@@ -26,14 +29,29 @@ export interface Exported {
 
 const ATTR_FILE = '.gitattributes';
 
+/**
+ * What export reads into memory. git reads up to 100 MB of each .gitattributes and any
+ * export-subst file whole; real ones are a few KB, and a Pi cannot hold the rest, so the
+ * .gitattributes of a tree together, and each export-subst file, are refused past these.
+ */
+export const MAX_ATTR_BYTES = 1024 * 1024;
+export const MAX_SUBST_BYTES = 16 * 1024 * 1024;
+
+function tooLarge(what: string, max: number, bytes: number): RevError {
+  return new RevError('LIMIT_EXCEEDED', `Refused to deploy: ${what} more than ${formatBytes(max)} (${formatBytes(bytes)}), more than toes-rev reads to export the commit as git archive would, so nothing was published; make it smaller and deploy again.`, {
+    data: { bytes, max },
+  });
+}
+
 export async function exportEntries(entries: Entry[], src: ExportSource): Promise<Exported> {
+  const found = entries.filter((e) => e.kind !== 'symlink' && (e.path === ATTR_FILE || e.path.endsWith(`/${ATTR_FILE}`)));
+  if (!found.length) return { entries, changed: [] };
+  // git reads no attributes from a symlink (left out above).
+  let total = 0;
+  for (const e of found) total += (await fs.stat(src.file(e))).size;
+  if (total > MAX_ATTR_BYTES) throw tooLarge('the .gitattributes files of this commit add up to', MAX_ATTR_BYTES, total);
   const files = new Map<string, string>();
-  for (const e of entries) {
-    if (e.kind === 'symlink' || (e.path !== ATTR_FILE && !e.path.endsWith(`/${ATTR_FILE}`))) continue;
-    // git reads no attributes from a symlink (skipped above) nor from a file over 100 MB.
-    const text = await src.read(e);
-    if (text.length <= MAX_ATTR_FILE) files.set(e.path.slice(0, Math.max(0, e.path.length - ATTR_FILE.length - 1)), text.toString('utf8'));
-  }
+  for (const e of found) files.set(e.path.slice(0, Math.max(0, e.path.length - ATTR_FILE.length - 1)), await fs.readFile(src.file(e), 'utf8'));
   const attrs = new ArchiveAttributes(files);
   if (attrs.empty) return { entries, changed: [] };
   const commit = parseCommit(src.commit.oid, src.commit.content);
@@ -49,7 +67,9 @@ export async function exportEntries(entries: Entry[], src: ExportSource): Promis
       out.push(e);
       continue;
     }
-    const subst = formatSubst(await src.read(e), commit, src.refs, state);
+    const size = (await fs.stat(src.file(e))).size;
+    if (size > MAX_SUBST_BYTES) throw tooLarge(`the file "${displayName(e.path)}", marked export-subst, holds`, MAX_SUBST_BYTES, size);
+    const subst = formatSubst(await fs.readFile(src.file(e)), commit, src.refs, state);
     if (!subst) {
       out.push(e);
       continue;

@@ -3,7 +3,6 @@
 // runs: a static import would load it at the start of every deploy in a one-file bundle
 // (scripts/bundle.mjs).
 import fsSync from 'node:fs';
-import fs from 'node:fs/promises';
 import { RevError } from '../errors.js';
 import type { BlobStore } from './blobs.js';
 import { Budget, DEFAULT_LIMITS, type SourceLimits } from './limits.js';
@@ -76,7 +75,7 @@ async function exportLocal(gitdir: string, target: GitTarget, entries: Entry[], 
   const exported = await exportEntries(entries, {
     commit: { oid: target.commit, content: Buffer.from(commit.object) },
     refs: refInfo(target.commit, { ref: target.ref, headCommit, headRef: headRef ?? undefined, annotated }),
-    read: (e) => fs.readFile(blobs.pathOf(e.oid, e.kind === 'exec')),
+    file: (e) => blobs.pathOf(e.oid, e.kind === 'exec'),
     store: (oid, exec, content) => blobs.put(oid, exec, content),
   });
   return exported.entries;

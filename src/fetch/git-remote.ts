@@ -256,7 +256,7 @@ async function exportSnapshot(target: GitTarget, snapEntries: Entry[], objs: Obj
   const { entries, changed } = await exportEntries(snapEntries, {
     commit: { oid: target.commit, content: commit.content },
     refs: refInfo(target.commit, { ref: target.ref, headCommit: target.ad?.refs.get('HEAD'), headRef: target.ad?.head, annotated: target.ad?.peeled.has(target.ref) }),
-    read: (e) => fs.readFile(fileOf(e)),
+    file: fileOf,
     store: (oid, exec, content) => blobs.put(oid, exec, content),
   });
   for (const e of changed) {

@@ -2,14 +2,13 @@
 // tree's own .gitattributes files (the root one and nested ones) the way git's attr.c reads
 // them: the deepest file and, within a file, the last matching line decide; a line naming
 // an attribute with `!` makes it unspecified there; negative patterns (`!pattern`) are not
-// allowed in attributes, and git ignores such lines; so do lines over 2,048 bytes and files
-// over 100 MB. Only lines that name one of the two attributes are kept. Macros (`[attr]`)
+// allowed in attributes, and git ignores such lines; so do lines over 2,048 bytes (files
+// over 100 MB too; export-attrs.ts refuses far smaller sets). Only lines that name one of the two attributes are kept. Macros (`[attr]`)
 // are not expanded: git's only built-in one, `binary`, touches neither attribute.
 const ATTRS = ['export-ignore', 'export-subst'] as const;
 export type ArchiveAttr = (typeof ATTRS)[number];
 
 const MAX_LINE = 2048;
-export const MAX_ATTR_FILE = 100 * 1024 * 1024;
 
 interface Rule {
   /** Matches the path relative to the file's folder (a directory's without its slash). */

@@ -8,12 +8,15 @@ import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { BlobStore, gitBlobId } from '../../src/fetch/blobs.js';
 import { fetchSnapshot, probeSource } from '../../src/fetch/index.js';
+import { exportEntries, MAX_ATTR_BYTES, MAX_SUBST_BYTES } from '../../src/fetch/export-attrs.js';
 import { ArchiveAttributes } from '../../src/fetch/gitattributes.js';
+import type { Entry } from '../../src/fetch/snapshot.js';
 import { parseSource } from '../../src/fetch/source.js';
 import { tmpDir } from '../fixtures/cli.js';
 import { git } from '../fixtures/repo.js';
 import { treeOf } from '../fixtures/trees.js';
 import { makeWorld, type World } from '../fixtures/world.js';
+import { assertRevError } from '../fixtures/tar.js';
 
 const ATTRS = `# what the archive leaves out, and what it fills in
 .gitattributes export-ignore
@@ -210,4 +213,20 @@ test('attribute patterns match as git check-attr matches them', () => {
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('attributes and export-subst files are read only up to a bound, past which the deploy is refused', async (t) => {
+  const dir = tmpDir('toes-rev-attrs-big-');
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const commit = { oid: 'c'.repeat(40), content: Buffer.from(`tree ${'t'.repeat(40)}\n\nmsg\n`) };
+  const src = { commit, refs: { decorations: [] }, file: (e: Entry) => path.join(dir, e.path), store: async () => {} };
+  const attrs: Entry = { path: '.gitattributes', kind: 'file', oid: 'a'.repeat(40) };
+  const big: Entry = { path: 'big.txt', kind: 'file', oid: 'b'.repeat(40) };
+  fs.writeFileSync(path.join(dir, '.gitattributes'), '# padding\n'.repeat(MAX_ATTR_BYTES / 10 + 1));
+  const err = await assertRevError(exportEntries([attrs, big], src), 'LIMIT_EXCEEDED', /\.gitattributes files of this commit add up to more than 1 MiB/);
+  assert.equal(err.data.max, MAX_ATTR_BYTES);
+  fs.writeFileSync(path.join(dir, '.gitattributes'), 'big.txt export-subst\n');
+  fs.writeFileSync(path.join(dir, 'big.txt'), '');
+  fs.truncateSync(path.join(dir, 'big.txt'), MAX_SUBST_BYTES + 1);
+  await assertRevError(exportEntries([attrs, big], src), 'LIMIT_EXCEEDED', /"big\.txt", marked export-subst, holds more than 16 MiB/);
 });
