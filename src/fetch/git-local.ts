@@ -9,6 +9,7 @@ import { Budget, DEFAULT_LIMITS, type SourceLimits } from './limits.js';
 import { mapLimit } from './pool.js';
 import { checkEntries, type Entry, type Snapshot } from './snapshot.js';
 import { walkTree } from './tree.js';
+import { exportEntries, refInfo } from './export-attrs.js';
 import type { GitTarget } from './git-remote.js';
 
 /** Resolves a ref in a repository on this machine. */
@@ -58,5 +59,24 @@ export async function snapshotFromLocalRepo(gitdir: string, target: GitTarget, b
       await blobs.put(e.oid, e.kind === 'exec', Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength));
     },
   );
+  entries = await exportLocal(gitdir, target, entries, blobs, cache);
   return { version: target.commit, kind: 'git', commit: target.commit, ref: target.ref, entries, bytesFetched: 0 };
+}
+
+/** The snapshot as `git archive` would export it (export-attrs.ts); every content is stored by now. */
+async function exportLocal(gitdir: string, target: GitTarget, entries: Entry[], blobs: BlobStore, cache: object): Promise<Entry[]> {
+  const git = await import('isomorphic-git');
+  const read = async (oid: string) => (await git.readObject({ fs: fsSync, gitdir, oid, format: 'content', cache })) as { type: string; object: Uint8Array };
+  const commit = await read(target.commit);
+  const refOid = target.ref ? await git.resolveRef({ fs: fsSync, gitdir, ref: target.ref }).catch(() => undefined) : undefined;
+  const headCommit = await git.resolveRef({ fs: fsSync, gitdir, ref: 'HEAD' }).catch(() => undefined);
+  const headRef = await git.currentBranch({ fs: fsSync, gitdir, fullname: true }).catch(() => undefined);
+  const annotated = refOid !== undefined && (await read(refOid).catch(() => undefined))?.type === 'tag';
+  const exported = await exportEntries(entries, {
+    commit: { oid: target.commit, content: Buffer.from(commit.object) },
+    refs: refInfo(target.commit, { ref: target.ref, headCommit, headRef: headRef ?? undefined, annotated }),
+    file: (e) => blobs.pathOf(e.oid, e.kind === 'exec'),
+    store: (oid, exec, content) => blobs.put(oid, exec, content),
+  });
+  return exported.entries;
 }

@@ -18,6 +18,7 @@ import { mapLimit } from './pool.js';
 import { BodyTooLarge, discover, uploadPack, type Advertisement } from './smart-http.js';
 import { checkEntries, type Entry, type Snapshot } from './snapshot.js';
 import { walkTree } from './tree.js';
+import { exportEntries, refInfo } from './export-attrs.js';
 import { createHash, randomHex } from './hash.js';
 
 export interface GitTarget {
@@ -46,11 +47,14 @@ export interface GitLimitOptions {
   limits?: SourceLimits;
 }
 
-/** The ref list, refused past `limit.refs` (a server streaming refs for ever, say). */
-async function discoverBounded(url: string, opts: HttpOptions & GitLimitOptions): Promise<Advertisement> {
+/**
+ * The ref list, refused past `limit.refs` (a server streaming refs for ever, say); only the
+ * refs `wanted` names are kept, so a long list costs time, not memory.
+ */
+async function discoverBounded(url: string, opts: HttpOptions & GitLimitOptions, wanted?: (name: string, head?: string) => boolean): Promise<Advertisement> {
   const limits = withDefaults(opts.limits);
   try {
-    return await discover(url, { ...opts, maxBytes: limits.refsBytes });
+    return await discover(url, { ...opts, maxBytes: limits.refsBytes, wanted });
   } catch (err) {
     if (err instanceof BodyTooLarge) throw limitError('refsBytes', limits, `The list of refs from ${redactUrl(url)} is larger than`);
     throw err;
@@ -59,13 +63,12 @@ async function discoverBounded(url: string, opts: HttpOptions & GitLimitOptions)
 
 /** Asks the remote which commit `ref` (or its default branch) names, without fetching. */
 export async function resolveGitRef(url: string, ref: string | undefined, opts: HttpOptions & GitLimitOptions): Promise<GitTarget> {
-  const ad = await discoverBounded(url, opts);
-  let candidates: string[];
+  const named = !ref ? [] : ref.startsWith('refs/') ? [ref] : [`refs/heads/${ref}`, `refs/tags/${ref}`];
+  const ad = await discoverBounded(url, opts, (name, head) => name === 'HEAD' || name === head || named.includes(name));
+  let candidates = named;
   if (!ref) {
     if (!ad.head && !ad.refs.has('HEAD')) throw new RevError('REF_NOT_FOUND', `${redactUrl(url)} has no default branch (is it empty?); push a commit or give --ref.`);
     candidates = ad.head ? [ad.head] : ['HEAD'];
-  } else {
-    candidates = ref.startsWith('refs/') ? [ref] : [`refs/heads/${ref}`, `refs/tags/${ref}`];
   }
   for (const name of candidates) {
     const oid = ad.refs.get(name);
@@ -128,7 +131,8 @@ class Objects {
 async function download(url: string, target: GitTarget, objs: Objects, opts: GitFetchOptions, full: boolean): Promise<number> {
   const db = objs.db;
   const have = full ? undefined : await db.readRef(localRefFor(target.ref));
-  const ad = target.ad ?? (await discoverBounded(url, opts));
+  // Only the capabilities are needed here: no ref is kept.
+  const ad = target.ad ?? (await discoverBounded(url, opts, () => false));
   const limits = withDefaults(opts.limits);
   // Only a tip the log holds intact: a damaged one would tell the server we have what we lack.
   const haves = have && (await db.read(have)) ? [have] : [];
@@ -217,6 +221,7 @@ export async function fetchGit(url: string, target: GitTarget, opts: GitFetchOpt
       snap = await snapshot(target, objs, opts.blobs, limits);
       if (snap.missing.length) throw new RevError('INTERNAL', `The server did not send ${snap.missing.length} files of ${target.commit}; deploy again.`);
     }
+    snap.entries = await exportSnapshot(target, snap.entries, objs, opts.blobs);
     const prepared = placement.prepared();
     const settle = async () => {
       // The tip may claim only stored contents. Materialize stores the prepared ones; a
@@ -234,6 +239,37 @@ export async function fetchGit(url: string, target: GitTarget, opts: GitFetchOpt
     await fs.rm(blobDir, { recursive: true, force: true });
     if (!done) await fs.rm(placement.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The snapshot as `git archive` exports it (export-attrs.ts). A file the fetch placed at a
+ * path the export leaves out or rewrites is moved into the store: the release links the
+ * exported content instead.
+ */
+async function exportSnapshot(target: GitTarget, snapEntries: Entry[], objs: Objects, blobs: BlobStore): Promise<Entry[]> {
+  const placement = objs.placement!;
+  const commit = (await objs.get(target.commit))!;
+  const fileOf = (e: Entry) => {
+    const at = placement.placed.get(e.oid);
+    return at ? `${placement.dir}/${at.path}` : blobs.pathOf(e.oid, e.kind === 'exec');
+  };
+  const { entries, changed } = await exportEntries(snapEntries, {
+    commit: { oid: target.commit, content: commit.content },
+    refs: refInfo(target.commit, { ref: target.ref, headCommit: target.ad?.refs.get('HEAD'), headRef: target.ad?.head, annotated: target.ad?.peeled.has(target.ref) }),
+    file: fileOf,
+    store: (oid, exec, content) => blobs.put(oid, exec, content),
+  });
+  for (const e of changed) {
+    const at = placement.placed.get(e.oid);
+    if (at?.path !== e.path) continue;
+    await blobs.adopt(at.oid, at.kind === 'exec', `${placement.dir}/${at.path}`, true);
+    placement.placed.delete(at.oid);
+    // Materialize makes the folders the prepared files do not: none may be left empty.
+    for (let d = path.posix.dirname(at.path); d !== '.'; d = path.posix.dirname(d)) {
+      if (!(await fs.rmdir(`${placement.dir}/${d}`).then(() => true, () => false))) break;
+    }
+  }
+  return entries;
 }
 
 class LostTree extends Error {

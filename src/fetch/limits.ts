@@ -106,9 +106,17 @@ export class Budget {
 
   /** One more entry at `path` (POSIX, relative). */
   entry(path: string): void {
-    if (++this.count > this.limits.entries) throw limitError('entries', this.limits, 'The snapshot has more than');
+    if (++this.count > this.limits.entries) throw this.tooMany();
     let dirs = 0;
     for (let i = path.indexOf('/'); i >= 0; i = path.indexOf('/', i + 1)) dirs++;
-    if (dirs > this.limits.depth) throw limitError('depth', this.limits, 'The snapshot nests more than');
+    if (dirs > this.limits.depth) throw this.tooDeep();
+  }
+
+  tooMany(): RevError {
+    return limitError('entries', this.limits, 'The snapshot has more than');
+  }
+
+  tooDeep(): RevError {
+    return limitError('depth', this.limits, 'The snapshot nests more than');
   }
 }

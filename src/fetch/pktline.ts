@@ -8,13 +8,6 @@ export function pkt(line: string): Buffer {
 
 export const FLUSH = Buffer.from('0000');
 
-/** Splits a buffer of pkt-lines; `null` marks a flush. Throws on a malformed frame. */
-export function* readPkts(buf: Buffer): Generator<Buffer | null> {
-  const split = new PktSplitter();
-  yield* split.push(buf);
-  split.end();
-}
-
 export function text(line: Buffer): string {
   return line.toString('utf8').replace(/\n$/, '');
 }
