@@ -54,6 +54,10 @@ export interface OpCtx extends ActivationEnv {
   /** The app's `toes env` as stored, REV_TOKEN included: for the fetch only. */
   env: Record<string, string>;
   notes: string[];
+  /** Things the user must act on though the operation succeeded (printed before its last line). */
+  warnings: string[];
+  /** Set by verify: whether a supervisor was asked to restart the app (not with `none`). */
+  restarted?: boolean;
   /** Set by lock. */
   lock?: Lock;
   /** Set by recover: the log in line with the disk; its `liveId` is what was live before. */
@@ -110,6 +114,17 @@ export function ready<C extends object, K extends keyof C>(c: C, ...keys: K[]): 
   if (missing.length) {
     throw new RevError('INTERNAL', `A stage ran before ${missing.join(', ')} was known; this is a bug in toes-rev, please report it with the deploy log.`);
   }
+}
+
+/**
+ * Stands for what the settings stage reads (settings, env) until it has run: any use
+ * before then is a flow put out of order, and fails loudly as `ready()` does.
+ */
+export function beforeSettings<T extends object>(what: string): T {
+  const early = (): never => {
+    throw new RevError('INTERNAL', `A stage used ${what} before the settings stage ran; this is a bug in toes-rev, please report it with the deploy log.`);
+  };
+  return new Proxy({} as T, { get: early, set: early, has: early, ownKeys: early });
 }
 
 /** The release live before this operation, as its record. */

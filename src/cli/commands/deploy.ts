@@ -1,8 +1,9 @@
 import { defineCommand } from 'citty';
-import { exitCodeOf } from '../../errors.js';
+import { lostResult } from '../../activate/result.js';
 import { describe } from '../help.js';
-import { act, appFrom, commonArgs, layoutFrom, printJson, parseSecondsFlag, shortId } from '../common.js';
-import { progress } from '../progress.js';
+import { act, appFrom, commonArgs, layoutFrom, parseSecondsFlag } from '../common.js';
+import { progress, progressMode } from '../progress.js';
+import { report } from '../report.js';
 
 export default defineCommand({
   meta: {
@@ -11,7 +12,8 @@ export default defineCommand({
       '  toes deploy my-app --from https://rev.host/me/my-app.git   first deploy (the source is saved)\n' +
       '  toes deploy my-app                                         later deploys: newest commit of the branch\n' +
       '  toes deploy my-app --ref v1.2                              a tag or another branch\n' +
-      '  toes deploy my-app --from ./my-app-folder                  a directory, respecting .gitignore'),
+      '  toes deploy my-app --from ./my-app-folder                  a directory, respecting .gitignore\n' +
+      '  toes deploy my-app --progress json                         a JSON line per stage, the result last'),
   },
   args: {
     app: { type: 'positional', required: false, description: 'App name (default: name in ./package.json)' },
@@ -21,17 +23,20 @@ export default defineCommand({
     predeploy: { type: 'boolean', description: 'Run scripts.predeploy (--no-predeploy to skip)' },
     force: { type: 'boolean', description: 'Build again even if this version already has a release' },
     wait: { type: 'string', description: 'Seconds to wait for a running deploy of the same app (default 600)', valueHint: 'SECONDS' },
+    progress: { type: 'string', description: 'text (stage lines on stderr; the default at a terminal), json (a JSON line per event on stdout, the result last) or none', valueHint: 'text|json|none' },
     verbose: { type: 'boolean', alias: 'v', description: 'Stream install and predeploy output' },
     ...commonArgs,
   },
   async run({ args }) {
+    let app = '';
     await act(args, async () => {
       const { deploy } = await import('../../activate/deploy.js');
+      const mode = progressMode(args.progress, !!args.json);
       const layout = layoutFrom(args);
-      const app = appFrom(args.app);
+      app = appFrom(args.app);
       const waitS = parseSecondsFlag(args.wait, 'wait');
       const res = await deploy(
-        { layout, now: () => new Date(), events: progress(!args.json && !!process.stderr.isTTY, !!args.verbose) },
+        { layout, now: () => new Date(), events: progress(mode, !!args.verbose) },
         {
           app,
           from: args.from,
@@ -43,21 +48,7 @@ export default defineCommand({
           waitMs: waitS === undefined ? undefined : waitS * 1000,
         },
       );
-      if (args.json) printJson(res);
-      else for (const n of res.notes ?? []) process.stderr.write(`toes: note: ${n}\n`);
-      if (!res.ok) {
-        process.stderr.write(`toes: ${res.error!.message}\n`);
-        if (res.error!.logTail && !args.json) process.stderr.write(`--- last lines of the deploy log (${res.log}) ---\n${res.error!.logTail}\n`);
-        process.exitCode = exitCodeOf(res.error!.code);
-        return;
-      }
-      if (args.json) return;
-      if (res.unchanged) console.log(`${app} is already live at ${shortId(res.version)} (release ${res.release}); nothing to do.`);
-      else
-        console.log(
-          `${app} is live: release ${res.release}, version ${shortId(res.version)}${res.reused ? ' (reused, no build)' : ''} in ${(res.durationMs / 1000).toFixed(2)}s.` +
-            (res.previous ? ` Undo with: toes rollback ${app}` : ''),
-        );
-    });
+      report(res, !!args.json, mode);
+    }, (error) => lostResult('deploy', app, error.code, error.message));
   },
 });

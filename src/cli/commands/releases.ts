@@ -1,4 +1,5 @@
 import { defineCommand } from 'citty';
+import { printable } from '../../printable.js';
 import { act, appFrom, commonArgs, layoutFrom, printJson, shortId } from '../common.js';
 
 export default defineCommand({
@@ -27,8 +28,8 @@ export default defineCommand({
         r.commit ? r.commit.slice(0, 10) : '-',
         r.status + (r.pruned ? ' (pruned)' : ''),
         r.createdAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
-        r.trigger,
-        r.error ? r.error.message : '',
+        printable(r.trigger),
+        r.error ? printable(r.error.message) : '',
       ]);
       const head = [' ', 'RELEASE', 'VERSION', 'COMMIT', 'STATUS', 'CREATED', 'BY', 'NOTE'];
       const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
