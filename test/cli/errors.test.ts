@@ -92,3 +92,17 @@ test('a relay that cannot be reached is named with the system\'s reason, not the
   assert.match(r.stderr, /Could not reach the relay at http:\/\/127\.0\.0\.1:9 \(\w+/);
   assertTold(r.stderr, 'the relay note');
 });
+
+test('"see the log below" only where the log follows; elsewhere the sentence says where the log is', async (t) => {
+  const pkg = JSON.stringify({ name: 'sample', version: '1.0.0', scripts: { predeploy: 'echo compiling; echo "type error in index.ts" >&2; exit 3' } });
+  const w = await makeWorld({ files: { 'package.json': pkg, 'index.ts': 'export {};\n' } });
+  t.after(() => w.close());
+  const human = await w.toes(['deploy', 'sample', '--from', w.url]);
+  assert.equal(human.code, 1);
+  assert.match(human.stderr, /see the log below.*\n--- last lines of the deploy log \(.*\) ---\n[^]*type error in index\.ts/);
+  const json = await w.toes(['deploy', 'sample', '--from', w.url, '--json']);
+  assert.equal(json.json().error.code, 'BUILD_FAILED');
+  assert.doesNotMatch(json.stderr, /see the log below/);
+  assert.match(json.stderr, /see the deploy log \(.*\.log\)/);
+  assertTold(json.stderr, 'a failed predeploy');
+});

@@ -134,3 +134,23 @@ test('one result shape for every failure: a bad setting fails in the flow, a bad
   const lines = await w.toes(['deploy', 'sample', '--wait', 'soon', '--progress', 'json']);
   assert.equal(JSON.parse(lines.stdout.trim().split('\n').pop()!).event, 'result');
 });
+
+test("a result's warnings are printed on stderr before its last line", async () => {
+  const { report } = await import('../../src/cli/report.js');
+  const res = { ok: true, op: 'deploy' as const, app: 'blog', release: '20261206-010203', version: 'a'.repeat(40), status: 'live' as const, restarted: true, stages: [], durationMs: 5, warnings: ['the live release had .env, which the new one lacks'] };
+  const printed: string[] = [];
+  const out = process.stdout.write.bind(process.stdout);
+  const err = process.stderr.write.bind(process.stderr);
+  const capture = (where: string) => ((chunk: string) => void printed.push(`${where}:${chunk}`)) as unknown as typeof process.stdout.write;
+  process.stdout.write = capture('out');
+  process.stderr.write = capture('err');
+  try {
+    report(res, false, 'none');
+  } finally {
+    process.stdout.write = out;
+    process.stderr.write = err;
+  }
+  assert.equal(printed.length, 2, printed.join(''));
+  assert.ok(printed[0].startsWith('err:toes: warning: the live release had .env'), printed[0]);
+  assert.ok(printed[1].startsWith('out:blog is live: release 20261206-010203'), printed[1]);
+});
