@@ -36,6 +36,7 @@ function textProgress(verbose: boolean): FlowEvents {
   const redraw = !!process.stderr.isTTY;
   let lastDraw = 0;
   let drawn = false;
+  let downloaded = 0;
   const clear = () => {
     if (drawn) process.stderr.write('\r\x1b[K');
     drawn = false;
@@ -45,7 +46,15 @@ function textProgress(verbose: boolean): FlowEvents {
       clear();
       process.stderr.write(`  ${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s  ${printable(says)}\n`);
     },
+    onStageEnd({ skipped }) {
+      if (skipped || !downloaded) return;
+      clear();
+      // How much came, whether or not it was drawn as it came.
+      process.stderr.write(`          downloaded ${size(downloaded)}\n`);
+      downloaded = 0;
+    },
     onProgress({ phase, loaded, total }) {
+      if (phase !== 'archive') downloaded = loaded;
       if (!redraw || Date.now() - lastDraw < 100) return;
       lastDraw = Date.now();
       const pct = total ? ` (${Math.floor((100 * loaded) / total)}%)` : '';
