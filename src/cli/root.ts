@@ -102,9 +102,13 @@ async function checkFlags(r: Resolved): Promise<void> {
     }
     for (const a of [(d as { alias?: string | string[] }).alias ?? []].flat()) known.add(a.length === 1 ? `-${a}` : `--${a}`);
   }
-  for (const arg of r.rest) {
+  const values = await valueFlags(cmd);
+  for (let i = 0; i < r.rest.length; i++) {
+    const arg = r.rest[i];
     if (arg === '--') break;
     if (!arg.startsWith('-') || arg === '-' || /^-\d/.test(arg)) continue;
+    // A flag's value may itself start with "-" (`--ref -wip`): it is not a flag.
+    if (!arg.includes('=') && values.has(arg)) i++;
     const flag = arg.split('=')[0];
     // Short flags may be grouped (-gv): each letter must be known.
     const flags = /^-[^-]/.test(flag) ? [...flag.slice(1)].map((c) => `-${c}`) : [flag];

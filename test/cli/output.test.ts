@@ -35,6 +35,10 @@ test('a wrong command line exits 2 with one sentence, and changes nothing', asyn
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, says, args.join(' '));
   }
+  // A flag's value that starts with "-" is a value, not a flag.
+  const dashed = await run(data, ['deploy', 'sample', '--ref', '-wip']);
+  assert.doesNotMatch(dashed.stderr, /is not an option/);
+  assert.equal(dashed.code, 1, dashed.stderr);
   assert.deepEqual(fs.readdirSync(data).filter((n) => n !== 'rev'), []);
   assert.ok(!fs.existsSync(`${data}/rev/apps/sample`), 'nothing written for the app');
 });
