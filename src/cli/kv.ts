@@ -29,10 +29,10 @@ const SUMMARY: Record<Action, string> = {
 };
 
 const WORDS: Record<Action, ArgsDef> = {
-  set: { target: { type: 'positional', required: false, description: 'The app (default: name in ./package.json)' }, key: { type: 'positional', required: false, description: 'The key' }, value: { type: 'positional', required: false, description: 'The value' } },
-  get: { target: { type: 'positional', required: false, description: 'The app (default: name in ./package.json)' }, key: { type: 'positional', required: false, description: 'The key' } },
-  unset: { target: { type: 'positional', required: false, description: 'The app (default: name in ./package.json)' }, key: { type: 'positional', required: false, description: 'The key' } },
-  list: { target: { type: 'positional', required: false, description: 'The app (default: name in ./package.json)' } },
+  set: { app: { type: 'positional', required: false, description: 'The app (default: name in ./package.json; none with -g)' }, key: { type: 'positional', required: false, description: 'The key' }, value: { type: 'positional', required: false, description: 'The value' } },
+  get: { app: { type: 'positional', required: false, description: 'The app (default: name in ./package.json; none with -g)' }, key: { type: 'positional', required: false, description: 'The key' } },
+  unset: { app: { type: 'positional', required: false, description: 'The app (default: name in ./package.json; none with -g)' }, key: { type: 'positional', required: false, description: 'The key' } },
+  list: { app: { type: 'positional', required: false, description: 'The app (default: name in ./package.json; none with -g)' } },
 };
 
 /** set, get, unset and list of `toes KIND`, each running `run` with its words parsed. */
