@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { eventLog } from '../../src/hooks/common/event-log.js';
+import { html } from '../../src/hooks/page/html.js';
 import { printable, printableJson } from '../../src/printable.js';
 import { run, tmpDir } from '../fixtures/cli.js';
 import { ensureStopped, post, standard, startDaemon, type Daemon } from '../fixtures/hooks.js';
@@ -45,6 +46,12 @@ test("the daemon's log escapes them, as text and as JSON lines", async () => {
     clean(written, json ? 'the JSON log' : 'the text log');
     if (json) assert.match(JSON.parse(written).reason, /\u202e/);
   }
+});
+
+test("the page's HTML escapes them in every value it shows", () => {
+  const out = html`<td>${HOSTILE}</td><input value="${`main${HOSTILE}`}">`.text;
+  clean(out, 'the page');
+  assert.match(out, /<td>a\\x1b\[31mred/);
 });
 
 test('an invalid app name and a setting from the command line are echoed escaped', async (t) => {
