@@ -54,10 +54,9 @@ fs.mkdirSync(entryDir, { recursive: true });
 for (const name of commands) {
   fs.writeFileSync(
     path.join(entryDir, `command-${name}.ts`),
-    `import { runMain } from 'citty';\n` +
-      `import { toesCommand } from '../../../src/cli/root.ts';\n` +
+    `import { runToes, toesCommand } from '../../../src/cli/root.ts';\n` +
       `import command from '../../../src/cli/commands/${name}.ts';\n` +
-      `void runMain(toesCommand({ ${JSON.stringify(name)}: command }));\n`,
+      `void runToes(toesCommand({ ${JSON.stringify(name)}: command }));\n`,
   );
 }
 

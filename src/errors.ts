@@ -53,6 +53,31 @@ export class RevError extends Error {
   }
 }
 
+/**
+ * Messages raised where the app is not known name it `<app>` (in a command to run next);
+ * the boundary that knows the app (the flow runner, the CLI) fills in its real name, or
+ * `-g` where the command had no app (the same command then works on the global settings).
+ */
+export const APP_PLACEHOLDER = '<app>';
+
+export function naming(err: RevError, app: string | undefined): RevError {
+  if (!err.message.includes(APP_PLACEHOLDER) && (app === undefined || err.data.app !== undefined)) return err;
+  const message = err.message.split(APP_PLACEHOLDER).join(app ?? '-g');
+  const named = new RevError(err.code, message, { data: app === undefined || err.data.app !== undefined ? err.data : { ...err.data, app }, cause: err.cause });
+  named.stack = err.stack;
+  return named;
+}
+
+/**
+ * Any thrown value as a RevError: a full disk as DISK_FULL (while `doing`), anything else
+ * unexpected as INTERNAL, which is a bug to report.
+ */
+export function asRevError(err: unknown, doing: string, report = ''): RevError {
+  const e = translateSystemError(err, doing);
+  if (e instanceof RevError) return e;
+  return new RevError('INTERNAL', `Unexpected error while ${doing}: ${(e as Error)?.message ?? String(e)}; this is a bug in toes-rev, please report it${report}.`, { cause: e });
+}
+
 export function isRevError(err: unknown, code?: ErrorCode): err is RevError {
   return err instanceof RevError && (code === undefined || err.code === code);
 }
@@ -61,7 +86,7 @@ export function isRevError(err: unknown, code?: ErrorCode): err is RevError {
 export function translateSystemError(err: unknown, doing: string): unknown {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'ENOSPC' || code === 'EDQUOT') {
-    return new RevError('DISK_FULL', `The disk filled up while ${doing}; free some space (a lower \`toes config set <app> keep N\` prunes old releases) and deploy again.`, {
+    return new RevError('DISK_FULL', `The disk filled up while ${doing}; free some space (a lower \`toes config set ${APP_PLACEHOLDER} keep N\` prunes old releases) and ${doing === 'deploying' ? 'deploy' : 'try'} again.`, {
       cause: err,
     });
   }

@@ -56,6 +56,10 @@ export interface OpCtx extends ActivationEnv {
   /** The app's `toes env` as stored, REV_TOKEN included: for the fetch only. */
   env: Record<string, string>;
   notes: string[];
+  /** Things the user must act on though the operation succeeded (printed before its last line). */
+  warnings: string[];
+  /** Set by verify: whether a supervisor was asked to restart the app (not with `none`). */
+  restarted?: boolean;
   /** Set by lock. */
   lock?: Lock;
   /** Set by recover: the log in line with the disk; its `liveId` is what was live before. */
@@ -93,8 +97,6 @@ export interface DeployCtx extends OpCtx {
   build?: { record: ReleaseRecord; log: DeployLog; staging: string; sealed: boolean };
   /** Set by materialize: whether the tree holds private copies, and what to relink after the build. */
   tree?: { copies: boolean; marks: CopyMarks };
-  /** Said in the result's `warnings` (see stages/lacks.ts). */
-  warnings: string[];
   /** Set by prune. */
   pruned?: string[];
   /** Removal of releases pruned by earlier deploys, running alongside this one. */
@@ -114,6 +116,17 @@ export function ready<C extends object, K extends keyof C>(c: C, ...keys: K[]): 
   if (missing.length) {
     throw new RevError('INTERNAL', `A stage ran before ${missing.join(', ')} was known; this is a bug in toes-rev, please report it with the deploy log.`);
   }
+}
+
+/**
+ * Stands for what the settings stage reads (settings, env) until it has run: any use
+ * before then is a flow put out of order, and fails loudly as `ready()` does.
+ */
+export function beforeSettings<T extends object>(what: string): T {
+  const early = (): never => {
+    throw new RevError('INTERNAL', `A stage used ${what} before the settings stage ran; this is a bug in toes-rev, please report it with the deploy log.`);
+  };
+  return new Proxy({} as T, { get: early, set: early, has: early, ownKeys: early });
 }
 
 /** The release live before this operation, as its record. */

@@ -32,8 +32,10 @@ export interface OpResult {
   pruned?: string[];
   /** Things worth telling that are not errors (an interrupted activation finished, say). */
   notes?: string[];
-  /** Told before anything went live, never stopping it (files an adopted release has that the new one lacks). */
+  /** Things the user must act on though the operation succeeded (files an adopted release had). */
   warnings?: string[];
+  /** False when no supervisor restarted the app (`supervisor none`): the old process may still run. */
+  restarted?: boolean;
   stages: StageTiming[];
   failedStage?: string;
   error?: { code: ErrorCode; message: string; logTail?: string };

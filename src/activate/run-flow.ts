@@ -1,6 +1,6 @@
 // The runner shared by deploy and rollback: a named list of stages run in order, one
 // result shape for success and failure, and a `failed` hook that always runs on error.
-import { RevError, translateSystemError } from '../errors.js';
+import { asRevError, naming, type RevError } from '../errors.js';
 import { failpoint } from '../failpoint.js';
 import type { OpResult, StageTiming } from './result.js';
 
@@ -14,6 +14,8 @@ export interface Stage<C> {
    * or undefined to run it. A stage never returns early pretending to have run.
    */
   skip?(ctx: C): string | undefined;
+  /** What the stage does, in plain words for the person watching ("checking health"). */
+  says?(ctx: C): string;
   /**
    * From this stage on, the flow changes what is live: a process asked to stop must let
    * it finish (health check, flip back) rather than leave an activation half done.
@@ -22,7 +24,10 @@ export interface Stage<C> {
 }
 
 export interface FlowEvents {
-  onStage?(name: string): void;
+  /** A stage starts; `says` is what it does in plain words. */
+  onStage?(name: string, says: string): void;
+  /** A stage ended, or was skipped (with its reason). */
+  onStageEnd?(timing: StageTiming): void;
   /** Called once, before the first `activating` stage runs. */
   onActivating?(): void;
   onText?(text: string): void;
@@ -47,12 +52,12 @@ const PAUSES_INSIDE = new Set(['materialize', 'swap']);
 /** Milliseconds on a monotonic clock: Node 20 loads perf_hooks on the first use of `performance` (about 1 ms). */
 const monotonicMs = () => Number(process.hrtime.bigint()) / 1e6;
 
-export function asRevError(err: unknown): RevError {
-  const e = translateSystemError(err, 'deploying');
-  if (e instanceof RevError) return e;
-  return new RevError('INTERNAL', `Unexpected error: ${(e as Error)?.message ?? String(e)}; this is a bug in toes-rev, please report it with the deploy log.`, {
-    cause: e,
-  });
+function saying<C>(stage: Stage<C>, ctx: C): string {
+  try {
+    return stage.says?.(ctx) ?? stage.name;
+  } catch {
+    return stage.name; // words are for watching: they never fail a flow
+  }
 }
 
 export async function runFlow<C>(stages: Stage<C>[], ctx: C, hooks: FlowHooks<C>, events: FlowEvents = {}): Promise<OpResult> {
@@ -66,22 +71,28 @@ export async function runFlow<C>(stages: Stage<C>[], ctx: C, hooks: FlowHooks<C>
       if (!PAUSES_INSIDE.has(stage.name)) await failpoint(stage.name);
       const reason = stage.skip?.(ctx);
       if (reason !== undefined) {
-        timings.push({ name: stage.name, ms: 0, skipped: true, reason });
+        const skipped = { name: stage.name, ms: 0, skipped: true, reason };
+        timings.push(skipped);
         hooks.skipped?.(ctx, stage.name, reason);
+        events.onStageEnd?.(skipped);
         continue;
       }
       if (stage.activating && !activating) {
         activating = true;
         events.onActivating?.();
       }
-      events.onStage?.(stage.name);
+      events.onStage?.(stage.name, saying(stage, ctx));
       const t0 = monotonicMs();
       await stage.run(ctx);
-      timings.push({ name: stage.name, ms: Math.round(monotonicMs() - t0) });
+      const done = { name: stage.name, ms: Math.round(monotonicMs() - t0) };
+      timings.push(done);
+      events.onStageEnd?.(done);
     }
     return { ok: true, ...hooks.result(ctx), stages: timings, durationMs: Date.now() - started };
   } catch (raw) {
-    const err = asRevError(raw);
+    // The app's real name in every sentence, whichever stage raised it.
+    const { op, app } = hooks.result(ctx);
+    const err = naming(asRevError(raw, op === 'rollback' ? 'rolling back' : 'deploying', ' with the deploy log'), app);
     try {
       await hooks.failed(ctx, err, current);
     } catch {

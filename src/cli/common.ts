@@ -2,15 +2,21 @@
 // app name, and one way to print results and errors.
 import fs from 'node:fs';
 import path from 'node:path';
-import { RevError, exitCodeOf } from '../errors.js';
+import { RevError, asRevError, exitCodeOf, naming } from '../errors.js';
+import { printable, printableJson } from '../printable.js';
 import { Layout, checkAppName, resolveRoots } from '../releases/paths.js';
 
-export const commonArgs = {
-  json: { type: 'boolean', description: 'Print machine-readable JSON on stdout' },
+/** The options every command takes (listed once, in `toes --help`). */
+export const globalArgs = {
   'data-dir': { type: 'string', description: 'Toes data root (env DATA_DIR; default ~/.toes)', valueHint: 'DIR' },
   'apps-dir': { type: 'string', description: 'Where apps live (env APPS_DIR; default $DATA_DIR/apps)', valueHint: 'DIR' },
   'toes-dir': { type: 'string', description: "Toes' own directory (env TOES_DIR)", valueHint: 'DIR' },
   'toes-url': { type: 'string', description: 'The Toes server (env TOES_URL)', valueHint: 'URL' },
+} as const;
+
+export const commonArgs = {
+  json: { type: 'boolean', description: 'Print machine-readable JSON on stdout' },
+  ...globalArgs,
 } as const;
 
 type Flags = Record<string, unknown>;
@@ -28,18 +34,35 @@ export function layoutFrom(args: Flags): Layout {
   return new Layout(roots);
 }
 
+/**
+ * The app this command works on, once known: an error raised below without the app's name
+ * (`toes config set <app> ...` in its advice) gets it filled in by act(). One process runs
+ * one command, so one variable holds it.
+ */
+let commandApp: string | undefined;
+
 /** [app] defaults to the name in ./package.json, as Toes' own CLI does. */
 export function appFrom(given: unknown, cwd = process.cwd()): string {
-  if (typeof given === 'string' && given) return checkAppName(given);
+  if (typeof given === 'string' && given) return (commandApp = checkAppName(given));
+  let name: unknown;
   try {
-    const pkg = JSON.parse(fs.readFileSync(path.join(cwd, 'package.json'), 'utf8'));
-    if (typeof pkg.name === 'string' && pkg.name) return checkAppName(pkg.name.replace(/^@[^/]+\//, ''));
+    name = JSON.parse(fs.readFileSync(path.join(cwd, 'package.json'), 'utf8')).name;
   } catch {}
+  if (typeof name === 'string' && name) return (commandApp = checkAppName(name.replace(/^@[^/]+\//, '')));
   throw new RevError('USAGE', 'No app given and no package.json with a name here; name the app, e.g. `toes deploy my-app`.');
 }
 
+/** The command's result as JSON on stdout (no terminal control left raw in it). */
 export function printJson(value: unknown): void {
-  const text = JSON.stringify(value, null, 2);
+  writeOut(printableJson(value, 2));
+}
+
+/** One JSON object on one line of stdout (--progress json). */
+export function printLine(value: unknown): void {
+  writeOut(printableJson(value));
+}
+
+function writeOut(text: string): void {
   // Not through process.stdout: its first use loads node:stream on Bun (about 5 ms) and
   // node:net on Node (about 4 ms on a pipe), against a rollback's 10 ms of work. Bun's
   // console.log writes natively (one string is printed as it is); on Node, write(2).
@@ -59,17 +82,21 @@ function writeStdoutSync(text: string): void {
   }
 }
 
-/** Runs a command body; errors become one sentence on stderr (and JSON on stdout with --json). */
-export async function act(args: Flags, body: () => Promise<void>): Promise<void> {
+/**
+ * Runs a command body; an error becomes one sentence on stderr (the app's real name in it,
+ * terminal controls escaped) and, with --json, JSON on stdout: `{ok: false, error}`, or
+ * with `result` the command's own result shape (deploy and rollback: an OpResult). A full
+ * disk reads as a full disk here as in a deploy.
+ */
+export async function act(args: Flags, body: () => Promise<void>, result?: (error: { code: RevError['code']; message: string }) => object): Promise<void> {
   try {
     await body();
   } catch (err) {
-    const e =
-      err instanceof RevError
-        ? err
-        : new RevError('INTERNAL', `Unexpected error: ${(err as Error)?.message ?? String(err)}; this is a bug in toes-rev, please report it.`);
-    if (args.json) printJson({ ok: false, error: { code: e.code, message: e.message } });
-    process.stderr.write(`toes: ${e.message}\n`);
+    const e = naming(asRevError(err, 'running the command'), commandApp);
+    const error = { code: e.code, message: e.message };
+    if (args.progress === 'json') printLine({ event: 'result', ...(result ? result(error) : { ok: false, error }) });
+    else if (args.json) printJson(result ? result(error) : { ok: false, error });
+    process.stderr.write(`toes: ${printable(e.message)}\n`);
     process.exitCode = exitCodeOf(e.code);
   }
 }

@@ -1,10 +1,13 @@
-// `toes env` and `toes config` share a shape: ACTION [-g | app] [KEY] [VALUE]. This file
-// turns the positional words into a scope, a key and a value.
+// `toes env` and `toes config` share a shape: ACTION [-g | app] [KEY] [VALUE], each action a
+// citty subcommand. This file makes the four subcommands and turns their positional words
+// into a scope, a key and a value.
+import { defineCommand, type ArgsDef, type CommandDef } from 'citty';
 import fs from 'node:fs';
 import { RevError } from '../errors.js';
 import type { Layout } from '../releases/paths.js';
 import type { Scope } from '../releases/settings.js';
-import { appFrom } from './common.js';
+import { act, appFrom, commonArgs, layoutFrom } from './common.js';
+import { describe } from './help.js';
 
 export type Action = 'set' | 'get' | 'unset' | 'list';
 
@@ -13,6 +16,50 @@ export interface KvCall {
   scope: Scope;
   key?: string;
   value?: string;
+  layout: Layout;
+}
+
+export type KvRun = (action: Action, args: Record<string, unknown>, call: KvCall) => Promise<void>;
+
+const SUMMARY: Record<Action, string> = {
+  set: 'Set KEY to VALUE for an app (or -g: the global default).',
+  get: "Print KEY's value for an app (or -g).",
+  unset: 'Remove KEY for an app (or -g).',
+  list: 'Every KEY=VALUE of an app (or -g).',
+};
+
+const WORDS: Record<Action, ArgsDef> = {
+  set: { app: { type: 'positional', required: false, description: 'The app (default: name in ./package.json; none with -g)' }, key: { type: 'positional', required: false, description: 'The key' }, value: { type: 'positional', required: false, description: 'The value' } },
+  get: { app: { type: 'positional', required: false, description: 'The app (default: name in ./package.json; none with -g)' }, key: { type: 'positional', required: false, description: 'The key' } },
+  unset: { app: { type: 'positional', required: false, description: 'The app (default: name in ./package.json; none with -g)' }, key: { type: 'positional', required: false, description: 'The key' } },
+  list: { app: { type: 'positional', required: false, description: 'The app (default: name in ./package.json; none with -g)' } },
+};
+
+/** set, get, unset and list of `toes KIND`, each running `run` with its words parsed. */
+export function kvCommands(
+  kind: 'env' | 'config',
+  isKey: (w: string) => boolean,
+  run: KvRun,
+  opts: { help?: Partial<Record<Action, [string, string]>>; args?: Partial<Record<Action, ArgsDef>> } = {},
+): Record<Action, CommandDef> {
+  const make = (action: Action) =>
+    defineCommand({
+      meta: { name: action, description: opts.help?.[action] ? describe(action, ...opts.help[action]) : SUMMARY[action] },
+      args: {
+        ...WORDS[action],
+        global: { type: 'boolean', alias: 'g', description: kind === 'env' ? 'The global environment (defaults for every app)' : 'The global defaults' },
+        ...opts.args?.[action],
+        ...commonArgs,
+      },
+      async run({ args }) {
+        await act(args, async () => {
+          const layout = layoutFrom(args);
+          const call = parseKv(action, args._.map(String), !!args.global, layout, isKey);
+          await run(action, args, { ...call, layout });
+        });
+      },
+    }) as CommandDef;
+  return { set: make('set'), get: make('get'), unset: make('unset'), list: make('list') };
 }
 
 /** How many words after the scope each action takes. */
@@ -28,7 +75,7 @@ const WANTS: Record<Action, { min: number; max: number }> = {
  * more words than the action can take, or when it names an app this machine knows;
  * otherwise the app comes from ./package.json.
  */
-export function parseKv(action: string, words: string[], global: boolean, layout: Layout, isKey: (w: string) => boolean): KvCall {
+export function parseKv(action: string, words: string[], global: boolean, layout: Layout, isKey: (w: string) => boolean): Omit<KvCall, 'layout'> {
   if (!(action in WANTS)) throw new RevError('USAGE', `Unknown action "${action}"; use set, get, unset or list.`);
   const a = action as Action;
   const { min, max } = WANTS[a];

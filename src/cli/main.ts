@@ -1,14 +1,13 @@
 #!/usr/bin/env node
 // The `toes` command. Subcommands load lazily so `toes --help` stays fast.
 import module from 'node:module';
-import { runMain } from 'citty';
-import { toesCommand } from './root.js';
+import { runToes, toesCommand } from './root.js';
 
 // Node 22.1+ can keep compiled code on disk: every command's own modules load after this
 // line. Node 20 has no such cache, and Bun keeps its own.
 if (!process.versions.bun) (module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
 
-void runMain(
+void runToes(
   toesCommand({
     deploy: () => import('./commands/deploy.js').then((m) => m.default),
     rollback: () => import('./commands/rollback.js').then((m) => m.default),

@@ -11,6 +11,7 @@ import { checkEntries, type Entry, type Snapshot } from './snapshot.js';
 import { walkTree } from './tree.js';
 import { exportEntries, refInfo } from './export-attrs.js';
 import type { GitTarget } from './git-remote.js';
+import { printable } from '../printable.js';
 
 /** Resolves a ref in a repository on this machine. */
 export async function resolveLocalGitRef(gitdir: string, ref: string | undefined): Promise<GitTarget> {
@@ -27,7 +28,7 @@ export async function resolveLocalGitRef(gitdir: string, ref: string | undefined
       return { ref: branch ?? name, commit };
     } catch {}
   }
-  throw new RevError('REF_NOT_FOUND', `The ref "${ref ?? 'HEAD'}" does not exist in ${gitdir}; check the branch or tag name.`, { data: { ref: ref ?? 'HEAD' } });
+  throw new RevError('REF_NOT_FOUND', `The ref "${printable(ref ?? 'HEAD')}" does not exist in ${printable(gitdir)}; check the branch or tag name.`, { data: { ref: ref ?? 'HEAD' } });
 }
 
 export async function snapshotFromLocalRepo(gitdir: string, target: GitTarget, blobs: BlobStore, limits: SourceLimits = DEFAULT_LIMITS): Promise<Snapshot> {

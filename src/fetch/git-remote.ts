@@ -20,6 +20,7 @@ import { checkEntries, type Entry, type Snapshot } from './snapshot.js';
 import { walkTree } from './tree.js';
 import { exportEntries, refInfo } from './export-attrs.js';
 import { createHash, randomHex } from './hash.js';
+import { printable } from '../printable.js';
 
 export interface GitTarget {
   /** Full remote ref name (refs/heads/main, refs/tags/v1), or '' when a commit id was given. */
@@ -74,7 +75,7 @@ export async function resolveGitRef(url: string, ref: string | undefined, opts: 
     const oid = ad.refs.get(name);
     if (oid) return { ref: name, commit: ad.peeled.get(name) ?? oid, ad };
   }
-  throw new RevError('REF_NOT_FOUND', `The ref "${ref ?? 'HEAD'}" does not exist at ${redactUrl(url)}; check the branch or tag name (\`toes config set <app> branch NAME\`).`, {
+  throw new RevError('REF_NOT_FOUND', `The ref "${printable(ref ?? 'HEAD')}" does not exist at ${redactUrl(url)}; check the branch or tag name (\`toes config set <app> branch NAME\`).`, {
     data: { ref: ref ?? 'HEAD' },
   });
 }

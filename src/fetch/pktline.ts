@@ -8,6 +8,11 @@ export function pkt(line: string): Buffer {
 
 export const FLUSH = Buffer.from('0000');
 
+/** A frame that breaks the pkt-line rules: the answer was cut off or garbled. */
+export class PktLineError extends Error {
+  override name = 'PktLineError';
+}
+
 export function text(line: Buffer): string {
   return line.toString('utf8').replace(/\n$/, '');
 }
@@ -26,13 +31,13 @@ export class PktSplitter {
     for (;;) {
       if (i + 4 > buf.length) break;
       const len = parseInt(buf.toString('latin1', i, i + 4), 16);
-      if (Number.isNaN(len)) throw new Error('bad pkt-line length');
+      if (Number.isNaN(len)) throw new PktLineError('bad pkt-line length');
       if (len === 0 || len === 1 || len === 2) {
         yield null;
         i += 4;
         continue;
       }
-      if (len < 4) throw new Error('bad pkt-line length');
+      if (len < 4) throw new PktLineError('bad pkt-line length');
       if (i + len > buf.length) break;
       yield buf.subarray(i + 4, i + len);
       i += len;
@@ -43,6 +48,6 @@ export class PktSplitter {
 
   /** Throws unless the answer ended on a frame boundary. */
   end(): void {
-    if (this.rest.length) throw new Error('truncated pkt-line');
+    if (this.rest.length) throw new PktLineError('truncated pkt-line');
   }
 }

@@ -6,7 +6,7 @@
 import fs from 'node:fs/promises';
 import { RevError } from '../errors.js';
 import { httpRequest, networkError, redactUrl, statusError, type HttpOptions, type HttpResponse } from './http.js';
-import { FLUSH, PktSplitter, pkt, text } from './pktline.js';
+import { FLUSH, PktLineError, PktSplitter, pkt, text } from './pktline.js';
 
 /** Git hosts serve smart HTTP only to agents that look like git (GitHub, Bitbucket). */
 const USER_AGENT = 'git/2.0 (toes-rev)';
@@ -275,7 +275,7 @@ export async function uploadPack(
     if (writeFailed) throw writeFailed;
   } catch (err) {
     if (err instanceof RevError || err instanceof BodyTooLarge || err === writeFailed) throw err;
-    if ((err as Error)?.message?.includes('pkt-line')) {
+    if (err instanceof PktLineError) {
       throw new RevError('UNREACHABLE', `The answer from ${redactUrl(url)} was cut off or garbled (${(err as Error).message}); deploy again.`, { cause: err });
     }
     throw networkError(u, err);

@@ -2,6 +2,7 @@
 // of entries of the app's tree. File contents live in the blob store, keyed by git blob id.
 import path from 'node:path';
 import { RevError } from '../errors.js';
+import { printable } from '../printable.js';
 
 export type EntryKind = 'file' | 'exec' | 'symlink';
 
@@ -63,11 +64,7 @@ export interface Snapshot {
  * a newline could rewrite the user's terminal) are escaped, and a very long name is cut.
  */
 export function displayName(name: string, max = 200): string {
-  const escaped = name.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (ch) => {
-    const code = ch.charCodeAt(0);
-    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
-  });
-  return escaped.length > max ? `${escaped.slice(0, max)}… (${name.length} characters)` : escaped;
+  return printable(name, { max });
 }
 
 /** An UNSAFE_ENTRY refusal; `where` names what held the entry ("entry", "archive entry"). */

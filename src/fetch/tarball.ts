@@ -290,13 +290,15 @@ export async function unpackTarball(
   if (code === 'ENOSPC' || code === 'EDQUOT') throw translateSystemError(err, 'unpacking the archive');
   if (bytes === 0) throw badArchive('is empty', err);
   if (isZlibError(err)) {
-    if (/unexpected end/i.test(String((err as Error).message))) throw badArchive('ends early (the download or the file is truncated)', err);
+    // zlib's code for input that ends inside the compressed stream ("unexpected end of file").
+    if (code === 'Z_BUF_ERROR') throw badArchive('ends early (the download or the file is truncated)', err);
     throw badArchive('is not gzip-compressed, or its compressed data is corrupt', err);
   }
   if (err === tarError) {
     const tarCode = (err as { tarCode?: string }).tarCode;
     const message = String((err as Error).message).replace(/^TAR_[A-Z_]+: /, '').split('\n')[0];
-    if (/^Truncated input/i.test(message)) throw badArchive('ends early (the tar data inside is truncated)', err);
+    // tar names the entry it was reading only when the data ends inside it ("Truncated input").
+    if (tarCode === 'TAR_BAD_ARCHIVE' && (err as { entry?: unknown }).entry !== undefined) throw badArchive('ends early (the tar data inside is truncated)', err);
     if (tree.count === 0 && sawEnd) throw badArchive('contains no files');
     if (tree.count === 0) throw badArchive('is gzip-compressed but not a tar archive', err);
     throw badArchive(`has a damaged tar entry (${tarCode ?? 'tar'}: ${message})`, err);

@@ -2,6 +2,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { RevError } from '../errors.js';
+import { printable } from '../printable.js';
 
 export interface Roots {
   dataDir: string;
@@ -34,7 +35,7 @@ export function isAppName(app: string): boolean {
 
 export function checkAppName(app: string): string {
   if (!isAppName(app)) {
-    throw new RevError('USAGE', `"${app}" is not a valid app name; use letters, digits, ".", "_" and "-" only.`, { data: { app } });
+    throw new RevError('USAGE', `"${printable(app, { max: 100 })}" is not a valid app name; use letters, digits, ".", "_" and "-" only.`, { data: { app } });
   }
   return app;
 }

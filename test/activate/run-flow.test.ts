@@ -72,6 +72,6 @@ test('an error that is not a RevError is reported as INTERNAL, naming it', async
   const c: Ctx = { ran: [], skipped: [], finished: false };
   const res = await runFlow([{ name: 'probe', run: async () => void JSON.parse('{') }], c, hooks(async () => {}));
   assert.equal(res.error?.code, 'INTERNAL');
-  assert.match(res.error?.message ?? '', /^Unexpected error: .*JSON.*a bug in toes-rev/);
+  assert.match(res.error?.message ?? '', /^Unexpected error while deploying: .*JSON.*a bug in toes-rev/);
   assert.equal(c.finished, true);
 });

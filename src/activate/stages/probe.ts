@@ -8,8 +8,12 @@ import { fetchContext } from './fetch.js';
 
 export async function probe(c: DeployCtx): Promise<void> {
   ready(c, 'source', 'state');
-  // Without --ref, the branch a webhook for this app would accept: the two never differ.
-  const ref = c.req.ref ?? followedBranch({ branch: c.settings.branch, source: formatSource(c.source) }, liveBefore(c));
-  c.probe = await probeSource(c.source, ref, fetchContext(c));
+  c.probe = await probeSource(c.source, probeRef(c), fetchContext(c));
   if (c.probe.version) settle(c, decide(c.state, c.probe.version, !!c.req.force));
+}
+
+/** --ref, else the branch a webhook for this app would accept: the two never differ. */
+export function probeRef(c: DeployCtx): string | undefined {
+  ready(c, 'source');
+  return c.req.ref ?? followedBranch({ branch: c.settings.branch, source: formatSource(c.source) }, liveBefore(c));
 }

@@ -8,6 +8,7 @@ export async function verify(c: OpCtx): Promise<void> {
   ready(c, 'target', 'activation');
   const { target } = c;
   const v = await check(c, target.id, releasePath(c.layout, c.app, target));
+  c.restarted = v.supervisor !== 'none';
   if (v.warning) c.notes.push(v.warning);
   if (v.ok) return;
   const message = await revert(c, target.id, c.activation.previousLink, c.state?.liveId, v.reason ?? 'The release was not accepted.');

@@ -1,8 +1,9 @@
 import { defineCommand } from 'citty';
-import { exitCodeOf } from '../../errors.js';
+import { lostResult } from '../../activate/result.js';
 import { describe } from '../help.js';
-import { act, appFrom, commonArgs, layoutFrom, printJson, parseSecondsFlag, shortId } from '../common.js';
-import { progress } from '../progress.js';
+import { act, appFrom, commonArgs, layoutFrom, parseSecondsFlag } from '../common.js';
+import { progress, progressMode } from '../progress.js';
+import { report } from '../report.js';
 
 export default defineCommand({
   meta: {
@@ -11,7 +12,8 @@ export default defineCommand({
       '  toes deploy my-app --from https://rev.host/me/my-app.git   first deploy (the source is saved)\n' +
       '  toes deploy my-app                                         later deploys: newest commit of the branch\n' +
       '  toes deploy my-app --ref v1.2                              a tag or another branch\n' +
-      '  toes deploy my-app --from ./my-app-folder                  a directory, respecting .gitignore'),
+      '  toes deploy my-app --from ./my-app-folder                  a directory, respecting .gitignore\n' +
+      '  toes deploy my-app --progress json                         a JSON line per stage, the result last'),
   },
   args: {
     app: { type: 'positional', required: false, description: 'App name (default: name in ./package.json)' },
@@ -22,19 +24,24 @@ export default defineCommand({
     force: { type: 'boolean', description: 'Build again even if this version already has a release' },
     'dry-run': { type: 'boolean', description: 'Fetch and say what would be deployed and what the new release lacks; make no release' },
     wait: { type: 'string', description: 'Seconds to wait for a running deploy of the same app (default 600)', valueHint: 'SECONDS' },
+    progress: { type: 'string', description: 'text (stage lines on stderr; the default at a terminal), json (a JSON line per event on stdout, the result last) or none', valueHint: 'text|json|none' },
     verbose: { type: 'boolean', alias: 'v', description: 'Stream install and predeploy output' },
     ...commonArgs,
   },
   async run({ args }) {
+    let app = '';
     await act(args, async () => {
       const { deploy } = await import('../../activate/deploy.js');
+      const mode = progressMode(args.progress, !!args.json);
       const layout = layoutFrom(args);
-      const app = appFrom(args.app);
+      app = appFrom(args.app);
       const waitS = parseSecondsFlag(args.wait, 'wait');
       const notify = await import('../../hooks/notify/background.js');
-      await notify.notifyStarted(layout, app, 'cli');
+      // A dry run deploys nothing: no events, no commit status.
+      const dry = !!args['dry-run'];
+      if (!dry) await notify.notifyStarted(layout, app, 'cli');
       const res = await deploy(
-        { layout, now: () => new Date(), events: progress(!args.json && !!process.stderr.isTTY, !!args.verbose) },
+        { layout, now: () => new Date(), events: progress(mode, !!args.verbose) },
         {
           app,
           from: args.from,
@@ -42,32 +49,13 @@ export default defineCommand({
           install: args.install,
           predeploy: args.predeploy,
           force: args.force,
-          dryRun: args['dry-run'],
+          dryRun: dry,
           trigger: 'cli',
           waitMs: waitS === undefined ? undefined : waitS * 1000,
         },
       );
-      await notify.notifyAfter(layout, res, 'cli');
-      if (args.json) printJson(res);
-      else for (const n of res.notes ?? []) process.stderr.write(`toes: note: ${n}\n`);
-      if (!res.ok) {
-        process.stderr.write(`toes: ${res.error!.message}\n`);
-        if (res.error!.logTail && !args.json) process.stderr.write(`--- last lines of the deploy log (${res.log}) ---\n${res.error!.logTail}\n`);
-        process.exitCode = exitCodeOf(res.error!.code);
-        return;
-      }
-      if (args.json) return;
-      if (res.dryRun) {
-        for (const w of res.warnings ?? []) process.stderr.write(`toes: warning: ${w}\n`);
-        const what = res.unchanged ? 'is already live' : res.reused ? `would reuse release ${res.release}` : 'would be built as a new release';
-        return console.log(`${app}: version ${shortId(res.version)} ${what}; nothing was changed (--dry-run).`);
-      }
-      if (res.unchanged) console.log(`${app} is already live at ${shortId(res.version)} (release ${res.release}); nothing to do.`);
-      else
-        console.log(
-          `${app} is live: release ${res.release}, version ${shortId(res.version)}${res.reused ? ' (reused, no build)' : ''} in ${(res.durationMs / 1000).toFixed(2)}s.` +
-            (res.previous ? ` Undo with: toes rollback ${app}` : ''),
-        );
-    });
+      if (!dry) await notify.notifyAfter(layout, res, 'cli');
+      report(res, !!args.json, mode);
+    }, (error) => lostResult('deploy', app, error.code, error.message));
   },
 });

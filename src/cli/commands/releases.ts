@@ -1,5 +1,6 @@
 import { defineCommand } from 'citty';
 import { RevError } from '../../errors.js';
+import { printable } from '../../printable.js';
 import { act, appFrom, commonArgs, layoutFrom, printJson, shortId } from '../common.js';
 
 export default defineCommand({
@@ -28,7 +29,7 @@ export default defineCommand({
       const sealOf = (id: string) => seals?.find((v) => v.id === id);
       const changed = seals?.filter((v) => v.error) ?? [];
       if (changed.length) process.exitCode = 1;
-      for (const v of changed) process.stderr.write(`toes: ${v.error!.message}\n`);
+      for (const v of changed) process.stderr.write(`toes: ${printable(v.error!.message)}\n`);
       // Said on stderr with --json: stdout stays the array of releases.
       const recovery = recoveryNeeded && `recovery pending: ${recoveryNeeded.reasons.join('; ')}. The next \`${recoveryNeeded.command}\` (or \`toes rollback ${app}\`) does it first.`;
       if (args.json) {
@@ -43,8 +44,8 @@ export default defineCommand({
         r.commit ? r.commit.slice(0, 10) : '-',
         r.status + (r.pruned ? ' (pruned)' : '') + (r.kept ? `, ${r.kept}, kept` : ''),
         r.createdAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
-        r.trigger,
-        (seals && sealOf(r.id) ? `seal ${sealOf(r.id)!.seal}` + (r.error ? '; ' : '') : '') + (r.error ? r.error.message : ''),
+        printable(r.trigger),
+        (seals && sealOf(r.id) ? `seal ${sealOf(r.id)!.seal}` + (r.error ? '; ' : '') : '') + (r.error ? printable(r.error.message) : ''),
       ]);
       const head = [' ', 'RELEASE', 'VERSION', 'COMMIT', 'STATUS', 'CREATED', 'BY', 'NOTE'];
       const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));

@@ -1,7 +1,9 @@
 import { defineCommand } from 'citty';
-import { exitCodeOf } from '../../errors.js';
+import { lostResult } from '../../activate/result.js';
 import { describe } from '../help.js';
-import { act, appFrom, commonArgs, layoutFrom, printJson, parseSecondsFlag, shortId } from '../common.js';
+import { act, appFrom, commonArgs, layoutFrom, parseSecondsFlag } from '../common.js';
+import { progress, progressMode } from '../progress.js';
+import { report } from '../report.js';
 
 export default defineCommand({
   meta: {
@@ -14,26 +16,21 @@ export default defineCommand({
     app: { type: 'positional', required: false, description: 'App name (default: name in ./package.json)' },
     version: { type: 'positional', required: false, description: 'Release id, version or commit (or a prefix of one)' },
     wait: { type: 'string', description: 'Seconds to wait for a running deploy of the same app (default 600)', valueHint: 'SECONDS' },
+    progress: { type: 'string', description: 'text (stage lines on stderr), json (a JSON line per event on stdout, the result last) or none (the default)', valueHint: 'text|json|none' },
     ...commonArgs,
   },
   async run({ args }) {
+    let app = '';
     await act(args, async () => {
       const { rollback } = await import('../../activate/rollback.js');
+      // A rollback takes milliseconds: stage lines only when asked for.
+      const mode = args.progress === undefined ? 'none' : progressMode(args.progress, !!args.json);
       const layout = layoutFrom(args);
-      const app = appFrom(args.app);
+      app = appFrom(args.app);
       const waitS = parseSecondsFlag(args.wait, 'wait');
-      const res = await rollback({ layout, now: () => new Date() }, { app, to: args.version, trigger: 'cli', waitMs: waitS === undefined ? undefined : waitS * 1000 });
+      const res = await rollback({ layout, now: () => new Date(), events: progress(mode, false) }, { app, to: args.version, trigger: 'cli', waitMs: waitS === undefined ? undefined : waitS * 1000 });
       await (await import('../../hooks/notify/background.js')).notifyAfter(layout, res, 'cli');
-      if (args.json) printJson(res);
-      else for (const n of res.notes ?? []) process.stderr.write(`toes: note: ${n}\n`);
-      if (!res.ok) {
-        process.stderr.write(`toes: ${res.error!.message}\n`);
-        process.exitCode = exitCodeOf(res.error!.code);
-        return;
-      }
-      if (args.json) return;
-      if (res.unchanged) console.log(`${app} is already on release ${res.release}; nothing to do.`);
-      else console.log(`${app} is live on release ${res.release} (${shortId(res.version)}), was ${res.previous ?? 'nothing'}.`);
-    });
+      report(res, !!args.json, mode);
+    }, (error) => lostResult('rollback', app, error.code, error.message));
   },
 });

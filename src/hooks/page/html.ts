@@ -1,6 +1,8 @@
 // Server-rendered HTML without a framework: tagged templates that escape every value
 // unless it is already markup. All the page needs is here and in client.ts; nothing is
 // loaded from elsewhere, so it works inside the Toes dashboard with no outside network.
+import { printable } from '../../printable.js';
+
 export class Html {
   constructor(readonly text: string) {}
   toString(): string {
@@ -8,8 +10,9 @@ export class Html {
   }
 }
 
+/** A value as HTML text; controls from outside (bidi overrides reorder what a page shows) escaped too. */
 export function escape(v: unknown): string {
-  return String(v ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+  return printable(v, { lines: true }).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
 type Part = Html | string | number | boolean | null | undefined | Part[];

@@ -2,8 +2,8 @@
 // or the environment (never from argv or a URL, where `ps` and logs would show them), and
 // the stream and buckets it needs, created by whichever node starts first.
 import fs from 'node:fs';
-import { connect, credsAuthenticator, type NatsConnection, type ConnectionOptions } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, JetStreamApiError, RetentionPolicy, StorageType, DiscardPolicy, type JetStreamClient, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import { AuthorizationError, connect, credsAuthenticator, UserAuthenticationExpiredError, type NatsConnection, type ConnectionOptions } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError, RetentionPolicy, StorageType, DiscardPolicy, type JetStreamClient, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { RevError } from '../../errors.js';
 import type { EventLog } from '../common/event-log.js';
@@ -82,7 +82,7 @@ export async function connectNats(o: NatsOptions, node: string, log: EventLog, m
     timeout: 10_000,
   }).catch((err: Error) => {
     // The client's messages name servers and reasons, never credentials.
-    if (/authori[sz]ation/i.test(err.message)) throw new RevError('AUTH', `NATS at ${o.servers.join(',')} refused the credentials (${err.message}); check TOES_RELAY_NATS_* or the creds file.`);
+    if (err instanceof AuthorizationError || err instanceof UserAuthenticationExpiredError) throw new RevError('AUTH', `NATS at ${o.servers.join(',')} refused the credentials (${err.message}); check TOES_RELAY_NATS_* or the creds file.`);
     throw new RevError('UNREACHABLE', `Cannot connect to NATS at ${o.servers.join(',')} (${err.message}); check that nats-server runs there and this host may reach it.`);
   });
   try {
@@ -124,7 +124,8 @@ export async function persist<T>(fn: () => Promise<T>, budgetMs: number): Promis
   }
 }
 
-export const isNotFound = (err: unknown) => err instanceof JetStreamApiError && /not found/i.test(err.message);
+const NOT_FOUND = new Set<number>([JetStreamApiCodes.StreamNotFound, JetStreamApiCodes.ConsumerNotFound, JetStreamApiCodes.NoMessageFound]);
+export const isNotFound = (err: unknown) => err instanceof JetStreamApiError && NOT_FOUND.has(err.code);
 
 /** Every node must spread instances the same way: the first one to start writes the count, the others read it. */
 async function agreedShards(links: KV, wanted: number, log: EventLog): Promise<number> {

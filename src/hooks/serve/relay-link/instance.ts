@@ -49,7 +49,9 @@ export async function register(relay: string, id: string, secret: string, timeou
       redirect: 'error',
     });
   } catch (err) {
-    const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
+    // The system's reason (ECONNREFUSED, ENOTFOUND), never the runtime's class name (TypeError).
+    const code = (err as { cause?: { code?: string } }).cause?.code ?? (err as { code?: string }).code;
+    const cause = code ?? ((err as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000} s` : 'no connection');
     throw new RevError('UNREACHABLE', `Could not reach the relay at ${relay} (${cause}); check the address (\`toes config get -g relay\`) and the network.`);
   }
   await res.arrayBuffer().catch(() => {});
