@@ -81,6 +81,7 @@ export default defineCommand({
       }
       const d = st.lastDeploy;
       console.log(`deploy:   ${d ? `${d.status} ${d.release} (${shortId(d.version)}) at ${d.at} by ${d.trigger}${d.error ? `: ${d.error}` : ''}` : 'none yet'}`);
+      if (st.refused) console.log(`refused:  ${st.refused.count} deliver${st.refused.count === 1 ? 'y' : 'ies'} in the last hour, the newest at ${st.refused.at}: ${st.refused.reason}`);
       if (!st.deliveries.length) return console.log('deliveries: none yet');
       console.log('deliveries (newest first):');
       for (const x of st.deliveries) {

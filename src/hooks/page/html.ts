@@ -1,6 +1,8 @@
 // Server-rendered HTML without a framework: tagged templates that escape every value
-// unless it is already markup. All the page needs is here and in client.ts; nothing is
-// loaded from elsewhere, so it works inside the Toes dashboard with no outside network.
+// unless it is already markup. All the page needs is here and in browser/ (served by the
+// daemon, see assets.ts); nothing is loaded from elsewhere, so it works inside the Toes
+// dashboard with no outside network.
+import { assetUrl, type AssetName } from './assets.js';
 export class Html {
   constructor(readonly text: string) {}
   toString(): string {
@@ -27,15 +29,15 @@ export function html(strings: TemplateStringsArray, ...values: Part[]): Html {
   return new Html(out);
 }
 
-export function page(title: string, body: Html, script = '/assets/page.js'): string {
+export function page(title: string, body: Html, script: AssetName = 'page.js'): string {
   return html`<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title}</title>
-<link rel="stylesheet" href="/assets/page.css">
-<script src="${script}" defer></script>
+<link rel="stylesheet" href="${assetUrl('page.css')}">
+<script src="${assetUrl(script)}" defer></script>
 </head>
 <body>
 ${body}

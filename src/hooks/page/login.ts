@@ -5,6 +5,7 @@
 // with the login page and the rest with 401 JSON, saying nothing about the apps.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readBody } from '../common/http-io.js';
+import { RateLimiter } from '../relay/limits.js';
 import { cookie, probeCookie, sessionCookie } from './cookies.js';
 import type { PageDeps } from './deps.js';
 import { fromThePage } from './guard.js';
@@ -20,8 +21,17 @@ function showLogin(req: IncomingMessage, res: ServerResponse, status: number): v
   send(res, status, HTML, loginPage(), { 'set-cookie': probeCookie(req) });
 }
 
+/**
+ * Login attempts per address: ten at once, then one every 6 s. A person pasting a link
+ * never meets it; a guesser gets 10 a minute (the 256-bit token makes guessing hopeless
+ * anyway, but every other endpoint sheds floods too). 1,000 addresses tracked at most.
+ */
+export function loginBudget(): RateLimiter {
+  return new RateLimiter(1 / 6, 10, 1_000);
+}
+
 /** Handles /login and /login/session; false for any other path. */
-export async function loginRoute(deps: PageDeps, req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
+export async function loginRoute(deps: PageDeps, req: IncomingMessage, res: ServerResponse, path: string, budget: RateLimiter): Promise<boolean> {
   if (path === '/login/session') {
     const id = cookie(req, 'session');
     const { ok, renewed } = await checkSession(deps.layout, id);
@@ -35,6 +45,14 @@ export async function loginRoute(deps: PageDeps, req: IncomingMessage, res: Serv
   if (!fromThePage(req)) {
     deps.log('refused', { status: 403, reason: 'a login without the page\'s headers or from another origin' });
     json(res, 403, { ok: false, message: 'Logins are accepted only from the login page.' });
+    return true;
+  }
+  const from = req.socket.remoteAddress ?? '';
+  if (!budget.take(from)) {
+    const wait = budget.retryAfter();
+    deps.log('refused', { status: 429, reason: 'too many logins from one address', from });
+    req.resume();
+    send(res, 429, 'application/json', JSON.stringify({ ok: false, message: `Too many login attempts from this address; wait ${wait} seconds, then open a new link from \`toes page\`.` }), { 'retry-after': String(wait) });
     return true;
   }
   const read = await readBody(req, 4096, 10_000);

@@ -10,7 +10,7 @@ export function allowFraming(toesUrl?: string): void {
   } catch {}
 }
 
-export function send(res: ServerResponse, status: number, type: string, body: string, extra: Record<string, string> = {}): void {
+export function send(res: ServerResponse, status: number, type: string, body: string | Buffer, extra: Record<string, string> = {}): void {
   res.writeHead(status, {
     'content-type': type,
     'content-length': Buffer.byteLength(body),

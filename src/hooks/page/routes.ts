@@ -9,13 +9,12 @@ import { RevError } from '../../errors.js';
 import { checkAppName } from '../../releases/paths.js';
 import { globalSettings } from '../../releases/settings.js';
 import { pageAction } from './actions.js';
-import { PAGE_CSS, PAGE_JS } from './client.js';
+import { assetAt } from './assets.js';
 import type { PageDeps } from './deps.js';
 import { fromThePage, hostAllowed, localPeer } from './guard.js';
-import { LOGIN_JS } from './login-client.js';
-import { admit, loginRoute } from './login.js';
+import { admit, loginBudget, loginRoute } from './login.js';
 import { json, send } from './respond.js';
-import { appExists, appPageState, listApps, type AppPageState } from './state.js';
+import { appExists, appPageState, deployLog, listApps, type AppPageState } from './state.js';
 import { LiveStreams } from './stream.js';
 import { appPage, errorPage, indexPage } from './views.js';
 
@@ -52,6 +51,7 @@ export function pageRouter(deps: PageDeps) {
   }
 
   const streams = new LiveStreams(layout, state);
+  const logins = loginBudget();
 
   /** Ends the live streams (at shutdown: the pages reconnect to the next daemon). */
   const closeStreams = () => streams.closeAll();
@@ -60,9 +60,9 @@ export function pageRouter(deps: PageDeps) {
   const handle = async function handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     const u = new URL(req.url ?? '/', 'http://x');
     const p = u.pathname;
-    if (p === '/assets/page.js') return send(res, 200, 'text/javascript; charset=utf-8', PAGE_JS), true;
-    if (p === '/assets/page.css') return send(res, 200, 'text/css; charset=utf-8', PAGE_CSS), true;
-    if (p === '/assets/login.js') return send(res, 200, 'text/javascript; charset=utf-8', LOGIN_JS), true;
+    const asset = p.startsWith('/assets/') ? assetAt(p) : undefined;
+    // Its name changes with its content: a browser may keep it for good.
+    if (asset) return send(res, 200, asset.type, asset.body, { 'cache-control': 'public, max-age=31536000, immutable' }), true;
     const login = p === '/login' || p === '/login/session';
     if (p !== '/' && !p.startsWith('/apps/') && !login) return false;
     if (!localPeer(req.socket.remoteAddress)) {
@@ -76,7 +76,7 @@ export function pageRouter(deps: PageDeps) {
       send(res, 403, 'text/plain', 'This page answers only to the names of this machine.');
       return true;
     }
-    if (login) return loginRoute(deps, req, res, p);
+    if (login) return loginRoute(deps, req, res, p, logins);
     const parts = p.split('/').filter(Boolean); // ['apps', app, action?]
     const forPeople = (req.method === 'GET' || req.method === 'HEAD') && parts.length <= 2;
     if (!(await admit(deps, req, res, forPeople))) return true;
@@ -100,6 +100,11 @@ export function pageRouter(deps: PageDeps) {
     if (req.method === 'GET' && !sub) return send(res, 200, 'text/html; charset=utf-8', appPage(await state(app))), true;
     if (req.method === 'GET' && sub === 'events' && parts.length === 3) return streams.open(req, res, app), true;
     if (req.method === 'GET' && sub === 'state' && parts.length === 3) return json(res, 200, await state(app)), true;
+    if (req.method === 'GET' && sub === 'logs' && parts.length === 4) {
+      const text = /^[\w.-]{1,100}$/.test(parts[3]) ? await deployLog(layout, app, parts[3]) : undefined;
+      if (text === undefined) return send(res, 404, 'text/plain; charset=utf-8', `There is no deploy log for ${parts[3]}; it may have been pruned with its release.`), true;
+      return send(res, 200, 'text/plain; charset=utf-8', text), true;
+    }
     if (req.method === 'POST' && sub && parts.length === 3) {
       if (!fromThePage(req)) {
         deps.log('refused', { app, status: 403, reason: 'a page action without the page\'s headers or from another origin' });
