@@ -7,7 +7,10 @@ import type { DeployQueue } from './queue.js';
 import { rollbackInWorker } from './runner.js';
 import type { Scheduler } from './scheduler.js';
 
-type PageRouter = ReturnType<typeof import('../page/routes.js').pageRouter>;
+type PageRouter = import('../page/routes.js').PageRouter;
+
+/** The paths the page answers (everything under them is its to answer, 404s included). */
+export const PAGE_PATHS = ['/', '/login', '/login/session', '/apps/*', '/assets/*'];
 
 export interface PageLoader {
   load(): Promise<PageRouter>;
