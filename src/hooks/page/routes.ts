@@ -5,6 +5,8 @@
 // as same-origin JSON with `x-toes-page` (no cross-site forms; Hono's csrf refuses form
 // posts from elsewhere too). Nothing secret is ever rendered: the signing secret never,
 // the token only as a masked tail.
+import type http from 'node:http';
+import { getRequestListener } from '@hono/node-server';
 import { Hono, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { csrf } from 'hono/csrf';
@@ -24,9 +26,10 @@ import { appPage, errorPage, indexPage } from './views.js';
 
 export { allowFraming } from './respond.js';
 
-/** The page's app, and what the daemon does with it at shutdown. */
+/** The page's app, its node:http listener, and what the daemon does with it at shutdown. */
 export interface PageRouter {
   app: Hono<PageEnv>;
+  listener: http.RequestListener;
   closeStreams(): void;
 }
 
@@ -141,6 +144,7 @@ export function pageRouter(deps: PageDeps): PageRouter {
     },
   );
   app.all('/apps/*', (c) => c.json({ ok: false, message: 'not found' }, 404));
+  app.notFound((c) => c.json({ ok: false, message: 'not found; the settings page is at /' }, 404));
   app.onError((err, c) => {
     if (err instanceof HTTPException) {
       deps.log('refused', { status: err.status, reason: 'a form posted from another origin', path: c.req.path.slice(0, 80) });
@@ -151,5 +155,5 @@ export function pageRouter(deps: PageDeps): PageRouter {
     return c.json({ ok: false, message: e?.message ?? 'Something went wrong; see the daemon log.' }, 500);
   });
 
-  return { app, closeStreams: () => streams.closeAll() };
+  return { app, listener: getRequestListener(app.fetch), closeStreams: () => streams.closeAll() };
 }

@@ -1,27 +1,26 @@
-// The daemon's HTTP servers, one Hono app each: webhooks at POST /hooks/<app>, GET /health,
-// and the settings page (loaded on its first visit); or, with --page-host / --page-port, one
-// server for webhooks (and /health) and one for the page (and /health), so the page can
-// stay on loopback or the LAN while webhooks listen publicly. Stopping closes them while
-// the running deploys stop: requests already inside get their answers, a client that
-// stalls is cut off.
+// The daemon's HTTP servers: webhooks at POST /hooks/<app>, GET /health, and the settings
+// page for every other path; or, with --page-host / --page-port, one server for webhooks
+// (and /health) and one for the page (and /health), so the page can stay on loopback or
+// the LAN while webhooks listen publicly. Stopping closes them while the running deploys
+// stop: requests already inside get their answers, a client that stalls is cut off.
 //
-// Both runtimes serve through node:http with @hono/node-server's request listener:
-// hardenServer (connection-limits.ts) counts and times out sockets, which Bun.serve does
-// not expose, and the receiver keeps its own body reading (common/http-io.ts) on the raw
-// request: it answers a refused body's sender and then reads and drops the rest for a few
-// seconds, so the sender sees the status rather than a reset (Hono's bodyLimit answers
-// and leaves the unread body, which resets the connection).
+// The page is a Hono app (page/routes.ts), loaded with the page on its first visit. The
+// webhook side stays this small router on node:http, for measured reasons: as a Hono app
+// behind @hono/node-server it cost 4.8 MB more idle RSS on Node (53.2 -> 58.0 MB; the
+// adapter's Request subclass loads Node's fetch at start) and 1.8 MB on Bun, against the
+// 5% allowed, with start-up 80 ms slower on Bun (`node dist/bench/serve-ab.js`, see
+// docs/pending/web.md). hardenServer (connection-limits.ts) needs the node:http server
+// either way, and the receiver reads its own bodies (common/http-io.ts) so that a refused
+// sender reads its answer rather than a reset, which Hono's bodyLimit does not do.
 import http from 'node:http';
-import { getRequestListener, type HttpBindings } from '@hono/node-server';
-import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
-import { Hono, type Context } from 'hono';
 import { RevError } from '../../errors.js';
 import { checkAppName } from '../../releases/paths.js';
 import type { Started } from '../common/assembly.js';
 import type { EventLog } from '../common/event-log.js';
+import { reply } from '../common/http-io.js';
 import { hardenServer, type ConnectionLimits } from '../common/connection-limits.js';
 import { closeServer, listen } from '../common/listen.js';
-import { PAGE_PATHS, type PageLoader } from './page-loader.js';
+import { isPagePath, type PageLoader } from './page-loader.js';
 import type { DeployQueue } from './queue.js';
 import { receive, type ReceiverDeps } from './receiver.js';
 import type { Scheduler } from './scheduler.js';
@@ -42,64 +41,44 @@ export interface HttpParts {
   page: PageLoader;
 }
 
-type Env = { Bindings: HttpBindings };
-
-/** The path as sent (no decoding, no `..` folding), cut for the log. */
-const rawPath = (c: Context<Env>) => (c.env.incoming.url ?? '/').split('?')[0].slice(0, 120);
-
-const BAD_NAME = 'the path must be /hooks/<app>, with letters, digits, ".", "_" and "-" in the app name';
-
-export function daemonApp(p: HttpParts): Hono<Env> {
+function routes(p: HttpParts): http.RequestListener {
   const { log } = p;
-  const app = new Hono<Env>();
-  if (p.serves !== 'page') {
-    const refuseName = (c: Context<Env>) => {
-      log('refused', { status: 400, reason: 'not a valid app name in the path', path: rawPath(c) });
-      return c.json({ ok: false, outcome: 'refused', message: BAD_NAME }, 400);
-    };
-    // The URL Hono routes on has its `..` segments folded: `/hooks/../sample` must not reach another route.
-    app.use('*', async (c, next) => {
-      const raw = (c.env.incoming.url ?? '/').split('?')[0];
-      if (raw.startsWith('/hooks/') && raw !== c.req.path) return refuseName(c);
-      await next();
-    });
-    app.post('/hooks/*', async (c) => {
-      const name = c.req.path.slice('/hooks/'.length);
-      try {
-        checkAppName(name);
-      } catch {
-        return refuseName(c);
+  const failed = (req: http.IncomingMessage, res: http.ServerResponse, fields: Record<string, string>) => (err: unknown) => {
+    log('error', { ...fields, reason: (err as Error).message });
+    if (!res.headersSent) reply(req, res, { status: 500 }, { ok: false, message: 'internal error; see the daemon log' });
+  };
+  const notFound = (req: http.IncomingMessage, res: http.ServerResponse, url: string, where: string) => {
+    log('refused', { status: 404, reason: 'no such path', path: url.slice(0, 120) });
+    reply(req, res, { status: 404 }, { ok: false, message: `not found; ${where}` });
+  };
+  return (req, res) => {
+    const url = (req.url ?? '/').split('?')[0];
+    if (url.startsWith('/hooks/') && p.serves !== 'page') {
+      if (req.method !== 'POST') {
+        log('refused', { status: 405, reason: `${req.method} is not a delivery`, path: url.slice(0, 120) });
+        return reply(req, res, { status: 405, headers: { allow: 'POST' } }, { ok: false, message: 'webhooks are delivered with POST' });
       }
-      await receive(c.env.incoming, c.env.outgoing, name, p.receiver);
-      return RESPONSE_ALREADY_SENT;
-    });
-    app.all('/hooks/*', (c) => {
-      log('refused', { status: 405, reason: `${c.req.method} is not a delivery`, path: rawPath(c) });
-      c.header('allow', 'POST');
-      return c.json({ ok: false, message: 'webhooks are delivered with POST' }, 405);
-    });
-  }
-  app.get('/health', (c) => c.json({ ok: true, deploying: p.scheduler.active(), queued: p.queue.apps() }));
-  if (p.serves !== 'hooks') {
-    const toPage = async (c: Context<Env>) => (await p.page.load()).app.fetch(c.req.raw, c.env);
-    for (const path of PAGE_PATHS) app.all(path, toPage);
-  }
-  const where =
-    p.serves === 'hooks'
-      ? 'this address takes webhooks at POST /hooks/<app>; the settings page listens on another (--page-host)'
-      : p.serves === 'page'
-        ? 'the settings page is at /; webhooks go to the other address'
-        : 'webhooks go to POST /hooks/<app>, the settings page is at /';
-  app.notFound((c) => {
-    log('refused', { status: 404, reason: 'no such path', path: rawPath(c) });
-    return c.json({ ok: false, message: `not found; ${where}` }, 404);
-  });
-  app.onError((err, c) => {
-    log('error', { reason: err.message, path: rawPath(c) });
-    if (c.env.outgoing.headersSent) return RESPONSE_ALREADY_SENT;
-    return c.json({ ok: false, message: 'internal error; see the daemon log' }, 500);
-  });
-  return app;
+      const app = url.slice('/hooks/'.length);
+      try {
+        checkAppName(app);
+      } catch {
+        log('refused', { status: 400, reason: 'not a valid app name in the path', path: url.slice(0, 120) });
+        return reply(req, res, { status: 400 }, { ok: false, outcome: 'refused', message: 'the path must be /hooks/<app>, with letters, digits, ".", "_" and "-" in the app name' });
+      }
+      return void receive(req, res, app, p.receiver).catch(failed(req, res, { app }));
+    }
+    if (url === '/health' && (req.method === 'GET' || req.method === 'HEAD')) return reply(req, res, { status: 200 }, { ok: true, deploying: p.scheduler.active(), queued: p.queue.apps() });
+    if (p.serves === 'hooks' || !isPagePath(url)) return notFound(req, res, url, notHere(p.serves));
+    void p.page
+      .load()
+      .then((page) => page.listener(req, res))
+      .catch(failed(req, res, {}));
+  };
+}
+
+function notHere(serves: Serves): string {
+  if (serves === 'hooks') return 'this address takes webhooks at POST /hooks/<app>; the settings page listens on another (--page-host)';
+  return serves === 'page' ? 'the settings page is at /; webhooks go to the other address' : 'webhooks go to POST /hooks/<app>, the settings page is at /';
 }
 
 /**
@@ -107,9 +86,7 @@ export function daemonApp(p: HttpParts): Hono<Env> {
  * streams, and (on the server taking webhooks) the scheduler's deploys.
  */
 export async function serveHttp(p: HttpParts): Promise<Started<{ port: number; url: string }>> {
-  // The receiver reads (or drops) its own bodies; nothing is left for the adapter to drain.
-  const listener = getRequestListener(daemonApp(p).fetch, { autoCleanupIncoming: false });
-  const server = http.createServer({ connectionsCheckingInterval: 1_000, headersTimeout: p.readTimeoutMs, requestTimeout: p.readTimeoutMs * 2 }, listener);
+  const server = http.createServer({ connectionsCheckingInterval: 1_000, headersTimeout: p.readTimeoutMs, requestTimeout: p.readTimeoutMs * 2 }, routes(p));
   hardenServer(server, p.connections, p.log);
   const bound = await listen(server, p.host, p.port).catch((err) => {
     // listen() names --port; the page's own server has its own flag.

@@ -9,8 +9,10 @@ import type { Scheduler } from './scheduler.js';
 
 type PageRouter = import('../page/routes.js').PageRouter;
 
-/** The paths the page answers (everything under them is its to answer, 404s included). */
-export const PAGE_PATHS = ['/', '/login', '/login/session', '/apps/*', '/assets/*'];
+/** Whether the page answers this path (everything under /apps/ and /assets/ is its own to answer, 404s included). */
+export function isPagePath(url: string): boolean {
+  return url === '/' || url === '/login' || url === '/login/session' || url.startsWith('/apps/') || url.startsWith('/assets/');
+}
 
 export interface PageLoader {
   load(): Promise<PageRouter>;
