@@ -82,13 +82,13 @@ export class LiveStreams {
           try {
             const s = await this.state(app);
             const sections: Record<string, string> = {};
-            const w = webhookSection(s).text;
-            const r = releasesSection(s).text;
+            const w = webhookSection(s).toString();
+            const r = releasesSection(s).toString();
             if (w !== last.webhooks) sections.webhooks = w;
             if (r !== last.releases) sections.releases = r;
             const logHead = `${s.log?.release}:${s.log?.running}`;
             if (logHead !== last.logHead) {
-              sections.log = logSection(s).text;
+              sections.log = logSection(s).toString();
               logSent = s.log?.size ?? 0;
             } else if (s.log && s.log.size > logSent) {
               // Read on from where the page is, however long the log has grown.

@@ -33,16 +33,16 @@ function state(over: Partial<AppPageState> = {}): AppPageState {
 }
 
 test('versions are whole (a commit as 10 hex digits, the whole in its title); the token tail once; refusals and a failure\'s reason with its log', () => {
-  const releases = releasesSection(state()).text;
+  const releases = releasesSection(state()).toString();
   assert.match(releases, /<code>adopted-20261206-033507<\/code>/);
   assert.match(releases, new RegExp(`<code title="${'b'.repeat(40)}">${'b'.repeat(10)}</code>`));
-  const hooks = webhookSection(state()).text;
+  const hooks = webhookSection(state()).toString();
   assert.equal(hooks.split('c123').length - 1, 1, 'the token tail shows once');
   assert.match(hooks, /2 deliveries refused in the last hour: X-Hub-Signature-256 does not match this app&#39;s secret; check that .*`toes webhook enable sample` printed\./);
   assert.match(hooks, /<span class="reason">predeploy failed with exit code 3 \(the output is in the deploy log\)\.<\/span> \(<a href="\/apps\/sample\/logs\/20261206-050000"/);
   assert.doesNotMatch(hooks, /last lines of output/);
   assert.match(hooks, /data-deploying="0"/);
-  assert.match(webhookSection(state({ deploying: true })).text, /data-deploying="1"/);
-  const quiet = webhookSection(state({ hook: { ...state().hook, refused: null, lastDeploy: { ...state().hook.lastDeploy!, status: 'live', error: undefined } } })).text;
+  assert.match(webhookSection(state({ deploying: true })).toString(), /data-deploying="1"/);
+  const quiet = webhookSection(state({ hook: { ...state().hook, refused: null, lastDeploy: { ...state().hook.lastDeploy!, status: 'live', error: undefined } } })).toString();
   assert.doesNotMatch(quiet, /refused|class="reason"/);
 });
