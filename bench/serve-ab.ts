@@ -6,7 +6,8 @@
 // - signed webhooks acknowledged per second (each durably queued before its 202), a burst
 //   over 32 keep-alive connections.
 // Usage: npm run build && BENCH_BASELINE=/path/to/other/checkout node dist/bench/serve-ab.js
-// (BENCH_RUNS rounds, default 5; BENCH_BURST webhooks per burst, default 3000).
+// (BENCH_RUNS rounds, default 5; BENCH_BURST webhooks per burst, default 3000;
+// BENCH_RUNTIMES=node or bun for one of them).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -24,6 +25,7 @@ interface Figures {
 const runs = Number(process.env.BENCH_RUNS ?? 5);
 const burstSize = Number(process.env.BENCH_BURST ?? 3000);
 const baseline = process.env.BENCH_BASELINE;
+const runtimes = (process.env.BENCH_RUNTIMES?.split(',') ?? RUNTIMES) as Runtime[];
 if (!baseline || !fs.existsSync(path.join(baseline, 'bin/toes'))) {
   console.error('BENCH_BASELINE must name another built toes-rev checkout (one with bin/toes and dist/).');
   process.exit(2);
@@ -76,7 +78,7 @@ const results: Record<string, Figures> = {};
 try {
   const secrets: Record<string, { data: string; secret: string }> = {};
   for (const side of ['before', 'after'] as Side[]) {
-    for (const rt of RUNTIMES) {
+    for (const rt of runtimes) {
       const data = path.join(tmp, `${side}-${rt}`);
       fs.mkdirSync(data, { recursive: true });
       const secret = (JSON.parse(await cli(side, data, rt, ['webhook', 'enable', 'acks'])) as { secret: string }).secret;
@@ -86,7 +88,7 @@ try {
   }
   for (let i = 0; i < runs; i++) {
     const order: Side[] = i % 2 === 0 ? ['before', 'after'] : ['after', 'before'];
-    for (const rt of RUNTIMES) {
+    for (const rt of runtimes) {
       for (const side of order) {
         const k = `${side}/${rt}`;
         await round(side, rt, secrets[k].data, secrets[k].secret, results[k]);
@@ -100,7 +102,7 @@ try {
 
 const pct = (a: number, b: number) => `${b >= a ? '+' : ''}${(((b - a) / a) * 100).toFixed(1)}%`;
 console.log(`toes serve, before (${checkouts.before}) and after (this checkout), medians of ${runs} interleaved rounds, ${burstSize} webhooks a burst:`);
-for (const rt of RUNTIMES) {
+for (const rt of runtimes) {
   const b = results[`before/${rt}`];
   const a = results[`after/${rt}`];
   const row = (name: string, f: (x: Figures) => number[], fmt: (n: number) => string) =>
