@@ -22,7 +22,13 @@
 //   the file and lets deploy have one.
 // The Bun build starts with `// @bun`, so Bun skips transpiling it at every start.
 // dist/src (tsc) stays as it was: `node dist/src/cli/main.js` and the tests' imports use it.
+//
+// The settings page's browser code (src/hooks/page/browser/) is type-checked against the
+// DOM with its own tsconfig, bundled for browsers into dist/bundle/page/, and each file
+// named by a hash of its content (listed in manifest.json), so the daemon can let browsers
+// cache it for good: a new build is a new name.
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -60,21 +66,47 @@ for (const name of commands) {
   );
 }
 
+/** Runs a program of the build; exits the script when it fails. */
+async function step(program, args, what) {
+  const failed = await new Promise((resolve) => {
+    const child = spawn(program, args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+    child.on('error', (err) => resolve(err.message));
+    child.on('close', (code) => resolve(code === 0 ? undefined : `exit ${code}`));
+  });
+  if (failed) {
+    process.stderr.write(`bundle: ${what} failed (${failed})\n`);
+    process.exit(1);
+  }
+}
+
 /** Runs `bun build`; exits the script when it fails. */
 async function build(files, outdir, target, { split = false, cjs = false, bytecode = false } = {}) {
   const ext = cjs && target === 'node' ? 'cjs' : 'js';
   const args = ['build', ...files, `--target=${target}`, `--entry-naming=[name].${ext}`, `--outdir=${outdir}`];
   args.push(...(cjs ? ['--format=cjs', ...CJS_IMPORT_META[target]] : ['--format=esm']), ...(split ? ['--splitting'] : []), ...(bytecode ? ['--bytecode'] : []));
   for (const e of external) args.push('--external', e);
-  const failed = await new Promise((resolve) => {
-    const child = spawn(bun, args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
-    child.on('error', (err) => resolve(err.message));
-    child.on('close', (code) => resolve(code === 0 ? undefined : `exit ${code}`));
-  });
-  if (failed) {
-    process.stderr.write(`bundle: bun build for ${target} failed (${failed})\n`);
-    process.exit(1);
+  await step(bun, args, `bun build for ${target}`);
+}
+
+/** The page's scripts and stylesheet in dist/bundle/page/, named by content, and their manifest.json. */
+async function bundlePage() {
+  const src = path.join(root, 'src/hooks/page/browser');
+  const out = path.join(root, 'dist/bundle/page');
+  const tmp = path.join(out, '.build');
+  fs.rmSync(out, { recursive: true, force: true });
+  await step(path.join(root, 'node_modules/.bin/tsc'), ['-p', path.join(src, 'tsconfig.json')], 'type-checking the page\'s browser code');
+  // An IIFE each, no shared chunk: a page loads one script.
+  await step(bun, ['build', path.join(src, 'page.ts'), path.join(src, 'login.ts'), '--target=browser', '--format=iife', '--minify', `--outdir=${tmp}`, '--entry-naming=[name].js'], 'bun build for the page');
+  const manifest = {};
+  for (const [name, file] of [['page.js', path.join(tmp, 'page.js')], ['login.js', path.join(tmp, 'login.js')], ['page.css', path.join(src, 'page.css')]]) {
+    const body = fs.readFileSync(file);
+    const dot = name.lastIndexOf('.');
+    const hashed = `${name.slice(0, dot)}.${createHash('sha256').update(body).digest('hex').slice(0, 12)}${name.slice(dot)}`;
+    fs.writeFileSync(path.join(out, hashed), body);
+    manifest[name] = hashed;
   }
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.writeFileSync(path.join(out, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
 }
 
 /** A `require("pkg")` of one of the external packages: in a CommonJS build, a static import. */
@@ -83,6 +115,7 @@ function requiresExternal(file) {
   return external.some((e) => text.includes(`require("${e}")`) || text.includes(`require("${e}/`));
 }
 
+await bundlePage();
 const outdir = (target) => path.join(root, 'dist/bundle', target);
 for (const target of ['node', 'bun']) {
   fs.rmSync(outdir(target), { recursive: true, force: true });

@@ -49,7 +49,7 @@ test("the daemon's log escapes them, as text and as JSON lines", async () => {
 });
 
 test("the page's HTML escapes them in every value it shows", () => {
-  const out = html`<td>${HOSTILE}</td><input value="${`main${HOSTILE}`}">`.text;
+  const out = html`<td>${HOSTILE}</td><input value="${`main${HOSTILE}`}">`.toString();
   clean(out, 'the page');
   assert.match(out, /<td>a\\x1b\[31mred/);
 });

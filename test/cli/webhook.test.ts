@@ -41,7 +41,7 @@ test('enable makes a Standard Webhooks secret, stored 0600, kept across enable/d
   assert.match(st.stdout, /daemon: +not running/);
   assert.match(st.stdout, /deliveries: none yet/);
   const sj = (await run(data, ['webhook', 'status', 'blog', '--json'])).json();
-  assert.deepEqual(Object.keys(sj).sort(), ['app', 'daemon', 'deliveries', 'enabled', 'lastDeploy', 'local', 'notify', 'relay', 'url']);
+  assert.deepEqual(Object.keys(sj).sort(), ['app', 'daemon', 'deliveries', 'enabled', 'lastDeploy', 'local', 'notify', 'refused', 'relay', 'url']);
   for (const out of [st.stdout, st.stderr, JSON.stringify(sj)]) assert.ok(!out.includes(rotated.slice(6, 26)));
 });
 

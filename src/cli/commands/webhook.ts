@@ -84,6 +84,7 @@ const status = defineCommand({
       console.log(`statuses: ${notify.statuses.target ? `to ${printable(notify.statuses.target)}` : `off (${notify.statuses.why})`}; events: ${notify.receivers.length} receiver(s)${notify.waiting ? `; ${notify.waiting} waiting to be sent` : ''}`);
       for (const o of notify.outcomes) console.log(`  ${printable(o.target)}: ${o.outcome} ${o.what} at ${o.at}${o.reason ? ` (${printable(o.reason)})` : ''}`);
       for (const o of notify.failures) console.log(`  failed: ${printable(o.target)} ${o.what} at ${o.at}: ${printable(o.reason ?? '')}`);
+      if (st.refused) console.log(`refused:  ${st.refused.count} deliver${st.refused.count === 1 ? 'y' : 'ies'} in the last hour, the newest at ${st.refused.at}: ${printable(st.refused.reason)}`);
       if (!st.deliveries.length) return console.log('deliveries: none yet');
       console.log('deliveries (newest first):');
       // Ids and reasons come from senders (a signed push names its own ref): escaped.

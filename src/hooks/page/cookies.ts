@@ -2,17 +2,13 @@
 // and a probe that tells the login page whether this browser sends cookies to it at all
 // (a cross-site frame does not). Browsers share a host's cookies across its ports, so
 // the names carry the port: two daemons on one machine do not log each other out.
-import type { IncomingMessage } from 'node:http';
+import { getCookie, setCookie } from 'hono/cookie';
+import type { PageContext } from './respond.js';
 
-const name = (req: IncomingMessage, what: 'session' | 'probe') => `toes_page_${what}_${req.socket.localPort ?? 0}`;
+const name = (c: PageContext, what: 'session' | 'probe') => `toes_page_${what}_${c.env.incoming.socket.localPort ?? 0}`;
 
-export function cookie(req: IncomingMessage, what: 'session' | 'probe'): string | undefined {
-  const want = name(req, what);
-  for (const part of String(req.headers.cookie ?? '').split(';')) {
-    const i = part.indexOf('=');
-    if (i > 0 && part.slice(0, i).trim() === want) return part.slice(i + 1).trim();
-  }
-  return undefined;
+export function cookie(c: PageContext, what: 'session' | 'probe'): string | undefined {
+  return getCookie(c, name(c, what));
 }
 
 /**
@@ -20,18 +16,18 @@ export function cookie(req: IncomingMessage, what: 'session' | 'probe'): string 
  * Origin a browser sends on the login POST says so, and a proxy's X-Forwarded-Proto.
  * A client that lies only makes its own cookie unusable over http.
  */
-export function overHttps(req: IncomingMessage): boolean {
-  return String(req.headers.origin ?? '').startsWith('https://') || req.headers['x-forwarded-proto'] === 'https';
+export function overHttps(c: PageContext): boolean {
+  return (c.req.header('origin') ?? '').startsWith('https://') || c.req.header('x-forwarded-proto') === 'https';
 }
 
-function attributes(req: IncomingMessage, maxAgeS: number): string {
-  return `; Max-Age=${maxAgeS}; Path=/; HttpOnly; SameSite=Strict${overHttps(req) ? '; Secure' : ''}`;
+function put(c: PageContext, what: 'session' | 'probe', value: string, maxAgeS: number): void {
+  setCookie(c, name(c, what), value, { maxAge: maxAgeS, path: '/', httpOnly: true, sameSite: 'Strict', secure: overHttps(c) });
 }
 
-export function sessionCookie(req: IncomingMessage, id: string, expiresAt: string): string {
-  return `${name(req, 'session')}=${id}${attributes(req, Math.max(0, Math.floor((Date.parse(expiresAt) - Date.now()) / 1000)))}`;
+export function setSession(c: PageContext, id: string, expiresAt: string): void {
+  put(c, 'session', id, Math.max(0, Math.floor((Date.parse(expiresAt) - Date.now()) / 1000)));
 }
 
-export function probeCookie(req: IncomingMessage): string {
-  return `${name(req, 'probe')}=1${attributes(req, 600)}`;
+export function setProbe(c: PageContext): void {
+  put(c, 'probe', '1', 600);
 }

@@ -2,7 +2,7 @@
 // or its local network, by one of this machine's names (which stops DNS rebinding), and,
 // for actions, only by the page itself. None of these is a login (a script sends any
 // header it likes); they are defences around it (see login.ts).
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import os from 'node:os';
 
 /**
@@ -37,7 +37,7 @@ export function hostAllowed(host: string | undefined, extra: string[]): boolean 
  * A POST the page's own script made: JSON, its `x-toes-page` header, and no Origin other
  * than this one. A form or a fetch from another site cannot send all three.
  */
-export function fromThePage(req: IncomingMessage): boolean {
+export function fromThePage(req: { headers: IncomingHttpHeaders }): boolean {
   const origin = req.headers.origin;
   const host = req.headers.host;
   const sameOrigin = !origin || origin === `http://${host}` || origin === `https://${host}`;

@@ -1,50 +1,45 @@
-// Server-rendered HTML without a framework: tagged templates that escape every value
-// unless it is already markup. All the page needs is here and in client.ts; nothing is
-// loaded from elsewhere, so it works inside the Toes dashboard with no outside network.
+// Server-rendered HTML with Hono's `html`: tagged templates that escape every value
+// unless it is already markup. All the page needs is here and in browser/ (served by the
+// daemon, see assets.ts); nothing is loaded from elsewhere, so it works inside the Toes
+// dashboard with no outside network.
+import { html as honoHtml } from 'hono/html';
+import type { HtmlEscapedString } from 'hono/utils/html';
 import { printable } from '../../printable.js';
-
-export class Html {
-  constructor(readonly text: string) {}
-  toString(): string {
-    return this.text;
-  }
-}
-
-/** A value as HTML text; controls from outside (bidi overrides reorder what a page shows) escaped too. */
-export function escape(v: unknown): string {
-  return printable(v, { lines: true }).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-}
+import { assetUrl, type AssetName } from './assets.js';
+/** Markup: Hono's escaped string, inserted into other markup as is. */
+export type Html = HtmlEscapedString;
 
 type Part = Html | string | number | boolean | null | undefined | Part[];
 
-function render(v: Part): string {
-  if (v instanceof Html) return v.text;
-  if (Array.isArray(v)) return v.map(render).join('');
-  if (v === null || v === undefined || v === false) return '';
-  return escape(v);
-}
-
+/**
+ * Hono's `html`, typed for what the page renders: every value is known when it is
+ * rendered (no promise), so the result is markup, never a promise of it.
+ */
 export function html(strings: TemplateStringsArray, ...values: Part[]): Html {
-  let out = strings[0];
-  values.forEach((v, i) => (out += render(v) + strings[i + 1]));
-  return new Html(out);
+  return honoHtml(strings, ...values.map(visible)) as Html;
 }
 
-export function page(title: string, body: Html, script = '/assets/page.js'): string {
+/** Text from outside with its controls escaped too (bidi overrides reorder what a page shows); markup is left as it is. */
+function visible(v: Part): Part {
+  if (typeof v === 'string') return printable(v, { lines: true });
+  return Array.isArray(v) ? v.map(visible) : v;
+}
+
+export function page(title: string, body: Html, script: AssetName = 'page.js'): string {
   return html`<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title}</title>
-<link rel="stylesheet" href="/assets/page.css">
-<script src="${script}" defer></script>
+<link rel="stylesheet" href="${assetUrl('page.css')}">
+<script src="${assetUrl(script)}" defer></script>
 </head>
 <body>
 ${body}
 </body>
 </html>
-`.text;
+`.toString();
 }
 
 /** "3 minutes ago", the way the page shows times (the exact one goes in a title). */

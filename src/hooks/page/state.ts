@@ -68,6 +68,17 @@ async function logTail(file: string): Promise<{ text: string; size: number }> {
   return readRange(file, Math.max(0, size - LOG_BYTES), size);
 }
 
+/** A release's deploy log (its last 64 KiB), or undefined when it has none. */
+export async function deployLog(layout: Layout, app: string, release: string): Promise<string | undefined> {
+  const file = layout.deployLog(app, release);
+  try {
+    await fs.access(file);
+  } catch {
+    return undefined;
+  }
+  return (await logTail(file)).text;
+}
+
 /** Bytes `from` to `to` of a deploy log. */
 export async function readLogFrom(layout: Layout, app: string, release: string, from: number, to: number): Promise<string> {
   return (await readRange(layout.deployLog(app, release), from, to)).text;

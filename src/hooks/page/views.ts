@@ -3,7 +3,14 @@
 import { html, page, when, type Html } from './html.js';
 import type { AppPageState } from './state.js';
 
-const short = (v?: string | null) => (v ? (/^[0-9a-f]{40,64}$/.test(v) ? v.slice(0, 10) : v.slice(0, 16)) : '-');
+/** A commit as its first 10 hex digits (the whole in the title); any other version whole, never cut mid-word. */
+function version(v?: string | null): Html {
+  if (!v) return html`-`;
+  return /^[0-9a-f]{40,64}$/.test(v) ? html`<code title="${v}">${v.slice(0, 10)}</code>` : html`<code>${v}</code>`;
+}
+
+/** The first sentence of an error (they are one sentence by rule; a log tail is not). */
+const firstLine = (text: string) => text.split('\n')[0].slice(0, 400);
 
 export function indexPage(apps: { app: string; live?: string; version?: string; status?: string; at?: string; webhooks: boolean }[]): string {
   return page(
@@ -14,7 +21,7 @@ ${
   apps.length
     ? html`<table class="apps"><thead><tr><th>App</th><th>Live</th><th>Last deploy</th><th>Webhooks</th></tr></thead><tbody>
 ${apps.map(
-  (a) => html`<tr data-app="${a.app}"><td><a href="/apps/${encodeURIComponent(a.app)}">${a.app}</a></td><td>${a.live ? html`${a.live} <code>${short(a.version)}</code>` : html`<span class="muted">none</span>`}</td><td>${a.status ? html`<span class="status s-${a.status}">${a.status}</span> ${when(a.at)}` : html`<span class="muted">never</span>`}</td><td>${a.webhooks ? 'on' : 'off'}</td></tr>`,
+  (a) => html`<tr data-app="${a.app}"><td><a href="/apps/${encodeURIComponent(a.app)}">${a.app}</a></td><td data-label="Live">${a.live ? html`${a.live} ${version(a.version)}` : html`<span class="muted">none</span>`}</td><td data-label="Last deploy">${a.status ? html`<span class="status s-${a.status}">${a.status}</span> ${when(a.at)}` : html`<span class="muted">never</span>`}</td><td data-label="Webhooks">${a.webhooks ? 'on' : 'off'}</td></tr>`,
 )}
 </tbody></table>`
     : html`<p class="muted">No apps yet. Deploy one with <code>toes deploy my-app --from URL</code>.</p>`
@@ -23,21 +30,35 @@ ${apps.map(
   );
 }
 
+/** Refused deliveries the sender's owner must act on; through a relay the sender saw 202. */
+function refusedLine(s: AppPageState): Html | '' {
+  const r = s.hook.refused;
+  if (!r) return '';
+  return html`<p id="refused" class="refused">${r.count} deliver${r.count === 1 ? 'y' : 'ies'} refused in the last hour: ${r.reason}.</p>`;
+}
+
+function lastDeploy(s: AppPageState): Html {
+  const d = s.hook.lastDeploy;
+  if (!d) return html`<span class="muted">none yet</span>`;
+  const log = html`<a href="/apps/${encodeURIComponent(s.app)}/logs/${encodeURIComponent(d.release)}" target="_blank" rel="noopener">log</a>`;
+  return html`<span class="status s-${d.status}">${d.status}</span> ${d.release} ${when(d.at)}${d.status === 'failed' ? html`<br><span class="reason">${firstLine(d.error ?? 'the deploy failed')}</span> (${log})` : ''}`;
+}
+
 export function webhookSection(s: AppPageState): Html {
   const h = s.hook;
-  const d = h.lastDeploy;
-  return html`<section id="webhooks" data-section="webhooks">
+  return html`<section id="webhooks" data-section="webhooks" data-deploying="${s.deploying ? '1' : '0'}">
 <h2>Rev Webhooks</h2>
 <div class="row"><label class="switch"><input type="checkbox" id="hook-toggle" ${h.enabled ? 'checked' : ''}> <span>Deploy on every push</span></label> <span id="hook-state" class="status ${h.enabled ? 's-live' : 's-off'}">${h.enabled ? 'enabled' : 'disabled'}</span></div>
 ${
   h.enabled
-    ? html`<div class="row"><label>Webhook URL</label><input id="hook-url" readonly value="${h.url}"> <button id="copy-url" type="button">Copy</button></div>
+    ? html`<div class="row"><label for="hook-url">Webhook URL</label><input id="hook-url" readonly value="${h.url}"> <button id="copy-url" type="button">Copy</button></div>
 <p class="hint">Paste it into rev.host (or GitHub / Forgejo, content type application/json). The signing secret is printed by <code>toes webhook enable ${s.app}</code>; it is never shown here.${h.local ? ' This URL only reaches this machine.' : ''}</p>`
     : html`<p class="hint">Turn on to get the URL to paste into rev.host.</p>`
 }
+${refusedLine(s)}
 ${h.relay ? html`<p class="relay">Relay ${h.relay.url}: <span id="relay-state">${h.relay.connected ? 'connected' : 'not connected'}</span>, ${h.relay.pending} waiting there.</p>` : ''}
-<form id="token-form" class="row" autocomplete="off"><label for="token">rev.host token</label><input id="token" name="token" type="password" placeholder="${s.token ?? 'not set'}" autocomplete="new-password"> <button type="submit">Save</button> ${s.token ? html`<button id="token-clear" type="button">Clear</button>` : ''} <span id="token-tail" class="mono">${s.token ?? ''}</span></form>
-<div class="row"><label>Last deploy</label><span id="last-deploy">${d ? html`<span class="status s-${d.status}">${d.status}</span> ${d.release} ${when(d.at)}` : html`<span class="muted">none yet</span>`}</span></div>
+<form id="token-form" class="row" autocomplete="off"><label for="token">rev.host token</label><input id="token" name="token" type="password" placeholder="${s.token ? 'paste a new token to replace it' : 'not set'}" autocomplete="new-password"> <button type="submit">Save</button> ${s.token ? html`<button id="token-clear" type="button">Clear</button>` : ''} <span id="token-tail" class="mono">${s.token ?? ''}</span></form>
+<div class="row"><label>Last deploy</label><span id="last-deploy">${lastDeploy(s)}</span></div>
 <div class="row"><button id="deploy-now" type="button" class="primary">Deploy Now</button> <span id="deploy-state">${s.deploying ? 'a deploy is running…' : ''}</span></div>
 </section>`;
 }
@@ -50,9 +71,9 @@ export function releasesSection(s: AppPageState): Html {
 <h2>Releases</h2>
 ${
   s.releases.length
-    ? html`<table><thead><tr><th></th><th>Release</th><th>Version</th><th>When</th><th>Status</th><th></th></tr></thead><tbody>
+    ? html`<table class="releases"><thead><tr><th></th><th>Release</th><th>Version</th><th>When</th><th>Status</th><th></th></tr></thead><tbody>
 ${[...s.releases].reverse().map(
-  (r) => html`<tr data-release="${r.id}" class="${r.live ? 'live' : ''}"><td>${r.live ? html`<span class="live-mark" title="live">●</span>` : ''}</td><td>${r.id}</td><td><code>${short(r.commit ?? r.version)}</code></td><td>${when(r.createdAt)}</td><td><span class="status s-${shown(r)}">${shown(r)}${r.pruned ? ' (pruned)' : ''}</span></td><td>${!r.live && !r.pruned && good(shown(r)) ? html`<button class="rollback" data-release="${r.id}" type="button">Rollback</button>` : ''}</td></tr>`,
+  (r) => html`<tr data-release="${r.id}" class="${r.live ? 'live' : ''}"><td>${r.live ? html`<span class="live-mark" title="live">●</span>` : ''}</td><td data-label="Release">${r.id}</td><td data-label="Version">${version(r.commit ?? r.version)}</td><td data-label="When">${when(r.createdAt)}</td><td data-label="Status"><span class="status s-${shown(r)}">${shown(r)}${r.pruned ? ' (pruned)' : ''}</span></td><td>${!r.live && !r.pruned && good(shown(r)) ? html`<button class="rollback" data-release="${r.id}" type="button">Rollback</button>` : ''}</td></tr>`,
 )}
 </tbody></table>`
     : html`<p class="muted">No releases yet.</p>`
@@ -98,6 +119,6 @@ export function loginPage(): string {
 <div id="notice" role="status"></div>
 <p class="hint in-frame">Shown inside the Toes dashboard? The login works here when the dashboard and this page use the same host name; otherwise <a href="/" target="_blank" rel="noopener">open the page in its own tab</a>.</p>
 </main>`,
-    '/assets/login.js',
+    'login.js',
   );
 }

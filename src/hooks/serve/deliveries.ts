@@ -107,32 +107,45 @@ async function writeLines(file: string, text: string): Promise<void> {
   await writeFileDurable(file, kept.reverse().join('\n') + '\n', { mode: 0o600 });
 }
 
-/** The app's last deliveries, newest first, each with its latest outcome; a few refused ones among them at most. */
-export async function readDeliveries(layout: Layout, app: string, limit = 10): Promise<Delivery[]> {
+/** Every delivery line of the app's file, in order of arrival. */
+async function readLines(layout: Layout, app: string): Promise<Delivery[]> {
   let text = '';
   try {
     text = await fs.readFile(layout.deliveriesFile(app), 'utf8');
   } catch {
     return [];
   }
-  // In order of arrival. A refused delivery stands alone: its id is the sender's word,
-  // which must not change what is shown for a real delivery with that id.
-  const byId = new Map<string | symbol, Delivery>();
+  const out: Delivery[] = [];
   for (const line of text.split('\n')) {
     if (!line) continue;
     try {
       const d = JSON.parse(line) as Delivery;
-      if (typeof d.id !== 'string') continue;
-      if (d.outcome === 'refused') {
-        byId.set(Symbol(), d);
-        continue;
-      }
-      const prev = byId.get(d.id);
-      // A later line carries a later outcome; the first keeps when the delivery arrived.
-      byId.set(d.id, prev ? { ...prev, ...d, at: prev.at, status: prev.status ?? d.status } : d);
+      if (typeof d.id === 'string') out.push(d);
     } catch {}
+  }
+  return out;
+}
+
+/** The app's last deliveries, newest first, each with its latest outcome; a few refused ones among them at most. */
+export async function readDeliveries(layout: Layout, app: string, limit = 10): Promise<Delivery[]> {
+  // In order of arrival. A refused delivery stands alone: its id is the sender's word,
+  // which must not change what is shown for a real delivery with that id.
+  const byId = new Map<string | symbol, Delivery>();
+  for (const d of await readLines(layout, app)) {
+    if (d.outcome === 'refused') {
+      byId.set(Symbol(), d);
+      continue;
+    }
+    const prev = byId.get(d.id);
+    // A later line carries a later outcome; the first keeps when the delivery arrived.
+    byId.set(d.id, prev ? { ...prev, ...d, at: prev.at, status: prev.status ?? d.status } : d);
   }
   const newestFirst = [...byId.values()].reverse();
   let shown = 0;
   return newestFirst.filter((d) => d.outcome !== 'refused' || shown++ < SHOW_REFUSED).slice(0, limit);
+}
+
+/** Refused deliveries since `sinceMs` whose status is one of `statuses`, oldest first (the file keeps the last 30 or so). */
+export async function refusedSince(layout: Layout, app: string, sinceMs: number, statuses: number[]): Promise<Delivery[]> {
+  return (await readLines(layout, app)).filter((d) => d.outcome === 'refused' && statuses.includes(d.status ?? 0) && Date.parse(d.at) >= sinceMs);
 }

@@ -3,6 +3,15 @@
 // (and /health) and one for the page (and /health), so the page can stay on loopback or
 // the LAN while webhooks listen publicly. Stopping closes them while the running deploys
 // stop: requests already inside get their answers, a client that stalls is cut off.
+//
+// The page is a Hono app (page/routes.ts), loaded with the page on its first visit. The
+// webhook side stays this small router on node:http, for measured reasons: as a Hono app
+// behind @hono/node-server it cost 4.8 MB more idle RSS on Node (53.2 -> 58.0 MB; the
+// adapter's Request subclass loads Node's fetch at start) and 1.8 MB on Bun, against the
+// 5% allowed, with start-up 80 ms slower on Bun (`node dist/bench/serve-ab.js`, see
+// docs/pending/web.md). hardenServer (connection-limits.ts) needs the node:http server
+// either way, and the receiver reads its own bodies (common/http-io.ts) so that a refused
+// sender reads its answer rather than a reset, which Hono's bodyLimit does not do.
 import http from 'node:http';
 import { RevError } from '../../errors.js';
 import { checkAppName } from '../../releases/paths.js';
@@ -11,7 +20,7 @@ import type { EventLog } from '../common/event-log.js';
 import { reply } from '../common/http-io.js';
 import { hardenServer, type ConnectionLimits } from '../common/connection-limits.js';
 import { closeServer, listen } from '../common/listen.js';
-import type { PageLoader } from './page-loader.js';
+import { isPagePath, type PageLoader } from './page-loader.js';
 import type { DeployQueue } from './queue.js';
 import { receive, type ReceiverDeps } from './receiver.js';
 import type { Scheduler } from './scheduler.js';
@@ -59,15 +68,17 @@ function routes(p: HttpParts): http.RequestListener {
       return void receive(req, res, app, p.receiver).catch(failed(req, res, { app }));
     }
     if (url === '/health' && (req.method === 'GET' || req.method === 'HEAD')) return reply(req, res, { status: 200 }, { ok: true, deploying: p.scheduler.active(), queued: p.queue.apps() });
-    if (p.serves === 'hooks') return notFound(req, res, url, 'this address takes webhooks at POST /hooks/<app>; the settings page listens on another (--page-host)');
+    if (p.serves === 'hooks' || !isPagePath(url)) return notFound(req, res, url, notHere(p.serves));
     void p.page
       .load()
-      .then((page) => page.handle(req, res))
-      .then((handled) => {
-        if (!handled) notFound(req, res, url, p.serves === 'page' ? 'the settings page is at /; webhooks go to the other address' : 'webhooks go to POST /hooks/<app>, the settings page is at /');
-      })
+      .then((page) => page.listener(req, res))
       .catch(failed(req, res, {}));
   };
+}
+
+function notHere(serves: Serves): string {
+  if (serves === 'hooks') return 'this address takes webhooks at POST /hooks/<app>; the settings page listens on another (--page-host)';
+  return serves === 'page' ? 'the settings page is at /; webhooks go to the other address' : 'webhooks go to POST /hooks/<app>, the settings page is at /';
 }
 
 /**

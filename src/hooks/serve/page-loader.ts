@@ -7,7 +7,12 @@ import type { DeployQueue } from './queue.js';
 import { rollbackInWorker } from './runner.js';
 import type { Scheduler } from './scheduler.js';
 
-type PageRouter = ReturnType<typeof import('../page/routes.js').pageRouter>;
+type PageRouter = import('../page/routes.js').PageRouter;
+
+/** Whether the page answers this path (everything under /apps/ and /assets/ is its own to answer, 404s included). */
+export function isPagePath(url: string): boolean {
+  return url === '/' || url === '/login' || url === '/login/session' || url.startsWith('/apps/') || url.startsWith('/assets/');
+}
 
 export interface PageLoader {
   load(): Promise<PageRouter>;

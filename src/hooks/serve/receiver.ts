@@ -9,7 +9,7 @@ import type { EventLog } from '../common/event-log.js';
 import { mediaType, readIntent, signedBody, type MediaType } from './payload.js';
 import { whyIgnored } from './push-rule.js';
 import type { DeployQueue, HookEvent } from './queue.js';
-import { verifyWebhook } from './verify.js';
+import { verifyWebhook, type Failure } from './verify.js';
 import { readBody, reply, type Reply } from '../common/http-io.js';
 
 export const MAX_BODY = 1024 * 1024;
@@ -71,9 +71,20 @@ export interface Arrival {
 
 type Refuse = (status: number, message: string, known: boolean, close?: Answer['close']) => Answer;
 
-function refuser(app: string, id: string | undefined, deps: ReceiverDeps): Refuse {
+/** What the person setting up the sender must do, by what failed; the secret's own words never. */
+function signatureHint(app: string, kind: Failure): string {
+  if (kind === 'stale') return 'check the sending machine\'s clock, or whether this delivery is a replay';
+  if (kind === 'malformed') return 'the sender does not sign the way rev.host, GitHub or Forgejo do; pick one of those webhook types there';
+  const command = `\`toes webhook enable ${app}\``;
+  if (kind === 'unsigned') return `sign deliveries with the secret ${command} printed (the sender's webhook settings have a field for it)`;
+  return `check that the secret in the sender's webhook settings is the one ${command} printed (it prints the same secret again)`;
+}
+
+function refuser(app: string, id: string | undefined, deps: ReceiverDeps, via?: string): Refuse {
   return (status, message, known, close) => {
-    deps.log('refused', { app, id, status, reason: message });
+    // A relayed delivery was answered 202 by the relay long ago: this log line and the
+    // delivery log are the only places its refusal shows.
+    deps.log('refused', { app, id, status, reason: message, via: via === 'relay' ? 'relay' : undefined });
     if (known) deps.deliveries.add(app, { id: id ?? `refused-${Date.now()}`, at: new Date().toISOString(), outcome: 'refused', status, reason: message });
     return { status, outcome: 'refused', message, close };
   };
@@ -103,11 +114,14 @@ export async function receive(req: IncomingMessage, res: ServerResponse, app: st
   send(req, res, answer);
 }
 
-/** A whole delivery from elsewhere (the relay): the same checks and the same answers. */
+/**
+ * A whole delivery from elsewhere (the relay): the same checks and the same answers. The
+ * answer is the receiver's verdict, which the relay link may pass back to the relay.
+ */
 export async function receiveDelivery(d: Arrival, deps: ReceiverDeps): Promise<Answer> {
   const id = claimedId(d.headers);
   deps.log('received', { app: d.app, id, bytes: d.body.length, from: d.from });
-  const refuse = refuser(d.app, id, deps);
+  const refuse = refuser(d.app, id, deps, d.from);
   const admitted = await admit(d.app, { ...d.headers, 'content-length': String(d.body.length) }, deps, refuse);
   if ('status' in admitted) return admitted;
   return judge(d, admitted.hooks, admitted.type, deps);
@@ -118,11 +132,11 @@ async function judge(d: Arrival, hooks: AppHooks, sent: MediaType, deps: Receive
   const { app } = d;
   const { type, body } = signedBody(d.headers, sent, d.body);
   const v = verifyWebhook(d.headers, body, hooks.secret, d.atS);
-  if (!v.ok) return refuser(app, claimedId(d.headers), deps)(v.status, v.reason, true);
+  if (!v.ok) return refuser(app, claimedId(d.headers), deps, d.from)(v.status, `${v.reason}; ${signatureHint(app, v.kind)}`, true);
   // A delivery without an id (some Gitea versions) is known by its signed bytes.
   const id = v.id || `sha256:${createHash('sha256').update(body).digest('hex').slice(0, 32)}`;
   deps.log('verified', { app, id, format: v.format, type: v.event });
-  const refuse = refuser(app, id, deps);
+  const refuse = refuser(app, id, deps, d.from);
 
   let intent;
   try {

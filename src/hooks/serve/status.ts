@@ -4,7 +4,7 @@
 import { readLog } from '../../releases/log.js';
 import { globalSettings } from '../../releases/settings.js';
 import type { Layout } from '../../releases/paths.js';
-import { readDeliveries, type Delivery } from './deliveries.js';
+import { readDeliveries, refusedSince, type Delivery } from './deliveries.js';
 import { readInstance, relayHookUrl, relayUrl } from './relay-link/instance.js';
 import { readLinkState, type LinkState } from './relay-link/link-state.js';
 import { DEFAULT_HOST, DEFAULT_PORT, runningDaemon, type ServeInfo } from './serve-info.js';
@@ -20,7 +20,30 @@ export interface WebhookStatus {
   /** The relay link, when this server uses a relay it is registered with. */
   relay: (LinkState & { url: string }) | null;
   deliveries: Delivery[];
+  /**
+   * Deliveries refused in the last hour that the sender's owner must act on (a wrong or
+   * missing signature, webhooks off), with the newest one's reason and what to do. Through
+   * a relay the sender was answered 202, so this is where such a refusal shows.
+   */
+  refused: Refusals | null;
   lastDeploy: { release: string; version: string; status: string; at: string; trigger: string; error?: string } | null;
+}
+
+export interface Refusals {
+  /** At most the 30 or so the delivery log keeps. */
+  count: number;
+  reason: string;
+  at: string;
+}
+
+/** Refusals a sender cannot fix by retrying: its signature (401, 400) or webhooks off (403). */
+const SENDER_MUST_ACT = [400, 401, 403];
+export const REFUSALS_WINDOW_MS = 3_600_000;
+
+async function recentRefusals(layout: Layout, app: string, now: number): Promise<Refusals | null> {
+  const list = await refusedSince(layout, app, now - REFUSALS_WINDOW_MS, SENDER_MUST_ACT);
+  const last = list.at(-1);
+  return last ? { count: list.length, reason: last.reason ?? `refused with ${last.status}`, at: last.at } : null;
 }
 
 /** Where hosts should send the app's webhooks. */
@@ -35,11 +58,12 @@ export async function hookUrl(layout: Layout, app: string, daemon?: ServeInfo): 
   return { url: `${base}/hooks/${encodeURIComponent(app)}`, local };
 }
 
-export async function webhookStatus(layout: Layout, app: string, deliveriesShown = 10): Promise<WebhookStatus> {
-  const [hook, daemon, deliveries, log] = await Promise.all([
+export async function webhookStatus(layout: Layout, app: string, deliveriesShown = 10, now = Date.now()): Promise<WebhookStatus> {
+  const [hook, daemon, deliveries, refused, log] = await Promise.all([
     readWebhook(layout, app),
     runningDaemon(layout),
     readDeliveries(layout, app, deliveriesShown),
+    recentRefusals(layout, app, now),
     readLog(layout.releaseLog(app)),
   ]);
   let { url, local } = await hookUrl(layout, app, daemon);
@@ -62,6 +86,7 @@ export async function webhookStatus(layout: Layout, app: string, deliveriesShown
     daemon: daemon ?? null,
     relay,
     deliveries,
+    refused,
     lastDeploy: last
       ? { release: last.id, version: last.version, status: last.status, at: last.finishedAt ?? last.createdAt, trigger: last.trigger, ...(last.error ? { error: last.error.message } : {}) }
       : null,

@@ -7,7 +7,10 @@ export type WebhookFormat = 'standard' | 'github' | 'gitea';
 
 export type Verdict =
   | { ok: true; format: WebhookFormat; id?: string; event?: string; timestamp?: number }
-  | { ok: false; status: 400 | 401; reason: string };
+  | { ok: false; status: 400 | 401; reason: string; kind: Failure };
+
+/** Why a delivery failed, by what the sender must fix: its secret, its headers, or its clock. */
+export type Failure = 'mismatch' | 'unsigned' | 'malformed' | 'stale';
 
 /** Deliveries older or newer than this are refused (Standard Webhooks' replay window). */
 export const TOLERANCE_S = 5 * 60;
@@ -42,30 +45,30 @@ export function verifyWebhook(headers: Headers, body: Buffer, secret: string, no
   const ts = header(headers, 'webhook-timestamp');
   const sig = header(headers, 'webhook-signature');
   if (id !== undefined || sig !== undefined) {
-    if (!id || !ts || !sig) return { ok: false, status: 400, reason: 'a Standard Webhooks delivery needs webhook-id, webhook-timestamp and webhook-signature' };
+    if (!id || !ts || !sig) return { ok: false, status: 400, reason: 'a Standard Webhooks delivery needs webhook-id, webhook-timestamp and webhook-signature', kind: 'malformed' };
     const t = Number(ts);
-    if (!/^\d{1,12}$/.test(ts)) return { ok: false, status: 400, reason: 'webhook-timestamp is not a number of seconds' };
-    if (Math.abs(nowS - t) > TOLERANCE_S) return { ok: false, status: 401, reason: 'webhook-timestamp is outside the 5-minute window (a replay, or a clock that is off)' };
+    if (!/^\d{1,12}$/.test(ts)) return { ok: false, status: 400, reason: 'webhook-timestamp is not a number of seconds', kind: 'malformed' };
+    if (Math.abs(nowS - t) > TOLERANCE_S) return { ok: false, status: 401, reason: 'webhook-timestamp is outside the 5-minute window (a replay, or a clock that is off)', kind: 'stale' };
     const expected = standardSignature(secret, id, ts, body);
     // Several signatures may be sent (key rotation); any v1 match will do.
     const match = sig.split(' ').some((part) => {
       const [version, value] = part.split(',', 2);
       return version === 'v1' && !!value && sameBytes(Buffer.from(value, 'base64'), expected);
     });
-    return match ? { ok: true, format: 'standard', id, timestamp: t } : { ok: false, status: 401, reason: 'the webhook-signature does not match this app\'s secret' };
+    return match ? { ok: true, format: 'standard', id, timestamp: t } : { ok: false, status: 401, reason: 'the webhook-signature does not match this app\'s secret', kind: 'mismatch' };
   }
   const gh = header(headers, 'x-hub-signature-256');
   if (gh !== undefined) {
     const m = /^sha256=([0-9a-f]{64})$/i.exec(gh);
-    if (!m) return { ok: false, status: 401, reason: 'X-Hub-Signature-256 is not of the form sha256=<hex>' };
+    if (!m) return { ok: false, status: 401, reason: 'X-Hub-Signature-256 is not of the form sha256=<hex>', kind: 'malformed' };
     const good = sameBytes(Buffer.from(m[1], 'hex'), hmac(secret, body));
     return good
       ? { ok: true, format: 'github', id: header(headers, 'x-github-delivery'), event: header(headers, 'x-github-event') }
-      : { ok: false, status: 401, reason: 'X-Hub-Signature-256 does not match this app\'s secret' };
+      : { ok: false, status: 401, reason: 'X-Hub-Signature-256 does not match this app\'s secret', kind: 'mismatch' };
   }
   const gitea = header(headers, 'x-forgejo-signature') ?? header(headers, 'x-gitea-signature');
   if (gitea !== undefined) {
-    if (!/^[0-9a-f]{64}$/i.test(gitea)) return { ok: false, status: 401, reason: 'the Gitea/Forgejo signature is not a hex HMAC-SHA256' };
+    if (!/^[0-9a-f]{64}$/i.test(gitea)) return { ok: false, status: 401, reason: 'the Gitea/Forgejo signature is not a hex HMAC-SHA256', kind: 'malformed' };
     const good = sameBytes(Buffer.from(gitea, 'hex'), hmac(secret, body));
     return good
       ? {
@@ -74,7 +77,7 @@ export function verifyWebhook(headers: Headers, body: Buffer, secret: string, no
           id: header(headers, 'x-forgejo-delivery') ?? header(headers, 'x-gitea-delivery'),
           event: header(headers, 'x-forgejo-event') ?? header(headers, 'x-gitea-event'),
         }
-      : { ok: false, status: 401, reason: 'the Gitea/Forgejo signature does not match this app\'s secret' };
+      : { ok: false, status: 401, reason: 'the Gitea/Forgejo signature does not match this app\'s secret', kind: 'mismatch' };
   }
-  return { ok: false, status: 401, reason: 'the delivery is not signed (no webhook-signature, X-Hub-Signature-256 or X-Gitea/X-Forgejo-Signature header)' };
+  return { ok: false, status: 401, reason: 'the delivery is not signed (no webhook-signature, X-Hub-Signature-256 or X-Gitea/X-Forgejo-Signature header)', kind: 'unsigned' };
 }

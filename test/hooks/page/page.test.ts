@@ -12,6 +12,7 @@ import { ensureStopped, startDaemon, type Daemon } from '../../fixtures/hooks.js
 import { browserLogin, session, tokenOf } from '../../fixtures/page-login.js';
 import type { World } from '../../fixtures/world.js';
 import { layoutOf } from '../layout.js';
+import { withPredeploy } from './predeploy-app.js';
 
 async function setup(t: TestContext): Promise<{ w: World; port: number; env: Record<string, string>; browser: Browser; d: () => Daemon; restart(): Promise<Daemon> }> {
   const { w, port, env } = await supervisedWorld(t);
@@ -107,12 +108,8 @@ test('Deploy Now streams the log and goes live; a second click is told one runs;
   const v1 = (await page.getAttribute('tr.live', 'data-release'))!;
 
   // v2 has a predeploy that takes a moment, so the running state can be seen.
-  const files = webApp('v2');
-  const pkg = JSON.parse(files['package.json']);
   // Over 64 KiB of output, so the live log must read on past its first tail.
-  pkg.scripts = { ...pkg.scripts, predeploy: "echo building v2; sleep 1; head -c 100000 /dev/zero | tr '\\0' x; echo; echo built v2" };
-  files['package.json'] = JSON.stringify(pkg);
-  w.repo.commit(files);
+  w.repo.commit(withPredeploy('v2', "echo building v2; sleep 1; head -c 100000 /dev/zero | tr '\\0' x; echo; echo built v2"));
   await page.click('#deploy-now');
   await noticed(page, 'Deploying sample');
   await page.click('#deploy-now');

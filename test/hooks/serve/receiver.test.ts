@@ -9,6 +9,7 @@ import { test, type TestContext } from 'node:test';
 import { AppHooksCache } from '../../../src/hooks/serve/app-hooks.js';
 import { DeliveryLog, readDeliveries } from '../../../src/hooks/serve/deliveries.js';
 import { DeployQueue } from '../../../src/hooks/serve/queue.js';
+import { webhookStatus } from '../../../src/hooks/serve/status.js';
 import { receiveDelivery, MAX_BODY, type Answer } from '../../../src/hooks/serve/receiver.js';
 import { setWebhook } from '../../../src/hooks/serve/webhook-state.js';
 import { appendLog, type ReleaseRecord } from '../../../src/releases/log.js';
@@ -53,7 +54,12 @@ async function receiver(t: TestContext, state: { branch?: string; live?: Partial
     secret,
     logged,
     queued: () => queue.peek('app'),
-    deliver: (d: Delivery): Promise<Answer> => receiveDelivery({ app: 'app', headers: d.headers, body: d.body, atS: deps.nowS() }, deps),
+    deliver: (d: Delivery, from?: string): Promise<Answer> => receiveDelivery({ app: 'app', headers: d.headers, body: d.body, atS: deps.nowS(), from }, deps),
+    async status(now?: number) {
+      await deliveries.flush();
+      return webhookStatus(layout, 'app', 10, now);
+    },
+    disable: () => setWebhook(layout, 'app', { enabled: false }),
     async lastDelivery() {
       await deliveries.flush();
       return (await readDeliveries(layout, 'app', 1))[0];
@@ -159,4 +165,39 @@ test('a Gitea or Forgejo form-encoded delivery is verified over the JSON they si
   extra.body = Buffer.concat([extra.body, Buffer.from('&payload=' + encodeURIComponent(JSON.stringify({ ref: 'refs/heads/main', after: ZEROS })))]);
   const twice = await r.deliver(extra);
   assert.deepEqual([twice.status, twice.outcome], [202, 'queued'], twice.message);
+});
+
+test('refusals a sender must fix, direct or relayed, say what to check and are counted for the status and the page', async (t) => {
+  const r = await receiver(t, { branch: 'main' });
+  const push = { ref: 'refs/heads/main', after: TIP };
+  assert.equal((await r.status()).refused, null);
+
+  // A wrong secret, straight to the daemon: the 401 names the secret to use.
+  const direct = await r.deliver(github('not the secret', 'push', push));
+  assert.deepEqual([direct.status, direct.outcome], [401, 'refused']);
+  assert.match(direct.message, /does not match this app's secret; check that the secret in the sender's webhook settings is the one `toes webhook enable app` printed/);
+  // Relayed: the relay answered 202 long ago; the verdict is the receiver's return value,
+  // and the daemon's log says it came through the relay.
+  const relayed = await r.deliver(standard('whsec_' + Buffer.from('wrong key').toString('base64'), { type: 'save', repo: 'me/app', ref: 'main', timestamp: 1 }), 'relay');
+  assert.deepEqual([relayed.status, relayed.outcome], [401, 'refused']);
+  assert.match(relayed.message, /webhook-signature does not match this app's secret; check that/);
+  const line = r.logged.filter((e) => e.event === 'refused').pop();
+  assert.deepEqual([line?.status, line?.via, line?.reason], [401, 'relay', relayed.message]);
+  const unsigned = await r.deliver({ headers: { 'content-type': 'application/json' }, body: Buffer.from('{}') }, 'relay');
+  assert.match(unsigned.message, /not signed .*; sign deliveries with the secret `toes webhook enable app` printed/);
+  assert.equal(r.queued(), undefined);
+
+  let st = await r.status();
+  assert.equal(st.refused?.count, 3);
+  assert.equal(st.refused?.reason, unsigned.message);
+
+  // Webhooks off: refused (403) with the command that turns them on, and counted too.
+  await r.disable();
+  const off = await r.deliver(github(r.secret, 'push', push), 'relay');
+  assert.deepEqual([off.status, off.outcome], [403, 'refused']);
+  assert.match(off.message, /webhooks are disabled for app; enable them with `toes webhook enable app`/);
+  st = await r.status();
+  assert.deepEqual([st.refused?.count, st.refused?.reason], [4, off.message]);
+  // An hour later they are no longer news.
+  assert.equal((await r.status(Date.now() + 3_700_000)).refused, null);
 });

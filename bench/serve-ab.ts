@@ -1,0 +1,115 @@
+// `toes serve` before and after a change, in one run: this checkout against another built
+// checkout (BENCH_BASELINE, e.g. a worktree of main), interleaved round by round and in
+// alternating order, so the shared machine's load falls on both alike. Per runtime:
+// - start-up: spawn until the daemon logs `listening` (read from its stdout as it comes);
+// - idle RSS one second after that;
+// - signed webhooks acknowledged per second (each durably queued before its 202), a burst
+//   over 32 keep-alive connections.
+// Usage: npm run build && BENCH_BASELINE=/path/to/other/checkout node dist/bench/serve-ab.js
+// (BENCH_RUNS rounds, default 5; BENCH_BURST webhooks per burst, default 3000;
+// BENCH_RUNTIMES=node or bun for one of them).
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { median } from './report.js';
+import { burst, rssKb } from './servers.js';
+import { binDir, projectRoot, RUNTIMES, type Runtime } from './toes.js';
+
+interface Figures {
+  startMs: number[];
+  idleRssKb: number[];
+  acksPerSec: number[];
+}
+
+const runs = Number(process.env.BENCH_RUNS ?? 5);
+const burstSize = Number(process.env.BENCH_BURST ?? 3000);
+const baseline = process.env.BENCH_BASELINE;
+const runtimes = (process.env.BENCH_RUNTIMES?.split(',') ?? RUNTIMES) as Runtime[];
+if (!baseline || !fs.existsSync(path.join(baseline, 'bin/toes'))) {
+  console.error('BENCH_BASELINE must name another built toes-rev checkout (one with bin/toes and dist/).');
+  process.exit(2);
+}
+const checkouts = { before: path.resolve(baseline), after: projectRoot };
+// Bun from the bun package, as the other benches run it.
+const PATH = `${binDir}${path.delimiter}${process.env.PATH ?? ''}`;
+type Side = keyof typeof checkouts;
+
+function cli(side: Side, data: string, runtime: Runtime, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(path.join(checkouts[side], 'bin/toes'), [...args, '--json'], { env: { ...process.env, PATH, DATA_DIR: data, TOES_RUNTIME: runtime, REV_RELAY_URL: 'none' }, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`toes ${args.join(' ')} exited ${code}`))));
+  });
+}
+
+async function round(side: Side, runtime: Runtime, data: string, secret: string, into: Figures): Promise<void> {
+  const t0 = performance.now();
+  const child = spawn(path.join(checkouts[side], 'bin/toes'), ['serve', '--port', '0', '--json'], {
+    env: { ...process.env, PATH, DATA_DIR: data, TOES_RUNTIME: runtime, REV_RELAY_URL: 'none' },
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  let out = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /"event":"listening"[^\n]*"url":"([^"]+)"/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    child.on('close', () => reject(new Error(`toes serve (${side}, ${runtime}) exited: ${out}`)));
+  });
+  into.startMs.push(performance.now() - t0);
+  child.stdout.resume();
+  child.stdout.removeAllListeners('data');
+  try {
+    await new Promise((r) => setTimeout(r, 1000));
+    into.idleRssKb.push(rssKb(child.pid!));
+    into.acksPerSec.push(await burst(url, '/hooks/acks', secret, burstSize, 32));
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('close', r));
+  }
+}
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'serve-ab-'));
+const results: Record<string, Figures> = {};
+try {
+  const secrets: Record<string, { data: string; secret: string }> = {};
+  for (const side of ['before', 'after'] as Side[]) {
+    for (const rt of runtimes) {
+      const data = path.join(tmp, `${side}-${rt}`);
+      fs.mkdirSync(data, { recursive: true });
+      const secret = (JSON.parse(await cli(side, data, rt, ['webhook', 'enable', 'acks'])) as { secret: string }).secret;
+      secrets[`${side}/${rt}`] = { data, secret };
+      results[`${side}/${rt}`] = { startMs: [], idleRssKb: [], acksPerSec: [] };
+    }
+  }
+  for (let i = 0; i < runs; i++) {
+    const order: Side[] = i % 2 === 0 ? ['before', 'after'] : ['after', 'before'];
+    for (const rt of runtimes) {
+      for (const side of order) {
+        const k = `${side}/${rt}`;
+        await round(side, rt, secrets[k].data, secrets[k].secret, results[k]);
+      }
+    }
+    console.error(`round ${i + 1} of ${runs} done`);
+  }
+} finally {
+  fs.rmSync(tmp, { recursive: true, force: true });
+}
+
+const pct = (a: number, b: number) => `${b >= a ? '+' : ''}${(((b - a) / a) * 100).toFixed(1)}%`;
+console.log(`toes serve, before (${checkouts.before}) and after (this checkout), medians of ${runs} interleaved rounds, ${burstSize} webhooks a burst:`);
+for (const rt of runtimes) {
+  const b = results[`before/${rt}`];
+  const a = results[`after/${rt}`];
+  const row = (name: string, f: (x: Figures) => number[], fmt: (n: number) => string) =>
+    `  ${name.padEnd(28)} ${fmt(median(f(b))).padStart(10)} ${fmt(median(f(a))).padStart(10)}  ${pct(median(f(b)), median(f(a)))}  (runs before ${f(b).map((n) => fmt(n)).join(', ')}; after ${f(a).map((n) => fmt(n)).join(', ')})`;
+  console.log(`${rt}:                            before      after`);
+  console.log(row('start-up to listening', (x) => x.startMs, (n) => `${Math.round(n)} ms`));
+  console.log(row('idle RSS', (x) => x.idleRssKb, (n) => `${(n / 1024).toFixed(1)} MB`));
+  console.log(row('webhooks acknowledged', (x) => x.acksPerSec, (n) => `${Math.round(n)}/s`));
+}
+console.log(`BENCH_JSON ${JSON.stringify({ runs, burst: burstSize, results })}`);
