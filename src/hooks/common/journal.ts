@@ -100,10 +100,12 @@ export class Journal<T> {
 
   /**
    * Replaces the journal's contents with `snapshot()`, taken once no write is in flight;
-   * appends made meanwhile wait and land after it. The new file is synced before it
-   * replaces the old one, so a crash leaves one or the other.
+   * appends made meanwhile wait and land after it. A `{ raw }` entry is a record of the
+   * current file copied as it is, a piece at a time, so a rewrite never holds every record
+   * in memory. The new file is synced before it replaces the old one, so a crash leaves
+   * one or the other.
    */
-  async rewrite(snapshot: () => T[] | Promise<T[]>): Promise<Pos[]> {
+  async rewrite(snapshot: () => (T | { raw: Pos })[] | Promise<(T | { raw: Pos })[]>): Promise<Pos[]> {
     while (this.writing) await new Promise((r) => setTimeout(r, 1));
     this.writing = true;
     try {
@@ -112,14 +114,28 @@ export class Journal<T> {
       try {
         const fh = await fs.open(tmp, 'w', 0o600);
         try {
-          const lines = (await snapshot()).map((r) => JSON.stringify(r));
           let offset = 0;
-          for (const l of lines) {
-            const length = Buffer.byteLength(l);
-            positions.push({ offset, length });
-            offset += length + 1;
+          let chunk: Buffer[] = [];
+          let chunked = 0;
+          const out = async (b: Buffer, force = false) => {
+            chunk.push(b);
+            chunked += b.length;
+            if (chunked < 1024 * 1024 && !force) return;
+            await fh.write(Buffer.concat(chunk));
+            chunk = [];
+            chunked = 0;
+          };
+          for (const r of await snapshot()) {
+            let line: Buffer;
+            if (r && typeof r === 'object' && 'raw' in r) {
+              line = Buffer.alloc(r.raw.length + 1, 10);
+              await this.fh!.read(line, 0, r.raw.length, r.raw.offset);
+            } else line = Buffer.from(JSON.stringify(r) + '\n');
+            positions.push({ offset, length: line.length - 1 });
+            offset += line.length;
+            await out(line);
           }
-          await fh.writeFile(lines.map((l) => l + '\n').join(''));
+          await out(Buffer.alloc(0), true);
           await fh.sync();
         } finally {
           await fh.close();

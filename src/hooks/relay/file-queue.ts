@@ -2,7 +2,8 @@
 // then its ack or expiry, append-only. A delivery is on disk (fdatasync, group commit)
 // before `add` resolves. Only an index (id, place in the file, size, time) stays in memory;
 // bodies are read back when sent, so 10,000 waiting deliveries cost little memory. The file
-// is rewritten down to its waiting deliveries once settled ones outnumber them.
+// is rewritten down to its waiting deliveries once settled ones outnumber them, copying
+// them a piece at a time.
 import { Journal, type Pos } from '../common/journal.js';
 import type { StoredDelivery } from './store.js';
 
@@ -72,7 +73,7 @@ export class InstanceQueue {
     const w = this.waiting.get(id);
     if (!w) return undefined;
     const r = await this.journal.read(w.pos);
-    return r.k === 'd' ? { id: r.id, app: r.app, at: r.at, headers: r.headers, body: r.body } : undefined;
+    return r.k === 'd' ? { id: r.id, app: r.app, at: r.at, headers: r.headers, body: r.body, src: r.src } : undefined;
   }
 
   /** Marks a delivery handled (acked; or expired or dropped, both `x`); false if it was not waiting. */
@@ -99,14 +100,9 @@ export class InstanceQueue {
     const positions = await this.journal.rewrite(async () => {
       // Taken only once the journal is idle: a delivery stored while we waited for that is
       // in the list (and none can be stored while the new file is written).
+      // Waiting ones are copied from the old file as they are: bodies never all in memory.
       ids = [...this.waiting.keys()];
-      const out: QueueRecord[] = [];
-      for (const id of ids) {
-        const w = this.waiting.get(id);
-        if (w) out.push(await this.journal.read(w.pos));
-        else out.push({ k: 'x', id }); // settled while we read: keep it settled
-      }
-      return out;
+      return ids.map((id) => ({ raw: this.waiting.get(id)!.pos }));
     });
     ids.forEach((id, i) => {
       const w = this.waiting.get(id);

@@ -6,9 +6,10 @@
 // across nodes. Webhooks past the age limit are dropped by the stream itself (max_age).
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
-import type { NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { EventLog } from '../common/event-log.js';
 import { NatsClaims } from './nats-claims.js';
+import { listenJson } from './nats-listen.js';
 import { connectNats, isNotFound, persist, type NatsOptions } from './nats-connect.js';
 import { NatsFeed } from './nats-feed.js';
 import { ShardTap } from './nats-tap.js';
@@ -19,6 +20,9 @@ import type { DeliveryFeed, FeedTarget, LinkClaim, Registration, RelayStore, Set
 
 /** How often a tap's consumer says it is there when idle; one silent for three is made again. */
 const TAP_HEARTBEAT_MS = 1_000;
+
+/** An instance's app list is read again after this even when no node said it changed. */
+const APPS_TTL_MS = 30_000;
 
 /** Bounded memo tables: a node serving 100,000 instances keeps a few MB of them. */
 const MEMO = 200_000;
@@ -49,6 +53,9 @@ export class NatsRelayStore implements RelayStore {
   private watchdog: NodeJS.Timeout;
   private connected = true;
   private totaling?: Promise<{ instances: number; waiting: number }>;
+  /** Each instance's apps as last read; read again when another node says they changed, or when old. */
+  private appLists = new Map<string, { at: number; names?: ReadonlySet<string> }>();
+  private appsSub: Subscription;
 
   private constructor(
     private nc: NatsConnection,
@@ -56,12 +63,13 @@ export class NatsRelayStore implements RelayStore {
     private jsm: JetStreamManager,
     readonly layout: NatsLayout,
     private registrations: KV,
-    links: KV,
+    private links: KV,
     readonly replicas: number,
     private o: NatsStoreOptions,
   ) {
     this.claims = new NatsClaims(nc, links, layout.claims, o.node);
     this.nodes = new NatsNodes(nc, layout.nodes, o.node);
+    this.appsSub = listenJson<{ i: string }>(nc, layout.appsNote, ({ i }) => void this.appLists.delete(i));
     void (async () => {
       for await (const st of nc.status()) {
         if (st.type === 'disconnect') this.connected = false;
@@ -225,6 +233,29 @@ export class NatsRelayStore implements RelayStore {
     return this.totaling;
   }
 
+  async apps(instance: string): Promise<ReadonlySet<string> | undefined> {
+    const known = this.appLists.get(instance);
+    // A missed note (a node cut off for a moment) is made good within this.
+    if (known && Date.now() - known.at < APPS_TTL_MS) return known.names;
+    const e = await this.links.get(`apps.${instance}`);
+    let names: ReadonlySet<string> | undefined;
+    try {
+      names = e && e.operation === 'PUT' ? new Set(e.json<string[]>()) : undefined;
+    } catch {
+      names = undefined; // as if never said
+    }
+    remember(this.appLists, instance, { at: Date.now(), names });
+    return names;
+  }
+
+  async setApps(instance: string, names: string[]): Promise<void> {
+    const cur = await this.apps(instance);
+    if (cur && cur.size === names.length && names.every((n) => cur.has(n))) return;
+    await persist(() => this.links.put(`apps.${instance}`, JSON.stringify(names)), 15_000);
+    this.appLists.delete(instance);
+    this.nc.publish(this.layout.appsNote, JSON.stringify({ i: instance }));
+  }
+
   async instances(): Promise<string[]> {
     const out: string[] = [];
     for await (const k of await this.registrations.keys()) out.push(k);
@@ -267,6 +298,7 @@ export class NatsRelayStore implements RelayStore {
     await Promise.all(this.taps.map((t) => t.close()));
     this.claims.close();
     this.nodes.close();
+    this.appsSub.unsubscribe();
     await this.nc.drain().catch(() => this.nc.close());
   }
 }

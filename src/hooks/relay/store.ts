@@ -14,6 +14,8 @@ export interface StoredDelivery {
   at: number;
   headers: Record<string, string>;
   body: string;
+  /** The sender's address, so the instance's verdict counts for (or against) it. */
+  src?: string;
 }
 
 /** A waiting webhook without its body, for deciding what to send or expire. */
@@ -41,6 +43,11 @@ export interface FeedTarget {
   send(d: StoredDelivery, pending: number): void;
   /** The feed cannot deliver any more (its source is gone): drop the link so the instance reconnects. */
   fail(reason: string): void;
+  /**
+   * Whether the link can take another now: false while its socket holds more than it may
+   * read ahead. The feed then waits for `wake`, which the link calls as its socket drains.
+   */
+  ready(): boolean;
 }
 
 /** One link's deliveries: oldest first, at most a window unacked, resent on the next link until acked. */
@@ -92,6 +99,12 @@ export interface RelayStore {
   countGroup?(group: string): Promise<Map<string, WaitingCounts>>;
   /** Registered instances, and webhooks waiting for all of them. */
   totals(): Promise<{ instances: number; waiting: number }>;
+  /**
+   * The apps the instance said take webhooks (it says so on each link and on every change);
+   * undefined while it never said (an old instance): then any name is taken.
+   */
+  apps(instance: string): Promise<ReadonlySet<string> | undefined>;
+  setApps(instance: string, names: string[]): Promise<void>;
   /** Registered instance ids. */
   instances(): Promise<string[]>;
   /** Gives back the room settled webhooks take (a backend may also do it on its own). */
