@@ -9,7 +9,7 @@ import { writeJsonDurable } from '../../releases/durable.js';
 import { Journal } from '../common/journal.js';
 import { InstanceQueue } from './file-queue.js';
 import { polledFeed } from './polled-feed.js';
-import type { DeliveryFeed, FeedTarget, LinkClaim, Registration, RelayStore, Settled, StoredDelivery, WaitingCounts, WaitingDelivery } from './store.js';
+import type { DeliveryFeed, FeedTarget, LinkClaim, NewDelivery, Registration, RelayStore, Settled, StoredDelivery, WaitingCounts, WaitingDelivery } from './store.js';
 
 interface RegistrationRecord {
   id: string;
@@ -93,7 +93,7 @@ export class FileRelayStore implements RelayStore {
     return this.registered.get(id)?.secretHash;
   }
 
-  append(instance: string, d: StoredDelivery): Promise<void> {
+  append(instance: string, d: NewDelivery): Promise<void> {
     return this.queue(instance).add(d);
   }
 

@@ -15,8 +15,7 @@ import type { Started } from '../common/assembly.js';
 import type { EventLog } from '../common/event-log.js';
 import { isAppName } from '../../releases/paths.js';
 import { CLOSE, INSTANCE_ID, secretHash, type AckFrame, type AppsFrame, type DeliveryFrame } from '../common/relay-protocol.js';
-import type { SenderBudget } from './senders.js';
-import type { DeliveryFeed, LinkClaim, RelayStore } from './store.js';
+import type { DeliveryFeed, LinkClaim, RelayStore, VerdictNote } from './store.js';
 
 /** Deliveries sent and not yet acked, per connection. */
 const WINDOW = 128;
@@ -39,6 +38,8 @@ interface Link {
   alive: boolean;
   /** The sender of each delivery in flight, for its verdict. */
   sources: Map<string, string>;
+  /** Deliveries written to the socket, for the log when it closes. */
+  sent: number;
 }
 
 function sameHash(a: string, b: string): boolean {
@@ -62,7 +63,8 @@ export class LinkHub {
   constructor(
     private store: RelayStore,
     private log: EventLog,
-    private senders?: SenderBudget,
+    /** Where the instances' verdicts on senders go (senders.ts, through every node of a cluster). */
+    private judged: (v: VerdictNote) => void = () => {},
   ) {}
 
   get connected(): number {
@@ -106,7 +108,7 @@ export class LinkHub {
 
   private connect(ws: WebSocket, instance: string, from?: string): void {
     const old = this.links.get(instance);
-    const link: Link = { ws, instance, alive: true, sources: new Map() };
+    const link: Link = { ws, instance, alive: true, sources: new Map(), sent: 0 };
     this.links.set(instance, link);
     if (old) this.replace(old);
     const current = () => this.links.get(instance) === link;
@@ -121,7 +123,7 @@ export class LinkHub {
       link.claim?.release();
       if (current()) {
         this.links.delete(instance);
-        this.log('disconnected', { instance });
+        this.log('disconnected', { instance, sent: link.sent });
       }
     });
     ws.on('error', () => {});
@@ -146,6 +148,7 @@ export class LinkHub {
     const send = (d: { id: string; app: string; at: number; headers: Record<string, string>; body: string; src?: string }, pending: number) => {
       const frame: DeliveryFrame = { type: 'delivery', id: d.id, app: d.app, at: d.at, headers: d.headers, body: d.body, pending };
       if (d.src !== undefined) link.sources.set(d.id, d.src);
+      link.sent++;
       // Written out: the feed may send more if it held back for the socket.
       ws.send(JSON.stringify(frame), () => link.feed?.wake());
     };
@@ -187,7 +190,7 @@ export class LinkHub {
     if (!link.feed || !(await link.feed.ack(msg.id))) return this.log('unknown-ack', { instance: link.instance, id: msg.id.slice(0, 80) });
     const verdict = msg.verdict === 'accepted' || msg.verdict === 'refused' ? msg.verdict : undefined;
     // Old instances send no verdict: their senders' budgets stay as they are.
-    if (verdict && src !== undefined) this.senders?.verdict(link.instance, src, verdict === 'accepted');
+    if (verdict && src !== undefined) this.judged({ instance: link.instance, src, accepted: verdict === 'accepted' });
     const t = this.acceptedAt.get(msg.id);
     this.acceptedAt.delete(msg.id);
     this.log('acked', {

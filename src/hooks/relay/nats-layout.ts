@@ -17,7 +17,7 @@
 // bound of their bytes. Shards, because nats-server 2.9 visits every consumer of a stream
 // for each message stored or deleted, and so that the per-subject counts of one shard (one
 // request) give the room of a group of instances (room.ts).
-import type { StoredDelivery } from './store.js';
+import type { NewDelivery, StoredDelivery } from './store.js';
 
 export const PREFIX = /^[a-z0-9_]{1,32}$/;
 
@@ -108,9 +108,9 @@ function sizeClass(bytes: number): number {
 }
 
 /** A stored message: the delivery's metadata as one JSON line, then the body's raw bytes (no base64 in the stream). */
-export function encodeDelivery(d: StoredDelivery): Uint8Array {
+export function encodeDelivery(d: NewDelivery): Uint8Array {
   const meta = JSON.stringify({ id: d.id, app: d.app, at: d.at, headers: d.headers, src: d.src });
-  return Buffer.concat([Buffer.from(meta + '\n'), Buffer.from(d.body, 'base64')]);
+  return Buffer.concat([Buffer.from(meta + '\n'), typeof d.body === 'string' ? Buffer.from(d.body, 'base64') : d.body]);
 }
 
 export function decodeMeta(data: Uint8Array): Omit<StoredDelivery, 'body'> & { bodyAt: number } {

@@ -15,7 +15,7 @@ import { NatsFeed } from './nats-feed.js';
 import { ShardTap } from './nats-tap.js';
 import { NatsNodes } from './nats-nodes.js';
 import { decodeDelivery, decodeMeta, encodeDelivery, type NatsLayout } from './nats-layout.js';
-import type { DeliveryFeed, FeedTarget, LinkClaim, Registration, RelayStore, Settled, StoredDelivery, WaitingCounts, WaitingDelivery } from './store.js';
+import type { DeliveryFeed, FeedTarget, LinkClaim, NewDelivery, Registration, RelayStore, Settled, StoredDelivery, VerdictNote, WaitingCounts, WaitingDelivery } from './store.js';
 
 
 /** How often a tap's consumer says it is there when idle; one silent for three is made again. */
@@ -56,6 +56,7 @@ export class NatsRelayStore implements RelayStore {
   /** Each instance's apps as last read; read again when another node says they changed, or when old. */
   private appLists = new Map<string, { at: number; names?: ReadonlySet<string> }>();
   private appsSub: Subscription;
+  private verdictSub?: Subscription;
 
   private constructor(
     private nc: NatsConnection,
@@ -132,7 +133,7 @@ export class NatsRelayStore implements RelayStore {
     return hash;
   }
 
-  async append(instance: string, d: StoredDelivery): Promise<void> {
+  async append(instance: string, d: NewDelivery): Promise<void> {
     const data = encodeDelivery(d);
     // Within a sender's patience (GitHub waits 10 s, and never retries by itself).
     const ack = await persist(() => this.js.publish(this.layout.hook(instance, d.app, data.length), data, { msgID: d.id, timeout: 4_000 }), 8_000);
@@ -256,6 +257,15 @@ export class NatsRelayStore implements RelayStore {
     this.nc.publish(this.layout.appsNote, JSON.stringify({ i: instance }));
   }
 
+  readonly verdicts = {
+    tell: (v: VerdictNote) => this.nc.publish(this.layout.verdicts, JSON.stringify({ i: v.instance, s: v.src, ok: v.accepted })),
+    hear: (fn: (v: VerdictNote) => void) => {
+      this.verdictSub = listenJson<{ i: unknown; s: unknown; ok: unknown }>(this.nc, this.layout.verdicts, ({ i, s, ok }) => {
+        if (typeof i === 'string' && typeof s === 'string' && typeof ok === 'boolean') fn({ instance: i, src: s, accepted: ok });
+      });
+    },
+  };
+
   async instances(): Promise<string[]> {
     const out: string[] = [];
     for await (const k of await this.registrations.keys()) out.push(k);
@@ -299,6 +309,7 @@ export class NatsRelayStore implements RelayStore {
     this.claims.close();
     this.nodes.close();
     this.appsSub.unsubscribe();
+    this.verdictSub?.unsubscribe();
     await this.nc.drain().catch(() => this.nc.close());
   }
 }

@@ -82,7 +82,7 @@ export function relayRoutes(deps: RouteDeps): http.RequestListener {
     }
     const id = `rly_${Date.now().toString(36)}${randomBytes(8).toString('hex')}`;
     try {
-      await store.append(instance, { id, app, at: Date.now(), headers, body: read.body.toString('base64'), src: from });
+      await store.append(instance, { id, app, at: Date.now(), headers, body: read.body, src: from });
     } catch (err) {
       return refuse(503, `the webhook could not be stored (${(err as NodeJS.ErrnoException).code ?? 'error'}); send it again later`);
     }

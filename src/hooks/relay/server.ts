@@ -19,7 +19,7 @@ import { floodLimits } from './limits.js';
 import { Room } from './room.js';
 import { relayRoutes } from './routes.js';
 import { SenderBudget } from './senders.js';
-import type { RelayStore } from './store.js';
+import type { RelayStore, VerdictNote } from './store.js';
 
 /**
  * Bytes waiting per instance by default: a few days of ordinary pushes (GitHub's are
@@ -71,7 +71,9 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
     const store = await parts.add('store', () => openStore(o.store, { log, maxAgeMs }));
     const limits = floodLimits(o.instanceRate, o.addressRate);
     const senders = new SenderBudget(limits.perInstance, Math.max(1, (o.instanceRate ?? 50) / 50));
-    const hub = new LinkHub(store, log, senders);
+    const judge = (v: VerdictNote) => senders.verdict(v.instance, v.src, v.accepted);
+    store.verdicts?.hear(judge);
+    const hub = new LinkHub(store, log, store.verdicts?.tell ?? judge);
     const routes = relayRoutes({
       store,
       hub,

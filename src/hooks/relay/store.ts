@@ -18,6 +18,9 @@ export interface StoredDelivery {
   src?: string;
 }
 
+/** A webhook to store: its body as the raw bytes, or base64 as kept. */
+export type NewDelivery = Omit<StoredDelivery, 'body'> & { body: Buffer | string };
+
 /** A waiting webhook without its body, for deciding what to send or expire. */
 export interface WaitingDelivery {
   id: string;
@@ -36,6 +39,13 @@ export interface WaitingCounts {
 export type Registration = 'created' | 'exists' | 'taken';
 
 export type Settled = 'acked' | 'expired' | 'dropped';
+
+/** An instance's verdict on a webhook from a source address. */
+export interface VerdictNote {
+  instance: string;
+  src: string;
+  accepted: boolean;
+}
 
 /** Where a connected instance's deliveries go. */
 export interface FeedTarget {
@@ -81,7 +91,7 @@ export interface RelayStore {
   /** The SHA-256 of the instance's secret, or undefined for an instance not registered here. */
   lookup(id: string): Promise<string | undefined>;
   /** Resolves once the webhook is durable. The instance must be registered. */
-  append(instance: string, d: StoredDelivery): Promise<void>;
+  append(instance: string, d: NewDelivery): Promise<void>;
   /** The instance's waiting webhooks (of one app, if given) in arrival order, the oldest `limit` of them. */
   pending(instance: string, limit?: number, app?: string): Promise<WaitingDelivery[]>;
   /** A waiting webhook whole, or undefined once it is settled. */
@@ -105,6 +115,11 @@ export interface RelayStore {
    */
   apps(instance: string): Promise<ReadonlySet<string> | undefined>;
   setApps(instance: string, names: string[]): Promise<void>;
+  /**
+   * For a cluster: passes each instance's verdict on a sender to every node (the node that
+   * took the webhook is seldom the one holding the link), `hear` included on this one.
+   */
+  verdicts?: { tell(v: VerdictNote): void; hear(fn: (v: VerdictNote) => void): void };
   /** Registered instance ids. */
   instances(): Promise<string[]>;
   /** Gives back the room settled webhooks take (a backend may also do it on its own). */
