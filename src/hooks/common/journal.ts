@@ -23,41 +23,57 @@ export class Journal<T> {
 
   private constructor(readonly file: string) {}
 
-  /** Opens the journal and returns the records it holds; a torn last line is dropped. */
-  static async open<T>(file: string): Promise<{ journal: Journal<T>; records: T[]; positions: Pos[] }> {
+  /**
+   * Opens the journal and returns the records it holds; a torn last line is dropped. With
+   * `each`, records are handed over one at a time instead and none is kept: the file is read
+   * a piece at a time, so opening costs its longest line in memory, not its size.
+   */
+  static async open<T>(file: string, each?: (record: T, pos: Pos) => void): Promise<{ journal: Journal<T>; records: T[]; positions: Pos[] }> {
     await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
     await fs.rm(`${file}.compact`, { force: true }); // a rewrite cut short by a crash
-    // Only a missing file is an empty journal: any other read error must not truncate one.
-    const text = await fs.readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return '';
-      throw err;
-    });
     const records: T[] = [];
     const positions: Pos[] = [];
-    let valid = 0;
-    let at = 0;
-    let byteAt = 0;
-    for (const line of text.split('\n')) {
-      const end = at + line.length + 1;
-      if (end > text.length) break; // no newline yet: torn
-      const bytes = Buffer.byteLength(line) + 1;
-      try {
-        if (line) {
-          records.push(JSON.parse(line));
-          positions.push({ offset: byteAt, length: bytes - 1 });
-        }
-      } catch {
-        // A damaged line stands alone (writes end with a newline): skip it, keep the rest.
-      }
-      valid = end;
-      at = end;
-      byteAt += bytes;
-    }
     const j = new Journal<T>(file);
+    // 'a+' makes a missing file an empty journal; any read error below throws before the
+    // truncation, so it never cuts a journal it could not read.
     j.fh = await fs.open(file, 'a+', 0o600);
+    const take = (line: Buffer, offset: number) => {
+      if (!line.length) return;
+      let r: T;
+      try {
+        r = JSON.parse(line.toString('utf8'));
+      } catch {
+        return; // a damaged line stands alone (writes end with a newline): skip it, keep the rest
+      }
+      const pos = { offset, length: line.length };
+      if (each) return each(r, pos);
+      records.push(r);
+      positions.push(pos);
+    };
+    const buf = Buffer.allocUnsafe(1024 * 1024);
+    let partial: Buffer[] = [];
+    let lineAt = 0;
+    for (let readAt = 0; ; ) {
+      const { bytesRead } = await j.fh.read(buf, 0, buf.length, readAt);
+      if (!bytesRead) break;
+      readAt += bytesRead;
+      const got = buf.subarray(0, bytesRead);
+      for (let from = 0; ; ) {
+        const nl = got.indexOf(10, from);
+        if (nl === -1) {
+          partial.push(Buffer.from(got.subarray(from))); // copied: the buffer is read into again
+          break;
+        }
+        const line = partial.length ? Buffer.concat([...partial, got.subarray(from, nl)]) : got.subarray(from, nl);
+        partial = [];
+        take(line, lineAt);
+        lineAt += line.length + 1;
+        from = nl + 1;
+      }
+    }
+    j.size = lineAt;
     const { size } = await j.fh.stat();
-    j.size = Buffer.byteLength(text.slice(0, valid));
-    // Cut a torn tail so the next append starts on a clean line.
+    // Cut a torn tail (no newline yet) so the next append starts on a clean line.
     if (size > j.size) await j.fh.truncate(j.size);
     return { journal: j, records, positions };
   }

@@ -49,13 +49,15 @@ export class InstanceQueue {
   private constructor(private journal: Journal<QueueRecord>) {}
 
   static async open(file: string): Promise<InstanceQueue> {
-    const { journal, records, positions } = await Journal.open<QueueRecord>(file);
+    // Record by record, keeping only what the index needs: never the bodies.
+    const index: ({ k: 'd'; id: string; app: string; at: number; pos: Pos } | { k: 'a' | 'x'; id: string })[] = [];
+    const { journal } = await Journal.open<QueueRecord>(file, (r, pos) => index.push(r.k === 'd' ? { k: 'd', id: r.id, app: r.app, at: r.at, pos } : { k: r.k, id: r.id }));
     const q = new InstanceQueue(journal);
-    records.forEach((r, i) => {
-      if (r.k === 'd') q.keep(r.id, positions[i], r.app, r.at);
-      else q.drop(r.id);
-    });
-    q.done = records.length - q.waiting.size;
+    for (const e of index) {
+      if (e.k === 'd') q.keep(e.id, e.pos, e.app, e.at);
+      else q.drop(e.id);
+    }
+    q.done = index.length - q.waiting.size;
     return q;
   }
 

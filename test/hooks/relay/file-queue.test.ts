@@ -43,3 +43,27 @@ test('a delivery\'s journal line written piece by piece is the JSON of the deliv
     assert.deepEqual(JSON.parse(line.toString()), { k: 'd', ...d, body: body.toString('base64') });
   }
 });
+
+test('a queue file is reopened record by record: lines longer than the read buffer, a damaged line and a torn tail', async (t) => {
+  const dir = tmpDir();
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'q.jsonl');
+  const bodies = [randomBytes(1_500_000), randomBytes(10), randomBytes(2_100_000)];
+  const q = await InstanceQueue.open(file);
+  await q.add({ id: 'rly_0', app: 'a', at: 1, headers: {}, body: bodies[0] });
+  fs.appendFileSync(file, '{"k":"d", damaged\n');
+  await q.add({ id: 'rly_1', app: 'b', at: 2, headers: {}, body: bodies[1] });
+  await q.add({ id: 'rly_2', app: 'a', at: 3, headers: {}, body: bodies[2] });
+  await q.close();
+  fs.appendFileSync(file, '{"k":"d","id":"rly_torn","body":"AAAA');
+
+  const again = await InstanceQueue.open(file);
+  assert.deepEqual([...again.waiting.keys()], ['rly_0', 'rly_1', 'rly_2']);
+  for (let i = 0; i < 3; i++) assert.deepEqual(Buffer.from((await again.read(`rly_${i}`))!.body, 'base64'), bodies[i]);
+  await again.add({ id: 'rly_3', app: 'b', at: 4, headers: {}, body: Buffer.from('after') });
+  await again.close();
+  const third = await InstanceQueue.open(file);
+  assert.deepEqual([...third.waiting.keys()], ['rly_0', 'rly_1', 'rly_2', 'rly_3']);
+  assert.equal(Buffer.from((await third.read('rly_3'))!.body, 'base64').toString(), 'after');
+  await third.close();
+});
