@@ -149,10 +149,21 @@ export class LinkHub {
       const frame: DeliveryFrame = { type: 'delivery', id: d.id, app: d.app, at: d.at, headers: d.headers, body: d.body, pending };
       if (d.src !== undefined) link.sources.set(d.id, d.src);
       link.sent++;
-      // Written out: the feed may send more if it held back for the socket.
-      ws.send(JSON.stringify(frame), () => link.feed?.wake());
+      ws.send(JSON.stringify(frame), drained);
     };
-    const ready = () => ws.readyState === ws.OPEN && ws.bufferedAmount < READ_AHEAD;
+    // The feed held back for a full socket: it is woken once a write completes below the mark
+    // (only then: a wake per delivery would cost a read of the store each).
+    let holding = false;
+    const ready = () => {
+      const ok = ws.readyState === ws.OPEN && ws.bufferedAmount < READ_AHEAD;
+      if (!ok) holding = true;
+      return ok;
+    };
+    const drained = () => {
+      if (!holding || ws.bufferedAmount >= READ_AHEAD) return;
+      holding = false;
+      link.feed?.wake();
+    };
     const fail = (reason: string) => {
       this.log('error', { instance, reason });
       ws.terminate();
