@@ -200,8 +200,11 @@ export class LinkHub {
     link.sources.delete(msg.id);
     if (!link.feed || !(await link.feed.ack(msg.id))) return this.log('unknown-ack', { instance: link.instance, id: msg.id.slice(0, 80) });
     const verdict = msg.verdict === 'accepted' || msg.verdict === 'refused' ? msg.verdict : undefined;
-    // Old instances send no verdict: their senders' budgets stay as they are.
-    if (verdict && src !== undefined) this.judged({ instance: link.instance, src, accepted: verdict === 'accepted' });
+    // Old instances send no verdict: their senders' budgets stay as they are. An app that is
+    // gone or turned off (404, 403) says the hook is stale, not that the sender is forging:
+    // a forge's shared addresses must not lose every other app's pushes over it.
+    const stale = msg.status === 403 || msg.status === 404;
+    if (verdict && src !== undefined && !(verdict === 'refused' && stale)) this.judged({ instance: link.instance, src, accepted: verdict === 'accepted' });
     const t = this.acceptedAt.get(msg.id);
     this.acceptedAt.delete(msg.id);
     this.log('acked', {

@@ -58,11 +58,9 @@ export function relayRoutes(deps: RouteDeps): http.RequestListener {
       return refuse(400, 'the app name in the path may hold only letters, digits, ".", "_" and "-"', 'linger');
     }
     const apps = await store.apps(instance).catch(() => undefined);
-    if (apps && !apps.has(app)) {
-      // What the instance would refuse anyway: it counts against the sender like a refusal.
-      deps.senders.verdict(instance, from, false);
-      return refuse(404, `no app called "${app}" takes webhooks on this instance`, 'linger');
-    }
+    // Cheap to refuse (nothing read, nothing stored), and not held against the sender: a
+    // stale hook on a forge's shared addresses would cost every other app's pushes.
+    if (apps && !apps.has(app)) return refuse(404, `no app called "${app}" takes webhooks on this instance`, 'linger');
     if (!limits.perAddress.take(from)) return refuse(429, 'too many webhooks from this address; slow down', 'linger', { 'retry-after': String(limits.perAddress.retryAfter()) });
     // Before the instance's own rate: junk must not use up what real deliveries need.
     if (!signatureFormat(req.headers)) {
