@@ -23,6 +23,7 @@ import { OPS, timingRounds, type Ctx, type Op, type Series, type TimingResults }
 import { activationRounds, activationSummary } from './activation.js';
 import { webhookRounds, webhookSummary } from './webhooks.js';
 import { relayRounds, relaySummary } from './relay.js';
+import { relayMemoryRounds, relayMemorySummary } from './relay-memory.js';
 
 const DISK_RELEASES = 10;
 const DISK_TARGET = 1.3;
@@ -118,6 +119,7 @@ async function main(): Promise<number> {
     const act = [];
     const hooks = [];
     const relay = [];
+    const relayMemory = [];
     for (const rt of RUNTIMES) {
       log(`activation on ${rt}: restart and health with the Toes-like supervisor`);
       act.push(await activationRounds(tmp, env, runs, rt));
@@ -125,6 +127,7 @@ async function main(): Promise<number> {
       hooks.push(await webhookRounds(c, runs, rt));
       log(`relay on ${rt}: accept to ack, sustained rate, memory with 10,000 waiting`);
       relay.push(await relayRounds(c, runs, rt));
+      relayMemory.push(await relayMemoryRounds(c, rt));
     }
 
     log('gc: 8 deploys of a changing 5 MB asset, keep 2');
@@ -144,8 +147,9 @@ async function main(): Promise<number> {
     for (const a of act) console.log(`\n${activationSummary(a)}`);
     for (const h of hooks) console.log(`\n${webhookSummary(h)}`);
     for (const r of relay) console.log(`\n${relaySummary(r)}`);
+    for (const r of relayMemory) console.log(`\n${relayMemorySummary(r)}`);
     if (cluster) console.log(`\n${relayClusterSummary(cluster)}`);
-    console.log(`\nBENCH_JSON ${JSON.stringify({ ...json, loadavgAtEnd: os.loadavg(), disk: d, gc, memory, activation: act, webhooks: hooks, relay, relayCluster: cluster })}`);
+    console.log(`\nBENCH_JSON ${JSON.stringify({ ...json, loadavgAtEnd: os.loadavg(), disk: d, gc, memory, activation: act, webhooks: hooks, relay, relayMemory, relayCluster: cluster })}`);
     log(`done in ${fmtMs(performance.now() - started)}`);
     return 0;
   } catch (err) {

@@ -1,7 +1,9 @@
 // What the relay and an instance say to each other over the WebSocket (JSON text frames),
 // and the few names both sides share. Relay -> instance: `hello` once, then `delivery`s
 // (resent after a reconnect until acked). Instance -> relay: `ack` once the delivery is
-// durably queued on the instance (or refused for good). Liveness uses WebSocket pings.
+// durably queued on the instance (or refused for good), with its verdict; `apps` with the
+// names that take webhooks. Liveness uses WebSocket pings. Either side ignores fields and
+// frames it does not know, so old and new relays and instances work together.
 import { createHash, randomBytes } from 'node:crypto';
 
 /** The headers a webhook's meaning and signature depend on, kept exactly as received. */
@@ -54,7 +56,27 @@ export interface AckFrame {
   id: string;
   /** The instance's answer, for the relay's log. */
   status?: number;
+  /**
+   * Whether the instance took it (`accepted`: queued, ignored, a duplicate) or refused it
+   * (a wrong signature, an app that takes no webhooks...): the relay budgets each sender by
+   * it. Absent from old instances, whose acks leave every sender's budget as it is.
+   */
+  verdict?: 'accepted' | 'refused';
+  /** Why it was refused, for the relay's log. */
+  reason?: string;
 }
+
+/**
+ * The apps that take webhooks on the instance, sent on every link and whenever it changes:
+ * the relay answers 404 to any other name and stores nothing for it. Never sent past
+ * APPS_FRAME_MAX bytes (an old relay closes a link on a frame over 64 KiB).
+ */
+export interface AppsFrame {
+  type: 'apps';
+  names: string[];
+}
+
+export const APPS_FRAME_MAX = 60 * 1024;
 
 export const INSTANCE_ID = /^[a-z0-9]{8,64}$/;
 

@@ -2,9 +2,10 @@
 // then its ack or expiry, append-only. A delivery is on disk (fdatasync, group commit)
 // before `add` resolves. Only an index (id, place in the file, size, time) stays in memory;
 // bodies are read back when sent, so 10,000 waiting deliveries cost little memory. The file
-// is rewritten down to its waiting deliveries once settled ones outnumber them.
+// is rewritten down to its waiting deliveries once settled ones outnumber them, copying
+// them a piece at a time.
 import { Journal, type Pos } from '../common/journal.js';
-import type { StoredDelivery } from './store.js';
+import type { NewDelivery, StoredDelivery } from './store.js';
 
 type QueueRecord = ({ k: 'd' } & StoredDelivery) | { k: 'a'; id: string } | { k: 'x'; id: string };
 
@@ -13,6 +14,25 @@ interface Waiting {
   app: string;
   at: number;
   bytes: number;
+}
+
+/** Raw bytes base64-encoded this many at a time (a multiple of 3: the pieces join up). */
+const PIECE = 48 * 1024;
+
+/**
+ * A delivery's journal line, written straight into one buffer: a body of 1 MiB is never
+ * also a base64 string, a JSON string and a copy of those (big strings are what a
+ * runtime's collector frees last).
+ */
+export function deliveryLine(d: NewDelivery): Buffer {
+  const { body, ...meta } = d;
+  if (typeof body === 'string') return Buffer.from(JSON.stringify({ k: 'd', ...meta, body }) + '\n');
+  const head = JSON.stringify({ k: 'd', ...meta }).slice(0, -1) + ',"body":"';
+  const line = Buffer.allocUnsafe(Buffer.byteLength(head) + 4 * Math.ceil(body.length / 3) + 3);
+  let at = line.write(head);
+  for (let i = 0; i < body.length; i += PIECE) at += line.write(body.subarray(i, i + PIECE).toString('base64'), at, 'latin1');
+  at += line.write('"}\n', at, 'latin1');
+  return line;
 }
 
 export class InstanceQueue {
@@ -29,13 +49,15 @@ export class InstanceQueue {
   private constructor(private journal: Journal<QueueRecord>) {}
 
   static async open(file: string): Promise<InstanceQueue> {
-    const { journal, records, positions } = await Journal.open<QueueRecord>(file);
+    // Record by record, keeping only what the index needs: never the bodies.
+    const index: ({ k: 'd'; id: string; app: string; at: number; pos: Pos } | { k: 'a' | 'x'; id: string })[] = [];
+    const { journal } = await Journal.open<QueueRecord>(file, (r, pos) => index.push(r.k === 'd' ? { k: 'd', id: r.id, app: r.app, at: r.at, pos } : { k: r.k, id: r.id }));
     const q = new InstanceQueue(journal);
-    records.forEach((r, i) => {
-      if (r.k === 'd') q.keep(r.id, positions[i], r.app, r.at);
-      else q.drop(r.id);
-    });
-    q.done = records.length - q.waiting.size;
+    for (const e of index) {
+      if (e.k === 'd') q.keep(e.id, e.pos, e.app, e.at);
+      else q.drop(e.id);
+    }
+    q.done = index.length - q.waiting.size;
     return q;
   }
 
@@ -62,8 +84,8 @@ export class InstanceQueue {
   }
 
   /** Resolves once the delivery is on disk. */
-  async add(d: StoredDelivery): Promise<void> {
-    const pos = await this.journal.append({ k: 'd', ...d });
+  async add(d: NewDelivery): Promise<void> {
+    const pos = await this.journal.appendLine(deliveryLine(d));
     this.keep(d.id, pos, d.app, d.at);
   }
 
@@ -72,7 +94,7 @@ export class InstanceQueue {
     const w = this.waiting.get(id);
     if (!w) return undefined;
     const r = await this.journal.read(w.pos);
-    return r.k === 'd' ? { id: r.id, app: r.app, at: r.at, headers: r.headers, body: r.body } : undefined;
+    return r.k === 'd' ? { id: r.id, app: r.app, at: r.at, headers: r.headers, body: r.body, src: r.src } : undefined;
   }
 
   /** Marks a delivery handled (acked; or expired or dropped, both `x`); false if it was not waiting. */
@@ -99,14 +121,9 @@ export class InstanceQueue {
     const positions = await this.journal.rewrite(async () => {
       // Taken only once the journal is idle: a delivery stored while we waited for that is
       // in the list (and none can be stored while the new file is written).
+      // Waiting ones are copied from the old file as they are: bodies never all in memory.
       ids = [...this.waiting.keys()];
-      const out: QueueRecord[] = [];
-      for (const id of ids) {
-        const w = this.waiting.get(id);
-        if (w) out.push(await this.journal.read(w.pos));
-        else out.push({ k: 'x', id }); // settled while we read: keep it settled
-      }
-      return out;
+      return ids.map((id) => ({ raw: this.waiting.get(id)!.pos }));
     });
     ids.forEach((id, i) => {
       const w = this.waiting.get(id);

@@ -1,13 +1,15 @@
 // The relay's store on local disk, one directory given on the command line:
 //   instances.jsonl          registrations: id and the SHA-256 of the instance secret
 //   queues/<instance>.jsonl  that instance's webhooks, then their acks (file-queue.ts)
+//   apps/<instance>.json     the apps it last said take webhooks
 // No database, no native modules: it runs on Node and Bun.
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { writeJsonDurable } from '../../releases/durable.js';
 import { Journal } from '../common/journal.js';
 import { InstanceQueue } from './file-queue.js';
 import { polledFeed } from './polled-feed.js';
-import type { DeliveryFeed, FeedTarget, LinkClaim, Registration, RelayStore, Settled, StoredDelivery, WaitingCounts, WaitingDelivery } from './store.js';
+import type { DeliveryFeed, FeedTarget, LinkClaim, NewDelivery, Registration, RelayStore, Settled, StoredDelivery, WaitingCounts, WaitingDelivery } from './store.js';
 
 interface RegistrationRecord {
   id: string;
@@ -17,7 +19,7 @@ interface RegistrationRecord {
 
 export class FileRelayStore implements RelayStore {
   readonly expiresItself = false;
-  private registered = new Map<string, { secretHash: string; queue: InstanceQueue }>();
+  private registered = new Map<string, { secretHash: string; queue: InstanceQueue; apps?: ReadonlySet<string> }>();
   /** Registrations run one at a time, so two for one id cannot both win. */
   private registering: Promise<unknown> = Promise.resolve();
 
@@ -28,12 +30,41 @@ export class FileRelayStore implements RelayStore {
 
   static async open(dir: string): Promise<FileRelayStore> {
     await fs.mkdir(path.join(dir, 'queues'), { recursive: true, mode: 0o700 });
+    await fs.mkdir(path.join(dir, 'apps'), { recursive: true, mode: 0o700 });
     const { journal, records } = await Journal.open<RegistrationRecord>(path.join(dir, 'instances.jsonl'));
     const s = new FileRelayStore(dir, journal);
     for (const r of records) {
-      if (!s.registered.has(r.id)) s.registered.set(r.id, { secretHash: r.secretHash, queue: await InstanceQueue.open(s.queueFile(r.id)) });
+      if (!s.registered.has(r.id)) s.registered.set(r.id, { secretHash: r.secretHash, queue: await InstanceQueue.open(s.queueFile(r.id)), apps: await s.readApps(r.id) });
     }
     return s;
+  }
+
+  private appsFile(id: string): string {
+    return path.join(this.dir, 'apps', `${id}.json`);
+  }
+
+  private async readApps(id: string): Promise<ReadonlySet<string> | undefined> {
+    const text = await fs.readFile(this.appsFile(id), 'utf8').catch(() => undefined);
+    if (text === undefined) return undefined;
+    try {
+      const names: unknown = JSON.parse(text);
+      return Array.isArray(names) ? new Set(names.filter((n): n is string => typeof n === 'string')) : undefined;
+    } catch {
+      return undefined; // as if never said: every name is taken until the instance says again
+    }
+  }
+
+  async apps(instance: string): Promise<ReadonlySet<string> | undefined> {
+    return this.registered.get(instance)?.apps;
+  }
+
+  async setApps(instance: string, names: string[]): Promise<void> {
+    const i = this.registered.get(instance);
+    if (!i) return;
+    const next = new Set(names);
+    if (i.apps && i.apps.size === next.size && names.every((n) => i.apps!.has(n))) return;
+    i.apps = next;
+    await writeJsonDurable(this.appsFile(instance), [...next], { mode: 0o600, compact: true });
   }
 
   private queueFile(id: string): string {
@@ -62,7 +93,7 @@ export class FileRelayStore implements RelayStore {
     return this.registered.get(id)?.secretHash;
   }
 
-  append(instance: string, d: StoredDelivery): Promise<void> {
+  append(instance: string, d: NewDelivery): Promise<void> {
     return this.queue(instance).add(d);
   }
 

@@ -2,19 +2,32 @@
 // older one, here or on another relay node), authenticated with the instance secret at the
 // upgrade. What a link is sent comes from the store's feed for its instance: what waits,
 // in order, up to WINDOW unacked at a time; an ack settles a webhook, a nack offers it
-// again a little later. Heartbeats drop links that went silent, so the instance
-// reconnects instead of waiting on a dead socket.
+// again a little later. An ack's verdict counts for or against the sender (senders.ts);
+// an `apps` frame says which apps take webhooks. A link reads ahead only as far as its
+// socket drains, so an instance that never reads costs READ_AHEAD, not its backlog.
+// Heartbeats drop links that went silent, so the instance reconnects instead of waiting
+// on a dead socket.
 import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Started } from '../common/assembly.js';
 import type { EventLog } from '../common/event-log.js';
-import { CLOSE, INSTANCE_ID, secretHash, type AckFrame, type DeliveryFrame } from '../common/relay-protocol.js';
-import type { DeliveryFeed, LinkClaim, RelayStore } from './store.js';
+import { isAppName } from '../../releases/paths.js';
+import { CLOSE, INSTANCE_ID, secretHash, type AckFrame, type AppsFrame, type DeliveryFrame } from '../common/relay-protocol.js';
+import type { DeliveryFeed, LinkClaim, RelayStore, VerdictNote } from './store.js';
 
 /** Deliveries sent and not yet acked, per connection. */
 const WINDOW = 128;
+
+/**
+ * Bytes a link may have queued in its socket before the feed stops sending: two of the
+ * largest deliveries (1 MiB bodies, base64 in JSON), so a link that reads keeps busy.
+ */
+export const READ_AHEAD = 3 * 1024 * 1024;
+
+/** App names an instance may list (well under the 1 MiB frame limit). */
+const MAX_APPS = 10_000;
 
 interface Link {
   ws: WebSocket;
@@ -23,6 +36,10 @@ interface Link {
   feed?: DeliveryFeed;
   claim?: LinkClaim;
   alive: boolean;
+  /** The sender of each delivery in flight, for its verdict. */
+  sources: Map<string, string>;
+  /** Deliveries written to the socket, for the log when it closes. */
+  sent: number;
 }
 
 function sameHash(a: string, b: string): boolean {
@@ -40,11 +57,14 @@ export class LinkHub {
   /** When webhooks accepted while their instance was connected were answered, to log accept -> ack times. */
   private acceptedAt = new Map<string, number>();
   // No compression and small buffers: an idle link should cost a few KB (10,000s per node).
-  private wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024, perMessageDeflate: false, clientTracking: false });
+  // Frames from an instance are acks and its app list: 1 MiB is room for 10,000 names.
+  private wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024, perMessageDeflate: false, clientTracking: false });
 
   constructor(
     private store: RelayStore,
     private log: EventLog,
+    /** Where the instances' verdicts on senders go (senders.ts, through every node of a cluster). */
+    private judged: (v: VerdictNote) => void = () => {},
   ) {}
 
   get connected(): number {
@@ -65,7 +85,9 @@ export class LinkHub {
 
   /** A webhook expired or was dropped: it is no longer in flight anywhere. */
   forget(instance: string, id: string): void {
-    this.links.get(instance)?.feed?.forget(id);
+    const link = this.links.get(instance);
+    link?.sources.delete(id);
+    link?.feed?.forget(id);
   }
 
   /** `GET /connect`: one answer for an unknown instance and a wrong secret, so ids cannot be probed. */
@@ -86,7 +108,7 @@ export class LinkHub {
 
   private connect(ws: WebSocket, instance: string, from?: string): void {
     const old = this.links.get(instance);
-    const link: Link = { ws, instance, alive: true };
+    const link: Link = { ws, instance, alive: true, sources: new Map(), sent: 0 };
     this.links.set(instance, link);
     if (old) this.replace(old);
     const current = () => this.links.get(instance) === link;
@@ -101,7 +123,7 @@ export class LinkHub {
       link.claim?.release();
       if (current()) {
         this.links.delete(instance);
-        this.log('disconnected', { instance });
+        this.log('disconnected', { instance, sent: link.sent });
       }
     });
     ws.on('error', () => {});
@@ -123,15 +145,30 @@ export class LinkHub {
     if (!current() || ws.readyState !== ws.OPEN) return;
     this.log('connected', { instance, from, pending: waiting });
     ws.send(JSON.stringify({ type: 'hello', instance, pending: waiting }));
-    const send = (d: { id: string; app: string; at: number; headers: Record<string, string>; body: string }, pending: number) => {
+    const send = (d: { id: string; app: string; at: number; headers: Record<string, string>; body: string; src?: string }, pending: number) => {
       const frame: DeliveryFrame = { type: 'delivery', id: d.id, app: d.app, at: d.at, headers: d.headers, body: d.body, pending };
-      ws.send(JSON.stringify(frame));
+      if (d.src !== undefined) link.sources.set(d.id, d.src);
+      link.sent++;
+      ws.send(JSON.stringify(frame), drained);
+    };
+    // The feed held back for a full socket: it is woken once a write completes below the mark
+    // (only then: a wake per delivery would cost a read of the store each).
+    let holding = false;
+    const ready = () => {
+      const ok = ws.readyState === ws.OPEN && ws.bufferedAmount < READ_AHEAD;
+      if (!ok) holding = true;
+      return ok;
+    };
+    const drained = () => {
+      if (!holding || ws.bufferedAmount >= READ_AHEAD) return;
+      holding = false;
+      link.feed?.wake();
     };
     const fail = (reason: string) => {
       this.log('error', { instance, reason });
       ws.terminate();
     };
-    const feed = await step('starting its deliveries', this.store.feed(instance, { send, fail }, WINDOW, waiting));
+    const feed = await step('starting its deliveries', this.store.feed(instance, { send, fail, ready }, WINDOW, waiting));
     link.feed = feed;
     // Closed while the feed started: the close handler ran before the feed was there.
     if (ws.readyState !== ws.OPEN) await feed.close();
@@ -152,17 +189,41 @@ export class LinkHub {
     } catch {
       return this.log('bad-frame', { instance: link.instance, reason: 'not JSON' });
     }
+    if (msg && (msg as { type: string }).type === 'apps') return this.onApps(link, msg as unknown as AppsFrame);
     if (msg && (msg as { type: string }).type === 'nack' && typeof msg.id === 'string' && link.feed?.nack(msg.id)) {
       // The instance could not store it now (a full disk): the feed offers it again later.
       this.log('nacked', { instance: link.instance, id: msg.id });
       return;
     }
     if (!msg || msg.type !== 'ack' || typeof msg.id !== 'string') return this.log('bad-frame', { instance: link.instance, reason: 'not an ack' });
+    const src = link.sources.get(msg.id);
+    link.sources.delete(msg.id);
     if (!link.feed || !(await link.feed.ack(msg.id))) return this.log('unknown-ack', { instance: link.instance, id: msg.id.slice(0, 80) });
+    const verdict = msg.verdict === 'accepted' || msg.verdict === 'refused' ? msg.verdict : undefined;
+    // Old instances send no verdict: their senders' budgets stay as they are. An app that is
+    // gone or turned off (404, 403) says the hook is stale, not that the sender is forging:
+    // a forge's shared addresses must not lose every other app's pushes over it.
+    const stale = msg.status === 403 || msg.status === 404;
+    if (verdict && src !== undefined && !(verdict === 'refused' && stale)) this.judged({ instance: link.instance, src, accepted: verdict === 'accepted' });
     const t = this.acceptedAt.get(msg.id);
     this.acceptedAt.delete(msg.id);
-    this.log('acked', { instance: link.instance, id: msg.id, status: typeof msg.status === 'number' ? msg.status : undefined, ms: t === undefined ? undefined : Math.round((performance.now() - t) * 100) / 100 });
+    this.log('acked', {
+      instance: link.instance,
+      id: msg.id,
+      status: typeof msg.status === 'number' ? msg.status : undefined,
+      verdict,
+      from: verdict === 'refused' ? src : undefined,
+      reason: verdict === 'refused' && typeof msg.reason === 'string' ? msg.reason.slice(0, 200) : undefined,
+      ms: t === undefined ? undefined : Math.round((performance.now() - t) * 100) / 100,
+    });
     if ((await link.feed.pending()) === 0 && link.ws.readyState === link.ws.OPEN) link.ws.send(JSON.stringify({ type: 'pending', count: 0 }));
+  }
+
+  private async onApps(link: Link, msg: AppsFrame): Promise<void> {
+    const names = Array.isArray(msg.names) ? msg.names : undefined;
+    if (!names || names.length > MAX_APPS || !names.every((n) => typeof n === 'string' && isAppName(n))) return this.log('bad-frame', { instance: link.instance, reason: 'not a list of app names' });
+    await this.store.setApps(link.instance, [...new Set(names)]);
+    this.log('apps', { instance: link.instance, count: names.length });
   }
 
   /** Takes links; undone by closing every one (the instances reconnect to the next run). */

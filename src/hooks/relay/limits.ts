@@ -26,6 +26,12 @@ export class RateLimiter {
     return true;
   }
 
+  /** Gives back one request taken earlier (it turned out not to count). */
+  give(key: string): void {
+    const b = this.buckets.get(key);
+    if (b) b.tokens = Math.min(this.burst, b.tokens + 1);
+  }
+
   /** Seconds until one more request would be allowed, for Retry-After. */
   retryAfter(): number {
     return Math.max(1, Math.ceil(1 / this.rate));

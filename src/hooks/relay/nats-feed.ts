@@ -1,9 +1,9 @@
 // One connected instance's deliveries on a relay cluster. A link first reads what waits
 // for its instance straight from the stream (oldest first, at most `window` unacked), then
 // goes live: new webhooks come from this node's tap of the shard (nats-tap.ts) and go out
-// as they arrive. Whenever the link cannot take one at once (its window is full, or it is
-// still reading), it reads the stream again from where it stopped once it can, so nothing
-// is passed over. The instance's ack deletes the webhook from the stream (a replicated
+// as they arrive. Whenever the link cannot take one at once (its window is full, its socket
+// holds all it may read ahead, or it is still reading), it reads the stream again from
+// where it stopped once it can, so nothing is passed over and nothing piles up here. The instance's ack deletes the webhook from the stream (a replicated
 // delete, answered once a quorum has it): what is not deleted is sent again to the next
 // link, on this node or any other.
 import type { JetStreamManager } from '@nats-io/jetstream';
@@ -81,6 +81,9 @@ export class NatsFeed implements DeliveryFeed {
     if (this.closed || pump !== this.pump) return;
     this.behind = m.behind;
     if (this.held.has(m.seq)) pump.release(m.reply);
+    // The socket is full: the rest is read one by one once it drains (from the cursor, so
+    // this one too).
+    else if (!this.to.ready()) return this.endPump(pump);
     else this.send(m.seq, m.data, m.reply);
     // Nothing behind what it sent: the stream is read once more for what came meanwhile.
     if (m.behind === 0) this.endPump(pump);
@@ -96,11 +99,11 @@ export class NatsFeed implements DeliveryFeed {
   /** A new webhook for this instance, from the tap. */
   offer(seq: number, data: Uint8Array): void {
     if (this.closed || seq <= this.cursor) return;
-    if (this.live && this.inflight.size < this.window) return this.send(seq, data);
+    if (this.live && this.inflight.size < this.window && this.to.ready()) return this.send(seq, data);
     this.unread = true;
     this.behind++;
     this.live = false;
-    if (this.inflight.size < this.window) void this.read();
+    if (this.inflight.size < this.window && this.to.ready()) void this.read();
   }
 
   private send(seq: number, data: Uint8Array, reply?: string): void {
@@ -149,7 +152,7 @@ export class NatsFeed implements DeliveryFeed {
     while (this.unread) {
       this.unread = false;
       for (const seq of [...this.redo].sort((a, b) => a - b)) {
-        if (this.inflight.size >= this.window) return;
+        if (this.inflight.size >= this.window || !this.to.ready()) return;
         this.redo.delete(seq);
         // Gone meanwhile (acked by the instance through another link, say): nothing to send.
         const m = await jsm.streams.getMessage(stream, { seq });
@@ -158,7 +161,7 @@ export class NatsFeed implements DeliveryFeed {
         if (this.behind > 0) this.behind--;
         this.send(m.seq, m.data);
       }
-      while (this.inflight.size < this.window) {
+      while (this.inflight.size < this.window && this.to.ready()) {
         const m = await jsm.streams.getMessage(stream, { seq: this.cursor + 1, next_by_subj: filter } as never);
         if (this.closed) return;
         if (!m) break;
@@ -169,8 +172,8 @@ export class NatsFeed implements DeliveryFeed {
         if (this.behind > 0) this.behind--;
         this.send(m.seq, m.data);
       }
-      // Full: the next ack reads on.
-      if (this.inflight.size >= this.window) return;
+      // Full: the next ack reads on, or the socket draining (wake).
+      if (this.inflight.size >= this.window || !this.to.ready()) return;
     }
     // Read to the end and nothing asked meanwhile: nothing waits behind what is in flight
     // (the estimate may have counted one both at the start and when the tap offered it).
@@ -227,7 +230,8 @@ export class NatsFeed implements DeliveryFeed {
   }
 
   wake(): void {
-    // The tap brings new webhooks by itself.
+    // The tap brings new webhooks by itself; what was held back for a full socket is read now.
+    if (!this.live && !this.closed && !this.pump && this.to.ready()) void this.read();
   }
 
   forget(id: string): void {

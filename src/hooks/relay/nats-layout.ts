@@ -4,17 +4,20 @@
 //                               subjects <prefix>.hooks.<k>.<instance>.<app>.<size class>;
 //                               an acked, dropped or expired webhook is deleted from it
 //   KV      <prefix>_instances  instance id -> {secretHash, createdAt}
-//   KV      <prefix>_links      instance id -> the node holding its link; `shards` -> the count
+//   KV      <prefix>_links      instance id -> the node holding its link; `shards` -> the count;
+//                               apps.<instance id> -> the apps it said take webhooks
 //   consumer tap-<random>       one per relay node and shard, pushing every new webhook of
 //                               the shard to <prefix>.tap.<consumer> (nats-tap.ts)
 //   subject <prefix>.claims          "instance X has a new link, revision R", to every node
 //   subject <prefix>.nodes           each node says it is there every 5 s (room.ts shares out room by the count)
+//   subject <prefix>.apps            "instance X's apps changed", so every node reads them again
+//   subject <prefix>.verdicts        an instance's verdict on a sender, to every node's budgets (senders.ts)
 // The app and a size class are subject tokens so that per-subject counts of the stream (one
 // request) give what the drop-oldest policy needs: waiting webhooks per app, and an upper
 // bound of their bytes. Shards, because nats-server 2.9 visits every consumer of a stream
 // for each message stored or deleted, and so that the per-subject counts of one shard (one
 // request) give the room of a group of instances (room.ts).
-import type { StoredDelivery } from './store.js';
+import type { NewDelivery, StoredDelivery } from './store.js';
 
 export const PREFIX = /^[a-z0-9_]{1,32}$/;
 
@@ -35,6 +38,8 @@ export class NatsLayout {
   readonly linksBucket: string;
   readonly claims: string;
   readonly nodes: string;
+  readonly appsNote: string;
+  readonly verdicts: string;
 
   constructor(
     readonly prefix: string,
@@ -45,6 +50,8 @@ export class NatsLayout {
     this.linksBucket = `${prefix}_links`;
     this.claims = `${prefix}.claims`;
     this.nodes = `${prefix}.nodes`;
+    this.appsNote = `${prefix}.apps`;
+    this.verdicts = `${prefix}.verdicts`;
   }
 
   /** Every shard's stream name and subjects. */
@@ -101,9 +108,9 @@ function sizeClass(bytes: number): number {
 }
 
 /** A stored message: the delivery's metadata as one JSON line, then the body's raw bytes (no base64 in the stream). */
-export function encodeDelivery(d: StoredDelivery): Uint8Array {
-  const meta = JSON.stringify({ id: d.id, app: d.app, at: d.at, headers: d.headers });
-  return Buffer.concat([Buffer.from(meta + '\n'), Buffer.from(d.body, 'base64')]);
+export function encodeDelivery(d: NewDelivery): Uint8Array {
+  const meta = JSON.stringify({ id: d.id, app: d.app, at: d.at, headers: d.headers, src: d.src });
+  return Buffer.concat([Buffer.from(meta + '\n'), typeof d.body === 'string' ? Buffer.from(d.body, 'base64') : d.body]);
 }
 
 export function decodeMeta(data: Uint8Array): Omit<StoredDelivery, 'body'> & { bodyAt: number } {

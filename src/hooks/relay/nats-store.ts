@@ -6,19 +6,23 @@
 // across nodes. Webhooks past the age limit are dropped by the stream itself (max_age).
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
-import type { NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { EventLog } from '../common/event-log.js';
 import { NatsClaims } from './nats-claims.js';
+import { listenJson } from './nats-listen.js';
 import { connectNats, isNotFound, persist, type NatsOptions } from './nats-connect.js';
 import { NatsFeed } from './nats-feed.js';
 import { ShardTap } from './nats-tap.js';
 import { NatsNodes } from './nats-nodes.js';
 import { decodeDelivery, decodeMeta, encodeDelivery, type NatsLayout } from './nats-layout.js';
-import type { DeliveryFeed, FeedTarget, LinkClaim, Registration, RelayStore, Settled, StoredDelivery, WaitingCounts, WaitingDelivery } from './store.js';
+import type { DeliveryFeed, FeedTarget, LinkClaim, NewDelivery, Registration, RelayStore, Settled, StoredDelivery, VerdictNote, WaitingCounts, WaitingDelivery } from './store.js';
 
 
 /** How often a tap's consumer says it is there when idle; one silent for three is made again. */
 const TAP_HEARTBEAT_MS = 1_000;
+
+/** An instance's app list is read again after this even when no node said it changed. */
+const APPS_TTL_MS = 30_000;
 
 /** Bounded memo tables: a node serving 100,000 instances keeps a few MB of them. */
 const MEMO = 200_000;
@@ -49,6 +53,10 @@ export class NatsRelayStore implements RelayStore {
   private watchdog: NodeJS.Timeout;
   private connected = true;
   private totaling?: Promise<{ instances: number; waiting: number }>;
+  /** Each instance's apps as last read; read again when another node says they changed, or when old. */
+  private appLists = new Map<string, { at: number; names?: ReadonlySet<string> }>();
+  private appsSub: Subscription;
+  private verdictSub?: Subscription;
 
   private constructor(
     private nc: NatsConnection,
@@ -56,12 +64,13 @@ export class NatsRelayStore implements RelayStore {
     private jsm: JetStreamManager,
     readonly layout: NatsLayout,
     private registrations: KV,
-    links: KV,
+    private links: KV,
     readonly replicas: number,
     private o: NatsStoreOptions,
   ) {
     this.claims = new NatsClaims(nc, links, layout.claims, o.node);
     this.nodes = new NatsNodes(nc, layout.nodes, o.node);
+    this.appsSub = listenJson<{ i: string }>(nc, layout.appsNote, ({ i }) => void this.appLists.delete(i));
     void (async () => {
       for await (const st of nc.status()) {
         if (st.type === 'disconnect') this.connected = false;
@@ -124,7 +133,7 @@ export class NatsRelayStore implements RelayStore {
     return hash;
   }
 
-  async append(instance: string, d: StoredDelivery): Promise<void> {
+  async append(instance: string, d: NewDelivery): Promise<void> {
     const data = encodeDelivery(d);
     // Within a sender's patience (GitHub waits 10 s, and never retries by itself).
     const ack = await persist(() => this.js.publish(this.layout.hook(instance, d.app, data.length), data, { msgID: d.id, timeout: 4_000 }), 8_000);
@@ -225,6 +234,38 @@ export class NatsRelayStore implements RelayStore {
     return this.totaling;
   }
 
+  async apps(instance: string): Promise<ReadonlySet<string> | undefined> {
+    const known = this.appLists.get(instance);
+    // A missed note (a node cut off for a moment) is made good within this.
+    if (known && Date.now() - known.at < APPS_TTL_MS) return known.names;
+    const e = await this.links.get(`apps.${instance}`);
+    let names: ReadonlySet<string> | undefined;
+    try {
+      names = e && e.operation === 'PUT' ? new Set(e.json<string[]>()) : undefined;
+    } catch {
+      names = undefined; // as if never said
+    }
+    remember(this.appLists, instance, { at: Date.now(), names });
+    return names;
+  }
+
+  async setApps(instance: string, names: string[]): Promise<void> {
+    const cur = await this.apps(instance);
+    if (cur && cur.size === names.length && names.every((n) => cur.has(n))) return;
+    await persist(() => this.links.put(`apps.${instance}`, JSON.stringify(names)), 15_000);
+    this.appLists.delete(instance);
+    this.nc.publish(this.layout.appsNote, JSON.stringify({ i: instance }));
+  }
+
+  readonly verdicts = {
+    tell: (v: VerdictNote) => this.nc.publish(this.layout.verdicts, JSON.stringify({ i: v.instance, s: v.src, ok: v.accepted })),
+    hear: (fn: (v: VerdictNote) => void) => {
+      this.verdictSub = listenJson<{ i: unknown; s: unknown; ok: unknown }>(this.nc, this.layout.verdicts, ({ i, s, ok }) => {
+        if (typeof i === 'string' && typeof s === 'string' && typeof ok === 'boolean') fn({ instance: i, src: s, accepted: ok });
+      });
+    },
+  };
+
   async instances(): Promise<string[]> {
     const out: string[] = [];
     for await (const k of await this.registrations.keys()) out.push(k);
@@ -267,6 +308,8 @@ export class NatsRelayStore implements RelayStore {
     await Promise.all(this.taps.map((t) => t.close()));
     this.claims.close();
     this.nodes.close();
+    this.appsSub.unsubscribe();
+    this.verdictSub?.unsubscribe();
     await this.nc.drain().catch(() => this.nc.close());
   }
 }

@@ -1,7 +1,8 @@
 // Deliveries read from the store itself, for a backend in this process (the files): each
 // pump takes the oldest waiting webhooks and sends those not yet in flight, up to the
-// window; an ack settles one in the store and pumps again. A new link starts with nothing
-// in flight, so everything unacked is resent to it.
+// window and as far as the link's socket drains (each body is read from disk only when it
+// goes out); an ack settles one in the store and pumps again, and so does a drained socket.
+// A new link starts with nothing in flight, so everything unacked is resent to it.
 import type { DeliveryFeed, FeedTarget, RelayStore } from './store.js';
 
 export function polledFeed(store: RelayStore, instance: string, to: FeedTarget, window: number): DeliveryFeed {
@@ -15,7 +16,7 @@ export function polledFeed(store: RelayStore, instance: string, to: FeedTarget, 
     const waiting = await store.pending(instance, window);
     const { waiting: count } = await store.counts(instance);
     for (const { id } of waiting) {
-      if (closed || inflight.size >= window) break;
+      if (closed || inflight.size >= window || !to.ready()) break;
       if (inflight.has(id)) continue;
       const d = await store.read(instance, id);
       if (!d || closed) continue;

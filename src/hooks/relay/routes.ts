@@ -10,6 +10,7 @@ import { signatureFormat } from '../common/signature-shape.js';
 import type { LinkHub } from './hub.js';
 import type { FloodLimits } from './limits.js';
 import type { Room } from './room.js';
+import type { SenderBudget } from './senders.js';
 import type { RelayStore } from './store.js';
 
 export const MAX_BODY = 1024 * 1024;
@@ -19,6 +20,8 @@ export interface RouteDeps {
   hub: LinkHub;
   log: EventLog;
   limits: FloodLimits;
+  /** Each source's standing with each instance, from the instance's verdicts. */
+  senders: SenderBudget;
   /** Keeps each instance's waiting webhooks within bounds, dropping the oldest. */
   room: Room;
   maxInstances: number;
@@ -54,12 +57,18 @@ export function relayRoutes(deps: RouteDeps): http.RequestListener {
     } catch {
       return refuse(400, 'the app name in the path may hold only letters, digits, ".", "_" and "-"', 'linger');
     }
+    const apps = await store.apps(instance).catch(() => undefined);
+    // Cheap to refuse (nothing read, nothing stored), and not held against the sender: a
+    // stale hook on a forge's shared addresses would cost every other app's pushes.
+    if (apps && !apps.has(app)) return refuse(404, `no app called "${app}" takes webhooks on this instance`, 'linger');
     if (!limits.perAddress.take(from)) return refuse(429, 'too many webhooks from this address; slow down', 'linger', { 'retry-after': String(limits.perAddress.retryAfter()) });
     // Before the instance's own rate: junk must not use up what real deliveries need.
     if (!signatureFormat(req.headers)) {
       return refuse(401, 'not a signed webhook: send webhook-id, webhook-timestamp and webhook-signature (v1,<base64>), X-Hub-Signature-256 (sha256=<hex>) or X-Gitea-/X-Forgejo-Signature (<hex>)', 'linger');
     }
-    if (!limits.perInstance.take(instance)) return refuse(429, 'too many webhooks for this instance; slow down', 'linger', { 'retry-after': String(limits.perInstance.retryAfter()) });
+    const over = deps.senders.take(instance, from);
+    if (over?.banned) return refuse(429, 'the instance refused too many webhooks from this address (wrong signatures, or apps that take none); fix the sender and try again later', 'linger', { 'retry-after': String(over.retryAfter) });
+    if (over) return refuse(429, 'too many webhooks for this instance; slow down', 'linger', { 'retry-after': String(over.retryAfter) });
     if (Number(req.headers['content-length'] ?? 0) > MAX_BODY) return refuse(413, `the body is over ${MAX_BODY} bytes`, 'linger');
     const read = await readBody(req, MAX_BODY, deps.readTimeoutMs);
     if ('refuse' in read) return refuse(read.refuse.status, read.refuse.message, read.refuse.close);
@@ -71,7 +80,7 @@ export function relayRoutes(deps: RouteDeps): http.RequestListener {
     }
     const id = `rly_${Date.now().toString(36)}${randomBytes(8).toString('hex')}`;
     try {
-      await store.append(instance, { id, app, at: Date.now(), headers, body: read.body.toString('base64') });
+      await store.append(instance, { id, app, at: Date.now(), headers, body: read.body, src: from });
     } catch (err) {
       return refuse(503, `the webhook could not be stored (${(err as NodeJS.ErrnoException).code ?? 'error'}); send it again later`);
     }

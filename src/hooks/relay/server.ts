@@ -18,7 +18,14 @@ import { LinkHub } from './hub.js';
 import { floodLimits } from './limits.js';
 import { Room } from './room.js';
 import { relayRoutes } from './routes.js';
-import type { RelayStore } from './store.js';
+import { SenderBudget } from './senders.js';
+import type { RelayStore, VerdictNote } from './store.js';
+
+/**
+ * Bytes waiting per instance by default: a few days of ordinary pushes (GitHub's are
+ * 5-30 KB), and 1,000 registered instances at the cap would still fit a small VM's disk.
+ */
+export const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
 
 export interface RelayOptions {
   host: string;
@@ -62,13 +69,18 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
   const heartbeatMs = o.heartbeatMs ?? 20_000;
   try {
     const store = await parts.add('store', () => openStore(o.store, { log, maxAgeMs }));
-    const hub = new LinkHub(store, log);
+    const limits = floodLimits(o.instanceRate, o.addressRate);
+    const senders = new SenderBudget(limits.perInstance, Math.max(1, (o.instanceRate ?? 50) / 50));
+    const judge = (v: VerdictNote) => senders.verdict(v.instance, v.src, v.accepted);
+    store.verdicts?.hear(judge);
+    const hub = new LinkHub(store, log, store.verdicts?.tell ?? judge);
     const routes = relayRoutes({
       store,
       hub,
       log,
-      limits: floodLimits(o.instanceRate, o.addressRate),
-      room: new Room(store, { maxPending: o.maxPending ?? 10_000, maxBytes: o.maxBytes ?? 256 * 1024 * 1024, maxPerApp: o.maxPerApp ?? 1_000 }),
+      limits,
+      senders,
+      room: new Room(store, { maxPending: o.maxPending ?? 10_000, maxBytes: o.maxBytes ?? DEFAULT_MAX_BYTES, maxPerApp: o.maxPerApp ?? 1_000 }),
       maxInstances: o.maxInstances ?? 1000,
       readTimeoutMs,
       trustProxy: !!o.trustProxy,

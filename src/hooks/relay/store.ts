@@ -14,7 +14,12 @@ export interface StoredDelivery {
   at: number;
   headers: Record<string, string>;
   body: string;
+  /** The sender's address, so the instance's verdict counts for (or against) it. */
+  src?: string;
 }
+
+/** A webhook to store: its body as the raw bytes, or base64 as kept. */
+export type NewDelivery = Omit<StoredDelivery, 'body'> & { body: Buffer | string };
 
 /** A waiting webhook without its body, for deciding what to send or expire. */
 export interface WaitingDelivery {
@@ -35,12 +40,24 @@ export type Registration = 'created' | 'exists' | 'taken';
 
 export type Settled = 'acked' | 'expired' | 'dropped';
 
+/** An instance's verdict on a webhook from a source address. */
+export interface VerdictNote {
+  instance: string;
+  src: string;
+  accepted: boolean;
+}
+
 /** Where a connected instance's deliveries go. */
 export interface FeedTarget {
   /** `pending`: webhooks still waiting for the instance, this one included. */
   send(d: StoredDelivery, pending: number): void;
   /** The feed cannot deliver any more (its source is gone): drop the link so the instance reconnects. */
   fail(reason: string): void;
+  /**
+   * Whether the link can take another now: false while its socket holds more than it may
+   * read ahead. The feed then waits for `wake`, which the link calls as its socket drains.
+   */
+  ready(): boolean;
 }
 
 /** One link's deliveries: oldest first, at most a window unacked, resent on the next link until acked. */
@@ -74,7 +91,7 @@ export interface RelayStore {
   /** The SHA-256 of the instance's secret, or undefined for an instance not registered here. */
   lookup(id: string): Promise<string | undefined>;
   /** Resolves once the webhook is durable. The instance must be registered. */
-  append(instance: string, d: StoredDelivery): Promise<void>;
+  append(instance: string, d: NewDelivery): Promise<void>;
   /** The instance's waiting webhooks (of one app, if given) in arrival order, the oldest `limit` of them. */
   pending(instance: string, limit?: number, app?: string): Promise<WaitingDelivery[]>;
   /** A waiting webhook whole, or undefined once it is settled. */
@@ -92,6 +109,17 @@ export interface RelayStore {
   countGroup?(group: string): Promise<Map<string, WaitingCounts>>;
   /** Registered instances, and webhooks waiting for all of them. */
   totals(): Promise<{ instances: number; waiting: number }>;
+  /**
+   * The apps the instance said take webhooks (it says so on each link and on every change);
+   * undefined while it never said (an old instance): then any name is taken.
+   */
+  apps(instance: string): Promise<ReadonlySet<string> | undefined>;
+  setApps(instance: string, names: string[]): Promise<void>;
+  /**
+   * For a cluster: passes each instance's verdict on a sender to every node (the node that
+   * took the webhook is seldom the one holding the link), `hear` included on this one.
+   */
+  verdicts?: { tell(v: VerdictNote): void; hear(fn: (v: VerdictNote) => void): void };
   /** Registered instance ids. */
   instances(): Promise<string[]>;
   /** Gives back the room settled webhooks take (a backend may also do it on its own). */

@@ -22,7 +22,7 @@ export class AppHooksCache {
   private watcher?: { close(): Promise<void> };
   private poll?: NodeJS.Timeout;
 
-  /** `onRelay` is told when the relay setting or this server's relay identity changes. */
+  /** `onRelay` is told when the relay setting, this server's relay identity or an app's settings change. */
   constructor(
     private layout: Layout,
     private onRelay: () => void = () => {},
@@ -92,7 +92,10 @@ export class AppHooksCache {
         this.invalidate();
         this.onRelay();
       } else if (f.scope === 'hooks' || (f.scope === 'global' && f.name === 'hooks')) this.onRelay();
-      else if (f.scope === 'app') this.invalidate(f.app);
+      else if (f.scope === 'app') {
+        this.invalidate(f.app);
+        this.onRelay(); // the relay is told which apps take webhooks
+      }
     };
     w.on('add', changed).on('change', changed).on('unlink', changed).on('unlinkDir', changed);
     // Out of inotify watches, say: forget everything every 2 s instead of following changes.

@@ -109,7 +109,7 @@ async function feedOf(t: TestContext, backend: RelayBackend, n: number, to: Feed
 relayTest('a feed sends what waits oldest first within its window, reads on as acks come, sends new ones live, and offers a nacked one again', async (t, backend) => {
   const got: string[] = [];
   const failed: string[] = [];
-  const { store, feed } = await feedOf(t, backend, 10, { send: (d) => void got.push(d.id), fail: (r) => void failed.push(r) }, 4);
+  const { store, feed } = await feedOf(t, backend, 10, { send: (d) => void got.push(d.id), fail: (r) => void failed.push(r), ready: () => true }, 4);
   const until = async (ok: () => boolean, what: string) => {
     const deadline = Date.now() + 20_000;
     while (!ok()) {
@@ -173,7 +173,7 @@ relayTest('a long backlog goes out whole, oldest first, each once, within the wi
   const got: string[] = [];
   let inFlight = 0;
   let most = 0;
-  const { store, feed } = await feedOf(t, backend, 60, { send: (d) => void (got.push(d.id), (most = Math.max(most, ++inFlight))), fail: (r) => assert.fail(r) }, 8);
+  const { store, feed } = await feedOf(t, backend, 60, { send: (d) => void (got.push(d.id), (most = Math.max(most, ++inFlight))), fail: (r) => assert.fail(r), ready: () => true }, 8);
   const deadline = Date.now() + 30_000;
   let acked = 0;
   while (acked < 70) {
@@ -192,7 +192,7 @@ relayTest('a long backlog goes out whole, oldest first, each once, within the wi
 
 relayTest('a webhook nacked while a long backlog is still being read comes again, and nothing after it is skipped', async (t, backend) => {
   const got: string[] = [];
-  const { store, feed } = await feedOf(t, backend, 80, { send: (d) => void got.push(d.id), fail: (r) => assert.fail(r) }, 8);
+  const { store, feed } = await feedOf(t, backend, 80, { send: (d) => void got.push(d.id), fail: (r) => assert.fail(r), ready: () => true }, 8);
   const deadline = Date.now() + 40_000;
   const acked = new Set<string>();
   let k = 0;
@@ -220,4 +220,50 @@ relayTest('a webhook nacked while a long backlog is still being read comes again
   assert.equal(got.filter((id) => id === 'rly_5').length, 2, 'the nacked one, once more');
   assert.equal(await feed.pending(), 0);
   assert.deepEqual(await store.pending(INSTANCE), []);
+});
+
+relayTest('a feed sends no more while its link is not ready, and goes on from there once the link drains (wake)', async (t, backend) => {
+  const got: string[] = [];
+  let room = 3;
+  // A link whose socket takes three, then holds everything until it drains.
+  const { store, feed } = await feedOf(t, backend, 20, { send: (d) => void (got.push(d.id), room--), fail: (r) => assert.fail(r), ready: () => room > 0 }, 32);
+  const until = async (ok: () => boolean, what: string) => {
+    const deadline = Date.now() + 20_000;
+    while (!ok()) {
+      if (Date.now() > deadline) assert.fail(`${what}: sent ${got.join(' ')}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+  await until(() => got.length === 3, 'three sent');
+  // New ones arrive meanwhile; nothing more goes out while the link is full.
+  for (let i = 20; i < 25; i++) await store.append(INSTANCE, delivery(i)), feed.wake();
+  const settled = await store.counts(INSTANCE);
+  assert.equal(settled.waiting, 25);
+  assert.equal(got.length, 3);
+  for (let k = 3; k < 25; k += 3) {
+    room = 3;
+    feed.wake();
+    await until(() => got.length === Math.min(25, k + 3), `three more after a drain (${k})`);
+  }
+  assert.deepEqual(got, Array.from({ length: 25 }, (_, i) => `rly_${i}`));
+  for (const id of got) assert.equal(await feed.ack(id), true);
+  assert.equal(await feed.pending(), 0);
+});
+
+relayTest('an instance\'s app list and each webhook\'s sender are kept; a list never said reads as none', async (t, backend) => {
+  const dir = tmpDir();
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const store = await backend.open(dir);
+  await store.register(INSTANCE, 'a'.repeat(64));
+  assert.equal(await store.apps(INSTANCE), undefined);
+  await store.setApps(INSTANCE, ['blog', 'shop']);
+  assert.deepEqual([...(await store.apps(INSTANCE))!].sort(), ['blog', 'shop']);
+  await store.append(INSTANCE, { ...delivery(1), src: '192.0.2.7' });
+  assert.equal((await store.read(INSTANCE, 'rly_1'))?.src, '192.0.2.7');
+  await store.setApps(INSTANCE, []);
+  await store.close();
+  const again = await backend.open(dir);
+  assert.deepEqual([...(await again.apps(INSTANCE))!], []);
+  assert.equal((await again.read(INSTANCE, 'rly_1'))?.src, '192.0.2.7');
+  await again.close();
 });

@@ -2,8 +2,9 @@
 // heartbeats so a dead link is noticed within two intervals, reconnects with exponential
 // backoff and jitter. Each delivery goes to the same receiver code as a direct webhook
 // (signature checked here, with the app's secret) and is acked only once it is durably
-// queued, or refused for good; a delivery this server could not queue is not acked, so
-// the relay sends it again.
+// queued, or refused for good, with the verdict (the relay budgets each sender by it); a
+// delivery this server could not queue is not acked, so the relay sends it again. On every
+// link, and whenever it changes, the relay is told which apps take webhooks.
 import WebSocket from 'ws';
 import { writeJsonDurable } from '../../../releases/durable.js';
 import { isAppName } from '../../../releases/paths.js';
@@ -11,7 +12,7 @@ import type { EventLog } from '../../common/event-log.js';
 import type { Answer, Arrival } from '../receiver.js';
 import { register, type Instance } from './instance.js';
 import type { LinkState } from './link-state.js';
-import type { AckFrame, DeliveryFrame, HelloFrame, PendingFrame } from '../../common/relay-protocol.js';
+import { APPS_FRAME_MAX, type AckFrame, type AppsFrame, type DeliveryFrame, type HelloFrame, type PendingFrame } from '../../common/relay-protocol.js';
 
 /** The longest a relay keeps a webhook (its default --max-age). */
 const MAX_HOLD_MS = 7 * 24 * 3600_000;
@@ -20,6 +21,8 @@ export interface RelayClientOptions {
   instance: Instance;
   log: EventLog;
   handle(d: Arrival): Promise<Answer>;
+  /** The apps that take webhooks here, for the relay (it answers 404 to any other name). */
+  apps?(): Promise<string[]>;
   stateFile: string;
   heartbeatMs?: number;
   /** How many webhooks the relay says are still on their way (0 once none, or the link is down). */
@@ -37,6 +40,10 @@ export class RelayClient {
   private stopped = false;
   private state: LinkState;
   private stateWrite?: NodeJS.Timeout;
+  /** The app list as last sent on the current link, and whether a send is under way or asked again. */
+  private appsSent?: { ws: WebSocket; frame: string };
+  private announcing?: Promise<void>;
+  private announceAgain = false;
 
   constructor(private o: RelayClientOptions) {
     this.state = { relay: o.instance.relay, instance: o.instance.id, connected: false, since: new Date().toISOString(), pending: 0 };
@@ -59,6 +66,7 @@ export class RelayClient {
     let alive = true;
     ws.on('open', () => {
       this.setState({ connected: true, since: new Date().toISOString(), lastError: undefined });
+      this.announceApps();
       this.o.log('relay-up', { relay: instance.relay, instance: instance.id });
       this.beat = setInterval(() => {
         if (!alive) {
@@ -130,7 +138,7 @@ export class RelayClient {
       if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(frame)); // else: resent on the next link, dropped as a duplicate
     };
     // Nothing a relay sends can be worth more than a refusal: a bad app name is final.
-    if (!isAppName(msg.app)) return reply({ type: 'ack', id: msg.id, status: 400 });
+    if (!isAppName(msg.app)) return reply({ type: 'ack', id: msg.id, status: 400, verdict: 'refused', reason: 'not an app name' });
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(msg.headers ?? {})) if (typeof v === 'string') headers[k.toLowerCase()] = v;
     // The relay's receipt time, but never in the future and never older than a relay keeps
@@ -147,7 +155,40 @@ export class RelayClient {
     }
     // Not stored here (a full disk): no ack, so the relay keeps it and offers it again later.
     if (answer.status >= 500) return reply({ type: 'nack', id: msg.id });
-    reply({ type: 'ack', id: msg.id, status: answer.status });
+    const refused = answer.outcome === 'refused';
+    reply({ type: 'ack', id: msg.id, status: answer.status, verdict: refused ? 'refused' : 'accepted', reason: refused ? answer.message.slice(0, 200) : undefined });
+  }
+
+  /** Tells the relay the apps that take webhooks, when they changed since the link last heard. */
+  announceApps(): void {
+    if (!this.o.apps) return;
+    if (this.announcing) {
+      this.announceAgain = true;
+      return;
+    }
+    this.announcing = this.sendApps()
+      .catch((err) => this.o.log('relay-error', { reason: `listing the apps for the relay: ${(err as Error).message}` }))
+      .finally(() => {
+        this.announcing = undefined;
+        if (this.announceAgain) {
+          this.announceAgain = false;
+          this.announceApps();
+        }
+      });
+  }
+
+  private async sendApps(): Promise<void> {
+    const list: AppsFrame = { type: 'apps', names: [...new Set(await this.o.apps!())].sort() };
+    const frame = JSON.stringify(list);
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return;
+    if (this.appsSent?.ws === ws && this.appsSent.frame === frame) return;
+    // An old relay closes a link on a frame over 64 KiB: past that it is not told, and
+    // takes any name, as before.
+    if (frame.length > APPS_FRAME_MAX) return this.o.log('relay-error', { reason: `${list.names.length} app names are too many to send the relay; it takes webhooks for any name` });
+    ws.send(frame);
+    this.appsSent = { ws, frame };
+    this.o.log('relay-apps', { count: list.names.length });
   }
 
   private setState(change: Partial<LinkState>): void {

@@ -1,12 +1,22 @@
 // The daemon's part that holds the link to the relay while this server is registered with
 // the configured one, and follows changes to that (a new relay, `relay none`, a new
-// identity) without a restart.
-import type { Layout } from '../../../releases/paths.js';
+// identity) without a restart, and tells the relay which apps take webhooks whenever an
+// app's settings change (`toes webhook enable/disable`).
+import fs from 'node:fs/promises';
+import { isAppName, type Layout } from '../../../releases/paths.js';
 import type { Started } from '../../common/assembly.js';
 import type { EventLog } from '../../common/event-log.js';
 import type { Answer, Arrival } from '../receiver.js';
 import type { RelayClient } from './client.js';
+import { readWebhook } from '../webhook-state.js';
 import { readInstance, relayUrl, type Instance } from './instance.js';
+
+/** The apps whose webhooks are enabled. */
+export async function enabledApps(layout: Layout): Promise<string[]> {
+  const names = (await fs.readdir(layout.appsStateRoot).catch(() => [] as string[])).filter(isAppName);
+  const on = await Promise.all(names.map(async (app) => (await readWebhook(layout, app).catch(() => undefined))?.enabled === true));
+  return names.filter((_, i) => on[i]);
+}
 
 export class RelayLink {
   private link?: { client: RelayClient; key: string };
@@ -52,13 +62,14 @@ export class RelayLink {
       this.log('relay-config', { reason: (err as Error).message });
     }
     const key = inst && inst.relay === want ? `${inst.relay} ${inst.id} ${inst.secret}` : '';
-    if (key === (this.link?.key ?? '')) return;
+    // The same link: an app's settings may have changed.
+    if (key === (this.link?.key ?? '')) return this.link?.client.announceApps();
     await this.link?.client.stop();
     this.link = undefined;
     if (!key || !inst) return;
     // Loaded only when a relay is used: the WebSocket library costs ~10 MB of memory.
     const { RelayClient } = await import('./client.js');
-    const client = new RelayClient({ instance: inst, log: this.log, handle, stateFile: this.layout.relayLinkFile, heartbeatMs: this.heartbeatMs, backlog: this.backlog });
+    const client = new RelayClient({ instance: inst, log: this.log, handle, apps: () => enabledApps(this.layout), stateFile: this.layout.relayLinkFile, heartbeatMs: this.heartbeatMs, backlog: this.backlog });
     this.link = { client, key };
     this.log('relay-connecting', { relay: inst.relay, instance: inst.id });
     client.start();
