@@ -33,10 +33,10 @@ export const deployFlow: Stage<DeployCtx>[] = [
   { name: 'resolve', run: resolve, says: () => 'finding the source' },
   { name: 'lock', run: lock, says: () => 'taking the app\'s lock' },
   { name: 'recover', run: recoverForDeploy, says: () => 'checking the releases' },
-  { name: 'probe', run: probe, says: (c) => `asking ${where(c)} for ${probeRef(c) ?? 'its default branch'}` },
+  { name: 'probe', run: probe, says: probing },
   { name: 'fetch', run: fetch, skip: nothingToBuild, says: (c) => (c.source?.kind === 'dir' ? 'reading the directory' : 'downloading') },
   { name: 'begin', run: begin, skip: nothingToBuild, says: () => 'starting a new release' },
-  { name: 'materialize', run: materialize, skip: nothingToBuild, says: (c) => `linking ${files(c)} files` },
+  { name: 'materialize', run: materialize, skip: nothingToBuild, says: (c) => `linking ${files(c)}` },
   { name: 'install', run: install, skip: skipInstall, says: () => 'installing dependencies (bun install)' },
   { name: 'predeploy', run: predeploy, skip: skipPredeploy, says: () => 'running predeploy' },
   { name: 'relink', run: relink, skip: skipRelink, says: (c) => `sharing the files the build left unchanged (${files(c)})` },
@@ -66,6 +66,12 @@ export const rollbackFlow: Stage<RollbackCtx>[] = [
   { name: 'record', run: recordRollback, skip: alreadyLive, says: () => 'recording the release' },
 ];
 
+function probing(c: DeployCtx): string {
+  if (c.source?.kind === 'dir') return 'looking at the directory';
+  if (c.source?.kind === 'tarball') return `asking ${where(c)} about the archive`;
+  return `asking ${where(c)} for ${probeRef(c) ?? 'its default branch'}`;
+}
+
 function where(c: DeployCtx): string {
   const s = c.source;
   if (s?.kind === 'git-remote' || s?.kind === 'tarball') return new URL(s.url).host || 'the server';
@@ -73,7 +79,8 @@ function where(c: DeployCtx): string {
 }
 
 function files(c: DeployCtx): string {
-  return (c.snapshot?.entries.filter((e) => e.kind !== 'symlink').length ?? 0).toLocaleString('en-US');
+  const n = c.snapshot?.entries.filter((e) => e.kind !== 'symlink').length ?? 0;
+  return `${n.toLocaleString('en-US')} file${n === 1 ? '' : 's'}`;
 }
 
 function restarting(c: OpCtx): string {

@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test, type TestContext } from 'node:test';
-import { answer, supervisedWorld, webApp } from '../fixtures/apps.js';
-import { startUntil } from '../fixtures/cli.js';
-import type { World } from '../fixtures/world.js';
+import { answer, supervisedWorld, webApp } from '../../fixtures/apps.js';
+import { startUntil } from '../../fixtures/cli.js';
+import type { World } from '../../fixtures/world.js';
 
 async function setup(t: TestContext): Promise<{ w: World; port: number; env: Record<string, string> }> {
   return supervisedWorld(t);

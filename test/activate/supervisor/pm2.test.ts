@@ -4,9 +4,9 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { answer, freePort, webApp } from '../fixtures/apps.js';
-import { binDir, tmpDir } from '../fixtures/cli.js';
-import { makeWorld } from '../fixtures/world.js';
+import { answer, freePort, webApp } from '../../fixtures/apps.js';
+import { binDir, tmpDir } from '../../fixtures/cli.js';
+import { makeWorld } from '../../fixtures/world.js';
 
 test('pm2 reload {app} restarts the app onto the new release, and back on rollback', async (t) => {
   const w = await makeWorld({ files: webApp('v1') });

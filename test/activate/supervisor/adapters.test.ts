@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { fillTemplate, splitWords } from '../../src/activate/supervisor/plan.js';
-import { answer, freePort, startSupervisor, webApp } from '../fixtures/apps.js';
-import { makeWorld, type World } from '../fixtures/world.js';
+import { fillTemplate, splitWords } from '../../../src/activate/supervisor/plan.js';
+import { answer, freePort, startSupervisor, webApp } from '../../fixtures/apps.js';
+import { makeWorld, type World } from '../../fixtures/world.js';
 
 async function setup(t: TestContext, settings: Record<string, string>, pidfile?: string) {
   const w = await makeWorld({ files: webApp('v1') });
