@@ -5,6 +5,7 @@ import { loadApp } from '../../releases/reconcile.js';
 import { readJson, mask } from '../../releases/settings.js';
 import type { Layout } from '../../releases/paths.js';
 import type { ReleaseRecord } from '../../releases/log.js';
+import { lastDeployNotice, releaseCommitUrls, type NotifyStatus } from '../notify/status.js';
 import { webhookStatus, type WebhookStatus } from '../serve/status.js';
 
 export interface AppPageState {
@@ -13,6 +14,10 @@ export interface AppPageState {
   /** The app's own REV_TOKEN, masked (`rt_…c123`), or null. */
   token: string | null;
   releases: (ReleaseRecord & { live: boolean })[];
+  /** Each release's commit on its forge, by release id (those without one are left out). */
+  commitUrls: Record<string, string>;
+  /** Where the last deploy's commit status went and what became of it, or why it went nowhere. */
+  notice: NotifyStatus['lastDeploy'];
   /** A deploy of this app is running or queued in this daemon. */
   deploying: boolean;
   /** The running (or last) deploy's release id and log text. */
@@ -85,7 +90,13 @@ export async function readLogFrom(layout: Layout, app: string, release: string, 
 }
 
 export async function appPageState(layout: Layout, app: string, deploying: boolean): Promise<AppPageState> {
-  const [hook, state, env] = await Promise.all([webhookStatus(layout, app, 8), loadApp(layout, app), readJson(layout.appEnv(app))]);
+  const [hook, state, env, commitUrls, notice] = await Promise.all([
+    webhookStatus(layout, app, 8),
+    loadApp(layout, app),
+    readJson(layout.appEnv(app)),
+    releaseCommitUrls(layout, app),
+    lastDeployNotice(layout, app),
+  ]);
   const releases = state.releases.map((r) => ({ ...r, live: r.id === state.liveId }));
   const building = releases.filter((r) => r.status === 'building').pop();
   const last = building ?? releases.filter((r) => r.kind !== 'adopted').pop();
@@ -94,6 +105,8 @@ export async function appPageState(layout: Layout, app: string, deploying: boole
     hook,
     token: typeof env.REV_TOKEN === 'string' && env.REV_TOKEN ? mask(env.REV_TOKEN) : null,
     releases,
+    commitUrls,
+    notice,
     deploying: deploying || !!building,
     log: last ? { release: last.id, running: !!building, ...(await logTail(layout.deployLog(app, last.id))) } : null,
   };

@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { streamSSE, type SSEStreamingApi } from 'hono/streaming';
+import { printable } from '../../printable.js';
 import type { Layout } from '../../releases/paths.js';
 import type { PageContext } from './respond.js';
 import { readLogFrom, type AppPageState } from './state.js';
@@ -92,7 +93,8 @@ export class LiveStreams {
               logSent = s.log?.size ?? 0;
             } else if (s.log && s.log.size > logSent) {
               // Read on from where the page is, however long the log has grown.
-              await sse.writeSSE({ event: 'log', data: JSON.stringify(await readLogFrom(this.layout, app, s.log.release, logSent, s.log.size)) });
+              // As the rendered log: controls from the build's output are escaped (html.ts), since the page sets this text as is.
+              await sse.writeSSE({ event: 'log', data: JSON.stringify(printable(await readLogFrom(this.layout, app, s.log.release, logSent, s.log.size), { lines: true })) });
               logSent = s.log.size;
             }
             last = { webhooks: w, releases: r, logHead };

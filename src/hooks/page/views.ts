@@ -4,9 +4,25 @@ import { html, page, when, type Html } from './html.js';
 import type { AppPageState } from './state.js';
 
 /** A commit as its first 10 hex digits (the whole in the title); any other version whole, never cut mid-word. */
-function version(v?: string | null): Html {
+function version(v?: string | null, href?: string): Html {
   if (!v) return html`-`;
-  return /^[0-9a-f]{40,64}$/.test(v) ? html`<code title="${v}">${v.slice(0, 10)}</code>` : html`<code>${v}</code>`;
+  const code = /^[0-9a-f]{40,64}$/.test(v) ? html`<code title="${v}">${v.slice(0, 10)}</code>` : html`<code>${v}</code>`;
+  const to = webUrl(href);
+  return to ? html`<a href="${to}" target="_blank" rel="noopener">${code}</a>` : code;
+}
+
+/**
+ * A forge's address as a link target, only when it is a web page with no credentials in it:
+ * it comes from settings or a webhook, and a `javascript:` or `data:` one must never be clickable.
+ */
+function webUrl(u?: string): string | undefined {
+  if (!u) return undefined;
+  try {
+    const p = new URL(u);
+    return (p.protocol === 'https:' || p.protocol === 'http:') && !p.username && !p.password ? p.href : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The first sentence of an error (they are one sentence by rule; a log tail is not). */
@@ -41,7 +57,26 @@ function lastDeploy(s: AppPageState): Html {
   const d = s.hook.lastDeploy;
   if (!d) return html`<span class="muted">none yet</span>`;
   const log = html`<a href="/apps/${encodeURIComponent(s.app)}/logs/${encodeURIComponent(d.release)}" target="_blank" rel="noopener">log</a>`;
-  return html`<span class="status s-${d.status}">${d.status}</span> ${d.release} ${when(d.at)}${d.status === 'failed' ? html`<br><span class="reason">${firstLine(d.error ?? 'the deploy failed')}</span> (${log})` : ''}`;
+  return html`<span class="status s-${d.status}">${d.status}</span> ${d.release} ${when(d.at)}${d.status === 'failed' ? html`<br><span class="reason">${firstLine(d.error ?? 'the deploy failed')}</span> (${log})` : ''}${forgeLine(s, d.release)}`;
+}
+
+/** Where the shown deploy's commit status went and how that ended, or why none was sent. */
+function forgeLine(s: AppPageState, release: string): Html | '' {
+  const n = s.notice;
+  // A notice about another deploy (the shown one is still running, or was not recorded) would mislead.
+  if (!n || (n.release && n.release !== release)) return '';
+  if (!n.target) return n.why ? html`<br><span id="forge-status" class="muted">no status sent: ${firstLine(n.why)}</span>` : '';
+  const to = webUrl(n.commitUrl);
+  const where = to ? html`<a href="${to}" target="_blank" rel="noopener">${n.target}</a>` : html`${n.target}`;
+  const o = n.outcome;
+  const how = !o || o.outcome === 'waiting'
+    ? html`status to ${where}: waiting to be sent`
+    : o.outcome === 'sent'
+      ? html`status sent to ${where}: ${o.what}`
+      : o.outcome === 'retrying'
+        ? html`status to ${where}: ${o.what}, not sent yet (${firstLine(o.reason ?? 'no answer')}); trying again`
+        : html`status to ${where}: ${o.what}, not sent: ${firstLine(o.reason ?? 'it was given up')}`;
+  return html`<br><span id="forge-status" class="forge-${o?.outcome ?? 'waiting'}">${how}</span>`;
 }
 
 export function webhookSection(s: AppPageState): Html {
@@ -73,7 +108,7 @@ ${
   s.releases.length
     ? html`<table class="releases"><thead><tr><th></th><th>Release</th><th>Version</th><th>When</th><th>Status</th><th></th></tr></thead><tbody>
 ${[...s.releases].reverse().map(
-  (r) => html`<tr data-release="${r.id}" class="${r.live ? 'live' : ''}"><td>${r.live ? html`<span class="live-mark" title="live">●</span>` : ''}</td><td data-label="Release">${r.id}</td><td data-label="Version">${version(r.commit ?? r.version)}</td><td data-label="When">${when(r.createdAt)}</td><td data-label="Status"><span class="status s-${shown(r)}">${shown(r)}${r.pruned ? ' (pruned)' : ''}</span></td><td>${!r.live && !r.pruned && good(shown(r)) ? html`<button class="rollback" data-release="${r.id}" type="button">Rollback</button>` : ''}</td></tr>`,
+  (r) => html`<tr data-release="${r.id}" class="${r.live ? 'live' : ''}"><td>${r.live ? html`<span class="live-mark" title="live">●</span>` : ''}</td><td data-label="Release">${r.id}</td><td data-label="Version">${version(r.commit ?? r.version, s.commitUrls[r.id])}</td><td data-label="When">${when(r.createdAt)}</td><td data-label="Status"><span class="status s-${shown(r)}">${shown(r)}${r.pruned ? ' (pruned)' : ''}</span></td><td>${!r.live && !r.pruned && good(shown(r)) ? html`<button class="rollback" data-release="${r.id}" type="button">Rollback</button>` : ''}</td></tr>`,
 )}
 </tbody></table>`
     : html`<p class="muted">No releases yet.</p>`

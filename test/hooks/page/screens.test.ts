@@ -9,25 +9,12 @@ import { supervisedWorld, webApp } from '../../fixtures/apps.js';
 import { launch, shot } from '../../fixtures/browser.js';
 import { ensureStopped, github, post, startDaemon } from '../../fixtures/hooks.js';
 import { browserLogin } from '../../fixtures/page-login.js';
+import { fits } from './fits.js';
 import { withPredeploy } from './predeploy-app.js';
 
 const notice = (page: Page) => page.evaluate(() => document.getElementById('notice')?.textContent ?? '');
 const noticed = (page: Page, re: string) => page.waitForFunction((r) => new RegExp(r).test(document.getElementById('notice')?.textContent ?? ''), re);
 const noticeGone = (page: Page, timeout = 30_000) => page.waitForFunction(() => (document.getElementById('notice')?.textContent ?? '') === '', undefined, { timeout });
-
-/** Nothing wider than the window, and every button inside it. */
-async function fits(page: Page, what: string): Promise<void> {
-  const m = await page.evaluate(() => ({
-    scroll: document.documentElement.scrollWidth,
-    inner: window.innerWidth,
-    outside: [...document.querySelectorAll('button, input, a')]
-      .filter((e) => (e as HTMLElement).offsetParent !== null)
-      .map((e) => ({ id: e.id || e.className || e.textContent, right: e.getBoundingClientRect().right }))
-      .filter((b) => b.right > window.innerWidth + 0.5),
-  }));
-  assert.ok(m.scroll <= m.inner, `${what}: the page is ${m.scroll} px wide in a ${m.inner} px window`);
-  assert.deepEqual(m.outside, [], `${what}: out of reach`);
-}
 
 test('no sideways scrolling from 320 px up; notices end with their state; a failed deploy shows its reason and log; refusals show', async (t) => {
   const { w, env } = await supervisedWorld(t);
