@@ -12,6 +12,8 @@ export class RelayLink {
   private link?: { client: RelayClient; key: string };
   private refreshing = Promise.resolve();
   private handle?: (d: Arrival) => Promise<Answer>;
+  /** The relay last said to have no registration of this server: said once, not per refresh. */
+  private unregistered?: string;
 
   constructor(
     private layout: Layout,
@@ -52,6 +54,12 @@ export class RelayLink {
       this.log('relay-config', { reason: (err as Error).message });
     }
     const key = inst && inst.relay === want ? `${inst.relay} ${inst.id} ${inst.secret}` : '';
+    if (want && !key && this.unregistered !== want) {
+      // Otherwise silent: a relay that was unreachable when webhooks were enabled leaves
+      // this server unregistered, and nothing would ever arrive through it.
+      this.log('relay-unregistered', { relay: want, note: 'this server is not registered with the relay (it could not be reached when webhooks were enabled, or the relay setting changed since), so nothing arrives through it; run `toes webhook enable` again for an app to register, or `toes config set -g relay none`' });
+    }
+    this.unregistered = want && !key ? want : undefined;
     if (key === (this.link?.key ?? '')) return;
     await this.link?.client.stop();
     this.link = undefined;
