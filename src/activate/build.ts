@@ -95,8 +95,9 @@ export async function runStep(file: string, args: string[], opts: RunStepOptions
   }
   if (res.exitCode !== 0) {
     const how = res.signal ? `was killed by ${res.signal}` : `exited with code ${res.exitCode}`;
-    // Read also where no log follows (webhook status, the page, --json): say where it is.
-    const where = opts.log.file ? `the deploy log (${opts.log.file})` : `the deploy log (\`toes releases ${opts.app}\`)`;
+    // Read also where no log follows (webhook status, the page, --json), and sent to the
+    // forge as a commit status: name the release, not a path on this server.
+    const where = opts.log.file ? `the deploy log of release ${path.basename(opts.log.file, '.log')}` : 'the deploy log';
     throw new RevError('BUILD_FAILED', `${opts.label} of ${opts.app} ${how}; see ${where}, fix the app and deploy again.`, {
       data: { stage: opts.label, exitCode: res.exitCode, logTail: opts.log.tail() },
     });
