@@ -31,6 +31,8 @@ export interface Verdict {
   supervisor: string;
   /** One sentence: why the release was not accepted. */
   reason?: string;
+  /** Why, without what to check: for a sentence about another release that says it. */
+  cause?: string;
   /** Accepted, but something the user should know (the restart itself failed). */
   warning?: string;
 }
@@ -45,9 +47,9 @@ export async function verify(ax: ActivationEnv, releaseId: string, dir: string):
   const url = ax.settings.healthUrl;
   if (!url) {
     // Nothing to ask: the restart's own answer is all there is.
-    return { ok: r.ok, restart: r, supervisor, reason: r.ok ? undefined : `The restart failed: ${r.detail}.` };
+    return { ok: r.ok, restart: r, supervisor, reason: r.ok ? undefined : `Release ${releaseId} of ${ax.app} was not accepted: the restart failed: ${r.detail}.`, cause: r.ok ? undefined : `the restart failed: ${r.detail}` };
   }
-  const h = await waitHealthy(url, timeoutMs, ax.settings.healthInterval * 1000);
+  const h = await waitHealthy(url, timeoutMs, ax.settings.healthInterval * 1000, ax.app);
   ax.say(`health: ${h.ok ? `ok after ${h.ms} ms (${h.detail})` : h.detail}\n`);
   if (h.ok && (r.ok || r.unreachable)) {
     // A supervisor that could not be asked: the health check passed, but the old process
@@ -55,8 +57,8 @@ export async function verify(ax: ActivationEnv, releaseId: string, dir: string):
     const warning = r.ok ? undefined : `The release is live and ${url} answers, but ${r.detail}; the running process may still be the old release, so restart the app yourself.`;
     return { ok: true, restart: r, health: h, supervisor, warning };
   }
-  const why = r.ok ? `it did not become healthy: ${h.detail}` : `the restart failed (${r.detail}) and ${h.detail}`;
-  return { ok: false, restart: r, health: h, supervisor, reason: `The release was not accepted: ${why}.` };
+  const why = (detail: string) => (r.ok ? `it did not become healthy: ${detail}` : `the restart failed (${r.detail}) and ${detail}`);
+  return { ok: false, restart: r, health: h, supervisor, reason: `Release ${releaseId} of ${ax.app} was not accepted: ${why(h.detail)}.`, cause: why(h.cause ?? h.detail) };
 }
 
 /**
@@ -69,7 +71,7 @@ export async function revert(ax: ActivationEnv, releaseId: string, previous: str
   if (previous) {
     await swapCurrent(link, previous);
     const v = await verify(ax, previousId ?? previous, path.resolve(path.dirname(link), previous));
-    back = v.ok ? `${previousId ?? previous} is live again` : `${previousId ?? previous} is live again but is not healthy either (${v.reason})`;
+    back = v.ok ? `${previousId ?? previous} is live again` : `${previousId ?? previous} is live again but is not healthy either: ${v.cause}`;
   }
   const releases = await readLog(ax.layout.releaseLog(ax.app));
   const rec = releases.find((r) => r.id === releaseId);

@@ -10,6 +10,8 @@ import { RevError } from '../errors.js';
 export interface StepLog {
   write(text: string): void;
   tail(): string;
+  /** The deploy log's path, for a message that is read where no log follows it. */
+  file?: string;
 }
 
 export interface RunStepOptions {
@@ -93,7 +95,10 @@ export async function runStep(file: string, args: string[], opts: RunStepOptions
   }
   if (res.exitCode !== 0) {
     const how = res.signal ? `was killed by ${res.signal}` : `exited with code ${res.exitCode}`;
-    throw new RevError('BUILD_FAILED', `${opts.label} ${how}; see the log below, fix the app and deploy again.`, {
+    // Read also where no log follows (webhook status, the page, --json), and sent to the
+    // forge as a commit status: name the release, not a path on this server.
+    const where = opts.log.file ? `the deploy log of release ${path.basename(opts.log.file, '.log')}` : 'the deploy log';
+    throw new RevError('BUILD_FAILED', `${opts.label} of ${opts.app} ${how}; see ${where}, fix the app and deploy again.`, {
       data: { stage: opts.label, exitCode: res.exitCode, logTail: opts.log.tail() },
     });
   }
@@ -219,6 +224,7 @@ export function fileLog(file: string, onText?: (text: string) => void): StepLog 
   const fd = fs.openSync(file, 'a', 0o600);
   let tail = '';
   return {
+    file,
     write(text: string) {
       fs.writeSync(fd, text);
       tail = (tail + text).slice(-4000);

@@ -18,17 +18,12 @@ export function report(res: OpResult, json: boolean, mode: ProgressMode): void {
   if (!res.ok) {
     const { message, logTail, code } = res.error!;
     const tail = people && logTail ? logTail : undefined;
-    process.stderr.write(`toes: ${printable(tail ? message : withoutLogBelow(message, res.log))}\n`);
+    process.stderr.write(`toes: ${printable(message)}\n`);
     if (tail) process.stderr.write(`--- last lines of the deploy log (${printable(res.log)}) ---\n${printable(tail, { lines: true }).replace(/\n?$/, '\n')}`);
     process.exitCode = exitCodeOf(code);
     return;
   }
   if (people) process.stdout.write(finalLine(res) + '\n');
-}
-
-/** A build failure says "see the log below"; where no log follows (JSON, no tail), say where it is. */
-function withoutLogBelow(message: string, log: string | undefined): string {
-  return message.replace('see the log below', log ? `see the deploy log (${log})` : 'see the deploy log (`toes releases`)');
 }
 
 function finalLine(res: OpResult): string {

@@ -7,6 +7,9 @@ import fs from 'node:fs/promises';
 import { RevError } from '../errors.js';
 import { httpRequest, networkError, redactUrl, statusError, type HttpOptions, type HttpResponse } from './http.js';
 import { FLUSH, PktLineError, PktSplitter, pkt, text } from './pktline.js';
+import { isSafeRefName } from './ref-name.js';
+
+export { isSafeRefName };
 
 /** Git hosts serve smart HTTP only to agents that look like git (GitHub, Bitbucket). */
 const USER_AGENT = 'git/2.0 (toes-rev)';
@@ -22,17 +25,6 @@ export interface Advertisement {
   url: string;
   /** The credential still valid there (dropped when a redirect changed the origin). */
   token?: string;
-}
-
-/**
- * A ref name as `git check-ref-format` allows it. Names come from the server and become
- * file names in the store, so anything else is ignored as if it were not advertised.
- */
-export function isSafeRefName(name: string): boolean {
-  if (name === 'HEAD') return true;
-  if (!name.startsWith('refs/') || name.length > 1024) return false;
-  if (/[\x00-\x20\x7f~^:?*[\\]/.test(name) || name.includes('..') || name.includes('@{') || name.includes('//')) return false;
-  return name.split('/').every((part) => part.length > 0 && !part.startsWith('.') && !part.endsWith('.lock') && !part.endsWith('.'));
 }
 
 function endpoint(url: string, suffix: string): string {

@@ -6,11 +6,12 @@ import path from 'node:path';
 import { RevError } from '../errors.js';
 // Only the limits module: reading settings must not load the fetchers.
 import { DEFAULT_LIMITS, formatBytes, formatCount, type SourceLimits } from '../fetch/limits.js';
+import { isBranchOrTagName } from '../fetch/ref-name.js';
 import { writeJsonDurable } from './durable.js';
 import { acquireLock } from './lock.js';
 import type { Layout } from './paths.js';
 
-type Kind = 'string' | 'bool' | 'int' | 'count' | 'bytes' | 'seconds' | 'enum';
+type Kind = 'string' | 'ref' | 'bool' | 'int' | 'count' | 'bytes' | 'seconds' | 'enum';
 interface KeySpec {
   kind: Kind;
   values?: string[];
@@ -20,7 +21,7 @@ interface KeySpec {
 
 export const CONFIG_KEYS: Record<string, KeySpec> = {
   source: { kind: 'string', help: 'where the app comes from: a git URL, a .tar.gz URL or a directory' },
-  branch: { kind: 'string', help: "the branch or tag to deploy; webhooks deploy only pushes to it (default: the live release's branch, else the remote's default)" },
+  branch: { kind: 'ref', help: "the branch or tag to deploy; webhooks deploy only pushes to it (default: the live release's branch, else the remote's default)" },
   install: { kind: 'bool', help: 'run `bun install` before predeploy (true)' },
   predeploy: { kind: 'bool', help: 'run scripts.predeploy when package.json has one (true)' },
   keep: { kind: 'int', help: 'good releases kept on disk (5)' },
@@ -148,6 +149,9 @@ export function parseConfigValue(key: string, raw: string): string | number | bo
       if (!Number.isFinite(n) || n <= 0 || n > 86_400) throw bad('use a number of seconds above 0');
       return n;
     }
+    case 'ref':
+      if (!isBranchOrTagName(raw)) throw bad('git does not allow it as a branch or tag name (no spaces, control characters, "..", ~, ^, :, ?, *, [ or \\); use the name as `git branch` or `git tag` shows it');
+      return raw;
     case 'enum':
       if (!spec.values!.includes(raw)) throw bad(`use one of ${spec.values!.join(', ')}`);
       return raw;

@@ -75,3 +75,19 @@ test('with no Bun on PATH, toes runs on the Bun installed beside it and builds w
     assert.ok(fs.existsSync(path.join(w.apps, 'sample', r.json().release, 'node_modules', 'lib')));
   }
 });
+
+test('a Bun found on PATH under /tmp (a clone of toes there) still runs the build inside the sandbox', async (t) => {
+  // The sandbox gives the build a private, empty /tmp: the folder `bun` is found in, and
+  // the binary it leads to, must be opened again inside, read-only.
+  const bin = tmpDir('toes-rev-tmpbun-');
+  t.after(() => fs.rmSync(bin, { recursive: true, force: true }));
+  assert.ok(bin.startsWith('/tmp/'), bin);
+  const bun = path.resolve('node_modules/bun/bin/bun.exe');
+  fs.symlinkSync(process.execPath, path.join(bin, 'node'));
+  fs.symlinkSync(bun, path.join(bin, 'bun'));
+  const w = await makeWorld({ files: { ...appFiles('v1'), 'package.json': pkg({ predeploy: 'bun --version > built.txt' }) } });
+  t.after(() => w.close());
+  const r = await w.toes(['deploy', 'sample', '--from', w.url, '--json'], { env: { PATH: `${bin}:/usr/bin:/bin`, TOES_RUNTIME: 'node' } });
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  assert.match(w.liveFile('built.txt'), /^1\.\d+\.\d+/);
+});

@@ -93,16 +93,20 @@ test('a relay that cannot be reached is named with the system\'s reason, not the
   assertTold(r.stderr, 'the relay note');
 });
 
-test('"see the log below" only where the log follows; elsewhere the sentence says where the log is', async (t) => {
+test('a failed build names the app and where its deploy log is, also where no log follows', async (t) => {
   const pkg = JSON.stringify({ name: 'sample', version: '1.0.0', scripts: { predeploy: 'echo compiling; echo "type error in index.ts" >&2; exit 3' } });
   const w = await makeWorld({ files: { 'package.json': pkg, 'index.ts': 'export {};\n' } });
   t.after(() => w.close());
   const human = await w.toes(['deploy', 'sample', '--from', w.url]);
   assert.equal(human.code, 1);
-  assert.match(human.stderr, /see the log below.*\n--- last lines of the deploy log \(.*\) ---\n[^]*type error in index\.ts/);
+  assert.match(human.stderr, /^toes: predeploy of sample exited with code 3; see the deploy log of release \d{8}-\d{6}, fix the app and deploy again\.\n--- last lines of the deploy log \(.*\) ---\n[^]*type error in index\.ts/);
   const json = await w.toes(['deploy', 'sample', '--from', w.url, '--json']);
   assert.equal(json.json().error.code, 'BUILD_FAILED');
   assert.doesNotMatch(json.stderr, /see the log below/);
-  assert.match(json.stderr, /see the deploy log \(.*\.log\)/);
+  assert.match(json.stderr, /see the deploy log of release \d{8}-\d{6}/);
+  // Where the failure is read later, with no log after it: the same sentence.
+  const status = await w.toes(['webhook', 'status', 'sample']);
+  assert.match(status.stdout, /predeploy of sample exited with code 3; see the deploy log of release \d{8}-\d{6}, fix the app/);
+  assert.doesNotMatch(status.stdout, /log below/);
   assertTold(json.stderr, 'a failed predeploy');
 });

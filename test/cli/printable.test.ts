@@ -63,7 +63,14 @@ test('an invalid app name and a setting from the command line are echoed escaped
     assert.match(r.stderr, /is not a valid app name/);
     clean(r.stderr + r.stdout, args[0]);
   }
-  const set = await run(data, ['config', 'set', 'sample', 'branch', `main${HOSTILE}`]);
+  // git allows no control character in a branch name: refused, and echoed escaped.
+  const refused = await run(data, ['config', 'set', 'sample', 'branch', `main${HOSTILE}`]);
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.match(refused.stderr, /is not a valid value for branch: git does not allow it as a branch or tag name/);
+  clean(refused.stdout + refused.stderr, 'config set branch (refused)');
+  // Bidi controls it allows: stored as given, printed escaped.
+  const BIDI = '\u202egnp.exe\u2066x\u2069';
+  const set = await run(data, ['config', 'set', 'sample', 'branch', `main${BIDI}`]);
   assert.equal(set.code, 0, set.stderr);
   clean(set.stdout + set.stderr, 'config set branch');
   for (const args of [['config', 'list', 'sample'], ['config', 'get', 'sample', 'branch']]) {
@@ -73,7 +80,7 @@ test('an invalid app name and a setting from the command line are echoed escaped
     clean(r.stdout, args.join(' '));
   }
   // --json gives the value as stored: a program decodes it.
-  assert.equal((await run(data, ['config', 'get', 'sample', 'branch', '--json'])).json().value, `main${HOSTILE}`);
+  assert.equal((await run(data, ['config', 'get', 'sample', 'branch', '--json'])).json().value, `main${BIDI}`);
   const unknownCommand = await run(data, [HOSTILE]);
   assert.equal(unknownCommand.code, 2);
   clean(unknownCommand.stderr, 'an unknown command');

@@ -13,6 +13,8 @@ test('config: set, get, list, unset, per app and global, with validation', async
     return r;
   };
   await ok(['config', 'set', 'sample', 'branch', 'production']);
+  await ok(['config', 'set', 'other', 'branch', 'refs/tags/v1.2']);
+  await ok(['config', 'set', 'other', 'branch', 'release/2026-12']);
   await ok(['config', 'set', 'sample', 'keep', '3']);
   await ok(['config', 'set', '-g', 'build.timeout', '120']);
   await ok(['config', 'set', '-g', 'relay', 'https://relay.example']);
@@ -37,6 +39,9 @@ test('config: set, get, list, unset, per app and global, with validation', async
     [['config', 'set', 'sample', 'supervisor', 'systemd'], 'BAD_CONFIG'],
     [['config', 'set', 'sample', 'nonsense', '1'], 'BAD_CONFIG'],
     [['config', 'set', 'sample', 'relay', 'https://x'], 'BAD_CONFIG'],
+    [['config', 'set', 'sample', 'branch', 'ma\x1b[31min'], 'BAD_CONFIG'],
+    [['config', 'set', 'sample', 'branch', 'a..b'], 'BAD_CONFIG'],
+    [['config', 'set', 'sample', 'branch', 'feature branch'], 'BAD_CONFIG'],
     [['config', 'frob', 'sample'], 'USAGE'],
     [['config', 'set', '../x', 'keep', '1'], 'USAGE'],
   ] as [string[], string][]) {

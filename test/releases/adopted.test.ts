@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { tmpDir } from '../fixtures/cli.js';
 import { appFiles } from '../fixtures/repo.js';
 import { makeWorld, type World } from '../fixtures/world.js';
 
@@ -19,9 +20,31 @@ function plainCurrent(w: World, mtime: Date): string {
   return dir;
 }
 
-test('a plain current with a .env survives 8 deploys with keep 5; the first deploy warns what it lacks', async (t) => {
-  const w = await makeWorld();
+/**
+ * A PATH with git, the shell tools and node, but no bun: as on a machine where Bun came only
+ * with `npm ci` (the `bun` package beside toes).
+ */
+function pathWithoutBun(t: { after(fn: () => void): void }): string {
+  const bin = tmpDir('toes-rev-nobun-');
+  t.after(() => fs.rmSync(bin, { recursive: true, force: true }));
+  fs.symlinkSync(process.execPath, path.join(bin, 'node'));
+  const PATH = `${bin}:/usr/bin:/bin`;
+  for (const dir of PATH.split(':')) assert.equal(fs.existsSync(path.join(dir, 'bun')), false, `no bun in ${dir}`);
+  return PATH;
+}
+
+test('a plain current with a .env survives 8 deploys with keep 5 and no bun on PATH; the first deploy warns what it lacks', async (t) => {
+  // The app installs a dependency and builds with `bun` called by name, as a `tsc` predeploy would.
+  const w = await makeWorld({
+    files: {
+      ...appFiles('v1'),
+      'lib/package.json': JSON.stringify({ name: 'lib', version: '1.0.0', main: 'index.js' }),
+      'lib/index.js': 'module.exports = 42;\n',
+      'package.json': JSON.stringify({ name: 'sample', version: '1.0.0', dependencies: { lib: 'file:./lib' }, scripts: { toes: 'bun index.ts', predeploy: 'bun --version > built.txt' } }),
+    },
+  });
   t.after(() => w.close());
+  const env = { PATH: pathWithoutBun(t) };
   plainCurrent(w, new Date('2025-03-04T05:06:07Z'));
   assert.equal((await w.toes(['config', 'set', 'sample', 'keep', '5'])).code, 0);
 
@@ -33,7 +56,7 @@ test('a plain current with a .env survives 8 deploys with keep 5; the first depl
   const adoptedDir = path.join(w.apps, 'sample', adopted);
 
   // A dry run fetches and warns, and changes nothing: current is still the plain directory.
-  const preview = await w.toes(['deploy', 'sample', '--from', w.url, '--dry-run', '--json']);
+  const preview = await w.toes(['deploy', 'sample', '--from', w.url, '--dry-run', '--json'], { env });
   assert.equal(preview.code, 0, preview.stderr);
   assert.equal(preview.json().dryRun, true);
   assert.match(preview.json().version, /^[0-9a-f]{40}$/);
@@ -48,10 +71,13 @@ test('a plain current with a .env survives 8 deploys with keep 5; the first depl
   const results = [];
   for (let i = 1; i <= 8; i++) {
     if (i > 1) w.repo.commit({ 'VERSION': `v${i}\n` });
-    const args = ['deploy', 'sample', '--no-install', '--json', ...(i === 1 ? ['--from', w.url] : [])];
-    const r = await w.toes(args);
+    const args = ['deploy', 'sample', '--json', ...(i === 1 ? ['--from', w.url] : [])];
+    const r = await w.toes(args, { env });
     assert.equal(r.code, 0, r.stderr);
     results.push(r.json());
+    // Built with the Bun beside toes, which the predeploy found by name.
+    assert.match(fs.readFileSync(r.json().log, 'utf8'), /^\$ \/\S*\/node_modules\/bun\/bin\/bun\.exe install$/m);
+    assert.match(w.liveFile('built.txt'), /^1\.\d+\.\d+/);
     // Read now: the first release's log goes with it when it is pruned.
     if (i === 1) assert.ok(fs.readFileSync(r.json().log, 'utf8').includes(`warning: ${r.json().warnings?.[0]}`));
   }

@@ -1,9 +1,10 @@
 // What install and predeploy share: whether the step is wanted, and running it in the
 // staging tree under the deploy's one build deadline, in its own process group, inside the
 // sandbox the machine allows (sandbox.ts).
+import fs from 'node:fs';
 import path from 'node:path';
 import { noBuildReason } from '../decide.js';
-import { bunCommand, runStep, withBunOnPath } from '../build.js';
+import { bunCommand, findCommand, runStep, withBunOnPath } from '../build.js';
 import { ready, type DeployCtx } from '../context.js';
 import { sandboxPlan } from '../sandbox.js';
 
@@ -23,14 +24,15 @@ export async function runBunInRelease(c: DeployCtx, args: string[], label: strin
   const { layout, app } = c;
   const bun = bunCommand();
   const env = withBunOnPath(buildEnv(c), bun);
+  const hide = [layout.roots.appsDir, layout.revDir, layout.roots.toesDir];
   const plan = sandboxPlan({
     mode: c.settings.buildSandbox,
     network: c.settings.buildNetwork,
     staging,
     // Every release and the store's links to them, toes-rev's state (tokens, secrets,
     // logins), every app's data; the app's own data stays readable, as the app itself sees it.
-    hide: [layout.roots.appsDir, layout.revDir, layout.roots.toesDir],
-    readOnly: [env.DATA_DIR],
+    hide,
+    readOnly: [env.DATA_DIR, ...bunDirs(bun, env.PATH, hide)],
     env,
     app,
   });
@@ -39,6 +41,26 @@ export async function runBunInRelease(c: DeployCtx, args: string[], label: strin
     log.write(`warning: ${plan.warning}\n`);
   }
   await runStep(bun, args, { cwd: staging, env: plan.env, log, deadline: c.deadline, label, app, setting, prefix: plan.prefix, pgidFile: layout.buildPgid(app) });
+}
+
+/**
+ * The folders the step needs to reach Bun: where `bun` is found (the link on PATH and the
+ * binary it leads to). The sandbox hides /tmp, and a clone of toes under /tmp (its
+ * node_modules/.bin, the `bun` package's binary) would otherwise vanish from the build.
+ */
+export function bunDirs(bun: string, PATH: string | undefined, hidden: string[]): string[] {
+  const dirs = new Set<string>();
+  for (const p of [findCommand(bun, PATH), findCommand('bun', PATH)]) {
+    if (!p) continue;
+    dirs.add(path.dirname(path.resolve(p)));
+    try {
+      dirs.add(path.dirname(fs.realpathSync(p)));
+    } catch {
+      // A dangling link: nothing to open, the step will say the program is missing.
+    }
+  }
+  const inside = (d: string, h: string) => d === h || d.startsWith(`${h}/`);
+  return [...dirs].filter((d) => !hidden.some((h) => inside(d, path.resolve(h))));
 }
 
 /**

@@ -6,6 +6,8 @@ export interface HealthOutcome {
   detail: string;
   /** Milliseconds from the start of the wait to the first 2xx. */
   ms: number;
+  /** A failure's cause alone, without what to check: for a sentence that already says it. */
+  cause?: string;
 }
 
 /** The first pause between polls; each next one doubles, up to the configured interval. */
@@ -20,7 +22,7 @@ export function pauseAfter(attempt: number, intervalMs: number): number {
   return Math.min(intervalMs, FIRST_PAUSE_MS * 2 ** Math.min(attempt, 20));
 }
 
-export async function waitHealthy(url: string, timeoutMs: number, intervalMs: number): Promise<HealthOutcome> {
+export async function waitHealthy(url: string, timeoutMs: number, intervalMs: number, app = 'APP'): Promise<HealthOutcome> {
   const t0 = Date.now();
   let last = 'no answer yet';
   for (let attempt = 0; Date.now() - t0 < timeoutMs; attempt++) {
@@ -30,14 +32,15 @@ export async function waitHealthy(url: string, timeoutMs: number, intervalMs: nu
       if (status >= 200 && status < 300) return { ok: true, detail: `${url} answered ${status}`, ms: Date.now() - t0 };
       last = `it answered HTTP ${status}`;
     } catch (err) {
-      last = `it did not answer (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
+      last = `it did not answer: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
     }
     await new Promise((r) => setTimeout(r, Math.min(pauseAfter(attempt, intervalMs), Math.max(0, timeoutMs - (Date.now() - t0)))));
   }
-  const secs = Math.round(timeoutMs / 1000);
+  const cause = `no 2xx from ${url} within ${Math.round(timeoutMs / 1000)}s (the last time ${last})`;
   return {
     ok: false,
-    detail: `no 2xx from ${url} within ${secs}s (the last time ${last}); if the app is running, check that its \`health.url\` setting is where it answers GET /ok (\`toes config get\` shows it)`,
+    cause,
+    detail: `${cause}; if the app is running, check that its \`health.url\` setting is where it answers GET /ok (\`toes config get ${app} health.url\` shows it)`,
     ms: Date.now() - t0,
   };
 }

@@ -206,3 +206,21 @@ test('a relayed delivery that meets a broken settings file is kept on the relay,
   assert.equal(w.liveFile('VERSION'), 'v2\n');
   assert.equal((await serve.stop()).code, 0);
 });
+
+test('a relay this server is not registered with is named in the serve log once, with the command that registers', async (t) => {
+  const w = await makeWorld();
+  t.after(() => w.close());
+  // The relay could not be reached when webhooks were enabled: no registration was kept.
+  const env = { REV_RELAY_URL: 'http://127.0.0.1:1' };
+  assert.equal((await w.toes(['deploy', 'sample', '--from', w.url, '--no-install'])).code, 0);
+  const en = await w.toes(['webhook', 'enable', 'sample'], { env });
+  assert.equal(en.code, 0, en.stderr);
+  assert.match(en.stderr, /Could not reach the relay at http:\/\/127\.0\.0\.1:1 \(ECONNREFUSED\)/);
+  const serve = await startDaemon(w.data, { env });
+  t.after(() => ensureStopped(serve));
+  const e = await serve.waitFor((e) => e.event === 'relay-unregistered', 'the relay-unregistered line');
+  assert.equal(e.relay, 'http://127.0.0.1:1');
+  assert.match(e.note, /run `toes webhook enable` again for an app to register/);
+  assert.equal(serve.events().filter((x) => x.event === 'relay-unregistered').length, 1);
+  assert.equal(serve.events().filter((x) => x.event === 'relay-connecting').length, 0);
+});

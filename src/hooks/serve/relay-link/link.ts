@@ -11,6 +11,9 @@ import type { RelayClient } from './client.js';
 import { readWebhook } from '../webhook-state.js';
 import { readInstance, relayUrl, type Instance } from './instance.js';
 
+/** How often the list of apps is read again in case the settings watch missed a change. */
+const APPS_RECHECK_MS = 5_000;
+
 /** The apps whose webhooks are enabled. */
 export async function enabledApps(layout: Layout): Promise<string[]> {
   const names = (await fs.readdir(layout.appsStateRoot).catch(() => [] as string[])).filter(isAppName);
@@ -22,6 +25,8 @@ export class RelayLink {
   private link?: { client: RelayClient; key: string };
   private refreshing = Promise.resolve();
   private handle?: (d: Arrival) => Promise<Answer>;
+  /** The relay last said to have no registration of this server: said once, not per refresh. */
+  private unregistered?: string;
 
   constructor(
     private layout: Layout,
@@ -35,9 +40,15 @@ export class RelayLink {
   async start(handle: (d: Arrival) => Promise<Answer>): Promise<Started<RelayLink>> {
     this.handle = handle;
     await this.refresh();
+    // The settings watch can miss a file replaced twice in quick succession (seen with
+    // chokidar under load: `webhook disable` then `enable`, the second change never came), so
+    // the list is also checked every few seconds; it is sent only when it changed.
+    const recheck = setInterval(() => this.link?.client.announceApps(), APPS_RECHECK_MS);
+    recheck.unref();
     return {
       value: this,
       undo: async () => {
+        clearInterval(recheck);
         this.handle = undefined;
         await this.refreshing;
         await this.link?.client.stop();
@@ -62,6 +73,12 @@ export class RelayLink {
       this.log('relay-config', { reason: (err as Error).message });
     }
     const key = inst && inst.relay === want ? `${inst.relay} ${inst.id} ${inst.secret}` : '';
+    if (want && !key && this.unregistered !== want) {
+      // Otherwise silent: a relay that was unreachable when webhooks were enabled leaves
+      // this server unregistered, and nothing would ever arrive through it.
+      this.log('relay-unregistered', { relay: want, note: 'this server is not registered with the relay (it could not be reached when webhooks were enabled, or the relay setting changed since), so nothing arrives through it; run `toes webhook enable` again for an app to register, or `toes config set -g relay none`' });
+    }
+    this.unregistered = want && !key ? want : undefined;
     // The same link: an app's settings may have changed.
     if (key === (this.link?.key ?? '')) return this.link?.client.announceApps();
     await this.link?.client.stop();
