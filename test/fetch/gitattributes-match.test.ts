@@ -1,13 +1,13 @@
-// .gitattributes patterns come from the repository being deployed: a hostile one must not
-// stall the fetch (a pattern of many stars tried as a backtracking regular expression took
-// minutes on one 60-character name), and matching without backtracking must still say what
-// git says.
+// .gitattributes patterns and export-subst files come from the repository being deployed: a
+// hostile pattern must not stall the fetch (one of many stars tried as a backtracking regular
+// expression took minutes on one 60-character name), matching without backtracking must
+// still say what git says, and a file of placeholders must not grow past what a Pi holds.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { exportEntries } from '../../src/fetch/export-attrs.js';
+import { exportEntries, MAX_SUBST_BYTES } from '../../src/fetch/export-attrs.js';
 import { ArchiveAttributes, MATCH_STEPS_MAX } from '../../src/fetch/gitattributes.js';
 import type { Entry } from '../../src/fetch/snapshot.js';
 import { tmpDir } from '../fixtures/cli.js';
@@ -65,4 +65,27 @@ test('a tree whose patterns would take too long to match is refused, and nothing
   const err = await assertRevError(exportEntries(entries, src), 'LIMIT_EXCEEDED', /^Refused to deploy: the patterns of this commit's \.gitattributes files take more than 20,000,000 steps to match against its paths, .*; simplify the patterns with many wildcards and deploy again\.$/);
   assert.equal(err.data.max, MATCH_STEPS_MAX);
   assert.equal(stored, 0);
+});
+
+test('an export-subst file whose placeholders would grow it past the bound is refused, and nothing is stored', async (t) => {
+  const dir = tmpDir('toes-rev-subst-grow-');
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  // An 8 KiB message, and 32 KiB of %B: 24 MiB once expanded.
+  const message = `${'m'.repeat(8 * 1024)}\n`;
+  const commit = { oid: 'c'.repeat(40), content: Buffer.from(`tree ${'t'.repeat(40)}\nauthor A <a@x> 1 +0000\ncommitter A <a@x> 1 +0000\n\n${message}`) };
+  const stored: Buffer[] = [];
+  const src = { commit, refs: { decorations: [] }, file: (e: Entry) => path.join(dir, e.path), store: async (_oid: string, _exec: boolean, b: Buffer) => void stored.push(b) };
+  fs.writeFileSync(path.join(dir, '.gitattributes'), 'V* export-subst\n');
+  fs.writeFileSync(path.join(dir, 'V1'), '$Format:%H %B$\n');
+  fs.writeFileSync(path.join(dir, 'V2'), '$Format:%B$'.repeat(3 * 1024));
+  const entries: Entry[] = [
+    { path: '.gitattributes', kind: 'file', oid: 'a'.repeat(40) },
+    { path: 'V1', kind: 'file', oid: '1'.repeat(40) },
+    { path: 'V2', kind: 'file', oid: '2'.repeat(40) },
+  ];
+  const err = await assertRevError(exportEntries(entries, src), 'LIMIT_EXCEEDED', /^Refused to deploy: the file "V2", marked export-subst, would grow past 16 MiB once its \$Format:\.\.\.\$ placeholders are expanded, .*; use fewer placeholders and deploy again\.$/);
+  assert.equal(err.data.max, MAX_SUBST_BYTES);
+  // The small one was expanded as git would; the big one never reached the store.
+  assert.equal(stored.length, 1);
+  assert.equal(stored[0].toString(), `${'c'.repeat(40)} ${message}\n`);
 });
