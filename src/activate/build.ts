@@ -240,13 +240,20 @@ export function fileLog(file: string, onText?: (text: string) => void): StepLog 
 }
 
 /**
+ * toes-rev's own credentials, kept in `toes env` beside the app's: deploy tokens (REV_*) and
+ * the forge token for commit statuses, which a dependency's install script (network on)
+ * could otherwise read and send anywhere.
+ */
+const OWN_KEYS = /^(?:REV_|TOES_REV_|FORGE_TOKEN$|FORGE_TOKEN_HOST$)/;
+
+/**
  * The environment the app's own processes get (install, predeploy, restart command): this
- * process's, then the app's `toes env`; deploy credentials (REV_*) never pass.
+ * process's, then the app's `toes env`; toes-rev's credentials never pass.
  */
 export function appProcessEnv(appEnv: Record<string, string>): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries({ ...process.env, ...appEnv })) {
-    if (v !== undefined && !k.startsWith('REV_') && !k.startsWith('TOES_REV_')) env[k] = v;
+    if (v !== undefined && !OWN_KEYS.test(k)) env[k] = v;
   }
   return env;
 }

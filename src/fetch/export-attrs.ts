@@ -69,7 +69,12 @@ export async function exportEntries(entries: Entry[], src: ExportSource): Promis
     }
     const size = (await fs.stat(src.file(e))).size;
     if (size > MAX_SUBST_BYTES) throw tooLarge(`the file "${displayName(e.path)}", marked export-subst, holds`, MAX_SUBST_BYTES, size);
-    const subst = formatSubst(await fs.readFile(src.file(e)), commit, src.refs, state);
+    const subst = formatSubst(await fs.readFile(src.file(e)), commit, src.refs, state, MAX_SUBST_BYTES);
+    if (subst === null) {
+      throw new RevError('LIMIT_EXCEEDED', `Refused to deploy: the file "${displayName(e.path)}", marked export-subst, would grow past ${formatBytes(MAX_SUBST_BYTES)} once its $Format:...$ placeholders are expanded, more than toes-rev writes to export the commit as git archive would, so nothing was published; use fewer placeholders and deploy again.`, {
+        data: { max: MAX_SUBST_BYTES },
+      });
+    }
     if (!subst) {
       out.push(e);
       continue;

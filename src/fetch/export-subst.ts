@@ -148,7 +148,8 @@ function placeholder(fmt: string, i: number, c: CommitInfo, refs: RefInfo, state
   }
 }
 
-function expand(fmt: string, c: CommitInfo, refs: RefInfo, state: { describes: number }): string {
+/** The expansion, or undefined once it is longer than `max` characters (each one at least a byte). */
+function expand(fmt: string, c: CommitInfo, refs: RefInfo, state: { describes: number }, max: number): string | undefined {
   let out = '';
   for (let i = 0; i < fmt.length; i++) {
     if (fmt[i] !== '%') {
@@ -160,6 +161,7 @@ function expand(fmt: string, c: CommitInfo, refs: RefInfo, state: { describes: n
     else {
       out += hit[0];
       i += hit[1];
+      if (out.length > max) return undefined;
     }
   }
   return out;
@@ -167,19 +169,30 @@ function expand(fmt: string, c: CommitInfo, refs: RefInfo, state: { describes: n
 
 const OPEN = Buffer.from('$Format:');
 
-/** Substitutes each `$Format:...$` of `content`; undefined when there is none. */
-export function formatSubst(content: Buffer, c: CommitInfo, refs: RefInfo, state: { describes: number }): Buffer | undefined {
+/**
+ * Substitutes each `$Format:...$` of `content`; undefined when there is none, null when the
+ * result would be over `max` bytes. A placeholder of two characters can stand for the whole
+ * commit message (%B): a file of them would grow a thousandfold, past what a Pi holds.
+ */
+export function formatSubst(content: Buffer, c: CommitInfo, refs: RefInfo, state: { describes: number }, max = Infinity): Buffer | undefined | null {
   const parts: Buffer[] = [];
+  let size = 0;
   let from = 0;
   for (;;) {
     const b = content.indexOf(OPEN, from);
     if (b < 0) break;
     const end = content.indexOf(0x24, b + OPEN.length);
     if (end < 0) break;
-    parts.push(content.subarray(from, b), Buffer.from(expand(content.toString('utf8', b + OPEN.length, end), c, refs, state), 'utf8'));
+    const text = expand(content.toString('utf8', b + OPEN.length, end), c, refs, state, max - size - (b - from));
+    if (text === undefined) return null;
+    const part = Buffer.from(text, 'utf8');
+    size += b - from + part.length;
+    if (size > max) return null;
+    parts.push(content.subarray(from, b), part);
     from = end + 1;
   }
   if (!parts.length) return undefined;
+  if (size + content.length - from > max) return null;
   parts.push(content.subarray(from));
   return Buffer.concat(parts);
 }

@@ -5,6 +5,8 @@
 // allowed in attributes, and git ignores such lines; so do lines over 2,048 bytes (files
 // over 100 MB too; export-attrs.ts refuses far smaller sets). Only lines that name one of the two attributes are kept. Macros (`[attr]`)
 // are not expanded: git's only built-in one, `binary`, touches neither attribute.
+import { RevError } from '../errors.js';
+
 const ATTRS = ['export-ignore', 'export-subst'] as const;
 export type ArchiveAttr = (typeof ATTRS)[number];
 
@@ -34,13 +36,19 @@ const CLASSES: Record<string, string> = {
 const escapeRe = (c: string) => c.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
 
 /**
- * git's wildmatch as a regular expression. With `pathname` (WM_PATHNAME), `*`, `?` and
- * brackets stop at a slash and `**` between slashes spans folders; without it (a basename)
- * every wildcard matches anything.
+ * One step of a pattern: a character test (a literal, `?` or a bracket), a run of stars
+ * (`slash`: it may span folders), or a double star and a slash (zero or more whole folders).
  */
-export function wildmatchRegExp(pattern: string, pathname: boolean): RegExp {
-  const any = pathname ? '[^/]' : '[^]';
-  let re = '';
+type Tok = { t: 'char'; re: string; test: (ch: string) => boolean } | { t: 'star'; slash: boolean } | { t: 'dirs' };
+
+/**
+ * git's wildmatch as steps. With `pathname` (WM_PATHNAME), `*`, `?` and brackets stop at a
+ * slash and `**` between slashes spans folders; without it (a basename) every wildcard
+ * matches anything.
+ */
+function wildmatchTokens(pattern: string, pathname: boolean): Tok[] {
+  const toks: Tok[] = [];
+  const lit = (c: string) => toks.push({ t: 'char', re: escapeRe(c), test: (ch) => ch === c });
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i];
     if (c === '*') {
@@ -52,16 +60,15 @@ export function wildmatchRegExp(pattern: string, pathname: boolean): RegExp {
       i = j;
       if (!pathname || (double && atStart && atEnd)) {
         if (pathname && pattern[i + 1] === '/') {
-          // `**/`: zero or more folders.
-          re += '(?:[^]*/)?';
+          toks.push({ t: 'dirs' });
           i++;
-        } else re += '[^]*';
-      } else re += `${any}*`;
-    } else if (c === '?') re += any;
-    else if (c === '\\' && i + 1 < pattern.length) re += escapeRe(pattern[++i]);
+        } else toks.push({ t: 'star', slash: true });
+      } else toks.push({ t: 'star', slash: false });
+    } else if (c === '?') toks.push(pathname ? { t: 'char', re: '[^/]', test: (ch) => ch !== '/' } : { t: 'char', re: '[^]', test: () => true });
+    else if (c === '\\' && i + 1 < pattern.length) lit(pattern[++i]);
     else if (c === '[') {
       const end = bracket(pattern, i);
-      if (end < 0) re += '\\[';
+      if (end < 0) lit('[');
       else {
         let body = pattern.slice(i + 1, end);
         const negate = body.startsWith('!') || body.startsWith('^');
@@ -76,12 +83,98 @@ export function wildmatchRegExp(pattern: string, pathname: boolean): RegExp {
           else if (body[k] === '-' && cls && k + 1 < body.length) cls += '-';
           else cls += escapeRe(body[k]);
         }
-        re += negate ? `(?!/)[^${cls}]` : pathname ? `(?!/)[${cls}]` : `[${cls}]`;
+        // One character against one class: no quantifier, so no backtracking.
+        const one = negate ? `(?!/)[^${cls}]` : pathname ? `(?!/)[${cls}]` : `[${cls}]`;
+        const re = new RegExp(`^${one}$`);
+        toks.push({ t: 'char', re: one, test: (ch) => re.test(ch) });
         i = end;
       }
-    } else re += escapeRe(c);
+    } else lit(c);
   }
-  return new RegExp(`^${re}$`);
+  return toks;
+}
+
+/**
+ * The work the patterns with many stars may take for one tree, in steps (one pattern state
+ * on one character): about a second. A hostile pattern (`*a*a*a*a*a*a*a*a*b`) as a
+ * backtracking regular expression took minutes on one 60-character name; as states it takes
+ * a few hundred steps, so only a tree of huge such patterns reaches this.
+ */
+export const MATCH_STEPS_MAX = 20_000_000;
+
+export interface MatchBudget {
+  steps: number;
+}
+
+/** What a regular expression may try on one path: about (path length) ^ (stars) x (pattern length). */
+const REGEXP_TRIES_MAX = 1_000_000;
+
+/**
+ * A wildmatch pattern as a test of a path. A backtracking regular expression may try every
+ * way of splitting the path among the stars, so it is used only where those are few (one
+ * star, or `/build/**` + `/*.map` on a path of a few hundred characters: V8's fastest); the
+ * rest run as a set of states moved one character at a time, linear in the path and the
+ * pattern, and charged to `budget`.
+ */
+export function wildmatcher(pattern: string, pathname: boolean, budget: MatchBudget = { steps: 0 }): (text: string) => boolean {
+  const toks = wildmatchTokens(pattern, pathname);
+  const stars = toks.filter((t) => t.t !== 'char').length;
+  const re = new RegExp(`^${toks.map((t) => (t.t === 'char' ? t.re : t.t === 'dirs' ? '(?:[^]*/)?' : t.slash ? '[^]*' : '[^/]*')).join('')}$`);
+  return (text) => (stars <= 1 || (text.length + 1) ** stars * toks.length <= REGEXP_TRIES_MAX ? re.test(text) : nfaMatch(toks, text, budget));
+}
+/**
+ * Whether `text` matches, moving every live state of the pattern one character at a time.
+ * State p is "before step p"; state m + 1 + p is "inside the folders that step p (a double
+ * star and a slash) spans".
+ */
+function nfaMatch(toks: Tok[], text: string, budget: MatchBudget): boolean {
+  const m = toks.length;
+  const seen = new Uint32Array(2 * m + 1);
+  let gen = 1;
+  let cur: number[] = [];
+  const add = (list: number[], s: number) => {
+    // A star or a run of folders may match nothing: the step after it is live too.
+    for (;;) {
+      if (seen[s] === gen) return;
+      seen[s] = gen;
+      list.push(s);
+      if (s >= m || toks[s].t === 'char') return;
+      s++;
+    }
+  };
+  add(cur, 0);
+  for (let i = 0; i < text.length && cur.length; i++) {
+    budget.steps += cur.length;
+    if (budget.steps > MATCH_STEPS_MAX) throw tooSlow();
+    const ch = text[i];
+    const next: number[] = [];
+    gen++;
+    for (const s of cur) {
+      if (s > m) {
+        add(next, s);
+        if (ch === '/') add(next, s - m);
+        continue;
+      }
+      if (s === m) continue;
+      const t = toks[s];
+      if (t.t === 'char') {
+        if (t.test(ch)) add(next, s + 1);
+      } else if (t.t === 'star') {
+        if (t.slash || ch !== '/') add(next, s);
+      } else {
+        add(next, m + 1 + s);
+        if (ch === '/') add(next, s + 1);
+      }
+    }
+    cur = next;
+  }
+  return cur.includes(m);
+}
+
+function tooSlow(): RevError {
+  return new RevError('LIMIT_EXCEEDED', `Refused to deploy: the patterns of this commit's .gitattributes files take more than ${MATCH_STEPS_MAX.toLocaleString('en-US')} steps to match against its paths, far more than real patterns do, so nothing was published; simplify the patterns with many wildcards and deploy again.`, {
+    data: { max: MATCH_STEPS_MAX },
+  });
 }
 
 /** Where the bracket expression opened at `i` closes, or -1 (then `[` is literal). */
@@ -121,7 +214,7 @@ function unquote(s: string): { pattern: string; rest: string } | undefined {
 }
 
 /** The rules of one .gitattributes file that touch the archive attributes. */
-export function parseAttributes(text: string): Rule[] {
+export function parseAttributes(text: string, budget: MatchBudget = { steps: 0 }): Rule[] {
   const rules: Rule[] = [];
   for (const raw of text.split('\n')) {
     if (Buffer.byteLength(raw) > MAX_LINE) continue;
@@ -153,11 +246,11 @@ export function parseAttributes(text: string): Rule[] {
     if (mustBeDir) pattern = pattern.replace(/\/+$/, '');
     if (!pattern) continue;
     if (!pattern.includes('/')) {
-      const re = wildmatchRegExp(pattern, false);
-      rules.push({ match: (rel) => re.test(rel.slice(rel.lastIndexOf('/') + 1)), mustBeDir, states });
+      const re = wildmatcher(pattern, false, budget);
+      rules.push({ match: (rel) => re(rel.slice(rel.lastIndexOf('/') + 1)), mustBeDir, states });
     } else {
-      const re = wildmatchRegExp(pattern.replace(/^\//, ''), true);
-      rules.push({ match: (rel) => re.test(rel), mustBeDir, states });
+      const re = wildmatcher(pattern.replace(/^\//, ''), true, budget);
+      rules.push({ match: (rel) => re(rel), mustBeDir, states });
     }
   }
   return rules;
@@ -170,10 +263,12 @@ export function parseAttributes(text: string): Rule[] {
 export class ArchiveAttributes {
   private rules = new Map<string, Rule[]>();
   private ignoredDirs = new Map<string, boolean>();
+  /** One budget for the whole tree: a hostile file is refused, not matched for hours. */
+  private budget: MatchBudget = { steps: 0 };
 
   constructor(files: Map<string, string>) {
     for (const [dir, text] of files) {
-      const rules = parseAttributes(text);
+      const rules = parseAttributes(text, this.budget);
       if (rules.length) this.rules.set(dir, rules);
     }
   }

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { test } from 'node:test';
 import { outboxDir } from '../../../src/hooks/notify/outbox.js';
+import { readNotifyState, type TargetOutcome } from '../../../src/hooks/notify/outcomes.js';
 import { ensureStopped, github, post, startDaemon, type Daemon } from '../../fixtures/hooks.js';
 import { hookedWorld } from '../serve/hooked-world.js';
 import { eventReceiver, forgeServer } from './servers.js';
@@ -53,11 +54,14 @@ for (const runtime of ['node', 'bun'] as const) {
     assert.match(refused.body.data.reason, /does not match/);
     assert.equal(refused.body.data.status, 401);
 
+    // The sender notes an outcome after the forge has answered: wait for the note, not for the request.
+    const sentFailure = (o: TargetOutcome) => o.target === 'github me/app' && o.outcome === 'sent' && o.what === 'failure';
+    for (let i = 0; i < 300 && !(await readNotifyState(w.layout, 'sample')).targets.some(sentFailure); i++) await new Promise((ok) => setTimeout(ok, 100));
     const st = await w.toes(['webhook', 'status', 'sample', '--json'], { env });
     const notify = st.json().notify;
     assert.equal(notify.statuses.target, 'github me/app');
     assert.equal(notify.lastDeploy.commitUrl, `${forge.url}/me/app/commit/${sha}`);
-    assert.ok(notify.outcomes.some((o: any) => o.target === 'github me/app' && o.outcome === 'sent' && o.what === 'failure'));
+    assert.ok(notify.outcomes.some(sentFailure));
     for (const text of [st.stdout, d.out(), d.err(), fs.readFileSync(`${w.layout.appState('sample')}/notify-state.json`, 'utf8')]) assert.ok(!text.includes(TOKEN), 'the token leaked');
     assert.equal((await d.stop()).code, 0);
   });
