@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileDurable } from '../releases/durable.js';
 import type { Layout } from '../releases/paths.js';
+import { printable } from '../printable.js';
 
 /** [path, size, inode, time (ns), kind: 0 a file of its own or a symlink, 1 a file shared with the store, 2 a folder] */
 type Row = [string, number, string, string, 0 | 1 | 2];
@@ -122,8 +123,21 @@ export function checkSeal(layout: Layout, app: string, id: string, dir: string):
 /** The first few changes, in words: `index.ts changed, .env added` (and how many more). */
 export function describeChanges(changed: SealCheck['changed'], first = 3): string {
   // A path comes from the repository or the build: no control character reaches a terminal.
-  const shown = (p: string) => p.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
-  const named = changed.slice(0, first).map((c) => `${shown(c.path)} ${c.how}`);
+  const named = changed.slice(0, first).map((c) => `${printable(c.path)} ${c.how}`);
   const more = changed.length - named.length;
   return named.join(', ') + (more > 0 ? ` and ${more} more` : '');
+}
+
+// What Bun, Node or the app's own imports pick up without being asked: a file of these kinds
+// added to a release changes what runs, so it is refused like a changed file.
+const LOADED = /(^|\/)(\.env(\..*)?|bunfig\.toml|package\.json|tsconfig\.json|\.npmrc)$|\.(c|m)?(j|t)sx?$|(^|\/)node_modules(\/|$)/;
+
+/**
+ * A running app writes into its own folder (a log, an SQLite file, uploads): such a file,
+ * added after the seal and of no kind a runtime loads by itself, does not stop a rollback to
+ * that release. Everything else that changed does.
+ */
+export function splitChanges(changed: SealCheck['changed']): { refused: SealCheck['changed']; kept: SealCheck['changed'] } {
+  const kept = changed.filter((c) => c.how === 'added' && !LOADED.test(c.path));
+  return { refused: changed.filter((c) => !kept.includes(c)), kept };
 }

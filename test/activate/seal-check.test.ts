@@ -34,8 +34,18 @@ for (const rt of runtimes) {
     const fwd = await w.toes(['rollback', 'sample', r2, '--json'], rt);
     assert.equal(fwd.code, 0, fwd.stderr + fwd.stdout);
 
-    // What the finding saw: files of the previous release deleted and written anew.
+    // The app wrote a log and a database beside its files while it ran: not a reason to refuse the undo.
     const dir1 = path.join(w.apps, 'sample', r1);
+    fs.writeFileSync(path.join(dir1, 'app.log'), 'started\n');
+    fs.writeFileSync(path.join(dir1, 'data.db'), 'SQLite format 3\0');
+    const written = await w.toes(['rollback', 'sample', r1, '--json'], rt);
+    assert.equal(written.code, 0, written.stderr + written.stdout);
+    assert.equal(w.live(), r1);
+    assert.deepEqual(written.json().warnings, [`Release ${r1} has 2 files added since its seal that no runtime loads by itself (app.log added, data.db added), most likely written by the app while it ran; kept as they are.`]);
+    const again = await w.toes(['rollback', 'sample', r2, '--json'], rt);
+    assert.equal(again.code, 0, again.stderr + again.stdout);
+
+    // What the finding saw: files of the previous release deleted and written anew.
     fs.rmSync(path.join(dir1, 'VERSION'));
     fs.writeFileSync(path.join(dir1, 'VERSION'), 'v1\n');
     fs.writeFileSync(path.join(dir1, '.env'), 'EXTRA=1\n');

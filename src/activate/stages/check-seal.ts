@@ -5,7 +5,7 @@ import type { Layout } from '../../releases/paths.js';
 import type { ReleaseRecord } from '../../releases/log.js';
 import { loadApp, releasePath } from '../../releases/reconcile.js';
 import { ready, type OpCtx } from '../context.js';
-import { checkSeal, describeChanges } from '../seal-record.js';
+import { checkSeal, describeChanges, splitChanges, type SealCheck } from '../seal-record.js';
 import { alreadyLive } from './swap.js';
 
 /** Nothing to check: the release was built by this very deploy, or is live already. */
@@ -20,13 +20,21 @@ export function rebuildCommand(app: string, r: ReleaseRecord): string {
   return r.source ? `toes deploy ${app} --from ${r.source} --force` : `toes deploy ${app} --force`;
 }
 
-/** Throws RELEASE_CHANGED when release `r`'s files differ from its seal. */
-export function assertSealed(layout: Layout, app: string, r: ReleaseRecord): void {
-  const err = sealError(layout, app, r);
+/**
+ * Throws RELEASE_CHANGED when release `r`'s files differ from its seal; returns a warning
+ * when the only difference is files the app wrote beside its own (see splitChanges).
+ */
+export function assertSealed(layout: Layout, app: string, r: ReleaseRecord): string | undefined {
+  const { changed } = checkSeal(layout, app, r.id, releasePath(layout, app, r));
+  const err = sealError(app, r, changed);
   if (err) throw err;
+  const { kept } = splitChanges(changed);
+  if (kept.length) return `Release ${r.id} has ${kept.length} file${kept.length === 1 ? '' : 's'} added since its seal that no runtime loads by itself (${describeChanges(kept)}), most likely written by the app while it ran; kept as they are.`;
+  return undefined;
 }
 
-function sealError(layout: Layout, app: string, r: ReleaseRecord, changed = checkSeal(layout, app, r.id, releasePath(layout, app, r)).changed): RevError | undefined {
+function sealError(app: string, r: ReleaseRecord, all: SealCheck['changed']): RevError | undefined {
+  const changed = splitChanges(all).refused;
   if (changed.length === 0) return undefined;
   return new RevError('RELEASE_CHANGED', `Release ${r.id} of ${app} was changed after it was sealed (${describeChanges(changed)}), so it will not go live; build that version again with \`${rebuildCommand(app, r)}\`.`, {
     data: { app, release: r.id, changed: changed.slice(0, 20) },
@@ -47,12 +55,13 @@ export async function verifyReleases(layout: Layout, app: string): Promise<SealV
     .filter((r) => r.sealed && !r.pruned)
     .map((r) => {
       const check = checkSeal(layout, app, r.id, releasePath(layout, app, r));
-      const error = sealError(layout, app, r, check.changed);
+      const error = sealError(app, r, check.changed);
       return { id: r.id, seal: !check.recorded ? 'unrecorded' : error ? 'changed' : 'intact', ...(error ? { error } : {}) };
     });
 }
 
 export async function checkSealed(c: OpCtx): Promise<void> {
   ready(c, 'target');
-  assertSealed(c.layout, c.app, c.target);
+  const warning = assertSealed(c.layout, c.app, c.target);
+  if (warning) c.warnings.push(warning);
 }
