@@ -26,6 +26,9 @@ const WINDOW = 128;
  */
 export const READ_AHEAD = 3 * 1024 * 1024;
 
+/** Webhooks timed from their 202 to their ack at most (a few MB at most). */
+const TIMED = 10_000;
+
 /** App names an instance may list (well under the 1 MiB frame limit). */
 const MAX_APPS = 10_000;
 
@@ -75,7 +78,11 @@ export class LinkHub {
   accepted(instance: string, id: string): void {
     // Timed only while the instance is connected: what waits for an offline one would
     // otherwise pile up here.
-    if (this.links.has(instance)) this.acceptedAt.set(id, performance.now());
+    if (!this.links.has(instance)) return;
+    // Bounded: one whose ack never comes here (dropped to make room, expired, or acked on
+    // another node after the link moved) must not stay for good. The oldest goes first.
+    if (this.acceptedAt.size >= TIMED) this.acceptedAt.delete(this.acceptedAt.keys().next().value!);
+    this.acceptedAt.set(id, performance.now());
   }
 
   /** Sends what waits for the instance, if it is connected. */
@@ -88,6 +95,7 @@ export class LinkHub {
     const link = this.links.get(instance);
     link?.sources.delete(id);
     link?.feed?.forget(id);
+    this.acceptedAt.delete(id);
   }
 
   /** `GET /connect`: one answer for an unknown instance and a wrong secret, so ids cannot be probed. */
