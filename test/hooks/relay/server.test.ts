@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import WebSocket from 'ws';
 import { test } from 'node:test';
 import { tmpDir } from '../../fixtures/cli.js';
@@ -135,6 +136,31 @@ test('behind HAProxy, a sender cannot choose its address with its own X-Forwarde
   // Other IPv4 addresses are other senders (an IPv4-mapped one too).
   for (const ip of ['198.51.100.1', '::ffff:198.51.100.2', '2001:db8:7:8::1']) assert.equal((await post(r.url, `/hooks/${a.id}/app`, d(ip))).status, 202, ip);
   assert.ok(r.events().some((e) => e.event === 'refused' && e.status === 429 && e.from === '2001:db8:7:7::20'));
+});
+
+test('one sender cannot hold many bodies in the relay\'s memory at once by sending them slowly; what it finishes is stored', async (t) => {
+  const dir = tmpDir('toes-relay-');
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  let r: Daemon | undefined;
+  t.after(() => ensureStopped(r));
+  r = await startRelay(dir, { ...(await relayBackends[0].relay(dir)), args: ['--rate', '1000'] });
+  const a = await registerInstance(r.url);
+  const d = () => standard('whsec_' + Buffer.alloc(24, 1).toString('base64'), { pad: 'x'.repeat(100_000) });
+  // Eight bodies begun and held back; the relay reads each into memory until it is whole.
+  const slow = Array.from({ length: 8 }, () => {
+    const x = d();
+    const req = http.request(`${r!.url}/hooks/${a.id}/app`, { method: 'POST', headers: { ...x.headers, 'content-length': String(x.body.length) }, agent: false });
+    const answer = new Promise<number>((resolve, reject) => (req.on('response', (res) => (res.resume(), resolve(res.statusCode!))), req.on('error', reject)));
+    req.write(x.body.subarray(0, 1000));
+    return { finish: () => req.end(x.body.subarray(1000)), answer };
+  });
+  const more = [];
+  for (let i = 0; i < 3; i++) more.push(await post(r.url, `/hooks/${a.id}/app`, d()));
+  assert.ok(more.some((x) => x.status === 429 && /at once/.test(x.body.message)), more.map((x) => x.status).join(','));
+  for (const s of slow) s.finish();
+  assert.deepEqual(await Promise.all(slow.map((s) => s.answer)), Array(8).fill(202));
+  assert.equal((await post(r.url, `/hooks/${a.id}/app`, d())).status, 202);
+  assert.equal((await health(r.url)).pending, 9 + more.filter((x) => x.status === 202).length);
 });
 
 relayTest('only the instance with its secret gets its deliveries; resends until acked; the newest connection wins', async (t, backend) => {
