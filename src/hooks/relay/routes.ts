@@ -17,11 +17,12 @@ import type { RelayStore } from './store.js';
 export const MAX_BODY = 1024 * 1024;
 
 /**
- * Bodies one sender may have arriving at once. Each is held in memory until whole (up to
- * MAX_BODY, for up to the read timeout), so without this one address sending slowly on
- * a thousand connections would hold a GB; a forge sends a few at a time.
+ * Bytes of bodies one sender may have arriving at once (each counted at its declared
+ * length, or MAX_BODY without one). Each is held in memory until whole, for up to the read
+ * timeout, so without this one address sending slowly on a thousand connections would hold
+ * a GB; small webhooks can still arrive hundreds at a time.
  */
-export const MAX_ARRIVING = 8;
+export const MAX_ARRIVING_BYTES = 16 * 1024 * 1024;
 
 export interface RouteDeps {
   store: RelayStore;
@@ -40,7 +41,7 @@ export interface RouteDeps {
 
 export function relayRoutes(deps: RouteDeps): http.RequestListener {
   const { store, hub, log, limits } = deps;
-  /** Bodies being read now, per sender (no more entries than open connections). */
+  /** Bytes of bodies being read now, per sender (no more entries than open connections). */
   const arriving = new Map<string, number>();
 
   const sender = (req: http.IncomingMessage): string => senderAddress(req.headers['x-forwarded-for'], req.socket.remoteAddress, deps.trustProxy);
@@ -70,7 +71,9 @@ export function relayRoutes(deps: RouteDeps): http.RequestListener {
     // Cheap to refuse (nothing read, nothing stored), and not held against the sender: a
     // stale hook on a forge's shared addresses would cost every other app's pushes.
     if (apps && !apps.has(app)) return refuse(404, `no app called "${app}" takes webhooks on this instance`, 'linger');
-    if ((arriving.get(group) ?? 0) >= MAX_ARRIVING) return refuse(429, `more than ${MAX_ARRIVING} webhooks arriving at once from this address; send them one after another`, 'linger', { 'retry-after': '1' });
+    const declared = Number(req.headers['content-length']);
+    const size = Number.isSafeInteger(declared) && declared >= 0 ? Math.min(declared, MAX_BODY) : MAX_BODY;
+    if ((arriving.get(group) ?? 0) + size > MAX_ARRIVING_BYTES) return refuse(429, `too many webhook bytes arriving at once from this address (over ${MAX_ARRIVING_BYTES / 1024 / 1024} MiB); send them one after another`, 'linger', { 'retry-after': '1' });
     if (!limits.perAddress.take(group)) return refuse(429, 'too many webhooks from this address; slow down', 'linger', { 'retry-after': String(limits.perAddress.retryAfter()) });
     // Before the instance's own rate: junk must not use up what real deliveries need.
     if (!signatureFormat(req.headers)) {
@@ -80,9 +83,9 @@ export function relayRoutes(deps: RouteDeps): http.RequestListener {
     if (over?.banned) return refuse(429, 'the instance refused too many webhooks from this address (wrong signatures, or apps that take none); fix the sender and try again later', 'linger', { 'retry-after': String(over.retryAfter) });
     if (over) return refuse(429, 'too many webhooks for this instance; slow down', 'linger', { 'retry-after': String(over.retryAfter) });
     if (Number(req.headers['content-length'] ?? 0) > MAX_BODY) return refuse(413, `the body is over ${MAX_BODY} bytes`, 'linger');
-    arriving.set(group, (arriving.get(group) ?? 0) + 1);
+    arriving.set(group, (arriving.get(group) ?? 0) + size);
     const read = await readBody(req, MAX_BODY, deps.readTimeoutMs).finally(() => {
-      const n = arriving.get(group)! - 1;
+      const n = arriving.get(group)! - size;
       if (n > 0) arriving.set(group, n);
       else arriving.delete(group);
     });
