@@ -26,8 +26,19 @@ const WINDOW = 128;
  */
 export const READ_AHEAD = 3 * 1024 * 1024;
 
-/** App names an instance may list (well under the 1 MiB frame limit). */
+/** Webhooks timed from their 202 to their ack at most (a few MB at most). */
+const TIMED = 10_000;
+
+/** App names an instance may list. */
 const MAX_APPS = 10_000;
+
+/**
+ * The largest frame taken from an instance: its app list, which it never sends over
+ * APPS_FRAME_MAX. Anyone can register an instance, so lists of 1 MiB (10,000 names of 100
+ * characters) would let the default 1000 instances hold GBs of the relay's memory; this
+ * bounds them to ~64 MB.
+ */
+const MAX_FRAME = 64 * 1024;
 
 interface Link {
   ws: WebSocket;
@@ -57,7 +68,7 @@ export class LinkHub {
   /** When webhooks accepted while their instance was connected were answered, to log accept -> ack times. */
   private acceptedAt = new Map<string, number>();
   // No compression and small buffers: an idle link should cost a few KB (10,000s per node).
-  // Frames from an instance are acks and its app list: 1 MiB is room for 10,000 names.
+  // Frames from an instance are acks and its app list (MAX_FRAME, checked as they come).
   private wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024, perMessageDeflate: false, clientTracking: false });
 
   constructor(
@@ -75,7 +86,11 @@ export class LinkHub {
   accepted(instance: string, id: string): void {
     // Timed only while the instance is connected: what waits for an offline one would
     // otherwise pile up here.
-    if (this.links.has(instance)) this.acceptedAt.set(id, performance.now());
+    if (!this.links.has(instance)) return;
+    // Bounded: one whose ack never comes here (dropped to make room, expired, or acked on
+    // another node after the link moved) must not stay for good. The oldest goes first.
+    if (this.acceptedAt.size >= TIMED) this.acceptedAt.delete(this.acceptedAt.keys().next().value!);
+    this.acceptedAt.set(id, performance.now());
   }
 
   /** Sends what waits for the instance, if it is connected. */
@@ -88,6 +103,7 @@ export class LinkHub {
     const link = this.links.get(instance);
     link?.sources.delete(id);
     link?.feed?.forget(id);
+    this.acceptedAt.delete(id);
   }
 
   /** `GET /connect`: one answer for an unknown instance and a wrong secret, so ids cannot be probed. */
@@ -183,6 +199,8 @@ export class LinkHub {
   }
 
   private async onAck(link: Link, raw: string): Promise<void> {
+    // Acks are a few hundred bytes; the largest frame an instance sends is its app list.
+    if (raw.length > MAX_FRAME) return this.log('bad-frame', { instance: link.instance, reason: `over ${MAX_FRAME} bytes` });
     let msg: AckFrame;
     try {
       msg = JSON.parse(raw);

@@ -11,9 +11,18 @@ import type { LinkHub } from './hub.js';
 import type { FloodLimits } from './limits.js';
 import type { Room } from './room.js';
 import type { SenderBudget } from './senders.js';
+import { senderAddress, senderGroup } from './source.js';
 import type { RelayStore } from './store.js';
 
 export const MAX_BODY = 1024 * 1024;
+
+/**
+ * Bytes of bodies one sender may have arriving at once (each counted at its declared
+ * length, or MAX_BODY without one). Each is held in memory until whole, for up to the read
+ * timeout, so without this one address sending slowly on a thousand connections would hold
+ * a GB; small webhooks can still arrive hundreds at a time.
+ */
+export const MAX_ARRIVING_BYTES = 16 * 1024 * 1024;
 
 export interface RouteDeps {
   store: RelayStore;
@@ -32,14 +41,15 @@ export interface RouteDeps {
 
 export function relayRoutes(deps: RouteDeps): http.RequestListener {
   const { store, hub, log, limits } = deps;
+  /** Bytes of bodies being read now, per sender (no more entries than open connections). */
+  const arriving = new Map<string, number>();
 
-  const sender = (req: http.IncomingMessage): string => {
-    const fwd = deps.trustProxy ? String(req.headers['x-forwarded-for'] ?? '').split(',')[0].trim() : '';
-    return fwd || req.socket.remoteAddress || '?';
-  };
+  const sender = (req: http.IncomingMessage): string => senderAddress(req.headers['x-forwarded-for'], req.socket.remoteAddress, deps.trustProxy);
 
   async function accept(req: http.IncomingMessage, res: http.ServerResponse, instance: string, app: string): Promise<void> {
     const from = sender(req);
+    // Budgets, and the verdicts that feed them, count an IPv6 sender by its /64.
+    const group = senderGroup(from);
     const refuse = (status: number, message: string, close?: Reply['close'], headers?: Record<string, string>) => {
       log('refused', { instance, app, status, from, reason: message });
       reply(req, res, { status, close, headers }, { ok: false, message });
@@ -61,16 +71,24 @@ export function relayRoutes(deps: RouteDeps): http.RequestListener {
     // Cheap to refuse (nothing read, nothing stored), and not held against the sender: a
     // stale hook on a forge's shared addresses would cost every other app's pushes.
     if (apps && !apps.has(app)) return refuse(404, `no app called "${app}" takes webhooks on this instance`, 'linger');
-    if (!limits.perAddress.take(from)) return refuse(429, 'too many webhooks from this address; slow down', 'linger', { 'retry-after': String(limits.perAddress.retryAfter()) });
+    const declared = Number(req.headers['content-length']);
+    const size = Number.isSafeInteger(declared) && declared >= 0 ? Math.min(declared, MAX_BODY) : MAX_BODY;
+    if ((arriving.get(group) ?? 0) + size > MAX_ARRIVING_BYTES) return refuse(429, `too many webhook bytes arriving at once from this address (over ${MAX_ARRIVING_BYTES / 1024 / 1024} MiB); send them one after another`, 'linger', { 'retry-after': '1' });
+    if (!limits.perAddress.take(group)) return refuse(429, 'too many webhooks from this address; slow down', 'linger', { 'retry-after': String(limits.perAddress.retryAfter()) });
     // Before the instance's own rate: junk must not use up what real deliveries need.
     if (!signatureFormat(req.headers)) {
       return refuse(401, 'not a signed webhook: send webhook-id, webhook-timestamp and webhook-signature (v1,<base64>), X-Hub-Signature-256 (sha256=<hex>) or X-Gitea-/X-Forgejo-Signature (<hex>)', 'linger');
     }
-    const over = deps.senders.take(instance, from);
+    const over = deps.senders.take(instance, group);
     if (over?.banned) return refuse(429, 'the instance refused too many webhooks from this address (wrong signatures, or apps that take none); fix the sender and try again later', 'linger', { 'retry-after': String(over.retryAfter) });
     if (over) return refuse(429, 'too many webhooks for this instance; slow down', 'linger', { 'retry-after': String(over.retryAfter) });
     if (Number(req.headers['content-length'] ?? 0) > MAX_BODY) return refuse(413, `the body is over ${MAX_BODY} bytes`, 'linger');
-    const read = await readBody(req, MAX_BODY, deps.readTimeoutMs);
+    arriving.set(group, (arriving.get(group) ?? 0) + size);
+    const read = await readBody(req, MAX_BODY, deps.readTimeoutMs).finally(() => {
+      const n = arriving.get(group)! - size;
+      if (n > 0) arriving.set(group, n);
+      else arriving.delete(group);
+    });
     if ('refuse' in read) return refuse(read.refuse.status, read.refuse.message, read.refuse.close);
     const headers: Record<string, string> = {};
     for (const name of KEPT_HEADERS) {
@@ -80,7 +98,7 @@ export function relayRoutes(deps: RouteDeps): http.RequestListener {
     }
     const id = `rly_${Date.now().toString(36)}${randomBytes(8).toString('hex')}`;
     try {
-      await store.append(instance, { id, app, at: Date.now(), headers, body: read.body, src: from });
+      await store.append(instance, { id, app, at: Date.now(), headers, body: read.body, src: group });
     } catch (err) {
       return refuse(503, `the webhook could not be stored (${(err as NodeJS.ErrnoException).code ?? 'error'}); send it again later`);
     }
@@ -103,7 +121,7 @@ export function relayRoutes(deps: RouteDeps): http.RequestListener {
 
   async function register(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const from = sender(req);
-    if (!limits.registrations.take(from)) return reply(req, res, { status: 429, close: 'linger' }, { ok: false, message: 'too many registrations from this address' });
+    if (!limits.registrations.take(senderGroup(from))) return reply(req, res, { status: 429, close: 'linger' }, { ok: false, message: 'too many registrations from this address' });
     const read = await readBody(req, 4096, deps.readTimeoutMs);
     if ('refuse' in read) return reply(req, res, read.refuse, { ok: false, message: read.refuse.message });
     let body: { id?: unknown; secretHash?: unknown };

@@ -14,6 +14,8 @@ const SUSPECT = 2;
 const BANNED = 8;
 /** A table entry holds no state worth keeping once both counts are below this. */
 const FORGOTTEN = 0.05;
+/** A full table is pruned down to this share of its bound. */
+const MAKE_ROOM = 0.9;
 
 export type Standing = 'clean' | 'suspect' | 'banned';
 
@@ -104,12 +106,28 @@ export class SenderBudget {
     return r;
   }
 
-  /** Bounded: entries that decayed to nothing go first; past that the table starts again. */
+  /**
+   * Bounded, and what an attacker with many addresses fills it with goes first: entries
+   * decayed to nothing, then sources the instance never accepted from lately (suspects
+   * before banned ones), and only then real senders' credit (which keeps a forge's shared
+   * addresses clean when someone points junk at them). Each pass stops at MAKE_ROOM of the
+   * bound, so the table is not scanned again for every new source.
+   */
   private prune(now: number): void {
-    for (const [k, r] of this.table) {
-      const f = 2 ** (-(now - r.at) / HALF_LIFE_MS);
-      if (r.refused * f < FORGOTTEN && r.accepted * f < FORGOTTEN) this.table.delete(k);
+    const room = Math.floor(this.maxKeys * MAKE_ROOM);
+    const passes: ((refused: number, accepted: number) => boolean)[] = [
+      (refused, accepted) => refused < FORGOTTEN && accepted < FORGOTTEN,
+      (refused, accepted) => accepted < 1 && refused < BANNED,
+      (_, accepted) => accepted < 1,
+    ];
+    for (const gone of passes) {
+      for (const [k, r] of this.table) {
+        if (this.table.size <= room) return;
+        const f = 2 ** (-(now - r.at) / HALF_LIFE_MS);
+        if (gone(r.refused * f, r.accepted * f)) this.table.delete(k);
+      }
     }
-    if (this.table.size >= this.maxKeys) this.table.clear();
+    // Real senders fill it all: start again rather than scan it for every new source.
+    this.table.clear();
   }
 }

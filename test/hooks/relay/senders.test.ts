@@ -50,3 +50,20 @@ test('a suspect source shares a small bucket; a source that also delivers real w
   b.verdict(I, 'forge', false, t0);
   assert.equal(b.standing(I, 'forge', t0), 'suspect');
 });
+
+test('a table filled from many addresses gives up their records first: real senders keep their credit, banned sources stay banned', () => {
+  const b = new SenderBudget(new RateLimiter(1e9, 1e9), 1, 1000);
+  const t0 = 9_000_000;
+  for (let i = 0; i < 10; i++) b.verdict(I, 'forge', true, t0);
+  for (let i = 0; i < 8; i++) b.verdict(I, 'bad', false, t0);
+  // An attacker with many addresses: each sends junk that is refused once or twice.
+  for (let i = 0; i < 5000; i++) {
+    assert.equal(b.take(I, `junk${i}`, t0), undefined);
+    b.verdict(I, `junk${i}`, false, t0);
+    if (i % 2) b.verdict(I, `junk${i}`, false, t0);
+  }
+  assert.equal(b.standing(I, 'bad', t0), 'banned');
+  // Junk pointed at the forge's address does not make it suspect: its accepted ones still count.
+  for (let i = 0; i < 3; i++) b.verdict(I, 'forge', false, t0);
+  assert.equal(b.standing(I, 'forge', t0), 'clean');
+});

@@ -3,10 +3,13 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import WebSocket from 'ws';
+import { test } from 'node:test';
 import { tmpDir } from '../../fixtures/cli.js';
+import { startHaproxy } from '../../fixtures/haproxy.js';
 import { ensureStopped, post, standard, startRelay, type Daemon } from '../../fixtures/hooks.js';
-import { relayTest } from './backends.js';
+import { relayBackends, relayTest } from './backends.js';
 
 async function registerInstance(relay: string, id = randomBytes(8).toString('hex')) {
   const secret = randomBytes(24).toString('base64url');
@@ -107,6 +110,59 @@ relayTest('floods get 429 per instance and per source address, with Retry-After'
   assert.ok(toB.some((x) => x.status === 429 && /from this address/.test(x.body.message)), toB.map((x) => x.status).join(','));
   assert.equal((await health(r.url)).pending, 10 + toB.filter((x) => x.status === 202).length);
   await r.stop();
+});
+
+test('behind HAProxy, a sender cannot choose its address with its own X-Forwarded-For, nor be a fresh one per IPv6 address', async (t) => {
+  const dir = tmpDir('toes-relay-');
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  let r: Daemon | undefined;
+  t.after(() => ensureStopped(r));
+  r = await startRelay(dir, { ...(await relayBackends[0].relay(dir)), args: ['--trust-proxy', '--rate', '100000', '--address-rate', '1'] });
+  const lb = await startHaproxy(dir, [new URL(r.url).host]);
+  t.after(() => lb.stop());
+  const a = await registerInstance(r.url);
+  const d = (xff: string) => {
+    const x = standard('whsec_' + Buffer.alloc(24, 1).toString('base64'), { type: 'save' });
+    return { ...x, headers: { ...x.headers, 'x-forwarded-for': xff } };
+  };
+  // One client (HAProxy appends 127.0.0.1) writing a new address each time: one burst of 10.
+  const spoofed = [];
+  for (let i = 0; i < 20; i++) spoofed.push((await post(lb.url, `/hooks/${a.id}/app`, d(`203.0.113.${i + 1}`))).status);
+  assert.ok(spoofed.includes(429), spoofed.join(','));
+  // Straight to the relay, as if from behind the proxy: one IPv6 /64 is one sender.
+  const v6 = [];
+  for (let i = 0; i < 20; i++) v6.push((await post(r.url, `/hooks/${a.id}/app`, d(`2001:db8:7:7::${i + 1}`))).status);
+  assert.ok(v6.includes(429), v6.join(','));
+  // Other IPv4 addresses are other senders (an IPv4-mapped one too).
+  for (const ip of ['198.51.100.1', '::ffff:198.51.100.2', '2001:db8:7:8::1']) assert.equal((await post(r.url, `/hooks/${a.id}/app`, d(ip))).status, 202, ip);
+  assert.ok(r.events().some((e) => e.event === 'refused' && e.status === 429 && e.from === '2001:db8:7:7::20'));
+});
+
+test('one sender cannot hold many bodies in the relay\'s memory at once by sending them slowly; what it finishes is stored', async (t) => {
+  const dir = tmpDir('toes-relay-');
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  let r: Daemon | undefined;
+  t.after(() => ensureStopped(r));
+  r = await startRelay(dir, { ...(await relayBackends[0].relay(dir)), args: ['--rate', '1000'] });
+  const a = await registerInstance(r.url);
+  const d = () => standard('whsec_' + Buffer.alloc(24, 1).toString('base64'), { pad: 'x'.repeat(1_000_000) });
+  // 16 bodies of 1 MB begun and held back; the relay reads each into memory until it is whole.
+  const slow = Array.from({ length: 16 }, () => {
+    const x = d();
+    const req = http.request(`${r!.url}/hooks/${a.id}/app`, { method: 'POST', headers: { ...x.headers, 'content-length': String(x.body.length) }, agent: false });
+    const answer = new Promise<number>((resolve, reject) => (req.on('response', (res) => (res.resume(), resolve(res.statusCode!))), req.on('error', reject)));
+    req.write(x.body.subarray(0, 1000));
+    return { finish: () => req.end(x.body.subarray(1000)), answer };
+  });
+  const more = [];
+  for (let i = 0; i < 3; i++) more.push(await post(r.url, `/hooks/${a.id}/app`, d()));
+  assert.ok(more.some((x) => x.status === 429 && /at once/.test(x.body.message)), more.map((x) => x.status).join(','));
+  // Small ones still arrive meanwhile.
+  assert.equal((await post(r.url, `/hooks/${a.id}/app`, standard('whsec_' + Buffer.alloc(24, 1).toString('base64'), { type: 'save' }))).status, 202);
+  for (const s of slow) s.finish();
+  assert.deepEqual(await Promise.all(slow.map((s) => s.answer)), Array(16).fill(202));
+  assert.equal((await post(r.url, `/hooks/${a.id}/app`, d())).status, 202);
+  assert.equal((await health(r.url)).pending, 18 + more.filter((x) => x.status === 202).length);
 });
 
 relayTest('only the instance with its secret gets its deliveries; resends until acked; the newest connection wins', async (t, backend) => {

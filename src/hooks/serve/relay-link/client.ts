@@ -14,6 +14,13 @@ import { register, type Instance } from './instance.js';
 import type { LinkState } from './link-state.js';
 import { APPS_FRAME_MAX, type AckFrame, type AppsFrame, type DeliveryFrame, type HelloFrame, type PendingFrame } from '../../common/relay-protocol.js';
 
+/**
+ * How often the app list is read again and sent if it changed: the settings watcher that
+ * tells it sooner can miss a change (a file replaced twice in quick succession), and a
+ * relay with a stale list answers 404 to an enabled app's pushes, which no forge retries.
+ */
+const APPS_RESYNC_MS = 5_000;
+
 /** The longest a relay keeps a webhook (its default --max-age). */
 const MAX_HOLD_MS = 7 * 24 * 3600_000;
 
@@ -36,6 +43,7 @@ export class RelayClient {
   private ws?: WebSocket;
   private timer?: NodeJS.Timeout;
   private beat?: NodeJS.Timeout;
+  private resync?: NodeJS.Timeout;
   private attempt = 0;
   private stopped = false;
   private state: LinkState;
@@ -67,6 +75,8 @@ export class RelayClient {
     ws.on('open', () => {
       this.setState({ connected: true, since: new Date().toISOString(), lastError: undefined });
       this.announceApps();
+      clearInterval(this.resync);
+      this.resync = setInterval(() => this.announceApps(), APPS_RESYNC_MS);
       this.o.log('relay-up', { relay: instance.relay, instance: instance.id });
       this.beat = setInterval(() => {
         if (!alive) {
@@ -99,6 +109,7 @@ export class RelayClient {
     });
     ws.on('close', (code) => {
       clearInterval(this.beat);
+      if (this.ws === ws) clearInterval(this.resync);
       if (this.ws !== ws) return;
       this.ws = undefined;
       if (this.state.connected) this.o.log('relay-down', { relay: instance.relay, code });
@@ -205,6 +216,7 @@ export class RelayClient {
     this.stopped = true;
     clearTimeout(this.timer);
     clearInterval(this.beat);
+    clearInterval(this.resync);
     const ws = this.ws;
     this.ws = undefined;
     if (ws && ws.readyState !== WebSocket.CLOSED) {

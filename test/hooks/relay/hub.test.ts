@@ -1,0 +1,66 @@
+// The link hub's own bookkeeping, in process with a real WebSocket link: what it keeps per
+// webhook is bounded whatever happens to the webhooks.
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { test, type TestContext } from 'node:test';
+import WebSocket from 'ws';
+import { LinkHub } from '../../../src/hooks/relay/hub.js';
+import { FileRelayStore } from '../../../src/hooks/relay/file-store.js';
+import { tmpDir } from '../../fixtures/cli.js';
+
+/** A hub on a file store with one instance linked over a real WebSocket; its log is kept. */
+async function linked(t: TestContext) {
+  const dir = tmpDir('toes-hub-');
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const store = await FileRelayStore.open(dir);
+  const id = 'inst0000hub';
+  const secret = randomBytes(24).toString('base64url');
+  await store.register(id, createHash('sha256').update(secret).digest('hex'));
+  const events: { event: string; fields?: Record<string, unknown> }[] = [];
+  const hub = new LinkHub(store, (event, fields) => events.push({ event, fields }));
+  const server = http.createServer();
+  server.on('upgrade', (req, socket, head) => void hub.upgrade(req, socket, head));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const ws = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}/connect`, { headers: { authorization: `Bearer ${secret}`, 'x-toes-instance': id } });
+  // node:test runs after-hooks in the order they were added: one, in the order that ends.
+  t.after(async () => {
+    ws.terminate();
+    await new Promise<void>((r) => server.close(() => r()));
+    await store.close();
+  });
+  await new Promise((r, j) => (ws.once('open', r), ws.once('error', j)));
+  const waitFor = async (pred: (e: (typeof events)[number]) => boolean) => {
+    const deadline = Date.now() + 10_000;
+    while (!events.some(pred)) {
+      if (Date.now() > deadline) throw new Error(`no such event in ${JSON.stringify(events)}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  return { store, hub, ws, id, events, waitFor };
+}
+
+test('webhooks accepted while their instance is linked and never acked here (dropped, expired, acked on another node) are not remembered for good', async (t) => {
+  const { hub, id } = await linked(t);
+  assert.equal(hub.connected, 1);
+  // What the relay's routes do for each webhook: accepted, then dropped to make room.
+  for (let i = 0; i < 30_000; i++) hub.accepted(id, `rly_${i}`);
+  for (let i = 0; i < 1_000; i++) hub.forget(id, `rly_${29_999 - i}`);
+  const timed = (hub as unknown as { acceptedAt: Map<string, number> }).acceptedAt;
+  assert.ok(timed.size <= 10_000, `${timed.size} webhooks still timed`);
+  assert.ok(!timed.has('rly_29999'));
+});
+
+test('an instance cannot make the relay keep an app list larger than an instance ever sends', async (t) => {
+  const { store, ws, id, waitFor } = await linked(t);
+  const huge = Array.from({ length: 9_000 }, (_, i) => `${'a'.repeat(94)}${String(i).padStart(6, '0')}`);
+  ws.send(JSON.stringify({ type: 'apps', names: huge }));
+  await waitFor((e) => e.event === 'bad-frame' || e.event === 'apps');
+  assert.equal(await store.apps(id), undefined);
+  // One the size an instance sends is kept.
+  ws.send(JSON.stringify({ type: 'apps', names: huge.slice(0, 500) }));
+  await waitFor((e) => e.event === 'apps');
+  assert.equal((await store.apps(id))?.size, 500);
+});
