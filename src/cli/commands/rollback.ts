@@ -29,7 +29,8 @@ export default defineCommand({
       app = appFrom(args.app);
       const waitS = parseSecondsFlag(args.wait, 'wait');
       const res = await rollback({ layout, now: () => new Date(), events: progress(mode, false) }, { app, to: args.version, trigger: 'cli', waitMs: waitS === undefined ? undefined : waitS * 1000 });
-      await (await import('../../hooks/notify/background.js')).notifyAfter(layout, res, 'cli');
+      const { rollbackIsQuiet } = await import('../../hooks/notify/quiet.js');
+      if (!(await rollbackIsQuiet(layout, app))) await (await import('../../hooks/notify/background.js')).notifyAfter(layout, res, 'cli');
       report(res, !!args.json, mode);
     }, (error) => lostResult('rollback', app, error.code, error.message));
   },

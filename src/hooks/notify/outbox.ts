@@ -10,6 +10,9 @@ import { fsyncDir } from '../../releases/durable.js';
 import type { Layout } from '../../releases/paths.js';
 import { writeFileAtomic } from '../../fetch/write-atomic.js';
 import type { DeployEvent } from './events.js';
+import { notifyDir, outboxDir } from './paths.js';
+
+export { notifyDir, outboxDir } from './paths.js';
 import type { Forge } from './forge.js';
 import type { CommitStatus } from './forge-status.js';
 
@@ -34,12 +37,6 @@ export interface OutboxItem {
   file?: string;
 }
 
-export function notifyDir(layout: Layout): string {
-  return path.join(layout.revDir, 'notify');
-}
-export function outboxDir(layout: Layout): string {
-  return path.join(notifyDir(layout), 'outbox');
-}
 export function senderLock(layout: Layout): string {
   return path.join(notifyDir(layout), 'sender.lock');
 }

@@ -3,11 +3,11 @@
 // rev/notify.json), mode 0600: a receiver's URL may itself be a secret (an ntfy topic, a
 // chat webhook's path), so it is shown masked and never logged.
 import { randomBytes } from 'node:crypto';
-import path from 'node:path';
 import { RevError } from '../../errors.js';
 import { readJson, updateJson, type Scope } from '../../releases/settings.js';
 import type { Layout } from '../../releases/paths.js';
 import { newSecret } from '../serve/webhook-state.js';
+import { receiversFile } from './paths.js';
 
 export interface Receiver {
   id: string;
@@ -19,9 +19,7 @@ export interface Receiver {
 
 export type ReceiverKind = 'webhook' | 'ntfy';
 
-export function receiversFile(layout: Layout, scope: Scope): string {
-  return scope.global ? path.join(layout.revDir, 'notify.json') : path.join(layout.appState(scope.app), 'notify.json');
-}
+export { receiversFile } from './paths.js';
 
 const MAX_RECEIVERS = 20;
 

@@ -11,9 +11,6 @@ import type { RelayClient } from './client.js';
 import { readWebhook } from '../webhook-state.js';
 import { readInstance, relayUrl, type Instance } from './instance.js';
 
-/** How often the list of apps is read again in case the settings watch missed a change. */
-const APPS_RECHECK_MS = 5_000;
-
 /** The apps whose webhooks are enabled. */
 export async function enabledApps(layout: Layout): Promise<string[]> {
   const names = (await fs.readdir(layout.appsStateRoot).catch(() => [] as string[])).filter(isAppName);
@@ -40,15 +37,9 @@ export class RelayLink {
   async start(handle: (d: Arrival) => Promise<Answer>): Promise<Started<RelayLink>> {
     this.handle = handle;
     await this.refresh();
-    // The settings watch can miss a file replaced twice in quick succession (seen with
-    // chokidar under load: `webhook disable` then `enable`, the second change never came), so
-    // the list is also checked every few seconds; it is sent only when it changed.
-    const recheck = setInterval(() => this.link?.client.announceApps(), APPS_RECHECK_MS);
-    recheck.unref();
     return {
       value: this,
       undo: async () => {
-        clearInterval(recheck);
         this.handle = undefined;
         await this.refreshing;
         await this.link?.client.stop();
