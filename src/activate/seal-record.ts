@@ -83,6 +83,7 @@ export function checkSeal(layout: Layout, app: string, id: string, dir: string):
     return { recorded: false, changed: [] };
   }
   const changed: SealCheck['changed'] = [];
+  // The top folder was renamed into place after the record (its change time moved): always listed.
   const folders: string[] = [''];
   for (const want of seal.files) {
     const rel = want[0];
@@ -101,19 +102,18 @@ export function checkSeal(layout: Layout, app: string, id: string, dir: string):
       else changed.push({ path: rel, how: 'changed' });
     }
   }
-  // The top folder was renamed into place after the record (its change time moved): always listed.
-  if (folders.length) {
-    const known = new Set(seal.files.map((r) => r[0]));
-    for (const f of folders) {
-      let names: string[];
-      try {
-        names = fs.readdirSync(f ? `${dir}/${f}` : dir);
-      } catch {
-        continue;
-      }
-      const added = names.map((n) => (f ? `${f}/${n}` : n)).filter((p) => !known.has(p));
-      for (const p of added) changed.push({ path: p, how: 'added' });
-      // A folder whose entries changed only by removals or renames is named by those.
+  // A folder whose entries changed only by removals or renames is named by those.
+  const known = new Set(seal.files.map((r) => r[0]));
+  for (const f of folders) {
+    let names: string[];
+    try {
+      names = fs.readdirSync(f ? `${dir}/${f}` : dir);
+    } catch {
+      continue;
+    }
+    for (const n of names) {
+      const p = f ? `${f}/${n}` : n;
+      if (!known.has(p)) changed.push({ path: p, how: 'added' });
     }
   }
   changed.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));

@@ -4,7 +4,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { objectId, type GitObject, type ObjectType } from './pack.js';
-import { isSafeRefName } from './smart-http.js';
+import { isSafeRefName } from './ref-name.js';
 import { randomHex } from './hash.js';
 import { writeFileAtomic } from './write-atomic.js';
 

@@ -9,8 +9,6 @@ import { httpRequest, networkError, redactUrl, statusError, type HttpOptions, ty
 import { FLUSH, PktLineError, PktSplitter, pkt, text } from './pktline.js';
 import { isSafeRefName } from './ref-name.js';
 
-export { isSafeRefName };
-
 /** Git hosts serve smart HTTP only to agents that look like git (GitHub, Bitbucket). */
 const USER_AGENT = 'git/2.0 (toes-rev)';
 
@@ -114,7 +112,7 @@ export async function discover(url: string, opts: HttpOptions & { maxBytes?: num
     split.end();
   } catch (err) {
     if (err instanceof BodyTooLarge) throw err;
-    if (/pkt-line/.test((err as Error)?.message ?? '')) throw notSmart(url, (err as Error).message);
+    if (err instanceof PktLineError) throw notSmart(url, err.message);
     throw networkError(u, err);
   }
   ad.url = u.endsWith(DISCOVERY) ? u.slice(0, -DISCOVERY.length) : url;

@@ -7,7 +7,7 @@ import { RevError } from '../errors.js';
 import { acquireLock } from './lock.js';
 import { appendLog, type ReleaseRecord } from './log.js';
 import type { Layout } from './paths.js';
-import { planReconcile, reconcile, releasePath, type AppState } from './reconcile.js';
+import { isAdopted, planReconcile, reconcile, releasePath, type AppState } from './reconcile.js';
 
 export interface Removal {
   app: string;
@@ -35,7 +35,7 @@ export async function removeRelease(layout: Layout, app: string, key: string, op
     const dir = releasePath(layout, app, r);
     const size = await measure(dir);
     const top = (await fs.readdir(dir).catch(() => [] as string[])).sort((a, b) => Number(b.startsWith('.')) - Number(a.startsWith('.')) || a.localeCompare(b));
-    const out: Removal = { app, release: r.id, version: r.version, path: dir, adopted: r.kind === 'adopted', ...size, names: top.slice(0, NAMES_SHOWN), dryRun: opts.dryRun };
+    const out: Removal = { app, release: r.id, version: r.version, path: dir, adopted: isAdopted(r), ...size, names: top.slice(0, NAMES_SHOWN), dryRun: opts.dryRun };
     if (opts.dryRun) return out;
     // A rename first, recorded, then the deletion once the lock is let go: a kill in
     // between leaves a trash directory the next deploy or `toes gc` empties.

@@ -22,7 +22,7 @@ export function pauseAfter(attempt: number, intervalMs: number): number {
   return Math.min(intervalMs, FIRST_PAUSE_MS * 2 ** Math.min(attempt, 20));
 }
 
-export async function waitHealthy(url: string, timeoutMs: number, intervalMs: number, app = 'APP'): Promise<HealthOutcome> {
+export async function waitHealthy(url: string, timeoutMs: number, intervalMs: number, app: string): Promise<HealthOutcome> {
   const t0 = Date.now();
   let last = 'no answer yet';
   for (let attempt = 0; Date.now() - t0 < timeoutMs; attempt++) {

@@ -21,18 +21,19 @@ test('an app that answers after a few refusals is healthy at the first 2xx', asy
     seen++;
     res.writeHead(seen < 4 ? 503 : 200).end();
   });
-  const h = await waitHealthy(`${base}/ok`, 10_000, 250);
+  const h = await waitHealthy(`${base}/ok`, 10_000, 250, 'web');
   assert.equal(h.ok, true, h.detail);
   assert.equal(seen, 4);
 });
 
 test('a health check that never passes names the URL, the last answer and `health.url`', async (t) => {
   const base = await serve(t, (_req, res) => res.writeHead(404).end('no such route'));
-  const h = await waitHealthy(`${base}/health`, 1_000, 250);
+  const h = await waitHealthy(`${base}/health`, 1_000, 250, 'web');
   assert.equal(h.ok, false);
   assert.ok(h.detail.includes(`${base}/health`), h.detail);
   assert.match(h.detail, /HTTP 404/);
   assert.match(h.detail, /`health\.url`/);
+  assert.ok(h.detail.includes('`toes config get web health.url`'), h.detail);
 });
 
 test('a deploy whose health check fails names the release, the app and the command that shows health.url, once', async (t) => {
