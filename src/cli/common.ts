@@ -92,13 +92,21 @@ export async function act(args: Flags, body: () => Promise<void>, result?: (erro
   try {
     await body();
   } catch (err) {
-    const e = naming(asRevError(err, 'running the command'), commandApp);
-    const error = { code: e.code, message: e.message };
-    if (args.progress === 'json') printLine({ event: 'result', ...(result ? result(error) : { ok: false, error }) });
-    else if (args.json) printJson(result ? result(error) : { ok: false, error });
-    process.stderr.write(`toes: ${printable(e.message)}\n`);
-    process.exitCode = exitCodeOf(e.code);
+    printFailure(naming(asRevError(err, 'running the command'), commandApp), args, result);
   }
+}
+
+/**
+ * How a command that failed reports it, whether it failed running or on its command line:
+ * the sentence on stderr, the exit code, and the result as JSON when it asked for JSON.
+ */
+export function printFailure(e: RevError, asked: { progress?: unknown; json?: unknown }, result?: (error: { code: RevError['code']; message: string }) => object): void {
+  const error = { code: e.code, message: e.message };
+  const body = result ? result(error) : { ok: false, error };
+  if (asked.progress === 'json') printLine({ event: 'result', ...body });
+  else if (asked.json) printJson(body);
+  process.stderr.write(`toes: ${printable(e.message)}\n`);
+  process.exitCode = exitCodeOf(e.code);
 }
 
 /** A `--NAME SECONDS` flag: undefined when absent, USAGE when not a number of seconds. */

@@ -8,9 +8,9 @@
 // (in `toes --help`), and puts a command's examples after its options; flags before a
 // subcommand's name (`toes config --data-dir D set ...`) reach the subcommand.
 import { defineCommand, renderUsage, runCommand, type ArgsDef, type CommandDef, type SubCommandsDef } from 'citty';
-import { RevError, asRevError, exitCodeOf } from '../errors.js';
+import { RevError, asRevError } from '../errors.js';
 import { printable } from '../printable.js';
-import { globalArgs, printJson, printLine } from './common.js';
+import { globalArgs, printFailure } from './common.js';
 
 const VERSION = '0.1.0';
 
@@ -148,13 +148,9 @@ export async function usage(r: Pick<Resolved, 'chain' | 'names'>): Promise<strin
 
 /** A command line that could not run: the sentence on stderr, and JSON too when it asked for JSON. */
 function fail(err: unknown, raw: string[]): void {
-  const e = asRevError(err, 'reading the command line');
-  const error = { code: e.code, message: e.message };
   const at = (flag: string) => raw.findIndex((a, i) => a === flag && !raw.slice(0, i).includes('--'));
-  if (at('--progress') !== -1 && raw[at('--progress') + 1] === 'json') printLine({ event: 'result', ok: false, error });
-  else if (at('--json') !== -1) printJson({ ok: false, error });
-  process.stderr.write(`toes: ${printable(e.message)}\n`);
-  process.exitCode = exitCodeOf(e.code);
+  const progress = at('--progress') === -1 ? undefined : raw[at('--progress') + 1];
+  printFailure(asRevError(err, 'reading the command line'), { progress, json: at('--json') !== -1 });
 }
 
 /** What bin/toes, main.ts and each one-command bundle run. */

@@ -35,6 +35,13 @@ test('a wrong command line exits 2 with one sentence, and changes nothing', asyn
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, says, args.join(' '));
   }
+  // A wrong command line that asked for JSON gets its failure as JSON too.
+  const json = await run(data, ['deploy', 'sample', '--form', 'x', '--json']);
+  assert.equal(json.code, 2);
+  assert.deepEqual(JSON.parse(json.stdout), { ok: false, error: { code: 'USAGE', message: '--form is not an option of `toes deploy`; see `toes deploy --help`.' } });
+  const lines = await run(data, ['frob', '--progress', 'json']);
+  assert.equal(lines.code, 2);
+  assert.deepEqual(lines.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)), [{ event: 'result', ok: false, error: { code: 'USAGE', message: lines.stderr.replace(/^toes: /, '').trimEnd() } }]);
   // A flag's value that starts with "-" is a value, not a flag.
   const dashed = await run(data, ['deploy', 'sample', '--ref', '-wip']);
   assert.doesNotMatch(dashed.stderr, /is not an option/);

@@ -26,7 +26,6 @@ const PIECE = 48 * 1024;
  */
 export function deliveryLine(d: NewDelivery): Buffer {
   const { body, ...meta } = d;
-  if (typeof body === 'string') return Buffer.from(JSON.stringify({ k: 'd', ...meta, body }) + '\n');
   const head = JSON.stringify({ k: 'd', ...meta }).slice(0, -1) + ',"body":"';
   const line = Buffer.allocUnsafe(Buffer.byteLength(head) + 4 * Math.ceil(body.length / 3) + 3);
   let at = line.write(head);

@@ -15,7 +15,7 @@ import type { Started } from '../common/assembly.js';
 import type { EventLog } from '../common/event-log.js';
 import { isAppName } from '../../releases/paths.js';
 import { CLOSE, INSTANCE_ID, secretHash, type AckFrame, type AppsFrame, type DeliveryFrame } from '../common/relay-protocol.js';
-import type { DeliveryFeed, LinkClaim, RelayStore, VerdictNote } from './store.js';
+import type { DeliveryFeed, LinkClaim, RelayStore, StoredDelivery, VerdictNote } from './store.js';
 
 /** Deliveries sent and not yet acked, per connection. */
 const WINDOW = 128;
@@ -161,7 +161,7 @@ export class LinkHub {
     if (!current() || ws.readyState !== ws.OPEN) return;
     this.log('connected', { instance, from, pending: waiting });
     ws.send(JSON.stringify({ type: 'hello', instance, pending: waiting }));
-    const send = (d: { id: string; app: string; at: number; headers: Record<string, string>; body: string; src?: string }, pending: number) => {
+    const send = (d: StoredDelivery, pending: number) => {
       const frame: DeliveryFrame = { type: 'delivery', id: d.id, app: d.app, at: d.at, headers: d.headers, body: d.body, pending };
       if (d.src !== undefined) link.sources.set(d.id, d.src);
       link.sent++;

@@ -110,7 +110,7 @@ function sizeClass(bytes: number): number {
 /** A stored message: the delivery's metadata as one JSON line, then the body's raw bytes (no base64 in the stream). */
 export function encodeDelivery(d: NewDelivery): Uint8Array {
   const meta = JSON.stringify({ id: d.id, app: d.app, at: d.at, headers: d.headers, src: d.src });
-  return Buffer.concat([Buffer.from(meta + '\n'), typeof d.body === 'string' ? Buffer.from(d.body, 'base64') : d.body]);
+  return Buffer.concat([Buffer.from(meta + '\n'), d.body]);
 }
 
 export function decodeMeta(data: Uint8Array): Omit<StoredDelivery, 'body'> & { bodyAt: number } {

@@ -82,7 +82,7 @@ export function relayRoutes(deps: RouteDeps): http.RequestListener {
     const over = deps.senders.take(instance, group);
     if (over?.banned) return refuse(429, 'the instance refused too many webhooks from this address (wrong signatures, or apps that take none); fix the sender and try again later', 'linger', { 'retry-after': String(over.retryAfter) });
     if (over) return refuse(429, 'too many webhooks for this instance; slow down', 'linger', { 'retry-after': String(over.retryAfter) });
-    if (Number(req.headers['content-length'] ?? 0) > MAX_BODY) return refuse(413, `the body is over ${MAX_BODY} bytes`, 'linger');
+    if (declared > MAX_BODY) return refuse(413, `the body is over ${MAX_BODY} bytes`, 'linger');
     arriving.set(group, (arriving.get(group) ?? 0) + size);
     const read = await readBody(req, MAX_BODY, deps.readTimeoutMs).finally(() => {
       const n = arriving.get(group)! - size;

@@ -18,8 +18,8 @@ export interface StoredDelivery {
   src?: string;
 }
 
-/** A webhook to store: its body as the raw bytes, or base64 as kept. */
-export type NewDelivery = Omit<StoredDelivery, 'body'> & { body: Buffer | string };
+/** A webhook to store: its body as the raw bytes it arrived as. */
+export type NewDelivery = Omit<StoredDelivery, 'body'> & { body: Buffer };
 
 /** A waiting webhook without its body, for deciding what to send or expire. */
 export interface WaitingDelivery {
