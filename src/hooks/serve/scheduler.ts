@@ -16,10 +16,10 @@ export interface RunHandle {
 
 export type DeployRunner = (app: string, event: HookEvent) => RunHandle;
 
-/** Told when a deploy starts and ends (commit statuses, events); `ended` is on disk when it resolves. */
+/** Told when a deploy starts and ends (commit statuses, events); `ended` is on disk when it resolves. No event: the page's rollback. */
 export interface DeployNotices {
   started(app: string, event: HookEvent): void;
-  ended(app: string, event: HookEvent, r: OpResult): Promise<void>;
+  ended(app: string, event: HookEvent | undefined, r: OpResult): Promise<void>;
 }
 
 /** The longest new deploys wait for a backlog to finish arriving. */
