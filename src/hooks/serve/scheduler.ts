@@ -79,10 +79,12 @@ export class Scheduler {
       .catch((err) => lostResult('deploy', app, 'INTERNAL', String((err as Error)?.message ?? err)))
       .then(async (r) => {
         const outcome = outcomeOf(r);
-        // Before the event is consumed: a crash in between sends the outcome again rather than never.
-        if (outcome !== 'abandoned') await this.notices?.ended(app, event, r);
-        // A failed deploy is consumed too: retrying it on every restart would not fix it.
-        if (outcome !== 'abandoned') await taken.done().catch((err) => this.log('error', { app, reason: `could not mark the event consumed: ${(err as Error).message}` }));
+        if (outcome !== 'abandoned') {
+          // Before the event is consumed: a crash in between sends the outcome again rather than never.
+          await this.notices?.ended(app, event, r);
+          // A failed deploy is consumed too: retrying it on every restart would not fix it.
+          await taken.done().catch((err) => this.log('error', { app, reason: `could not mark the event consumed: ${(err as Error).message}` }));
+        }
         this.log(outcome, { app, id: event.id, release: r.release, version: r.version, code: r.error?.code, ms: r.durationMs, reason: r.error?.message });
         this.deliveries.add(app, endedDelivery(event, r));
       })
