@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import type { OpResult } from '../../activate/result.js';
 import { standardSignature } from '../serve/verify.js';
 import { clip, type CommitStatus, type HttpRequest, type StatusState } from './forge-status.js';
+import { receiverKind, type Receiver } from './receivers.js';
 
 export type EventType = 'deploy.started' | 'deploy.succeeded' | 'deploy.failed' | 'deploy.rolled_back' | 'delivery.refused' | 'notify.test';
 
@@ -124,6 +125,11 @@ export function ntfyRequest(receiverUrl: string, e: DeployEvent, id: string): Ht
   const body = { topic, title: r.title, message: r.message, priority: r.priority, tags: r.tags, ...(e.data.url ? { click: e.data.url } : {}) };
   // ntfy has no idempotency key; the id goes along so a person can match it with the log.
   return { url: root, headers: { 'content-type': 'application/json', 'user-agent': 'toes-rev', 'x-toes-event-id': id }, body: JSON.stringify(body) };
+}
+
+/** The request that carries an event to a receiver: ntfy's JSON, else a signed webhook of `body` (the event's bytes as kept). */
+export function receiverRequest(r: Receiver, e: DeployEvent, body: string, id: string, nowS: number): HttpRequest {
+  return receiverKind(r.url) === 'ntfy' ? ntfyRequest(r.url, e, id) : signedRequest(r.url, id, body, r.secret, nowS);
 }
 
 /** A stable, short name for a lane of messages that must arrive in order. */

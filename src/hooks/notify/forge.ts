@@ -93,14 +93,14 @@ export type ForgeChoice = { forge: Forge; from: 'webhook' | 'settings' | 'source
 export function chooseForge(settings: { forge?: string; api?: string }, hint: { format?: string; repo?: string }, source: string | undefined): ForgeChoice {
   if (settings.forge === 'none') return { why: 'status.forge is none' };
   const seen = forgeFromWebhook(hint.format, hint.repo);
-  const web = seen?.web ?? forgeFromSource(source)?.web ?? source;
+  const known = seen ? undefined : forgeFromSource(source);
   if (settings.forge) {
+    const web = (seen ?? known)?.web ?? source;
     const f = web ? forgeAt(settings.forge as ForgeKind, web, settings.api) : undefined;
     return f ? { forge: f, from: 'settings' } : { why: `status.forge is ${settings.forge}, but the repository is not known: deploy from its URL or let its webhook tell it` };
   }
-  if (seen) return { forge: settings.api ? { ...seen, api: settings.api.replace(/\/+$/, '') } : seen, from: 'webhook' };
-  const known = forgeFromSource(source);
-  if (known) return { forge: settings.api ? { ...known, api: settings.api.replace(/\/+$/, '') } : known, from: 'source' };
+  const found = seen ?? known;
+  if (found) return { forge: settings.api ? { ...found, api: settings.api.replace(/\/+$/, '') } : found, from: seen ? 'webhook' : 'source' };
   return { why: 'the forge is not known: its webhook did not tell, the source is not on github.com, gitlab.com or codeberg.org, and status.forge is not set' };
 }
 

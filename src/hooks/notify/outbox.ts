@@ -6,13 +6,11 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { fsyncDir } from '../../releases/durable.js';
+import { writeFileDurable } from '../../releases/durable.js';
 import type { Layout } from '../../releases/paths.js';
 import { writeFileAtomic } from '../../fetch/write-atomic.js';
 import type { DeployEvent } from './events.js';
 import { notifyDir, outboxDir } from './paths.js';
-
-export { notifyDir, outboxDir } from './paths.js';
 import type { Forge } from './forge.js';
 import type { CommitStatus } from './forge-status.js';
 
@@ -47,26 +45,16 @@ export function newItem(app: string, lane: string, message: Message, now = Date.
   return { id: `msg_${randomBytes(12).toString('hex')}`, app, lane, createdAt: now, message, attempts: 0, nextAt: now };
 }
 
-/** Writes the items, each synced, then the folder once: after this returns they survive a crash. */
+/** Writes the items, each synced with its folder: after this returns they survive a crash. */
 export async function put(layout: Layout, items: OutboxItem[]): Promise<void> {
   if (!items.length) return;
   const dir = outboxDir(layout);
-  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
   for (const item of items) {
     const name = `${String(item.createdAt).padStart(15, '0')}-${String(made++ % 1e6).padStart(6, '0')}-${item.id}.json`;
     const file = path.join(dir, name);
-    const tmp = `${file}.tmp`;
-    const fh = await fs.open(tmp, 'w', 0o600);
-    try {
-      await fh.writeFile(JSON.stringify({ ...item, file: undefined }));
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await fs.rename(tmp, file);
+    await writeFileDurable(file, JSON.stringify({ ...item, file: undefined }), { mode: 0o600 });
     item.file = file;
   }
-  await fsyncDir(dir);
 }
 
 /** Every waiting item, oldest first. An unreadable file (cut short by a full disk) is skipped. */

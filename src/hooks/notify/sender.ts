@@ -7,12 +7,12 @@
 import { failpoint } from '../../failpoint.js';
 import { acquireLock, type Lock } from '../../releases/lock.js';
 import type { Layout } from '../../releases/paths.js';
-import { ntfyRequest, signedRequest } from './events.js';
+import { receiverRequest } from './events.js';
 import { forgeToken, statusRequest, type HttpRequest } from './forge-status.js';
 import { list, remove, senderLock, update, type OutboxItem } from './outbox.js';
 import { noteTarget, type SendOutcome } from './outcomes.js';
 import { post, type Attempt } from './post.js';
-import { mask, receiverKind, receiversOf } from './receivers.js';
+import { mask, receiversOf } from './receivers.js';
 
 /** Waits between attempts: about 24 hours in all, then the message is reported failed. */
 export const RETRY_DELAYS_MS = [5_000, 30_000, 120_000, 600_000, 1_800_000, 3_600_000, 7_200_000, 14_400_000, 28_800_000, 28_800_000];
@@ -50,8 +50,7 @@ async function requestFor(layout: Layout, item: OutboxItem): Promise<{ req: Http
   const r = (await receiversOf(layout, item.app)).find((x) => x.id === m.receiver);
   if (!r) return { gone: `the receiver ${m.receiver} was removed`, label: targetLabel(item) };
   const label = targetLabel(item, r.url);
-  const req = receiverKind(r.url) === 'ntfy' ? ntfyRequest(r.url, m.event, item.id) : signedRequest(r.url, item.id, m.body, r.secret, Math.floor(Date.now() / 1000));
-  return { req, secrets: [r.secret], label };
+  return { req: receiverRequest(r, m.event, m.body, item.id, Math.floor(Date.now() / 1000)), secrets: [r.secret], label };
 }
 
 export class Sender {

@@ -75,7 +75,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       maxBody: o.maxBody ?? MAX_BODY,
       readTimeoutMs,
     };
-    const page = pageLoader(layout, log, queue, scheduler);
+    const page = pageLoader(layout, log, queue, scheduler, notices);
     const http = { readTimeoutMs, connections: connectionLimits(o, readTimeoutMs, 512), log, receiver, queue, scheduler, page };
     const split = o.pageHost !== undefined || o.pagePort !== undefined;
     const bound = await parts.add('listen', () => serveHttp({ ...http, host: o.host, port: o.port, serves: split ? 'hooks' : 'all' }));

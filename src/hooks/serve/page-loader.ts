@@ -1,11 +1,11 @@
 // The settings page, on the daemon's own server: loaded on its first visit, so a daemon
 // that only takes webhooks stays small. The page acts through what is given here: Deploy
-// Now queues an event like a webhook's, and a rollback runs in a worker.
+// Now queues an event like a webhook's, and a rollback runs in a worker and is told like a deploy's end.
 import type { Layout } from '../../releases/paths.js';
 import type { EventLog } from '../common/event-log.js';
 import type { DeployQueue } from './queue.js';
 import { rollbackInWorker } from './runner.js';
-import type { Scheduler } from './scheduler.js';
+import type { DeployNotices, Scheduler } from './scheduler.js';
 
 type PageRouter = import('../page/routes.js').PageRouter;
 
@@ -20,7 +20,7 @@ export interface PageLoader {
   closeStreams(): void;
 }
 
-export function pageLoader(layout: Layout, log: EventLog, queue: DeployQueue, scheduler: Scheduler): PageLoader {
+export function pageLoader(layout: Layout, log: EventLog, queue: DeployQueue, scheduler: Scheduler, notices: DeployNotices): PageLoader {
   let page: Promise<PageRouter> | undefined;
   let loaded: PageRouter | undefined;
   const busy = (app: string) => scheduler.active().includes(app) || !!queue.peek(app);
@@ -38,7 +38,12 @@ export function pageLoader(layout: Layout, log: EventLog, queue: DeployQueue, sc
             scheduler.kick(app);
             return true;
           },
-          rollback: (app, release) => rollbackInWorker(layout, app, release),
+          // Its events are in the outbox when the page is answered.
+          async rollback(app, release) {
+            const r = await rollbackInWorker(layout, app, release);
+            await notices.ended(app, undefined, r);
+            return r;
+          },
         });
         return loaded;
       })),

@@ -9,7 +9,6 @@ import { fileURLToPath } from 'node:url';
 import { entryBeside } from '../../activate/entry-file.js';
 import { lostResult, type OpResult } from '../../activate/result.js';
 import type { Layout } from '../../releases/paths.js';
-import { noteOutcome } from '../notify/record.js';
 import type { DeployRunner } from './scheduler.js';
 import { triggerOf, type WorkerRequest } from './worker-request.js';
 import { workerRuntime } from './worker-runtime.js';
@@ -36,15 +35,8 @@ function printedResult(out: string): OpResult | undefined {
   }
 }
 
-/** A rollback for the settings page, in a worker too; its events are in the outbox when it resolves. */
-export async function rollbackInWorker(layout: Layout, app: string, release: string): Promise<OpResult> {
-  const r = await rollbackProcess(layout, app, release);
-  await noteOutcome(layout, r, { trigger: 'page' }).catch(() => {});
-  return r;
-}
-
-/** The rollback's own process: it needs the activation modules. */
-function rollbackProcess(layout: Layout, app: string, release: string): Promise<OpResult> {
+/** A rollback for the settings page, in a worker too: it needs the activation modules. */
+export function rollbackInWorker(layout: Layout, app: string, release: string): Promise<OpResult> {
   const req: WorkerRequest = { op: 'rollback', app, to: release, trigger: 'page' };
   return new Promise((resolve) => {
     const started = Date.now();

@@ -16,10 +16,10 @@ export interface RunHandle {
 
 export type DeployRunner = (app: string, event: HookEvent) => RunHandle;
 
-/** Told when a deploy starts and ends (commit statuses, events); `ended` is on disk when it resolves. */
+/** Told when a deploy starts and ends (commit statuses, events); `ended` is on disk when it resolves. No event: the page's rollback. */
 export interface DeployNotices {
   started(app: string, event: HookEvent): void;
-  ended(app: string, event: HookEvent, r: OpResult): Promise<void>;
+  ended(app: string, event: HookEvent | undefined, r: OpResult): Promise<void>;
 }
 
 /** The longest new deploys wait for a backlog to finish arriving. */
@@ -79,10 +79,12 @@ export class Scheduler {
       .catch((err) => lostResult('deploy', app, 'INTERNAL', String((err as Error)?.message ?? err)))
       .then(async (r) => {
         const outcome = outcomeOf(r);
-        // Before the event is consumed: a crash in between sends the outcome again rather than never.
-        if (outcome !== 'abandoned') await this.notices?.ended(app, event, r);
-        // A failed deploy is consumed too: retrying it on every restart would not fix it.
-        if (outcome !== 'abandoned') await taken.done().catch((err) => this.log('error', { app, reason: `could not mark the event consumed: ${(err as Error).message}` }));
+        if (outcome !== 'abandoned') {
+          // Before the event is consumed: a crash in between sends the outcome again rather than never.
+          await this.notices?.ended(app, event, r);
+          // A failed deploy is consumed too: retrying it on every restart would not fix it.
+          await taken.done().catch((err) => this.log('error', { app, reason: `could not mark the event consumed: ${(err as Error).message}` }));
+        }
         this.log(outcome, { app, id: event.id, release: r.release, version: r.version, code: r.error?.code, ms: r.durationMs, reason: r.error?.message });
         this.deliveries.add(app, endedDelivery(event, r));
       })

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { test } from 'node:test';
-import { outboxDir } from '../../../src/hooks/notify/outbox.js';
+import { outboxDir } from '../../../src/hooks/notify/paths.js';
 import { readNotifyState, type TargetOutcome } from '../../../src/hooks/notify/outcomes.js';
 import { ensureStopped, github, post, startDaemon, type Daemon } from '../../fixtures/hooks.js';
 import { hookedWorld } from '../serve/hooked-world.js';

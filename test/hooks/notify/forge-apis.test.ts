@@ -123,6 +123,14 @@ test('the forge comes from the webhook, the settings or a well-known source; a t
   assert.equal(chooseForge({ forge: 'forgejo', api: 'https://git.example.com/api/v1' }, {}, 'https://git.example.com/me/app.git').forge?.api, 'https://git.example.com/api/v1');
   assert.match(chooseForge({ forge: 'none' }, { format: 'github', repo: 'https://github.com/me/app' }, undefined).why ?? '', /none/);
   assert.match(chooseForge({}, {}, 'https://git.example.com/me/app.git').why ?? '', /not known/);
+  // Where the forge came from, the webhook before the source, and status.api moving either's API.
+  const hinted = chooseForge({ api: 'https://proxy.example.com/api/' }, { format: 'gitea', repo: 'https://git.example.com/me/app' }, 'https://github.com/other/app');
+  assert.deepEqual([hinted.forge && hinted.from, hinted.forge?.kind, hinted.forge?.repo, hinted.forge?.api], ['webhook', 'gitea', 'me/app', 'https://proxy.example.com/api']);
+  const sourced = chooseForge({ api: 'https://proxy.example.com/api' }, {}, 'https://github.com/me/app.git');
+  assert.deepEqual([sourced.forge && sourced.from, sourced.forge?.kind, sourced.forge?.web, sourced.forge?.api], ['source', 'github', 'https://github.com/me/app', 'https://proxy.example.com/api']);
+  // status.forge takes the repository from the webhook over the source.
+  const set = chooseForge({ forge: 'gitlab' }, { format: 'github', repo: 'https://git.example.com/me/app' }, 'https://github.com/other/app');
+  assert.deepEqual([set.forge && set.from, set.forge?.kind, set.forge?.web], ['settings', 'gitlab', 'https://git.example.com/me/app']);
 
   const layout = layoutFor(t);
   const gh = forgeFromSource('https://github.com/me/app')!;

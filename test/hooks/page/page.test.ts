@@ -12,6 +12,7 @@ import { ensureStopped, startDaemon, type Daemon } from '../../fixtures/hooks.js
 import { browserLogin, session, tokenOf } from '../../fixtures/page-login.js';
 import type { World } from '../../fixtures/world.js';
 import { layoutOf } from '../layout.js';
+import { eventReceiver } from '../notify/servers.js';
 import { withPredeploy } from './predeploy-app.js';
 
 async function setup(t: TestContext): Promise<{ w: World; port: number; env: Record<string, string>; browser: Browser; d: () => Daemon; restart(): Promise<Daemon> }> {
@@ -128,11 +129,18 @@ test('Deploy Now streams the log and goes live; a second click is told one runs;
   assert.equal(d().events().filter((e) => e.event === 'deploying').length, 1);
   await shot(page, '06-deployed');
 
-  // Roll back from the page: the live marker moves, and the app over HTTP is v1 again.
+  // Roll back from the page: the live marker moves, the app over HTTP is v1 again, and a receiver hears of it.
+  const receiver = await eventReceiver(t);
+  const added = await w.toes(['notify', 'add', 'sample', `${receiver.url}/hook`, '--json'], { env });
+  assert.equal(added.code, 0, added.stderr);
+  receiver.secret = added.json().secret;
   await page.click(`button.rollback[data-release="${v1}"]`);
   await page.waitForFunction((old) => document.querySelector('tr.live')?.getAttribute('data-release') === old, v1, { timeout: 20_000 });
   await noticed(page, `is live at ${v1} again`); // the rollback has restarted the app and checked it
   assert.equal(await answer(port), 'v1');
+  const rolled = await receiver.waitFor((x) => x.body?.type === 'deploy.rolled_back', 'deploy.rolled_back');
+  assert.equal(rolled.verified, true);
+  assert.deepEqual([rolled.body.data.app, rolled.body.data.release, rolled.body.data.reason, rolled.body.data.automatic], ['sample', v1, 'rolled back by page', false]);
   await shot(page, '07-rolled-back');
 
   // A release pruned after the page was loaded: refused with a sentence, nothing changes.

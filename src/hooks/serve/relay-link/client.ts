@@ -109,8 +109,8 @@ export class RelayClient {
     });
     ws.on('close', (code) => {
       clearInterval(this.beat);
-      if (this.ws === ws) clearInterval(this.resync);
       if (this.ws !== ws) return;
+      clearInterval(this.resync);
       this.ws = undefined;
       if (this.state.connected) this.o.log('relay-down', { relay: instance.relay, code });
       this.setState({ connected: false, since: new Date().toISOString() });
