@@ -5,8 +5,8 @@ import { describe } from '../help.js';
 import { act, serveUntilSignalled, parseSecondsFlag, wholeNumber } from '../common.js';
 
 async function natsOptions(args: Record<string, unknown>) {
-  const { natsServers } = await import('../../hooks/relay/nats-connect.js');
-  const { PREFIX } = await import('../../hooks/relay/nats-layout.js');
+  const { natsServers } = await import('../../hooks/relay/nats/connect.js');
+  const { PREFIX } = await import('../../hooks/relay/nats/layout.js');
   const usage = (fn: () => string[]) => {
     try {
       return fn();

@@ -12,8 +12,8 @@ import { connectionLimits, hardenServer, type ConnectionLimits } from '../common
 import { eventLog, type EventLog } from '../common/event-log.js';
 import { closeServer, listen } from '../common/listen.js';
 import { expirySweep } from './expiry.js';
-import { FileRelayStore } from './file-store.js';
-import type { NatsOptions } from './nats-connect.js';
+import { FileRelayStore } from './file/store.js';
+import type { NatsOptions } from './nats/connect.js';
 import { LinkHub } from './hub.js';
 import { floodLimits } from './limits.js';
 import { Room } from './room.js';
@@ -113,7 +113,7 @@ async function openStore(where: RelayOptions['store'], o: { log: EventLog; maxAg
   if ('dataDir' in where) store = await FileRelayStore.open(where.dataDir);
   else {
     // Loaded only for a cluster node: the single-process relay never pays for the client.
-    const { NatsRelayStore } = await import('./nats-store.js');
+    const { NatsRelayStore } = await import('./nats/store.js');
     store = await NatsRelayStore.open({ ...where.nats, node: `${os.hostname()}:${process.pid}`, ...o });
   }
   return { value: store, undo: () => store.close() };

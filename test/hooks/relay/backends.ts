@@ -4,8 +4,8 @@
 // nats-server, started once per test file; each test gets its own stream and buckets.
 import { createHash } from 'node:crypto';
 import { test, type TestContext } from 'node:test';
-import { FileRelayStore } from '../../../src/hooks/relay/file-store.js';
-import { NatsRelayStore } from '../../../src/hooks/relay/nats-store.js';
+import { FileRelayStore } from '../../../src/hooks/relay/file/store.js';
+import { NatsRelayStore } from '../../../src/hooks/relay/nats/store.js';
 import type { RelayStore } from '../../../src/hooks/relay/store.js';
 import { startNatsCluster, type NatsCluster } from '../../fixtures/nats-cluster.js';
 

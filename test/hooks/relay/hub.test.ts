@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import WebSocket from 'ws';
 import { LinkHub } from '../../../src/hooks/relay/hub.js';
-import { FileRelayStore } from '../../../src/hooks/relay/file-store.js';
+import { FileRelayStore } from '../../../src/hooks/relay/file/store.js';
 import { tmpDir } from '../../fixtures/cli.js';
 
 /** A hub on a file store with one instance linked over a real WebSocket; its log is kept. */

@@ -1,15 +1,15 @@
 // The relay's store on local disk, one directory given on the command line:
 //   instances.jsonl          registrations: id and the SHA-256 of the instance secret
-//   queues/<instance>.jsonl  that instance's webhooks, then their acks (file-queue.ts)
+//   queues/<instance>.jsonl  that instance's webhooks, then their acks (queue.ts)
 //   apps/<instance>.json     the apps it last said take webhooks
 // No database, no native modules: it runs on Node and Bun.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { writeJsonDurable } from '../../releases/durable.js';
-import { Journal } from '../common/journal.js';
-import { InstanceQueue } from './file-queue.js';
+import { writeJsonDurable } from '../../../releases/durable.js';
+import { Journal } from '../../common/journal.js';
+import { InstanceQueue } from './queue.js';
 import { polledFeed } from './polled-feed.js';
-import type { DeliveryFeed, FeedTarget, LinkClaim, NewDelivery, Registration, RelayStore, Settled, StoredDelivery, WaitingCounts, WaitingDelivery } from './store.js';
+import type { DeliveryFeed, FeedTarget, LinkClaim, NewDelivery, Registration, RelayStore, Settled, StoredDelivery, WaitingCounts, WaitingDelivery } from '../store.js';
 
 interface RegistrationRecord {
   id: string;

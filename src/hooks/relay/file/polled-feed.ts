@@ -3,7 +3,7 @@
 // window and as far as the link's socket drains (each body is read from disk only when it
 // goes out); an ack settles one in the store and pumps again, and so does a drained socket.
 // A new link starts with nothing in flight, so everything unacked is resent to it.
-import type { DeliveryFeed, FeedTarget, RelayStore } from './store.js';
+import type { DeliveryFeed, FeedTarget, RelayStore } from '../store.js';
 
 export function polledFeed(store: RelayStore, instance: string, to: FeedTarget, window: number): DeliveryFeed {
   const inflight = new Set<string>();

@@ -5,8 +5,8 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { deliveryLine, InstanceQueue } from '../../../src/hooks/relay/file-queue.js';
-import { tmpDir } from '../../fixtures/cli.js';
+import { deliveryLine, InstanceQueue } from '../../../../src/hooks/relay/file/queue.js';
+import { tmpDir } from '../../../fixtures/cli.js';
 
 const delivery = (i: number) => ({ id: `rly_${i}`, app: 'app', at: Date.now(), headers: {}, body: Buffer.from(`{"n":${i}}`) });
 

@@ -8,10 +8,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { test, type TestContext } from 'node:test';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { NatsLayout } from '../../../src/hooks/relay/nats-layout.js';
-import { fakeInstance, type FakeInstance } from '../../fixtures/fake-instance.js';
-import { post, standard } from '../../fixtures/hooks.js';
-import { startRelayCluster, type RelayCluster } from '../../fixtures/relay-cluster.js';
+import { NatsLayout } from '../../../../src/hooks/relay/nats/layout.js';
+import { fakeInstance, type FakeInstance } from '../../../fixtures/fake-instance.js';
+import { post, standard } from '../../../fixtures/hooks.js';
+import { startRelayCluster, type RelayCluster } from '../../../fixtures/relay-cluster.js';
 
 async function cluster(t: TestContext, args: string[] = []): Promise<RelayCluster> {
   // Dead links and vanished consumers are noticed within a few seconds, not a minute.

@@ -1,6 +1,6 @@
 // One connected instance's deliveries on a relay cluster. A link first reads what waits
 // for its instance straight from the stream (oldest first, at most `window` unacked), then
-// goes live: new webhooks come from this node's tap of the shard (nats-tap.ts) and go out
+// goes live: new webhooks come from this node's tap of the shard (tap.ts) and go out
 // as they arrive. Whenever the link cannot take one at once (its window is full, its socket
 // holds all it may read ahead, or it is still reading), it reads the stream again from
 // where it stopped once it can, so nothing is passed over and nothing piles up here. The instance's ack deletes the webhook from the stream (a replicated
@@ -8,9 +8,9 @@
 // link, on this node or any other.
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { BULK_SILENT_MS, BulkPump, type BulkMsg } from './nats-bulk.js';
-import { decodeDelivery, type NatsLayout } from './nats-layout.js';
-import type { DeliveryFeed, FeedTarget } from './store.js';
+import { BULK_SILENT_MS, BulkPump, type BulkMsg } from './bulk.js';
+import { decodeDelivery, type NatsLayout } from './layout.js';
+import type { DeliveryFeed, FeedTarget } from '../store.js';
 
 export interface FeedContext {
   nc: NatsConnection;

@@ -4,11 +4,11 @@
 // request would take a round trip each (1,000 waiting webhooks: about a second, long enough
 // for the instance to deploy an app several times over instead of once). It is deleted as
 // soon as it says nothing is left behind what it sent; the link then reads the stream once
-// more and goes live. A fresh name each time (see nats-tap.ts).
+// more and goes live. A fresh name each time (see tap.ts).
 import { randomBytes } from 'node:crypto';
 import { AckPolicy, DeliverPolicy, type JetStreamManager } from '@nats-io/jetstream';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
-import { ackReplyMeta, type NatsLayout } from './nats-layout.js';
+import { ackReplyMeta, type NatsLayout } from './layout.js';
 
 export interface BulkContext {
   nc: NatsConnection;

@@ -4,8 +4,8 @@
 // bodies are read back when sent, so 10,000 waiting deliveries cost little memory. The file
 // is rewritten down to its waiting deliveries once settled ones outnumber them, copying
 // them a piece at a time.
-import { Journal, type Pos } from '../common/journal.js';
-import type { NewDelivery, StoredDelivery } from './store.js';
+import { Journal, type Pos } from '../../common/journal.js';
+import type { NewDelivery, StoredDelivery } from '../store.js';
 
 type QueueRecord = ({ k: 'd' } & StoredDelivery) | { k: 'a'; id: string } | { k: 'x'; id: string };
 

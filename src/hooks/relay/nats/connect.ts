@@ -5,9 +5,9 @@ import fs from 'node:fs';
 import { AuthorizationError, connect, credsAuthenticator, UserAuthenticationExpiredError, type NatsConnection, type ConnectionOptions } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError, RetentionPolicy, StorageType, DiscardPolicy, type JetStreamClient, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
-import { RevError } from '../../errors.js';
-import type { EventLog } from '../common/event-log.js';
-import { NatsLayout, SHARDS } from './nats-layout.js';
+import { RevError } from '../../../errors.js';
+import type { EventLog } from '../../common/event-log.js';
+import { NatsLayout, SHARDS } from './layout.js';
 
 export interface NatsOptions {
   /** `nats://host:port` URLs, without credentials. */
@@ -150,7 +150,7 @@ async function ensureStream(jsm: JetStreamManager, st: { name: string; subjects:
     subjects: st.subjects,
     // Limits, not work-queue: an acked webhook is deleted by the relay (a replicated
     // delete). nats-server 2.9 removes a work-queue message on ack only on the replicas that
-    // hold the consumer, and the consumers here are kept on one (nats-tap.ts says why).
+    // hold the consumer, and the consumers here are kept on one (tap.ts says why).
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
     num_replicas: replicas,

@@ -17,8 +17,8 @@
 import { randomBytes } from 'node:crypto';
 import { AckPolicy, DeliverPolicy, type JetStreamManager } from '@nats-io/jetstream';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
-import type { EventLog } from '../common/event-log.js';
-import { ackReplyMeta, type NatsLayout } from './nats-layout.js';
+import type { EventLog } from '../../common/event-log.js';
+import { ackReplyMeta, type NatsLayout } from './layout.js';
 
 export interface TapContext {
   nc: NatsConnection;

@@ -5,8 +5,8 @@
 // reads the key back after announcing itself: if a newer revision is there, it lost.
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { listenJson } from './nats-listen.js';
-import type { LinkClaim } from './store.js';
+import { listenJson } from './listen.js';
+import type { LinkClaim } from '../store.js';
 
 interface Held {
   rev: number;

@@ -1,5 +1,5 @@
 // The relay's store on NATS JetStream, for a cluster of stateless relay nodes (layout in
-// nats-layout.ts): registrations in a replicated KV bucket, webhooks in a replicated
+// layout.ts): registrations in a replicated KV bucket, webhooks in a replicated
 // stream with the delivery id as the dedupe id, `append` resolved only once the
 // publish is acknowledged by a quorum. Counts per app come from the stream's per-subject
 // counts, so every node sees the same numbers and the drop-oldest policy (room.ts) holds
@@ -7,15 +7,15 @@
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import type { EventLog } from '../common/event-log.js';
-import { NatsClaims } from './nats-claims.js';
-import { listenJson } from './nats-listen.js';
-import { connectNats, isNotFound, persist, type NatsOptions } from './nats-connect.js';
-import { NatsFeed } from './nats-feed.js';
-import { ShardTap } from './nats-tap.js';
-import { NatsNodes } from './nats-nodes.js';
-import { decodeDelivery, decodeMeta, encodeDelivery, type NatsLayout } from './nats-layout.js';
-import type { DeliveryFeed, FeedTarget, LinkClaim, NewDelivery, Registration, RelayStore, Settled, StoredDelivery, VerdictNote, WaitingCounts, WaitingDelivery } from './store.js';
+import type { EventLog } from '../../common/event-log.js';
+import { NatsClaims } from './claims.js';
+import { listenJson } from './listen.js';
+import { connectNats, isNotFound, persist, type NatsOptions } from './connect.js';
+import { NatsFeed } from './feed.js';
+import { ShardTap } from './tap.js';
+import { NatsNodes } from './nodes.js';
+import { decodeDelivery, decodeMeta, encodeDelivery, type NatsLayout } from './layout.js';
+import type { DeliveryFeed, FeedTarget, LinkClaim, NewDelivery, Registration, RelayStore, Settled, StoredDelivery, VerdictNote, WaitingCounts, WaitingDelivery } from '../store.js';
 
 
 /** How often a tap's consumer says it is there when idle; one silent for three is made again. */

@@ -7,7 +7,7 @@
 //   KV      <prefix>_links      instance id -> the node holding its link; `shards` -> the count;
 //                               apps.<instance id> -> the apps it said take webhooks
 //   consumer tap-<random>       one per relay node and shard, pushing every new webhook of
-//                               the shard to <prefix>.tap.<consumer> (nats-tap.ts)
+//                               the shard to <prefix>.tap.<consumer> (tap.ts)
 //   subject <prefix>.claims          "instance X has a new link, revision R", to every node
 //   subject <prefix>.nodes           each node says it is there every 5 s (room.ts shares out room by the count)
 //   subject <prefix>.apps            "instance X's apps changed", so every node reads them again
@@ -17,7 +17,7 @@
 // bound of their bytes. Shards, because nats-server 2.9 visits every consumer of a stream
 // for each message stored or deleted, and so that the per-subject counts of one shard (one
 // request) give the room of a group of instances (room.ts).
-import type { NewDelivery, StoredDelivery } from './store.js';
+import type { NewDelivery, StoredDelivery } from '../store.js';
 
 export const PREFIX = /^[a-z0-9_]{1,32}$/;
 

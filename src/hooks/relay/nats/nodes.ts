@@ -2,7 +2,7 @@
 // and answers a newcomer's hello at once, so a node starting knows the others within a
 // round trip. Room budgets (room.ts) are shared out by this count.
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { listenJson } from './nats-listen.js';
+import { listenJson } from './listen.js';
 
 const EVERY_MS = 5_000;
 
