@@ -58,6 +58,18 @@ interface GroupCount {
 
 const NOTHING: WaitingCounts = { waiting: 0, bytes: 0, apps: {} };
 
+/** How the limits are shared out between the processes writing to one store. */
+export interface RoomShares {
+  /** How many relay processes append to the store now (1 for a directory). */
+  writers(): number;
+  /**
+   * For a store where a count is a request (a cluster): the group an instance is counted
+   * with, and the counts of a whole group (instances with nothing waiting left out) from
+   * one request, so the limits need not count each instance.
+   */
+  groups?: { of(instance: string): string; count(group: string): Promise<Map<string, WaitingCounts>> };
+}
+
 /** Keeps each instance within the limits; one instance is trimmed by one caller at a time. */
 export class Room {
   private trimming = new Map<string, Promise<unknown>>();
@@ -71,6 +83,7 @@ export class Room {
   constructor(
     private store: RelayStore,
     private limits: RoomLimits,
+    private shares: RoomShares = { writers: () => 1 },
   ) {}
 
   /**
@@ -113,15 +126,15 @@ export class Room {
    * no count, and a budget from an older count may still be spending it.
    */
   private async fromGroup(instance: string, app: string, cost: number): Promise<boolean> {
-    const { store } = this;
-    if (!store.groupOf || !store.countGroup) return false;
-    const key = store.groupOf(instance);
+    const { groups } = this.shares;
+    if (!groups) return false;
+    const key = groups.of(instance);
     let g = this.groups.get(key);
     // Asked again when old, or when the last request failed.
     if (!g || (!g.loading && (!g.counts || Date.now() - g.at >= BUDGET_MS))) {
       const fresh: GroupCount = { at: Date.now() };
-      fresh.loading = store
-        .countGroup(key)
+      fresh.loading = groups
+        .count(key)
         .then((counts) => void (fresh.counts = counts))
         .finally(() => (fresh.loading = undefined));
       this.groups.set(key, (g = fresh));
@@ -167,7 +180,7 @@ export class Room {
 
   /** This process's share of the room `c` leaves; apps not counted here get no budget (they count). */
   private budget(instance: string, app: string, c: WaitingCounts, at: number): void {
-    const w = Math.max(1, this.store.writers());
+    const w = Math.max(1, this.shares.writers());
     const share = (room: number) => Math.max(0, Math.floor(room / w));
     const apps = new Map<string, number>();
     for (const [name, a] of Object.entries(c.apps)) apps.set(name, share(this.limits.maxPerApp - a.waiting));

@@ -11,15 +11,15 @@ import { Assembly, type Started } from '../common/assembly.js';
 import { connectionLimits, hardenServer, type ConnectionLimits } from '../common/connection-limits.js';
 import { eventLog, type EventLog } from '../common/event-log.js';
 import { closeServer, listen } from '../common/listen.js';
-import { expirySweep } from './expiry.js';
-import { FileRelayStore } from './file/store.js';
+import type { RelayBackend } from './backend.js';
+import { openFileBackend } from './file/backend.js';
 import type { NatsOptions } from './nats/connect.js';
 import { LinkHub } from './hub.js';
 import { floodLimits } from './limits.js';
 import { Room } from './room.js';
 import { relayRoutes } from './routes.js';
 import { SenderBudget } from './senders.js';
-import type { RelayStore, VerdictNote } from './store.js';
+import type { VerdictNote } from './store.js';
 
 /**
  * Bytes waiting per instance by default: a few days of ordinary pushes (GitHub's are
@@ -68,19 +68,20 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
   const maxAgeMs = o.maxAgeMs ?? 7 * 24 * 3600_000;
   const heartbeatMs = o.heartbeatMs ?? 20_000;
   try {
-    const store = await parts.add('store', () => openStore(o.store, { log, maxAgeMs }));
+    const backend = await parts.add('store', () => openBackend(o.store, { log, maxAgeMs }));
+    const { store } = backend;
     const limits = floodLimits(o.instanceRate, o.addressRate);
     const senders = new SenderBudget(limits.perInstance, Math.max(1, (o.instanceRate ?? 50) / 50));
     const judge = (v: VerdictNote) => senders.verdict(v.instance, v.src, v.accepted);
-    store.verdicts?.hear(judge);
-    const hub = new LinkHub(store, log, store.verdicts?.tell ?? judge);
+    backend.verdicts.hear(judge);
+    const hub = new LinkHub(store, log, backend.verdicts.tell);
     const routes = relayRoutes({
       store,
       hub,
       log,
       limits,
       senders,
-      room: new Room(store, { maxPending: o.maxPending ?? 10_000, maxBytes: o.maxBytes ?? DEFAULT_MAX_BYTES, maxPerApp: o.maxPerApp ?? 1_000 }),
+      room: new Room(store, { maxPending: o.maxPending ?? 10_000, maxBytes: o.maxBytes ?? DEFAULT_MAX_BYTES, maxPerApp: o.maxPerApp ?? 1_000 }, backend.shares),
       maxInstances: o.maxInstances ?? 1000,
       readTimeoutMs,
       trustProxy: !!o.trustProxy,
@@ -88,10 +89,9 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
     const bound = await parts.add('listen', () => serveHttp(o.host, o.port, connectionLimits(o, readTimeoutMs, 4096), routes, hub, log));
     await parts.add('links', () => hub.open());
     await parts.add('heartbeats', () => hub.heartbeats(heartbeatMs));
-    if (!store.expiresItself) await parts.add('expiry', () => expirySweep(store, hub, log, maxAgeMs));
+    await parts.add('upkeep', () => backend.upkeep((instance, id) => hub.forget(instance, id), log));
     const { instances, waiting } = await store.totals();
-    const where = 'dataDir' in o.store ? { data: o.store.dataDir } : { nats: o.store.nats.servers.join(','), replicas: (store as { replicas?: number }).replicas };
-    log('listening', { url: bound.url, ...where, instances, pending: waiting, pid: process.pid });
+    log('listening', { url: bound.url, ...backend.where, instances, pending: waiting, pid: process.pid });
 
     return {
       ...bound,
@@ -108,15 +108,15 @@ export async function startRelay(o: RelayOptions): Promise<Relay> {
   }
 }
 
-async function openStore(where: RelayOptions['store'], o: { log: EventLog; maxAgeMs: number }): Promise<Started<RelayStore>> {
-  let store: RelayStore;
-  if ('dataDir' in where) store = await FileRelayStore.open(where.dataDir);
+async function openBackend(where: RelayOptions['store'], o: { log: EventLog; maxAgeMs: number }): Promise<Started<RelayBackend>> {
+  let backend: RelayBackend;
+  if ('dataDir' in where) backend = await openFileBackend(where.dataDir, o.maxAgeMs);
   else {
     // Loaded only for a cluster node: the single-process relay never pays for the client.
-    const { NatsRelayStore } = await import('./nats/store.js');
-    store = await NatsRelayStore.open({ ...where.nats, node: `${os.hostname()}:${process.pid}`, ...o });
+    const { openNatsBackend } = await import('./nats/backend.js');
+    backend = await openNatsBackend({ ...where.nats, node: `${os.hostname()}:${process.pid}`, ...o });
   }
-  return { value: store, undo: () => store.close() };
+  return { value: backend, undo: () => backend.store.close() };
 }
 
 /** The routes and the WebSocket upgrade on one server; undone once the links are closed. */

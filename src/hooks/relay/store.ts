@@ -4,7 +4,8 @@
 // stateless relay nodes) are interchangeable. Every webhook is durable before `append`
 // resolves: the relay answers 202 only after that. How waiting webhooks reach a connected
 // instance (`feed`) and which node holds its one link (`claim`) are the backend's too: a
-// cluster does both through NATS, one process in memory.
+// cluster does both through NATS, one process in memory. What only one backend needs
+// (a cluster's group counts and verdict bus, a directory's age sweep) is in backend.ts.
 
 /** A webhook as the relay received it: the raw body (base64) and the headers that matter. */
 export interface StoredDelivery {
@@ -100,13 +101,6 @@ export interface RelayStore {
   settle(instance: string, id: string, how: Settled): Promise<boolean>;
   /** The instance's waiting webhooks and their stored bytes, in all and per app. */
   counts(instance: string): Promise<WaitingCounts>;
-  /**
-   * For a store where a count is a request (a cluster): the group an instance is counted
-   * with, and the counts of a whole group (instances with nothing waiting left out) from
-   * one request, so the queue limits need not count each instance.
-   */
-  groupOf?(instance: string): string;
-  countGroup?(group: string): Promise<Map<string, WaitingCounts>>;
   /** Registered instances, and webhooks waiting for all of them. */
   totals(): Promise<{ instances: number; waiting: number }>;
   /**
@@ -115,15 +109,8 @@ export interface RelayStore {
    */
   apps(instance: string): Promise<ReadonlySet<string> | undefined>;
   setApps(instance: string, names: string[]): Promise<void>;
-  /**
-   * For a cluster: passes each instance's verdict on a sender to every node (the node that
-   * took the webhook is seldom the one holding the link), `hear` included on this one.
-   */
-  verdicts?: { tell(v: VerdictNote): void; hear(fn: (v: VerdictNote) => void): void };
   /** Registered instance ids. */
   instances(): Promise<string[]>;
-  /** Gives back the room settled webhooks take (a backend may also do it on its own). */
-  compact(): Promise<void>;
   /**
    * Starts sending the instance's waiting webhooks to a link, at most `window` unacked.
    * `waiting`: what the caller's count just before found waiting (a backend may read a long
@@ -132,11 +119,7 @@ export interface RelayStore {
   feed(instance: string, to: FeedTarget, window: number, waiting: number): Promise<DeliveryFeed>;
   /** Records a new link for the instance; `lost` runs when a newer link claims it (on any node). */
   claim(instance: string, lost: () => void): Promise<LinkClaim>;
-  /** How many relay processes append to this store now (1 for a directory), to share out room between them. */
-  writers(): number;
   /** Whether it can take webhooks now: a cluster node cut off from NATS cannot (its /health says so). */
   available(): boolean;
-  /** True when the backend itself drops webhooks past the age limit (no sweep, no per-webhook log). */
-  readonly expiresItself: boolean;
   close(): Promise<void>;
 }

@@ -4,6 +4,8 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { test, type TestContext } from 'node:test';
+import { FileRelayStore } from '../../../src/hooks/relay/file/store.js';
+import type { NatsRelayStore } from '../../../src/hooks/relay/nats/store.js';
 import type { DeliveryFeed, FeedTarget, RelayStore } from '../../../src/hooks/relay/store.js';
 import { tmpDir } from '../../fixtures/cli.js';
 import { relayBackends, relayTest, type RelayBackend } from './backends.js';
@@ -39,7 +41,8 @@ relayTest('deliveries stored during a compaction keep their place; acked ones ar
   }
   assert.equal(await store.settle(INSTANCE, 'rly_unknown', 'acked'), false);
   assert.equal(await store.read(INSTANCE, 'rly_1'), undefined);
-  await store.compact();
+  // A directory's queues rewritten without what was settled must read back the same.
+  if (store instanceof FileRelayStore) await store.compact();
   await store.close();
 
   const again = await backend.open(dir);
@@ -149,9 +152,8 @@ relayTest('a feed sends what waits oldest first within its window, reads on as a
 test('a group count gives every waiting instance of the group what counting each one gives [nats]', async (t) => {
   const dir = tmpDir();
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const store = await relayBackends.find((b) => b.name === 'nats')!.open(dir);
+  const store = (await relayBackends.find((b) => b.name === 'nats')!.open(dir)) as NatsRelayStore;
   t.after(() => store.close());
-  assert.ok(store.groupOf && store.countGroup);
   const ids = Array.from({ length: 40 }, (_, i) => `inst${String(i).padStart(4, '0')}`);
   for (const id of ids) await store.register(id, 'a'.repeat(64));
   let n = 0;

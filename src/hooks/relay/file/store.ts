@@ -18,7 +18,6 @@ interface RegistrationRecord {
 }
 
 export class FileRelayStore implements RelayStore {
-  readonly expiresItself = false;
   private registered = new Map<string, { secretHash: string; queue: InstanceQueue; apps?: ReadonlySet<string> }>();
   /** Registrations run one at a time, so two for one id cannot both win. */
   private registering: Promise<unknown> = Promise.resolve();
@@ -134,6 +133,7 @@ export class FileRelayStore implements RelayStore {
     return [...this.registered.keys()];
   }
 
+  /** Rewrites every queue without its settled webhooks now (each also does so on its own as they pile up). */
   async compact(): Promise<void> {
     for (const i of this.registered.values()) await i.queue.compact();
   }
@@ -144,11 +144,6 @@ export class FileRelayStore implements RelayStore {
 
   available(): boolean {
     return true;
-  }
-
-  /** A directory has one relay process (its journals are not shared). */
-  writers(): number {
-    return 1;
   }
 
   /** One process holds every link: the hub replaces an older one itself. */

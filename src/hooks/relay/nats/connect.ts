@@ -157,8 +157,9 @@ async function ensureStream(jsm: JetStreamManager, st: { name: string; subjects:
     max_age: maxAgeMs * 1_000_000,
     max_msg_size: NEEDED_PAYLOAD,
     discard: DiscardPolicy.Old,
-    // A sender's retry within two minutes (same delivery id) is stored once.
-    duplicate_window: 120 * 1_000_000_000,
+    // A sender's retry within two minutes (same delivery id) is stored once. NATS refuses a
+    // window longer than the age limit (a relay run with --max-age under two minutes).
+    duplicate_window: Math.min(120_000, maxAgeMs) * 1_000_000,
   };
   try {
     await jsm.streams.add(want);
@@ -170,7 +171,7 @@ async function ensureStream(jsm: JetStreamManager, st: { name: string; subjects:
     });
     const c = info.config;
     if (c.max_age !== want.max_age || c.num_replicas !== want.num_replicas) {
-      await jsm.streams.update(st.name, { ...c, max_age: want.max_age!, num_replicas: want.num_replicas! });
+      await jsm.streams.update(st.name, { ...c, max_age: want.max_age!, duplicate_window: Math.min(c.duplicate_window, want.max_age!), num_replicas: want.num_replicas! });
       log('nats-stream-updated', { stream: st.name, replicas, maxAgeS: Math.round(maxAgeMs / 1000), was: `replicas ${c.num_replicas}, max age ${Math.round(c.max_age / 1e9)} s` });
     }
   }

@@ -40,7 +40,6 @@ export interface NatsStoreOptions extends NatsOptions {
 }
 
 export class NatsRelayStore implements RelayStore {
-  readonly expiresItself = true;
   /** Registrations never change once made: a secret hash looked up once is kept. */
   private hashes = new Map<string, string>();
   /** Delivery id -> stream sequence, for settling without a scan. */
@@ -270,10 +269,6 @@ export class NatsRelayStore implements RelayStore {
     const out: string[] = [];
     for await (const k of await this.registrations.keys()) out.push(k);
     return out;
-  }
-
-  async compact(): Promise<void> {
-    // The stream gives back room by itself.
   }
 
   async feed(instance: string, to: FeedTarget, window: number, waiting: number): Promise<DeliveryFeed> {

@@ -1,11 +1,11 @@
 // Webhooks no instance collected within the age limit are dropped (and logged), so a
-// server that never comes back cannot hold the relay's room forever.
-import type { Started } from '../common/assembly.js';
-import type { EventLog } from '../common/event-log.js';
-import type { LinkHub } from './hub.js';
-import type { RelayStore } from './store.js';
+// server that never comes back cannot hold the relay's room forever. A directory needs
+// this sweep; a NATS stream drops them itself (max_age).
+import type { Started } from '../../common/assembly.js';
+import type { EventLog } from '../../common/event-log.js';
+import type { RelayStore } from '../store.js';
 
-export function expirySweep(store: RelayStore, hub: LinkHub, log: EventLog, maxAgeMs: number): Started<void> {
+export function expirySweep(store: RelayStore, forget: (instance: string, id: string) => void, log: EventLog, maxAgeMs: number): Started<void> {
   let sweeping = false;
   const sweep = async () => {
     const cutoff = Date.now() - maxAgeMs;
@@ -13,7 +13,7 @@ export function expirySweep(store: RelayStore, hub: LinkHub, log: EventLog, maxA
       for (const w of await store.pending(instance)) {
         if (w.at >= cutoff) break; // arrival order: the rest are newer
         await store.settle(instance, w.id, 'expired');
-        hub.forget(instance, w.id);
+        forget(instance, w.id);
         log('expired', { instance, id: w.id, app: w.app });
       }
     }
