@@ -7,7 +7,7 @@ import { RevError } from '../errors.js';
 import { lockHolder } from '../releases/lock.js';
 import type { Layout } from '../releases/paths.js';
 import { isAdopted, loadApp, planReconcile, type AppState } from '../releases/reconcile.js';
-import { appSettings } from '../releases/settings.js';
+import { appSettings } from '../releases/settings/load.js';
 import { interruptedActivation } from './activation-journal.js';
 import { describePlan, restartPlan } from './supervisor/plan.js';
 

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { test } from 'node:test';
-import { CONFIG_KEYS } from '../../src/releases/settings.js';
+import { CONFIG_KEYS } from '../../src/releases/settings/schema.js';
 import { run, tmpDir } from '../fixtures/cli.js';
 import { makeWorld } from '../fixtures/world.js';
 

@@ -2,7 +2,9 @@ import { defineCommand } from 'citty';
 import { describe } from '../help.js';
 import { RevError } from '../../errors.js';
 import { printable } from '../../printable.js';
-import { CONFIG_KEYS, configFile, parseConfigValue, readJson, updateJson } from '../../releases/settings.js';
+import { readJson, updateJson } from '../../releases/settings/files.js';
+import { configFile } from '../../releases/settings/load.js';
+import { CONFIG_KEYS, parseConfigValue } from '../../releases/settings/schema.js';
 import { printJson } from '../common.js';
 import { kvCommands, type Action, type KvRun } from '../kv.js';
 
