@@ -1,6 +1,7 @@
 // What the CLI prints, for people and for programs: exit 2 for a wrong command line, help
-// without colour when piped and with the global options once, stage lines in plain words,
-// --progress json, one result shape for every failure, and `supervisor none` said plainly.
+// listing every command, without colour when piped and with the global options once, stage
+// lines in plain words, --progress json, one result shape for every failure, and `supervisor
+// none` said plainly.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { test } from 'node:test';
@@ -50,17 +51,19 @@ test('a wrong command line exits 2 with one sentence, and changes nothing', asyn
   assert.ok(!fs.existsSync(`${data}/rev/apps/sample`), 'nothing written for the app');
 });
 
-test('help: no colour when piped, global options once, accepted values and defaults, no version glued on', async (t) => {
+test('help: every command listed, no colour when piped, global options once, accepted values and defaults, no version glued on', async (t) => {
   const data = dataDir(t);
   const root = await run(data, ['--help']);
   assert.equal(root.code, 0);
   assert.doesNotMatch(root.stdout, ANSI);
   for (const flag of ['--data-dir', '--apps-dir', '--toes-dir', '--toes-url']) assert.equal(root.stdout.split(flag).length - 1, 1, `${flag} once in toes --help`);
+  for (const c of ['deploy', 'rollback', 'releases', 'env', 'config']) assert.match(root.stdout, new RegExp(c));
   const deploy = await run(data, ['deploy', '--help']);
   assert.equal(deploy.code, 0);
   assert.doesNotMatch(deploy.stdout, /--toes-dir=/);
   assert.match(deploy.stdout, /--progress=<text\|json\|none>/);
   assert.doesNotMatch(deploy.stdout, /\(toes deploy v?[\d.]*\)/);
+  assert.match(deploy.stdout, /--from/);
   assert.match(deploy.stdout, /Examples:\n/);
   const config = await run(data, ['config', '--help']);
   assert.match(config.stdout, /supervisor +how the app is restarted after a swap; one of toes, command, signal, none \(default: /);

@@ -7,10 +7,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { test, type TestContext } from 'node:test';
 import WebSocket from 'ws';
-import { tmpDir } from '../../fixtures/cli.js';
-import { ensureStopped, github, post, standard, startDaemon, startRelay, type Daemon, type Delivery } from '../../fixtures/hooks.js';
-import { makeWorld } from '../../fixtures/world.js';
-import { relayBackends, relayTest, type RelayBackend } from '../relay/backends.js';
+import { tmpDir } from '../../../fixtures/cli.js';
+import { ensureStopped, github, post, standard, startDaemon, startRelay, type Daemon, type Delivery } from '../../../fixtures/hooks.js';
+import { makeWorld } from '../../../fixtures/world.js';
+import { relayBackends, relayTest, type RelayBackend } from '../../relay/backends.js';
 
 const JUNK_KEY = 'whsec_' + Buffer.alloc(24, 9).toString('base64');
 

@@ -3,12 +3,12 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { test, type TestContext } from 'node:test';
-import { tmpDir } from '../../fixtures/cli.js';
-import { ensureStopped, github, post, standard, startDaemon, startRelay, type Daemon } from '../../fixtures/hooks.js';
-import { startProxy } from '../../fixtures/proxy.js';
-import { makeWorld } from '../../fixtures/world.js';
-import { layoutOf } from '../layout.js';
-import { relayBackends, relayTest, type RelayBackend } from '../relay/backends.js';
+import { tmpDir } from '../../../fixtures/cli.js';
+import { ensureStopped, github, post, standard, startDaemon, startRelay, type Daemon } from '../../../fixtures/hooks.js';
+import { startProxy } from '../../../fixtures/proxy.js';
+import { makeWorld } from '../../../fixtures/world.js';
+import { layoutOf } from '../../layout.js';
+import { relayBackends, relayTest, type RelayBackend } from '../../relay/backends.js';
 
 /**
  * A world, a relay on its own store, and cleanup of every process started through `track`;
