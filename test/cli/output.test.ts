@@ -82,7 +82,7 @@ test('help: every command listed, no colour when piped, global options once, acc
   }
 });
 
-test('env, config and webhook are subcommands; flags may come before the action', async (t) => {
+test('env, config, webhook and notify are subcommands; flags may come before the action', async (t) => {
   const data = dataDir(t);
   assert.equal((await run(data, ['config', '--json', 'set', 'sample', 'keep', '3'])).code, 0);
   assert.deepEqual((await run(data, ['config', 'list', 'sample', '--json'])).json(), { keep: 3 });
@@ -93,6 +93,12 @@ test('env, config and webhook are subcommands; flags may come before the action'
   const byDefault = await run(data, ['webhook', '--json'], { cwd: data, env: {} });
   assert.equal(byDefault.code, 2, byDefault.stderr); // status, but no app here
   assert.match(byDefault.stderr, /No app given/);
+  // notify too: each action has its own usage, and a word that is none is refused as one.
+  assert.match((await run(data, ['notify', 'add', '--help'])).stdout, /^USAGE toes notify add \[OPTIONS\] \[APP\] \[URL\]$/m);
+  const frob = await run(data, ['notify', 'frob', 'sample']);
+  assert.equal(frob.code, 2);
+  assert.match(frob.stderr, /^toes: "frob" is not an action of `toes notify`; use one of add, list, remove, test/);
+  assert.deepEqual((await run(data, ['notify', '-g', '--json'])).json(), [], 'list by default');
 });
 
 test('--progress json: a line per stage start and end, the result last; text: stage lines in plain words', async (t) => {
