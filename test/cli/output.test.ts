@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { test } from 'node:test';
 import { CONFIG_KEYS } from '../../src/releases/settings/schema.js';
-import { run, tmpDir } from '../fixtures/cli.js';
+import { acquireLock } from '../../src/releases/lock.js';
+import { run, startUntil, tmpDir } from '../fixtures/cli.js';
 import { makeWorld } from '../fixtures/world.js';
 
 const ANSI = /\x1b\[/;
@@ -153,6 +154,25 @@ test('one result shape for every failure: a bad setting fails in the flow, a bad
   assert.deepEqual([res.ok, res.op, res.app, res.status, res.error.code], [false, 'deploy', 'sample', 'failed', 'USAGE']);
   const lines = await w.toes(['deploy', 'sample', '--wait', 'soon', '--progress', 'json']);
   assert.equal(JSON.parse(lines.stdout.trim().split('\n').pop()!).event, 'result');
+});
+
+test("a wait for the app's lock is said without --verbose; a build's output only with it, whatever its words", async (t) => {
+  const pkg = JSON.stringify({ name: 'sample', version: '1.0.0', scripts: { predeploy: 'echo "waiting for the lock of the printer"' } });
+  const w = await makeWorld({ files: { 'package.json': pkg, 'index.ts': 'export {};\n' } });
+  t.after(() => w.close());
+  const built = await w.toes(['deploy', 'sample', '--from', w.url, '--no-install', '--progress', 'text']);
+  assert.equal(built.code, 0, built.stderr);
+  assert.match(built.stderr, /running predeploy/);
+  assert.doesNotMatch(built.stderr, /printer/);
+  const verbose = await w.toes(['deploy', 'sample', '--force', '--no-install', '--progress', 'text', '--verbose']);
+  assert.match(verbose.stderr, /waiting for the lock of the printer/);
+
+  const lock = await acquireLock(w.layout.lockDir('sample'), { command: 'a test', waitMs: 0 });
+  const waiting = startUntil(w.data, ['deploy', 'sample', '--progress', 'text'], 'waiting for the lock held by a test');
+  await waiting.reached;
+  await lock.release();
+  await waiting.closed;
+  assert.equal(waiting.child.exitCode, 0, waiting.stderr());
 });
 
 test("a result's warnings are printed on stderr before its last line", async () => {
