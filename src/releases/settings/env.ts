@@ -3,6 +3,8 @@ import { RevError } from '../../errors.js';
 
 export function checkEnvKey(key: string): string {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new RevError('USAGE', `"${key}" is not a valid environment variable name.`);
+  // JavaScript objects, the app's process environment among them, cannot hold it as a key.
+  if (key === '__proto__') throw new RevError('USAGE', '"__proto__" cannot be passed to an app as an environment variable; choose another name.');
   return key;
 }
 

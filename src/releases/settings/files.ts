@@ -10,13 +10,19 @@ import { acquireLock } from '../lock.js';
 /** One of these files as stored: for settings, what `toes config` wrote, not yet checked or defaulted. */
 export type Settings = Record<string, string | number | boolean>;
 
+/**
+ * Without a prototype, so that a key is there only when the file has it: `constructor` is
+ * not set until it is set, and setting `__proto__` stores it like any other key.
+ */
+const keys = (v?: object): Settings => Object.assign(Object.create(null) as Settings, v);
+
 export async function readJson(file: string): Promise<Settings> {
   try {
     const v = JSON.parse(await fs.readFile(file, 'utf8'));
-    return v && typeof v === 'object' && !Array.isArray(v) ? v : {};
+    return keys(v && typeof v === 'object' && !Array.isArray(v) ? v : undefined);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return {};
+    if (code === 'ENOENT') return keys();
     if (code) throw new RevError('BAD_CONFIG', `Could not read ${file} (${code}); check DATA_DIR and its permissions.`, { cause: err });
     throw new RevError('BAD_CONFIG', `${file} is not valid JSON; fix or remove it.`, { cause: err });
   }

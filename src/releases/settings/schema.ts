@@ -5,6 +5,7 @@ import { RevError } from '../../errors.js';
 // Only the limits module: reading settings must not load the fetchers.
 import { DEFAULT_LIMITS, formatBytes, formatCount, type SourceLimits } from '../../fetch/limits.js';
 import { isBranchOrTagName } from '../../fetch/ref-name.js';
+import { printable } from '../../printable.js';
 import type { Settings } from './files.js';
 
 type Kind = 'string' | 'ref' | 'bool' | 'int' | 'count' | 'bytes' | 'seconds' | 'enum';
@@ -112,9 +113,24 @@ export function resolveSettings(raw: Settings): AppSettings {
   };
 }
 
+/** Whether `toes config` knows `key`: its own keys alone (`toString` is no setting). */
+export function isConfigKey(key: string): boolean {
+  return Object.hasOwn(CONFIG_KEYS, key);
+}
+
+const notASetting = (key: string) =>
+  new RevError('BAD_CONFIG', `"${printable(key)}" is not a setting; known settings: ${Object.keys(CONFIG_KEYS).join(', ')} (see \`toes config --help\`).`);
+
+/** `key` if it is a setting that may be set there: a global-only one only with -g. */
+export function configKey(key: string, global: boolean): string {
+  if (!isConfigKey(key)) throw notASetting(key);
+  if (CONFIG_KEYS[key].globalOnly && !global) throw new RevError('BAD_CONFIG', `${key} is a global setting; use \`toes config set -g ${key} VALUE\`.`);
+  return key;
+}
+
 export function parseConfigValue(key: string, raw: string): string | number | boolean {
+  if (!isConfigKey(key)) throw notASetting(key);
   const spec = CONFIG_KEYS[key];
-  if (!spec) throw new RevError('BAD_CONFIG', `"${key}" is not a setting; known settings: ${Object.keys(CONFIG_KEYS).join(', ')}.`);
   const bad = (what: string) => new RevError('BAD_CONFIG', `"${raw}" is not a valid value for ${key}: ${what}.`);
   switch (spec.kind) {
     case 'bool':

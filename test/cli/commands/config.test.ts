@@ -40,6 +40,10 @@ test('config: set, get, list, unset, per app and global, with validation', async
     [['config', 'set', 'sample', 'install', 'maybe'], 'BAD_CONFIG'],
     [['config', 'set', 'sample', 'supervisor', 'systemd'], 'BAD_CONFIG'],
     [['config', 'set', 'sample', 'nonsense', '1'], 'BAD_CONFIG'],
+    // Names every object has are not settings either.
+    [['config', 'set', 'sample', 'toString', 'x'], 'BAD_CONFIG'],
+    [['config', 'set', 'sample', '__proto__', 'x'], 'BAD_CONFIG'],
+    [['config', 'get', 'sample', 'constructor'], 'BAD_CONFIG'],
     [['config', 'set', 'sample', 'relay', 'https://x'], 'BAD_CONFIG'],
     [['config', 'set', 'sample', 'branch', 'ma\x1b[31min'], 'BAD_CONFIG'],
     [['config', 'set', 'sample', 'branch', 'a..b'], 'BAD_CONFIG'],

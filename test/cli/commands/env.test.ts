@@ -23,6 +23,17 @@ test('env: values from stdin or argv, secrets masked in list, files private, bad
   assert.equal(bad.json().error.code, 'USAGE');
   const missing = await run(data, ['env', 'get', 'sample', 'NOPE', '--json']);
   assert.notEqual(missing.code, 0);
+  // A name every object has is set only once it is set, and then kept like any other;
+  // __proto__, which no object can hold as a key, is refused.
+  for (const key of ['constructor', 'toString']) {
+    const unset = await run(data, ['env', 'get', 'sample', key, '--json']);
+    assert.equal(unset.json().error?.code, 'USAGE', `${key}: ${unset.stdout}`);
+    assert.equal((await run(data, ['env', 'set', 'sample', key, `v-${key}`])).code, 0);
+    assert.equal((await run(data, ['env', 'get', 'sample', key])).stdout, `v-${key}\n`);
+  }
+  const proto = await run(data, ['env', 'set', 'sample', '__proto__', 'x', '--json']);
+  assert.deepEqual([proto.code, proto.json().error.code], [2, 'USAGE']);
+  assert.deepEqual((await run(data, ['env', 'list', 'sample', '--json'])).json(), { SESSION_SECRET: 'abc…mnop', constructor: 'v-constructor', toString: 'v-toString' });
 });
 
 test('concurrent env sets all land (the settings file is updated under a lock)', async (t) => {
