@@ -7,7 +7,7 @@ import type { OpResult } from '../src/activate/result.js';
 import { addReceiver } from '../src/hooks/notify/receivers.js';
 import { noteOutcome } from '../src/hooks/notify/record.js';
 import { Layout, resolveRoots } from '../src/releases/paths.js';
-import { writeJson } from '../src/releases/settings.js';
+import { writeJson } from '../src/releases/settings/files.js';
 
 const data = fs.mkdtempSync(path.join(os.tmpdir(), 'notify-bench-'));
 const layout = new Layout(resolveRoots({ dataDir: data }, {}));

@@ -42,3 +42,14 @@ export async function interruptedActivation(layout: Layout, app: string): Promis
   const swapped = cur.kind === 'link' && rec && releasePath(layout, app, rec) === cur.abs;
   return { journal, swapped: swapped ? { dir: cur.abs } : undefined };
 }
+
+/**
+ * What the next deploy or rollback repairs before anything else, in words, reading only:
+ * the reconcile plan's repairs, then an interrupted activation's (see recoverApp).
+ */
+export async function repairsDue(layout: Layout, app: string, plan: { repairs: string[] }): Promise<string[]> {
+  const left = await interruptedActivation(layout, app);
+  if (!left) return plan.repairs;
+  if (!left.swapped) return [...plan.repairs, 'clear the journal of an activation that never swapped'];
+  return [...plan.repairs, `restart and health-check release ${left.journal.release}, whose activation was interrupted, and flip back if it is not healthy`];
+}

@@ -8,7 +8,7 @@ import { swapCurrent } from '../releases/current.js';
 import { appendLog, readLog } from '../releases/log.js';
 import type { Layout } from '../releases/paths.js';
 import { reconcile, type AppState } from '../releases/reconcile.js';
-import type { AppSettings } from '../releases/settings.js';
+import type { AppSettings } from '../releases/settings/schema.js';
 import { endActivation, interruptedActivation } from './activation-journal.js';
 import { waitHealthy, type HealthOutcome } from './supervisor/health.js';
 import { describePlan, restartPlan } from './supervisor/plan.js';

@@ -8,7 +8,7 @@ import type { ReleaseRecord } from '../releases/log.js';
 import type { CopyMarks } from '../releases/materialize.js';
 import type { Layout } from '../releases/paths.js';
 import type { AppState } from '../releases/reconcile.js';
-import type { AppSettings } from '../releases/settings.js';
+import type { AppSettings } from '../releases/settings/schema.js';
 import type { StoreUse } from '../releases/store-access.js';
 import type { ActivationEnv } from './activation.js';
 import type { StepLog } from './build.js';

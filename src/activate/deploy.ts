@@ -1,7 +1,7 @@
 // `toes deploy`: runs the deploy flow (flows.ts) and reports it as one result, whatever
 // fails, the app's settings included (they are its first stage).
 import { BlobStore } from '../fetch/index.js';
-import type { AppSettings } from '../releases/settings.js';
+import type { AppSettings } from '../releases/settings/schema.js';
 import { beforeSettings, type DeployCtx, type DeployRequest, type Engine } from './context.js';
 import { deployHooks } from './flow-hooks.js';
 import { deployFlow, deployPreviewFlow } from './flows.js';

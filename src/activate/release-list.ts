@@ -7,8 +7,8 @@ import { RevError } from '../errors.js';
 import { lockHolder } from '../releases/lock.js';
 import type { Layout } from '../releases/paths.js';
 import { isAdopted, loadApp, planReconcile, type AppState } from '../releases/reconcile.js';
-import { appSettings } from '../releases/settings.js';
-import { interruptedActivation } from './activation-journal.js';
+import { appSettings } from '../releases/settings/load.js';
+import { repairsDue } from './activation-journal.js';
 import { describePlan, restartPlan } from './supervisor/plan.js';
 
 export interface ReleaseView {
@@ -56,20 +56,13 @@ export async function listReleases(layout: Layout, app: string): Promise<Release
     return { app, busy: true, releases: views(await loadApp(layout, app)) };
   }
   const state = await planReconcile(layout, app);
-  const reasons = [...(state.repairs ?? []), ...(await activationRepair(layout, app))];
+  const reasons = await repairsDue(layout, app, state);
   return {
     app,
     busy: false,
     releases: views(state),
     ...(reasons.length ? { recoveryNeeded: { reasons, command: `toes deploy ${app}` } } : {}),
   };
-}
-
-async function activationRepair(layout: Layout, app: string): Promise<string[]> {
-  const left = await interruptedActivation(layout, app);
-  if (!left) return [];
-  if (!left.swapped) return ['clear the journal of an activation that never swapped'];
-  return [`restart and health-check release ${left.journal.release}, whose activation was interrupted, and flip back if it is not healthy`];
 }
 
 function views(state: AppState): ReleaseView[] {

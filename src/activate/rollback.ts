@@ -1,6 +1,6 @@
 // `toes rollback`: runs the rollback flow (flows.ts): no fetch, no build, a rename(2) and
 // a line in the release log; one result, whatever fails, the app's settings included.
-import type { AppSettings } from '../releases/settings.js';
+import type { AppSettings } from '../releases/settings/schema.js';
 import { beforeSettings, type Engine, type RollbackCtx, type RollbackRequest } from './context.js';
 import { rollbackHooks } from './flow-hooks.js';
 import { rollbackFlow } from './flows.js';

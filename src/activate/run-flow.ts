@@ -30,7 +30,10 @@ export interface FlowEvents {
   onStageEnd?(timing: StageTiming): void;
   /** Called once, before the first `activating` stage runs. */
   onActivating?(): void;
+  /** Output of the work (install, predeploy), for who asked to see it (--verbose). */
   onText?(text: string): void;
+  /** The flow waits for another process (the app's lock): said to whoever watches, so a wait never looks like a hang. */
+  onWait?(text: string): void;
   /** Download progress inside the fetch stage. */
   onProgress?(p: { phase: string; loaded: number; total?: number }): void;
 }

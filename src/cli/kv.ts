@@ -5,7 +5,7 @@ import { defineCommand, type ArgsDef, type CommandDef } from 'citty';
 import fs from 'node:fs';
 import { RevError } from '../errors.js';
 import type { Layout } from '../releases/paths.js';
-import type { Scope } from '../releases/settings.js';
+import type { Scope } from '../releases/settings/load.js';
 import { act, appFrom, commonArgs, layoutFrom } from './common.js';
 import { describe } from './help.js';
 

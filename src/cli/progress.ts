@@ -27,7 +27,9 @@ export function size(bytes: number): string {
 export function progress(mode: ProgressMode, verbose: boolean): FlowEvents {
   if (mode === 'json') return jsonProgress(verbose);
   if (mode === 'text') return textProgress(verbose);
-  return verbose ? { onText: (text) => void process.stderr.write(printable(text, { lines: true })) } : {};
+  if (!verbose) return {};
+  const say = (text: string) => void process.stderr.write(printable(text, { lines: true }));
+  return { onText: say, onWait: say };
 }
 
 /** Redraws (`\r`, erase line) only at a terminal; elsewhere each stage is a line, no more. */
@@ -40,6 +42,10 @@ function textProgress(verbose: boolean): FlowEvents {
   const clear = () => {
     if (drawn) process.stderr.write('\r\x1b[K');
     drawn = false;
+  };
+  const say = (text: string) => {
+    clear();
+    process.stderr.write(printable(text, { lines: true }));
   };
   return {
     onStage(_name, says) {
@@ -61,10 +67,9 @@ function textProgress(verbose: boolean): FlowEvents {
       process.stderr.write(`\r\x1b[K          ${PHASES[phase] ?? phase} ${size(loaded)}${pct}`);
       drawn = true;
     },
-    onText(text) {
-      clear();
-      if (verbose || text.startsWith('waiting for the lock')) process.stderr.write(printable(text, { lines: true }));
-    },
+    // Handed on as a bare function (build.ts's fileLog): no `this`.
+    onText: verbose ? say : undefined,
+    onWait: say,
   };
 }
 
@@ -86,7 +91,10 @@ function jsonProgress(verbose: boolean): FlowEvents {
       printLine({ event: 'progress', phase: PHASES[phase] ?? phase, loaded, ...(total ? { total } : {}) });
     },
     onText(text) {
-      if (verbose || text.startsWith('waiting for the lock')) printLine({ event: 'log', text });
+      if (verbose) printLine({ event: 'log', text });
+    },
+    onWait(text) {
+      printLine({ event: 'log', text });
     },
   };
 }

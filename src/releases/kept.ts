@@ -3,7 +3,7 @@
 import { gitStoreFor, isTarballUrl } from '../fetch/index.js';
 import { readLog, type ReleaseRecord } from './log.js';
 import type { Layout } from './paths.js';
-import { appSettings } from './settings.js';
+import { appSettings } from './settings/load.js';
 
 export function isKept(r: ReleaseRecord): boolean {
   return !!r.sealed && !r.pruned;

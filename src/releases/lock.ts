@@ -123,8 +123,10 @@ export async function acquireLock(dir: string, opts: AcquireOptions): Promise<Lo
   const deadline = Date.now() + opts.waitMs;
   let told = false;
   for (;;) {
+    let made = false;
     try {
       await fs.mkdir(dir);
+      made = true;
       // Whole when named, but not fsynced (unlike every state file, see durable.ts): a note
       // lives as long as its process, and after a power cut its boot id marks it stale anyway.
       const tmp = path.join(dir, `owner.json.${owner.token}`);
@@ -132,7 +134,10 @@ export async function acquireLock(dir: string, opts: AcquireOptions): Promise<Lo
       await fs.rename(tmp, path.join(dir, 'owner.json'));
       break;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      // A note that could not be written (a full disk): the lock made for it goes too, or the
+      // next command would find a lock without an owner and wait for it to go stale.
+      if (made) await fs.rm(dir, { recursive: true, force: true }).catch(() => {});
+      if (made || (err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
     const holder = await readOwner(dir);
     if (await isStale(dir, holder)) {

@@ -1,5 +1,6 @@
 // `toes releases` only reads: with a recovery pending it shows the state the next command
-// will make, names that command, and changes nothing on disk.
+// will make, names that command, and changes nothing on disk; `toes deploy --dry-run` names
+// the same repairs.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -38,6 +39,10 @@ test('a plain current directory waiting to be adopted: releases shows it, names 
   assert.match(list.stderr, /recovery pending: remove \.staging-20250101-120000, left by an interrupted deploy; adopt the plain directory `current` as release \d{8}-\d{6}\. The next `toes deploy sample` \(or `toes rollback sample`\) does it first\./);
   const text = await w.toes(['releases', 'sample']);
   assert.match(text.stdout, /^recovery pending: .*`toes deploy sample`/m);
+  // A deploy's dry run names the same repairs, as what it would do first, and makes none.
+  const dry = await w.toes(['deploy', 'sample', '--from', w.url, '--dry-run']);
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.match(dry.stderr, /^toes: note: a deploy would first remove \.staging-20250101-120000, left by an interrupted deploy; adopt the plain directory `current` as release \d{8}-\d{6}\.$/m);
 
   assert.ok(fs.lstatSync(cur).isDirectory(), 'current is still the plain directory');
   assert.deepEqual(snapshotOf([w.layout.appDir('sample'), w.layout.appState('sample')]), before);

@@ -1,11 +1,13 @@
 // What the CLI prints, for people and for programs: exit 2 for a wrong command line, help
-// without colour when piped and with the global options once, stage lines in plain words,
-// --progress json, one result shape for every failure, and `supervisor none` said plainly.
+// listing every command, without colour when piped and with the global options once, stage
+// lines in plain words, --progress json, one result shape for every failure, and `supervisor
+// none` said plainly.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { test } from 'node:test';
-import { CONFIG_KEYS } from '../../src/releases/settings.js';
-import { run, tmpDir } from '../fixtures/cli.js';
+import { CONFIG_KEYS } from '../../src/releases/settings/schema.js';
+import { acquireLock } from '../../src/releases/lock.js';
+import { run, startUntil, tmpDir } from '../fixtures/cli.js';
 import { makeWorld } from '../fixtures/world.js';
 
 const ANSI = /\x1b\[/;
@@ -50,17 +52,19 @@ test('a wrong command line exits 2 with one sentence, and changes nothing', asyn
   assert.ok(!fs.existsSync(`${data}/rev/apps/sample`), 'nothing written for the app');
 });
 
-test('help: no colour when piped, global options once, accepted values and defaults, no version glued on', async (t) => {
+test('help: every command listed, no colour when piped, global options once, accepted values and defaults, no version glued on', async (t) => {
   const data = dataDir(t);
   const root = await run(data, ['--help']);
   assert.equal(root.code, 0);
   assert.doesNotMatch(root.stdout, ANSI);
   for (const flag of ['--data-dir', '--apps-dir', '--toes-dir', '--toes-url']) assert.equal(root.stdout.split(flag).length - 1, 1, `${flag} once in toes --help`);
+  for (const c of ['deploy', 'rollback', 'releases', 'env', 'config']) assert.match(root.stdout, new RegExp(c));
   const deploy = await run(data, ['deploy', '--help']);
   assert.equal(deploy.code, 0);
   assert.doesNotMatch(deploy.stdout, /--toes-dir=/);
   assert.match(deploy.stdout, /--progress=<text\|json\|none>/);
   assert.doesNotMatch(deploy.stdout, /\(toes deploy v?[\d.]*\)/);
+  assert.match(deploy.stdout, /--from/);
   assert.match(deploy.stdout, /Examples:\n/);
   const config = await run(data, ['config', '--help']);
   assert.match(config.stdout, /supervisor +how the app is restarted after a swap; one of toes, command, signal, none \(default: /);
@@ -79,7 +83,7 @@ test('help: no colour when piped, global options once, accepted values and defau
   }
 });
 
-test('env, config and webhook are subcommands; flags may come before the action', async (t) => {
+test('env, config, webhook and notify are subcommands; flags may come before the action', async (t) => {
   const data = dataDir(t);
   assert.equal((await run(data, ['config', '--json', 'set', 'sample', 'keep', '3'])).code, 0);
   assert.deepEqual((await run(data, ['config', 'list', 'sample', '--json'])).json(), { keep: 3 });
@@ -90,6 +94,12 @@ test('env, config and webhook are subcommands; flags may come before the action'
   const byDefault = await run(data, ['webhook', '--json'], { cwd: data, env: {} });
   assert.equal(byDefault.code, 2, byDefault.stderr); // status, but no app here
   assert.match(byDefault.stderr, /No app given/);
+  // notify too: each action has its own usage, and a word that is none is refused as one.
+  assert.match((await run(data, ['notify', 'add', '--help'])).stdout, /^USAGE toes notify add \[OPTIONS\] \[APP\] \[URL\]$/m);
+  const frob = await run(data, ['notify', 'frob', 'sample']);
+  assert.equal(frob.code, 2);
+  assert.match(frob.stderr, /^toes: "frob" is not an action of `toes notify`; use one of add, list, remove, test/);
+  assert.deepEqual((await run(data, ['notify', '-g', '--json'])).json(), [], 'list by default');
 });
 
 test('--progress json: a line per stage start and end, the result last; text: stage lines in plain words', async (t) => {
@@ -144,6 +154,25 @@ test('one result shape for every failure: a bad setting fails in the flow, a bad
   assert.deepEqual([res.ok, res.op, res.app, res.status, res.error.code], [false, 'deploy', 'sample', 'failed', 'USAGE']);
   const lines = await w.toes(['deploy', 'sample', '--wait', 'soon', '--progress', 'json']);
   assert.equal(JSON.parse(lines.stdout.trim().split('\n').pop()!).event, 'result');
+});
+
+test("a wait for the app's lock is said without --verbose; a build's output only with it, whatever its words", async (t) => {
+  const pkg = JSON.stringify({ name: 'sample', version: '1.0.0', scripts: { predeploy: 'echo "waiting for the lock of the printer"' } });
+  const w = await makeWorld({ files: { 'package.json': pkg, 'index.ts': 'export {};\n' } });
+  t.after(() => w.close());
+  const built = await w.toes(['deploy', 'sample', '--from', w.url, '--no-install', '--progress', 'text']);
+  assert.equal(built.code, 0, built.stderr);
+  assert.match(built.stderr, /running predeploy/);
+  assert.doesNotMatch(built.stderr, /printer/);
+  const verbose = await w.toes(['deploy', 'sample', '--force', '--no-install', '--progress', 'text', '--verbose']);
+  assert.match(verbose.stderr, /waiting for the lock of the printer/);
+
+  const lock = await acquireLock(w.layout.lockDir('sample'), { command: 'a test', waitMs: 0 });
+  const waiting = startUntil(w.data, ['deploy', 'sample', '--progress', 'text'], 'waiting for the lock held by a test');
+  await waiting.reached;
+  await lock.release();
+  await waiting.closed;
+  assert.equal(waiting.child.exitCode, 0, waiting.stderr());
 });
 
 test("a result's warnings are printed on stderr before its last line", async () => {

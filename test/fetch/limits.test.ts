@@ -11,7 +11,7 @@ import { BlobStore } from '../../src/fetch/blobs.js';
 import { fetchSnapshot, probeSource, type FetchContext } from '../../src/fetch/index.js';
 import { DEFAULT_LIMITS, type SourceLimits } from '../../src/fetch/limits.js';
 import { parseSource } from '../../src/fetch/source.js';
-import { parseConfigValue, resolveSettings } from '../../src/releases/settings.js';
+import { parseConfigValue, resolveSettings } from '../../src/releases/settings/schema.js';
 import { tmpDir } from '../fixtures/cli.js';
 import { startGitServer } from '../fixtures/git-server.js';
 import { git, makeRepo } from '../fixtures/repo.js';

@@ -6,6 +6,6 @@ export async function lock(c: OpCtx): Promise<void> {
   c.lock = await acquireLock(c.layout.lockDir(c.app), {
     command: `${c.op} (${c.trigger})`,
     waitMs: c.waitMs,
-    onWait: (holder) => c.engine.events?.onText?.(`waiting for the lock held by ${holder}\n`),
+    onWait: (holder) => c.engine.events?.onWait?.(`waiting for the lock held by ${holder}\n`),
   });
 }

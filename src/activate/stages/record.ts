@@ -2,7 +2,7 @@
 // journal. Deploy and rollback differ only in how they write those two lines.
 import { formatSource } from '../../fetch/index.js';
 import { appendLog, compactLog, type ReleaseRecord, type ReleaseStatus } from '../../releases/log.js';
-import { updateJson } from '../../releases/settings.js';
+import { updateJson } from '../../releases/settings/files.js';
 import { endActivation } from '../activation-journal.js';
 import { liveBefore, ready, type DeployCtx, type OpCtx, type RollbackCtx } from '../context.js';
 

@@ -4,6 +4,7 @@ import fs from 'node:fs/promises';
 import { RevError } from '../../errors.js';
 import { planReconcile } from '../../releases/reconcile.js';
 import { emptyTrash } from '../../releases/retention.js';
+import { repairsDue } from '../activation-journal.js';
 import { recoverApp } from '../activation.js';
 import type { DeployCtx, OpCtx, RollbackCtx } from '../context.js';
 
@@ -26,7 +27,10 @@ export async function recoverForRollback(c: RollbackCtx): Promise<void> {
   }
 }
 
-/** `toes deploy --dry-run`: the state the next deploy will start from, repairing nothing. */
+/** `toes deploy --dry-run`: the state the next deploy will start from, and the repairs it would make first, making none. */
 export async function previewState(c: DeployCtx): Promise<void> {
-  c.state = await planReconcile(c.layout, c.app, c.now);
+  const plan = await planReconcile(c.layout, c.app, c.now);
+  c.state = plan;
+  const repairs = await repairsDue(c.layout, c.app, plan);
+  if (repairs.length) c.notes.push(`a deploy would first ${repairs.join('; ')}.`);
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { RevError } from '../../errors.js';
 import { parseSource } from '../../fetch/index.js';
 import { readCurrent } from '../../releases/current.js';
-import { sourceToken, type SourceOrigin } from '../../releases/settings.js';
+import { sourceToken, type SourceOrigin } from '../../releases/settings/tokens.js';
 import type { DeployCtx } from '../context.js';
 
 export async function resolve(c: DeployCtx): Promise<void> {

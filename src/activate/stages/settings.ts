@@ -1,6 +1,6 @@
 // settings: the app's settings and `toes env`, read as the flow's first stage, so that a bad
 // setting fails like any other stage does: the same result shape, the failed stage named.
-import { settingsAndEnv } from '../../releases/settings.js';
+import { settingsAndEnv } from '../../releases/settings/load.js';
 import { appProcessEnv } from '../build.js';
 import type { DeployCtx, OpCtx } from '../context.js';
 

@@ -3,7 +3,7 @@
 // placeholders filled in per word, so a value can never become a second word or a shell
 // construct.
 import { RevError } from '../../errors.js';
-import type { AppSettings, SupervisorKind } from '../../releases/settings.js';
+import type { AppSettings, SupervisorKind } from '../../releases/settings/schema.js';
 
 export type RestartPlan =
   | { kind: 'toes'; url: string }

@@ -2,7 +2,9 @@ import { defineCommand } from 'citty';
 import { describe } from '../help.js';
 import { RevError } from '../../errors.js';
 import { printable } from '../../printable.js';
-import { CONFIG_KEYS, configFile, parseConfigValue, readJson, updateJson } from '../../releases/settings.js';
+import { readJson, updateJson } from '../../releases/settings/files.js';
+import { configFile } from '../../releases/settings/load.js';
+import { CONFIG_KEYS, configKey, isConfigKey, parseConfigValue } from '../../releases/settings/schema.js';
 import { printJson } from '../common.js';
 import { kvCommands, type Action, type KvRun } from '../kv.js';
 
@@ -31,11 +33,7 @@ const config: KvRun = async (action, args, call) => {
   const file = configFile(call.layout, call.scope);
   const where = call.scope.global ? 'global' : call.scope.app;
   const scopeWord = call.scope.global ? '-g' : where;
-  const known = (k: string) => {
-    if (!(k in CONFIG_KEYS)) throw new RevError('BAD_CONFIG', `"${printable(k)}" is not a setting; known settings: ${Object.keys(CONFIG_KEYS).join(', ')} (see \`toes config --help\`).`);
-    if (CONFIG_KEYS[k].globalOnly && !call.scope.global) throw new RevError('BAD_CONFIG', `${k} is a global setting; use \`toes config set -g ${k} VALUE\`.`);
-    return k;
-  };
+  const known = (k: string) => configKey(k, call.scope.global);
   switch (action) {
     case 'list': {
       const v = await readJson(file);
@@ -77,7 +75,7 @@ export default defineCommand({
     description: describe('config', 'Per-app or global (-g) settings: set, get, unset, list.', 'Settings:\n' + keyList + '\n\n' + EXAMPLES),
   },
   default: 'list',
-  subCommands: kvCommands('config', (w) => w in CONFIG_KEYS, config, {
+  subCommands: kvCommands('config', isConfigKey, config, {
     help: { set: ['Set KEY to VALUE for an app (or -g: the global default).', 'Settings:\n' + keyList + '\n\n' + EXAMPLES] },
   }),
 });

@@ -1,7 +1,10 @@
 import { defineCommand } from 'citty';
 import { describe } from '../help.js';
 import { RevError } from '../../errors.js';
-import { DEFAULT_TOKEN_HOST, checkEnvKey, envFile, isSecretKey, mask, readJson, updateJson } from '../../releases/settings.js';
+import { checkEnvKey, isSecretKey, mask } from '../../releases/settings/env.js';
+import { readJson, updateJson } from '../../releases/settings/files.js';
+import { envFile } from '../../releases/settings/load.js';
+import { DEFAULT_TOKEN_HOST } from '../../releases/settings/tokens.js';
 import { printable } from '../../printable.js';
 import { printJson } from '../common.js';
 import { kvCommands, readValue, type KvRun } from '../kv.js';

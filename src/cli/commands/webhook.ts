@@ -18,7 +18,7 @@ const enable = defineCommand({
       const app = appFrom(args.app);
       const { setWebhook } = await import('../../hooks/serve/webhook-state.js');
       const { webhookStatus } = await import('../../hooks/serve/status.js');
-      const { effectiveConfig } = await import('../../releases/settings.js');
+      const { effectiveConfig } = await import('../../releases/settings/load.js');
       const hook = await setWebhook(layout, app, { enabled: true, rotate: !!args.rotate });
       const notes: string[] = [];
       // Behind NAT, hosts reach this server through the relay: register with it once.

@@ -8,7 +8,8 @@
 //   success|failed|canceled, name, target_url, description} (docs.gitlab.com/api/commits,
 //   "Set the pipeline status of a commit"); the project id may be its URL-encoded path.
 // And FORGE_TOKEN's binding to a host: a token only ever goes where it was meant for.
-import { effectiveConfig, readJson } from '../../releases/settings.js';
+import { readJson } from '../../releases/settings/files.js';
+import { effectiveConfig } from '../../releases/settings/load.js';
 import type { Layout } from '../../releases/paths.js';
 import type { Forge } from './forge.js';
 

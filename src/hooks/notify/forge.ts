@@ -4,7 +4,7 @@
 // gitlab.com, codeberg.org). Pure but for `forgeOf`, which reads the settings.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { effectiveConfig } from '../../releases/settings.js';
+import { effectiveConfig } from '../../releases/settings/load.js';
 import type { Layout } from '../../releases/paths.js';
 
 export type ForgeKind = 'github' | 'forgejo' | 'gitea' | 'gitlab';

@@ -6,7 +6,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../../fetch/write-atomic.js';
 import { acquireLock } from '../../releases/lock.js';
-import { readJson } from '../../releases/settings.js';
+import { readJson } from '../../releases/settings/files.js';
 import type { Layout } from '../../releases/paths.js';
 
 export type SendOutcome = 'waiting' | 'sent' | 'retrying' | 'failed' | 'dropped';

@@ -2,7 +2,7 @@
 // rollback can look for them without loading the notify code (see quiet.ts).
 import path from 'node:path';
 import type { Layout } from '../../releases/paths.js';
-import type { Scope } from '../../releases/settings.js';
+import type { Scope } from '../../releases/settings/load.js';
 
 export function notifyDir(layout: Layout): string {
   return path.join(layout.revDir, 'notify');

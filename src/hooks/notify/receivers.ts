@@ -4,7 +4,8 @@
 // chat webhook's path), so it is shown masked and never logged.
 import { randomBytes } from 'node:crypto';
 import { RevError } from '../../errors.js';
-import { readJson, updateJson, type Scope } from '../../releases/settings.js';
+import { readJson, updateJson } from '../../releases/settings/files.js';
+import type { Scope } from '../../releases/settings/load.js';
 import type { Layout } from '../../releases/paths.js';
 import { newSecret } from '../serve/webhook-state.js';
 import { receiversFile } from './paths.js';

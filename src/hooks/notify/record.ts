@@ -3,7 +3,7 @@
 // the daemon's scheduler and runner and by `toes deploy` / `toes rollback`, never by the
 // deploy flow itself; the messages are on disk when these return.
 import type { OpResult } from '../../activate/result.js';
-import { effectiveEnv, globalSettings } from '../../releases/settings.js';
+import { effectiveEnv, globalSettings } from '../../releases/settings/load.js';
 import type { Layout } from '../../releases/paths.js';
 import { finalStatus, laneOf, outcomeEvents, pendingStatus, startedEvent, type DeployEvent } from './events.js';
 import { commitUrl, forgeOf, remember, type Forge } from './forge.js';

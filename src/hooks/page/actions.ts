@@ -1,7 +1,7 @@
 // The page's POST actions: webhooks on or off, the rev.host token, Deploy Now and
 // Rollback. Each answers with a sentence for the page's notice line.
 import type { OpResult } from '../../activate/result.js';
-import { updateJson } from '../../releases/settings.js';
+import { updateJson } from '../../releases/settings/files.js';
 import { ensureInstance, relayUrl } from '../serve/relay-link/instance.js';
 import { setWebhook } from '../serve/webhook-state.js';
 import type { PageDeps } from './deps.js';

@@ -5,7 +5,7 @@
 // sessions outlive a daemon restart.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Layout } from '../../releases/paths.js';
-import { readJson, updateJson, type Settings } from '../../releases/settings.js';
+import { readJson, updateJson, type Settings } from '../../releases/settings/files.js';
 
 /** A link is printed where logs and shell history may keep it: short-lived and used once. */
 export const LINK_TTL_MS = 15 * 60_000;

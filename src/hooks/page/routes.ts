@@ -13,7 +13,7 @@ import { csrf } from 'hono/csrf';
 import { HTTPException } from 'hono/http-exception';
 import { RevError } from '../../errors.js';
 import { checkAppName } from '../../releases/paths.js';
-import { globalSettings } from '../../releases/settings.js';
+import { globalSettings } from '../../releases/settings/load.js';
 import { pageAction } from './actions.js';
 import { assetAt } from './assets.js';
 import type { PageDeps } from './deps.js';

@@ -2,7 +2,8 @@
 // page never repairs or locks anything just by being looked at.
 import fs from 'node:fs/promises';
 import { loadApp } from '../../releases/reconcile.js';
-import { readJson, mask } from '../../releases/settings.js';
+import { mask } from '../../releases/settings/env.js';
+import { readJson } from '../../releases/settings/files.js';
 import type { Layout } from '../../releases/paths.js';
 import type { ReleaseRecord } from '../../releases/log.js';
 import { lastDeployNotice, releaseCommitUrls, type NotifyStatus } from '../notify/status.js';

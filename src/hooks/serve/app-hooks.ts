@@ -4,7 +4,7 @@
 // it, so the daemon follows the CLI without a restart.
 import { followedBranch, fullRef, liveRecord } from '../../releases/followed-branch.js';
 import { readLog } from '../../releases/log.js';
-import { appSettings } from '../../releases/settings.js';
+import { appSettings } from '../../releases/settings/load.js';
 import type { Layout } from '../../releases/paths.js';
 import type { AppHooks } from './receiver.js';
 import { readWebhook } from './webhook-state.js';

@@ -2,7 +2,7 @@
 // deliveries are accepted, the URL to give the host, whether the daemon runs, the last
 // deliveries and the last deploy. Never the secret.
 import { readLog } from '../../releases/log.js';
-import { globalSettings } from '../../releases/settings.js';
+import { globalSettings } from '../../releases/settings/load.js';
 import type { Layout } from '../../releases/paths.js';
 import { readDeliveries, refusedSince, type Delivery } from './deliveries.js';
 import { readInstance, relayHookUrl, relayUrl } from './relay-link/instance.js';

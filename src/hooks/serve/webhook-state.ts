@@ -3,7 +3,7 @@
 // Webhooks' `whsec_<base64>` form: rev.host takes it as is, and GitHub and Forgejo use the
 // same string as their HMAC key.
 import { randomBytes } from 'node:crypto';
-import { readJson, updateJson } from '../../releases/settings.js';
+import { readJson, updateJson } from '../../releases/settings/files.js';
 import type { Layout } from '../../releases/paths.js';
 
 export interface WebhookState {

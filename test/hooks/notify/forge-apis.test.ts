@@ -13,7 +13,7 @@ import { Sender } from '../../../src/hooks/notify/sender.js';
 import { lastDeployNotice, releaseCommitUrls } from '../../../src/hooks/notify/status.js';
 import { appendLog } from '../../../src/releases/log.js';
 import { Layout, resolveRoots } from '../../../src/releases/paths.js';
-import { writeJson } from '../../../src/releases/settings.js';
+import { writeJson } from '../../../src/releases/settings/files.js';
 import { tmpDir } from '../../fixtures/cli.js';
 import { forgeServer, type ForgeKind } from './servers.js';
 

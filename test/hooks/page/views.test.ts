@@ -1,5 +1,5 @@
 // The app page's sections as rendered for a state read from disk: what the page says, not
-// how it looks (screens.test.ts looks, in Chromium).
+// how it looks (browser/screens.test.ts looks, in Chromium).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { AppPageState } from '../../../src/hooks/page/state.js';

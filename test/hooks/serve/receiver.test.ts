@@ -14,7 +14,7 @@ import { receiveDelivery, MAX_BODY, type Answer } from '../../../src/hooks/serve
 import { setWebhook } from '../../../src/hooks/serve/webhook-state.js';
 import { appendLog, type ReleaseRecord } from '../../../src/releases/log.js';
 import { Layout, resolveRoots } from '../../../src/releases/paths.js';
-import { updateJson } from '../../../src/releases/settings.js';
+import { updateJson } from '../../../src/releases/settings/files.js';
 import { tmpDir } from '../../fixtures/cli.js';
 import { gitea, github, standard, type Delivery } from '../../fixtures/hooks.js';
 

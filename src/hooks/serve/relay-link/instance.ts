@@ -2,7 +2,8 @@
 // else the public one), its id and secret (made once, kept mode 0600), registration (only
 // the secret's hash goes to the relay), and the webhook URL hosts should use.
 import { RevError } from '../../../errors.js';
-import { globalSettings, readJson, writeJson } from '../../../releases/settings.js';
+import { readJson, writeJson } from '../../../releases/settings/files.js';
+import { globalSettings } from '../../../releases/settings/load.js';
 import type { Layout } from '../../../releases/paths.js';
 import { INSTANCE_ID, newInstance, secretHash } from '../../common/relay-protocol.js';
 

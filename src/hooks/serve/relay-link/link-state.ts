@@ -1,6 +1,6 @@
 // The relay link's state as the daemon last wrote it (rev/hooks/relay-link.json), for
 // `toes webhook status` and the settings page, which must not load the WebSocket client.
-import { readJson } from '../../../releases/settings.js';
+import { readJson } from '../../../releases/settings/files.js';
 import type { Layout } from '../../../releases/paths.js';
 
 export interface LinkState {

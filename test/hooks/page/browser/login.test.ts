@@ -9,12 +9,12 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import type { Page } from 'playwright-core';
-import { launch, newPage, shot } from '../../fixtures/browser.js';
-import { ensureStopped, startDaemon, type Daemon } from '../../fixtures/hooks.js';
-import { loginLink, tokenOf } from '../../fixtures/page-login.js';
-import { startProxy } from '../../fixtures/proxy.js';
-import { hookedWorld } from '../serve/hooked-world.js';
-import { layoutOf } from '../layout.js';
+import { launch, newPage, shot } from '../../../fixtures/browser.js';
+import { ensureStopped, startDaemon, type Daemon } from '../../../fixtures/hooks.js';
+import { loginLink, tokenOf } from '../../../fixtures/page-login.js';
+import { startProxy } from '../../../fixtures/proxy.js';
+import { hookedWorld } from '../../serve/hooked-world.js';
+import { layoutOf } from '../../layout.js';
 
 async function daemonFor(t: TestContext, data: string, env: Record<string, string> = {}): Promise<Daemon> {
   const d = await startDaemon(data, { env });

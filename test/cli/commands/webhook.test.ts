@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { run, tmpDir } from '../fixtures/cli.js';
+import { run, tmpDir } from '../../fixtures/cli.js';
 
 test('enable makes a Standard Webhooks secret, stored 0600, kept across enable/disable, new on --rotate', async (t) => {
   const data = tmpDir();

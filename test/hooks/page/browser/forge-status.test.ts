@@ -7,11 +7,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { launch, shot } from '../../fixtures/browser.js';
-import { ensureStopped, github, post, startDaemon } from '../../fixtures/hooks.js';
-import { browserLogin } from '../../fixtures/page-login.js';
-import { forgeServer } from '../notify/servers.js';
-import { hookedWorld } from '../serve/hooked-world.js';
+import { launch, shot } from '../../../fixtures/browser.js';
+import { ensureStopped, github, post, startDaemon } from '../../../fixtures/hooks.js';
+import { browserLogin } from '../../../fixtures/page-login.js';
+import { forgeServer } from '../../notify/servers.js';
+import { hookedWorld } from '../../serve/hooked-world.js';
 import { fits } from './fits.js';
 
 const TOKEN = 'ghp_page_test_token_0123456789';

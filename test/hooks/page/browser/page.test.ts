@@ -6,13 +6,13 @@ import fs from 'node:fs';
 import http from 'node:http';
 import { test, type TestContext } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { answer, supervisedWorld, webApp } from '../../fixtures/apps.js';
-import { launch, newPage, shot } from '../../fixtures/browser.js';
-import { ensureStopped, startDaemon, type Daemon } from '../../fixtures/hooks.js';
-import { browserLogin, session, tokenOf } from '../../fixtures/page-login.js';
-import type { World } from '../../fixtures/world.js';
-import { layoutOf } from '../layout.js';
-import { eventReceiver } from '../notify/servers.js';
+import { answer, supervisedWorld, webApp } from '../../../fixtures/apps.js';
+import { launch, newPage, shot } from '../../../fixtures/browser.js';
+import { ensureStopped, startDaemon, type Daemon } from '../../../fixtures/hooks.js';
+import { browserLogin, session, tokenOf } from '../../../fixtures/page-login.js';
+import type { World } from '../../../fixtures/world.js';
+import { layoutOf } from '../../layout.js';
+import { eventReceiver } from '../../notify/servers.js';
 import { withPredeploy } from './predeploy-app.js';
 
 async function setup(t: TestContext): Promise<{ w: World; port: number; env: Record<string, string>; browser: Browser; d: () => Daemon; restart(): Promise<Daemon> }> {

@@ -5,12 +5,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
-import { eventLog } from '../../src/hooks/common/event-log.js';
-import { html } from '../../src/hooks/page/html.js';
-import { printable, printableJson } from '../../src/printable.js';
-import { run, tmpDir } from '../fixtures/cli.js';
-import { ensureStopped, post, standard, startDaemon, type Daemon } from '../fixtures/hooks.js';
-import { makeWorld } from '../fixtures/world.js';
+import { eventLog } from '../src/hooks/common/event-log.js';
+import { html } from '../src/hooks/page/html.js';
+import { printable, printableJson } from '../src/printable.js';
+import { run, tmpDir } from './fixtures/cli.js';
+import { ensureStopped, post, standard, startDaemon, type Daemon } from './fixtures/hooks.js';
+import { makeWorld } from './fixtures/world.js';
 
 /** ESC sequences (a colour, a window title ending in BEL), C1 CSI, DEL, a bidi override and an isolate. */
 const HOSTILE = 'a\x1b[31mred\x1b]0;pwned\x07\x9b2J\x7f\u202egnp.exe\u2066x\u2069';

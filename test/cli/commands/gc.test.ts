@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { test } from 'node:test';
-import { run, tmpDir } from '../fixtures/cli.js';
+import { run, tmpDir } from '../../fixtures/cli.js';
 
 test('toes gc --help says what is kept, what goes, and how to look first', async (t) => {
   const data = tmpDir();

@@ -5,10 +5,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { supervisedWorld, webApp } from '../../fixtures/apps.js';
-import { launch, shot } from '../../fixtures/browser.js';
-import { ensureStopped, github, post, startDaemon } from '../../fixtures/hooks.js';
-import { browserLogin } from '../../fixtures/page-login.js';
+import { supervisedWorld, webApp } from '../../../fixtures/apps.js';
+import { launch, shot } from '../../../fixtures/browser.js';
+import { ensureStopped, github, post, startDaemon } from '../../../fixtures/hooks.js';
+import { browserLogin } from '../../../fixtures/page-login.js';
 import { fits } from './fits.js';
 import { withPredeploy } from './predeploy-app.js';
 

@@ -7,10 +7,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { test, type TestContext } from 'node:test';
 import WebSocket from 'ws';
-import { tmpDir } from '../../fixtures/cli.js';
-import { ensureStopped, github, post, standard, startDaemon, startRelay, type Daemon, type Delivery } from '../../fixtures/hooks.js';
-import { makeWorld } from '../../fixtures/world.js';
-import { relayBackends, relayTest, type RelayBackend } from '../relay/backends.js';
+import { tmpDir } from '../../../fixtures/cli.js';
+import { ensureStopped, github, post, standard, startDaemon, startRelay, type Daemon, type Delivery } from '../../../fixtures/hooks.js';
+import { makeWorld } from '../../../fixtures/world.js';
+import { relayBackends, relayTest, type RelayBackend } from '../../relay/backends.js';
 
 const JUNK_KEY = 'whsec_' + Buffer.alloc(24, 9).toString('base64');
 
@@ -19,8 +19,14 @@ async function linkedWorld(t: TestContext, relayArgs: string[], backend: RelayBa
   const w = await makeWorld();
   t.after(() => w.close());
   const relayDir = tmpDir('toes-relay-');
-  t.after(() => fs.rmSync(relayDir, { recursive: true, force: true }));
-  const track = (d: Daemon) => (t.after(() => ensureStopped(d)), d);
+  // Every process stopped before the relay's directory goes: after-hooks run in the order
+  // they were added, and one that throws (a relay still writing there) skips the rest.
+  const started: Daemon[] = [];
+  t.after(async () => {
+    for (const d of started) await ensureStopped(d);
+    fs.rmSync(relayDir, { recursive: true, force: true });
+  });
+  const track = (d: Daemon) => (started.push(d), d);
   const relay = track(await startRelay(relayDir, { ...(await backend.relay(relayDir)), args: relayArgs }));
   const env = { REV_RELAY_URL: relay.url };
   assert.equal((await w.toes(['deploy', 'sample', '--from', w.url, '--no-install'])).code, 0);
@@ -119,9 +125,10 @@ relayTest('webhooks for apps the instance did not list get 404 and are never sto
 
 test('a linked instance that reads nothing is sent only what its socket drains; everything accepted arrives once it reads', async (t) => {
   const dir = tmpDir('toes-relay-');
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   let relay: Daemon | undefined;
+  // The relay stopped before its directory goes (see linkedWorld).
   t.after(() => ensureStopped(relay));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   relay = await startRelay(dir, { args: ['--rate', '100000', '--address-rate', '100000', '--max-pending-bytes', String(512 * 1024 * 1024), '--heartbeat', '600'] });
   const id = randomBytes(8).toString('hex');
   const secret = randomBytes(24).toString('base64url');

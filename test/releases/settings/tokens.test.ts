@@ -3,10 +3,10 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { test } from 'node:test';
-import { Layout, resolveRoots } from '../../src/releases/paths.js';
-import { sourceToken, tokenHostMatches } from '../../src/releases/settings.js';
-import { tmpDir } from '../fixtures/cli.js';
-import { makeWorld } from '../fixtures/world.js';
+import { Layout, resolveRoots } from '../../../src/releases/paths.js';
+import { sourceToken, tokenHostMatches } from '../../../src/releases/settings/tokens.js';
+import { tmpDir } from '../../fixtures/cli.js';
+import { makeWorld } from '../../fixtures/world.js';
 
 const TOKEN = 'rt_host_test_0123456789abcdef';
 

@@ -3,12 +3,12 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { test, type TestContext } from 'node:test';
-import { tmpDir } from '../../fixtures/cli.js';
-import { ensureStopped, github, post, standard, startDaemon, startRelay, type Daemon } from '../../fixtures/hooks.js';
-import { startProxy } from '../../fixtures/proxy.js';
-import { makeWorld } from '../../fixtures/world.js';
-import { layoutOf } from '../layout.js';
-import { relayBackends, relayTest, type RelayBackend } from '../relay/backends.js';
+import { tmpDir } from '../../../fixtures/cli.js';
+import { ensureStopped, github, post, standard, startDaemon, startRelay, type Daemon } from '../../../fixtures/hooks.js';
+import { startProxy } from '../../../fixtures/proxy.js';
+import { makeWorld } from '../../../fixtures/world.js';
+import { layoutOf } from '../../layout.js';
+import { relayBackends, relayTest, type RelayBackend } from '../../relay/backends.js';
 
 /**
  * A world, a relay on its own store, and cleanup of every process started through `track`;
@@ -19,8 +19,14 @@ async function relaySetup(t: TestContext, relayArgs: string[] = [], backend: Rel
   const w = await makeWorld();
   t.after(() => w.close());
   const relayDir = tmpDir('toes-relay-');
-  t.after(() => fs.rmSync(relayDir, { recursive: true, force: true }));
-  const track = (d: Daemon) => (t.after(() => ensureStopped(d)), d);
+  // Every process stopped before the relay's directory goes: after-hooks run in the order
+  // they were added, and one that throws (a relay still writing there) skips the rest.
+  const started: Daemon[] = [];
+  t.after(async () => {
+    for (const d of started) await ensureStopped(d);
+    fs.rmSync(relayDir, { recursive: true, force: true });
+  });
+  const track = (d: Daemon) => (started.push(d), d);
   const startRelayAgain = async (opts: { port?: number; args?: string[] } = {}) => track(await startRelay(relayDir, { ...(await backend.relay(relayDir)), ...opts }));
   const relay = await startRelayAgain({ args: relayArgs });
   return { w, relayDir, relay, track, startRelayAgain };

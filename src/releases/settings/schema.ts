@@ -1,15 +1,12 @@
-// Settings (`toes config`) and environment (`toes env`), per app with a global default.
-// Both are small JSON files under the rev state directory, written atomically with mode
-// 0600 because the environment holds tokens.
-import fs from 'node:fs/promises';
-import path from 'node:path';
-import { RevError } from '../errors.js';
+// The settings `toes config` knows: each key's kind and help, how a value typed on the command
+// line is checked, and how a stored file is read back typed, with the defaults applied. A new
+// key is added here alone.
+import { RevError } from '../../errors.js';
 // Only the limits module: reading settings must not load the fetchers.
-import { DEFAULT_LIMITS, formatBytes, formatCount, type SourceLimits } from '../fetch/limits.js';
-import { isBranchOrTagName } from '../fetch/ref-name.js';
-import { writeJsonDurable } from './durable.js';
-import { acquireLock } from './lock.js';
-import type { Layout } from './paths.js';
+import { DEFAULT_LIMITS, formatBytes, formatCount, type SourceLimits } from '../../fetch/limits.js';
+import { isBranchOrTagName } from '../../fetch/ref-name.js';
+import { printable } from '../../printable.js';
+import type { Settings } from './files.js';
 
 type Kind = 'string' | 'ref' | 'bool' | 'int' | 'count' | 'bytes' | 'seconds' | 'enum';
 interface KeySpec {
@@ -48,9 +45,6 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
 };
 
 export const DEFAULTS = { install: true, predeploy: true, keep: 5, buildTimeout: 600, healthTimeout: 30, healthInterval: 0.25, signal: 'SIGHUP' } as const;
-
-/** A settings file as stored: what `toes config` wrote, not yet checked or defaulted. */
-export type Settings = Record<string, string | number | boolean>;
 
 export type SupervisorKind = 'toes' | 'command' | 'signal' | 'none';
 
@@ -119,9 +113,24 @@ export function resolveSettings(raw: Settings): AppSettings {
   };
 }
 
+/** Whether `toes config` knows `key`: its own keys alone (`toString` is no setting). */
+export function isConfigKey(key: string): boolean {
+  return Object.hasOwn(CONFIG_KEYS, key);
+}
+
+const notASetting = (key: string) =>
+  new RevError('BAD_CONFIG', `"${printable(key)}" is not a setting; known settings: ${Object.keys(CONFIG_KEYS).join(', ')} (see \`toes config --help\`).`);
+
+/** `key` if it is a setting that may be set there: a global-only one only with -g. */
+export function configKey(key: string, global: boolean): string {
+  if (!isConfigKey(key)) throw notASetting(key);
+  if (CONFIG_KEYS[key].globalOnly && !global) throw new RevError('BAD_CONFIG', `${key} is a global setting; use \`toes config set -g ${key} VALUE\`.`);
+  return key;
+}
+
 export function parseConfigValue(key: string, raw: string): string | number | boolean {
+  if (!isConfigKey(key)) throw notASetting(key);
   const spec = CONFIG_KEYS[key];
-  if (!spec) throw new RevError('BAD_CONFIG', `"${key}" is not a setting; known settings: ${Object.keys(CONFIG_KEYS).join(', ')}.`);
   const bad = (what: string) => new RevError('BAD_CONFIG', `"${raw}" is not a valid value for ${key}: ${what}.`);
   switch (spec.kind) {
     case 'bool':
@@ -159,153 +168,4 @@ export function parseConfigValue(key: string, raw: string): string | number | bo
       if (raw.length === 0 || /[\0\n\r]/.test(raw)) throw bad('it must be one line of text');
       return raw;
   }
-}
-
-export async function readJson(file: string): Promise<Settings> {
-  try {
-    const v = JSON.parse(await fs.readFile(file, 'utf8'));
-    return v && typeof v === 'object' && !Array.isArray(v) ? v : {};
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return {};
-    if (code) throw new RevError('BAD_CONFIG', `Could not read ${file} (${code}); check DATA_DIR and its permissions.`, { cause: err });
-    throw new RevError('BAD_CONFIG', `${file} is not valid JSON; fix or remove it.`, { cause: err });
-  }
-}
-
-/** Settings and environment files may hold tokens: mode 0600, written whole. */
-export async function writeJson(file: string, value: Settings): Promise<void> {
-  await writeJsonDurable(file, value, { mode: 0o600 });
-}
-
-export type Scope = { global: true } | { global: false; app: string };
-
-export function configFile(layout: Layout, scope: Scope): string {
-  return scope.global ? layout.globalConfig : layout.appConfig(scope.app);
-}
-export function envFile(layout: Layout, scope: Scope): string {
-  return scope.global ? layout.globalEnv : layout.appEnv(scope.app);
-}
-
-/**
- * Waits for all: small reads at once cost one round trip instead of one each. When some
- * fail, the first failure in the order given is thrown, as if they had run in turn.
- */
-async function allInOrder<T>(work: Promise<T>[]): Promise<T[]> {
-  return (await Promise.allSettled(work)).map((r) => {
-    if (r.status === 'rejected') throw r.reason;
-    return r.value;
-  });
-}
-
-/** JSON files merged, later over earlier. */
-async function readMerged(files: string[]): Promise<Settings> {
-  return (await allInOrder(files.map(readJson))).reduce((merged, v) => ({ ...merged, ...v }), {});
-}
-
-/** Per-app values over global ones, as stored (for `toes config`, which shows what was set). */
-export async function effectiveConfig(layout: Layout, app: string): Promise<Settings> {
-  return readMerged([layout.globalConfig, layout.appConfig(app)]);
-}
-
-/** The app's settings as the engine uses them: per app over global over defaults. */
-export async function appSettings(layout: Layout, app: string): Promise<AppSettings> {
-  return resolveSettings(await effectiveConfig(layout, app));
-}
-
-/** The global settings with defaults applied (relay, webhook.url). */
-export async function globalSettings(layout: Layout): Promise<AppSettings> {
-  return resolveSettings(await readJson(layout.globalConfig));
-}
-export async function effectiveEnv(layout: Layout, app: string): Promise<Record<string, string>> {
-  const merged = await readMerged([layout.globalEnv, layout.appEnv(app)]);
-  return Object.fromEntries(Object.entries(merged).map(([k, v]) => [k, String(v)]));
-}
-
-/** What a deploy or a rollback starts from: the app's settings and its environment. */
-export async function settingsAndEnv(layout: Layout, app: string): Promise<{ settings: AppSettings; env: Record<string, string> }> {
-  const [settings, env] = await allInOrder<unknown>([appSettings(layout, app), effectiveEnv(layout, app)]);
-  return { settings: settings as AppSettings, env: env as Record<string, string> };
-}
-
-/** Read, change and write under a lock, so concurrent `toes env set`s never lose a key. */
-export async function updateJson(file: string, change: (v: Settings) => void): Promise<Settings> {
-  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  const lock = await acquireLock(`${file}.lock`, { command: 'settings', waitMs: 15_000 });
-  try {
-    const v = await readJson(file);
-    change(v);
-    await writeJson(file, v);
-    return v;
-  } finally {
-    await lock.release();
-  }
-}
-
-export function checkEnvKey(key: string): string {
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw new RevError('USAGE', `"${key}" is not a valid environment variable name.`);
-  return key;
-}
-
-/** Keys whose values are shown masked: tokens, secrets, passwords, keys. */
-export function isSecretKey(key: string): boolean {
-  return /TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIAL/i.test(key);
-}
-
-export function mask(value: string): string {
-  return value.length <= 8 ? '••••' : `${value.slice(0, 3)}…${value.slice(-4)}`;
-}
-
-/** Where a global REV_TOKEN goes when no REV_TOKEN_HOST says otherwise. */
-export const DEFAULT_TOKEN_HOST = 'rev.host';
-
-/** How the deploy came by its source: a token is never sent to one read from the app's own files. */
-export type SourceOrigin = 'flag' | 'saved' | 'package';
-
-function hostList(v: unknown): string[] {
-  return typeof v === 'string' ? v.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean) : [];
-}
-
-/**
- * Whether a REV_TOKEN_HOST entry names the host of `u`: `NAME` is that host on any port
- * (`localhost` takes in `http://localhost:3000`), `NAME:PORT` that port alone, the
- * scheme's default when the URL names none.
- */
-export function tokenHostMatches(entry: string, u: URL): boolean {
-  const e = entry.trim().toLowerCase();
-  const hostname = u.hostname.toLowerCase();
-  // A port follows the name (or a bracketed IPv6 address); a bare IPv6 address has no port.
-  const m = /^(\[[^\]]*\]|[^:]*):(\d+)$/.exec(e);
-  if (!m) return e === hostname;
-  const port = u.port || (u.protocol === 'https:' ? '443' : '80');
-  return m[1] === hostname && Number(m[2]) === Number(port);
-}
-
-/**
- * The REV_TOKEN a fetch from `url` may carry, so that a token reaches only the host it was
- * meant for: the app's own token goes to the hosts in the app's REV_TOKEN_HOST, else to the
- * source the user named (`--from` or the `source` setting); the global token goes to the
- * hosts in the global REV_TOKEN_HOST, else to rev.host alone. Never to a source read from
- * a release's package.json without a host naming it.
- */
-export async function sourceToken(layout: Layout, app: string, url: string, origin: SourceOrigin): Promise<string | undefined> {
-  let u: URL;
-  try {
-    u = new URL(url);
-    if (u.protocol !== 'https:' && u.protocol !== 'http:') return undefined;
-  } catch {
-    return undefined;
-  }
-  const forUrl = (hosts: string[]) => hosts.some((h) => tokenHostMatches(h, u));
-  const [own, global] = await Promise.all([readJson(layout.appEnv(app)), readJson(layout.globalEnv)]);
-  const token = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
-  if (token(own.REV_TOKEN)) {
-    const hosts = hostList(own.REV_TOKEN_HOST);
-    if (hosts.length ? forUrl(hosts) : origin !== 'package') return token(own.REV_TOKEN);
-  }
-  if (token(global.REV_TOKEN)) {
-    const hosts = hostList(global.REV_TOKEN_HOST);
-    if (forUrl(hosts.length ? hosts : [DEFAULT_TOKEN_HOST])) return token(global.REV_TOKEN);
-  }
-  return undefined;
 }
