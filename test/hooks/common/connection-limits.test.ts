@@ -80,9 +80,9 @@ function health(url: string): Promise<number> {
 
 async function serverUnderTest(t: TestContext, which: 'serve' | 'relay', opts: StartOptions = {}): Promise<Daemon> {
   const dir = tmpDir('toes-shed-');
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const d = which === 'serve' ? await startDaemon(dir, opts) : await startRelay(dir, opts);
   t.after(() => ensureStopped(d));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   return d;
 }
 

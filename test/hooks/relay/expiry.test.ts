@@ -12,9 +12,9 @@ const waiting = async (url: string): Promise<number> => ((await (await fetch(`${
 
 relayTest('webhooks older than --max-age are dropped and their room given back', async (t, backend) => {
   const dir = tmpDir('toes-relay-');
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   let r: Daemon | undefined;
   t.after(() => ensureStopped(r));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   r = await startRelay(dir, { ...(await backend.relay(dir)), args: ['--max-age', '2', '--max-pending', '5'] });
   const id = 'expiring01';
   const secretHash = createHash('sha256').update('s'.repeat(32)).digest('hex');

@@ -23,9 +23,9 @@ const signed = () => standard('whsec_' + randomBytes(24).toString('base64'), { t
 
 relayTest('unsigned or badly signed posts are refused with 401 and not stored; each signed format is taken', async (t, backend) => {
   const dir = tmpDir('toes-relay-');
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   let r: Daemon | undefined;
   t.after(() => ensureStopped(r));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   r = await startRelay(dir, { ...(await backend.relay(dir)), args: ['--max-pending', '40'] });
   const id = await registerInstance(r.url);
   const path = `/hooks/${id}/app`;
@@ -57,9 +57,9 @@ relayTest('unsigned or badly signed posts are refused with 401 and not stored; e
 
 relayTest('a full queue keeps the newest, and one app\'s flood leaves another app\'s webhooks alone', async (t, backend) => {
   const dir = tmpDir('toes-relay-');
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   let r: Daemon | undefined;
   t.after(() => ensureStopped(r));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   r = await startRelay(dir, { ...(await backend.relay(dir)), args: ['--max-pending', '8', '--max-pending-app', '6'] });
   const id = await registerInstance(r.url);
   const send = async (app: string) => {
