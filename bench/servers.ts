@@ -14,10 +14,10 @@ export interface Server {
   lines(): any[];
 }
 
-/** `toes <args> --json`, once it logs `listening`. */
-export async function startServer(args: string[], env: NodeJS.ProcessEnv, logFile: string, runtime: Runtime): Promise<Server> {
+/** `toes <args> --json`, once it logs `listening` (`bin`: another checkout's bin/toes, for a before/after). */
+export async function startServer(args: string[], env: NodeJS.ProcessEnv, logFile: string, runtime: Runtime, bin = launcher): Promise<Server> {
   const fd = fs.openSync(logFile, 'w');
-  const child = spawn(launcher, [...args, '--json'], { env: { ...env, TOES_RUNTIME: runtime }, stdio: ['ignore', fd, fd] });
+  const child = spawn(bin, [...args, '--json'], { env: { ...env, TOES_RUNTIME: runtime }, stdio: ['ignore', fd, fd] });
   fs.closeSync(fd);
   const lines = () =>
     fs
