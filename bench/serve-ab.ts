@@ -4,11 +4,13 @@
 // - start-up: spawn until the daemon logs `listening` (read from its stdout as it comes);
 // - idle RSS one second after that;
 // - signed webhooks acknowledged per second (each durably queued before its 202), a burst
-//   over 32 keep-alive connections, and RSS again 2 s after it (the burst's deliveries
-//   start deploys of an app with no source, which fail in their workers: what the daemon
-//   loads for a deploy is loaded by then);
+//   over 32 keep-alive connections, the daemon's CPU time per webhook in it (steadier than
+//   the rate on a shared machine), and RSS again 2 s after it (the pushes start deploys of
+//   an app with no source, which fail in their workers: what the daemon loads for a deploy
+//   is loaded by then);
 // - `toes relay` (the single-process one, on --data) and a `toes serve` linked to it:
-//   relay-accept -> instance-ack, as the relay logs it, for webhooks sent one at a time.
+//   relay-accept -> instance-ack, as the relay logs it, for webhooks sent one at a time, and
+//   the CPU time per webhook of both processes.
 // Usage: npm run build && BENCH_BASELINE=/path/to/other/checkout node dist/bench/serve-ab.js
 // (BENCH_RUNS rounds, default 5; BENCH_BURST webhooks per burst, default 3000;
 // BENCH_RUNTIMES=node or bun for one of them; BENCH_RELAY webhooks one at a time through the
@@ -19,7 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { median } from './report.js';
 import { post, standard } from '../test/fixtures/hooks.js';
-import { burst, rssKb, startServer, stopServer, type Server } from './servers.js';
+import { burst, cpuMs, rssKb, startServer, stopServer, type Server } from './servers.js';
 import { binDir, projectRoot, RUNTIMES, type Runtime } from './toes.js';
 
 interface Figures {
@@ -27,7 +29,12 @@ interface Figures {
   idleRssKb: number[];
   acksPerSec: number[];
   afterBurstRssKb: number[];
+  /** The daemon's own CPU time per acknowledged webhook in the burst (steadier than the rate on a shared machine). */
+  cpuPerAckMs: number[];
   relayAckMs: number[];
+  /** CPU time per webhook through the relay, of the relay and of the linked `toes serve`. */
+  relayCpuMs: number[];
+  linkedCpuMs: number[];
 }
 
 const runs = Number(process.env.BENCH_RUNS ?? 5);
@@ -75,7 +82,9 @@ async function round(side: Side, runtime: Runtime, data: string, secret: string,
   try {
     await new Promise((r) => setTimeout(r, 1000));
     into.idleRssKb.push(rssKb(child.pid!));
+    const cpu0 = cpuMs(child.pid!);
     into.acksPerSec.push(await burst(url, '/hooks/acks', secret, burstSize, 32));
+    into.cpuPerAckMs.push((cpuMs(child.pid!) - cpu0) / burstSize);
     await new Promise((r) => setTimeout(r, 2000));
     into.afterBurstRssKb.push(rssKb(child.pid!));
   } finally {
@@ -106,11 +115,14 @@ async function relayRound(side: Side, runtime: Runtime, dir: string, into: Figur
     await until(() => relay.lines().some((l) => l.event === 'connected'), 'the instance link');
     const acked = () => relay.lines().filter((l) => l.event === 'acked');
     const hookPath = new URL(hook.url).pathname;
+    const cpu0 = [cpuMs(relay.child.pid!), cpuMs(serve.child.pid!)];
     for (let i = 0; i < relayed; i++) {
       const res = await post(relay.url, hookPath, standard(hook.secret, { type: 'save', ref: 'refs/heads/main' }));
       if (res.status !== 202) throw new Error(`relay (${side}, ${runtime}) answered ${res.status}`);
       await until(() => acked().length > i, 'an ack');
     }
+    into.relayCpuMs.push((cpuMs(relay.child.pid!) - cpu0[0]) / relayed);
+    into.linkedCpuMs.push((cpuMs(serve.child.pid!) - cpu0[1]) / relayed);
     into.relayAckMs.push(...acked().map((l) => l.ms as number));
   } finally {
     if (serve) await stopServer(serve.child);
@@ -127,8 +139,10 @@ try {
       const data = path.join(tmp, `${side}-${rt}`);
       fs.mkdirSync(data, { recursive: true });
       const secret = (JSON.parse(await cli(side, data, rt, ['webhook', 'enable', 'acks'])) as { secret: string }).secret;
+      // Following a branch, its pushes are queued and start deploys (which fail at once: the app has no source).
+      await cli(side, data, rt, ['config', 'set', 'acks', 'branch', 'main']);
       secrets[`${side}/${rt}`] = { data, secret };
-      results[`${side}/${rt}`] = { startMs: [], idleRssKb: [], acksPerSec: [], afterBurstRssKb: [], relayAckMs: [] };
+      results[`${side}/${rt}`] = { startMs: [], idleRssKb: [], acksPerSec: [], afterBurstRssKb: [], cpuPerAckMs: [], relayAckMs: [], relayCpuMs: [], linkedCpuMs: [] };
     }
   }
   for (let i = 0; i < runs; i++) {
@@ -158,9 +172,12 @@ for (const rt of runtimes) {
   console.log(row('start-up to listening', (x) => x.startMs, (n) => `${Math.round(n)} ms`));
   console.log(row('idle RSS', (x) => x.idleRssKb, (n) => `${(n / 1024).toFixed(1)} MB`));
   console.log(row('webhooks acknowledged', (x) => x.acksPerSec, (n) => `${Math.round(n)}/s`));
+  console.log(row('CPU per acknowledged webhook', (x) => x.cpuPerAckMs, (n) => `${n.toFixed(3)} ms`));
   console.log(row('RSS after the burst', (x) => x.afterBurstRssKb, (n) => `${(n / 1024).toFixed(1)} MB`));
   if (relayed > 0) {
     const all = (f: Figures) => `${f.relayAckMs.length} webhooks, p99 ${pctl(f.relayAckMs, 99).toFixed(1)} ms`;
+    console.log(row('relay CPU per webhook', (x) => x.relayCpuMs, (n) => `${n.toFixed(2)} ms`));
+    console.log(row('linked serve CPU per webhook', (x) => x.linkedCpuMs, (n) => `${n.toFixed(2)} ms`));
     console.log(`  ${'relay accept -> ack'.padEnd(28)} ${`${median(b.relayAckMs).toFixed(1)} ms`.padStart(10)} ${`${median(a.relayAckMs).toFixed(1)} ms`.padStart(10)}  ${pct(median(b.relayAckMs), median(a.relayAckMs))}  (before ${all(b)}; after ${all(a)})`);
   }
 }

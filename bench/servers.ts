@@ -45,6 +45,17 @@ export function rssKb(pid: number): number {
   return m ? Number(m[1]) : NaN;
 }
 
+/** CPU time the process itself has used so far (user + system, not its children's), in ms. */
+export function cpuMs(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces), from field 3 on: utime and stime are 14 and 15.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS;
+}
+
+/** USER_HZ, 100 on Linux everywhere that matters. */
+const CLOCK_TICKS = 100;
+
 /**
  * Posts `n` signed pushes to `pathname` over `conns` keep-alive connections, each answered
  * 202 or the bench fails; returns how many were answered per second.
