@@ -19,12 +19,15 @@ export async function startServer(args: string[], env: NodeJS.ProcessEnv, logFil
   const fd = fs.openSync(logFile, 'w');
   const child = spawn(bin, [...args, '--json'], { env: { ...env, TOES_RUNTIME: runtime }, stdio: ['ignore', fd, fd] });
   fs.closeSync(fd);
-  const lines = () =>
-    fs
-      .readFileSync(logFile, 'utf8')
+  const lines = () => {
+    const text = fs.readFileSync(logFile, 'utf8');
+    // Whole lines only: the last one may be half written.
+    return text
+      .slice(0, text.lastIndexOf('\n') + 1)
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l));
+  };
   const deadline = Date.now() + 15_000;
   for (;;) {
     const l = lines().find((x) => x.event === 'listening');

@@ -1,9 +1,10 @@
 // The relay's HTTP routes: hosts post webhooks to /hooks/<instance>/<app> (stored before
 // the 202), instances register at POST /instances, and GET /health counts what is there.
 // One Hono app (common/hono-http.ts says how it sits on node:http). Bodies are read here
-// (common/http-io.ts), not through Hono's bodyLimit: a refused upload is lingered on for
-// 5 s so the sender reads the status, not a reset (docs/relay.md), and each sender's bytes
-// arriving at once are counted before a byte is read.
+// (common/http-io.ts), not through Hono's bodyLimit: each sender's bytes arriving at once
+// are counted before a byte is read, and a refused upload is lingered on for up to 5 s
+// (http-io.ts says why), where bodyLimit leaves it unread and @hono/node-server drains 500 ms:
+// a sender still uploading after that would read a reset, not the 413 or a 429's Retry-After.
 import { randomBytes } from 'node:crypto';
 import type http from 'node:http';
 import { checkAppName } from '../../releases/paths.js';
