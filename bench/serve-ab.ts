@@ -14,7 +14,7 @@
 // Usage: npm run build && BENCH_BASELINE=/path/to/other/checkout node dist/bench/serve-ab.js
 // (BENCH_RUNS rounds, default 5; BENCH_BURST webhooks per burst, default 3000;
 // BENCH_RUNTIMES=node or bun for one of them; BENCH_RELAY webhooks one at a time through the
-// relay each round, default 60).
+// relay each round, default 200).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -39,7 +39,7 @@ interface Figures {
 
 const runs = Number(process.env.BENCH_RUNS ?? 5);
 const burstSize = Number(process.env.BENCH_BURST ?? 3000);
-const relayed = Number(process.env.BENCH_RELAY ?? 60);
+const relayed = Number(process.env.BENCH_RELAY ?? 200);
 const baseline = process.env.BENCH_BASELINE;
 const runtimes = (process.env.BENCH_RUNTIMES?.split(',') ?? RUNTIMES) as Runtime[];
 if (!baseline || !fs.existsSync(path.join(baseline, 'bin/toes'))) {
@@ -127,30 +127,30 @@ async function relayRound(side: Side, runtime: Runtime, dir: string, into: Figur
   } finally {
     if (serve) await stopServer(serve.child);
     await stopServer(relay.child);
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'serve-ab-'));
 const results: Record<string, Figures> = {};
 try {
-  const secrets: Record<string, { data: string; secret: string }> = {};
   for (const side of ['before', 'after'] as Side[]) {
-    for (const rt of runtimes) {
-      const data = path.join(tmp, `${side}-${rt}`);
-      fs.mkdirSync(data, { recursive: true });
-      const secret = (JSON.parse(await cli(side, data, rt, ['webhook', 'enable', 'acks'])) as { secret: string }).secret;
-      // Following a branch, its pushes are queued and start deploys (which fail at once: the app has no source).
-      await cli(side, data, rt, ['config', 'set', 'acks', 'branch', 'main']);
-      secrets[`${side}/${rt}`] = { data, secret };
-      results[`${side}/${rt}`] = { startMs: [], idleRssKb: [], acksPerSec: [], afterBurstRssKb: [], cpuPerAckMs: [], relayAckMs: [], relayCpuMs: [], linkedCpuMs: [] };
-    }
+    for (const rt of runtimes) results[`${side}/${rt}`] = { startMs: [], idleRssKb: [], acksPerSec: [], afterBurstRssKb: [], cpuPerAckMs: [], relayAckMs: [], relayCpuMs: [], linkedCpuMs: [] };
   }
   for (let i = 0; i < runs; i++) {
     const order: Side[] = i % 2 === 0 ? ['before', 'after'] : ['after', 'before'];
     for (const rt of runtimes) {
       for (const side of order) {
         const k = `${side}/${rt}`;
-        await round(side, rt, secrets[k].data, secrets[k].secret, results[k]);
+        // A fresh data directory each round: the queue and delivery log of the last burst
+        // would otherwise be read back at start and grow the next round's memory.
+        const data = path.join(tmp, `${side}-${rt}-${i}`);
+        fs.mkdirSync(data, { recursive: true });
+        const secret = (JSON.parse(await cli(side, data, rt, ['webhook', 'enable', 'acks'])) as { secret: string }).secret;
+        // Following a branch, its pushes are queued and start deploys (which fail at once: the app has no source).
+        await cli(side, data, rt, ['config', 'set', 'acks', 'branch', 'main']);
+        await round(side, rt, data, secret, results[k]);
+        fs.rmSync(data, { recursive: true, force: true });
         if (relayed > 0) await relayRound(side, rt, path.join(tmp, `relay-${k.replace('/', '-')}-${i}`), results[k]);
       }
     }
