@@ -36,7 +36,12 @@ export function rawPath(incoming: http.IncomingMessage): string {
   return q < 0 ? url : url.slice(0, q);
 }
 
-/** A Hono app routing on the path as sent (PatternRouter: a handful of routes, the smallest router). */
+/**
+ * A Hono app routing on the path as sent (PatternRouter: a handful of routes, the smallest
+ * router). Each path has one handler, which checks the method itself: a request that
+ * matches two (a POST route and an ALL route) goes through Hono's compose, a few promises
+ * more per webhook.
+ */
 export function httpApp(): HonoApp<HttpEnv> {
   return new Hono<HttpEnv>({ getPath: (_req, o) => rawPath((o?.env as HttpEnv['Bindings']).incoming) });
 }
@@ -46,9 +51,14 @@ export function nodeListener(app: HonoApp<HttpEnv>): http.RequestListener {
     // Hono reads the method of what it is given, and the path through getPath above. HEAD
     // is routed as GET; node:http leaves the body out of a HEAD answer by itself.
     const request = { method: incoming.method === 'HEAD' ? 'GET' : incoming.method, url: incoming.url } as unknown as Request;
-    void Promise.resolve()
-      .then(() => app.fetch(request, { incoming, outgoing }))
-      .catch(() => outgoing.headersSent || reply(incoming, outgoing, { status: 500, close: 'now' }, { ok: false, message: 'internal error' }));
+    // Hono hands a handler's errors to onError; this catches only what escapes that.
+    const failed = () => outgoing.headersSent || reply(incoming, outgoing, { status: 500, close: 'now' }, { ok: false, message: 'internal error' });
+    try {
+      const done = app.fetch(request, { incoming, outgoing });
+      if (done instanceof Promise) done.catch(failed);
+    } catch {
+      failed();
+    }
   };
 }
 

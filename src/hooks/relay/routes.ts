@@ -163,8 +163,11 @@ export function relayRoutes(deps: RouteDeps): http.RequestListener {
   }
 
   const app = httpApp();
-  app.post('/hooks/:instance/:app', (c) => accept(c, c.req.param('instance'), c.req.param('app')));
-  app.all('/hooks/:instance/:app', (c) => answer(c, { status: 405, headers: { allow: 'POST' } }, { ok: false, message: 'webhooks are delivered with POST' }));
+  // One handler a path, checking the method itself (hono-http.ts says why).
+  app.all('/hooks/:instance/:app', (c) => {
+    if (c.req.method !== 'POST') return answer(c, { status: 405, headers: { allow: 'POST' } }, { ok: false, message: 'webhooks are delivered with POST' });
+    return accept(c, c.req.param('instance'), c.req.param('app'));
+  });
   app.post('/instances', register);
   // GET routes answer HEAD too.
   app.get('/health', health);

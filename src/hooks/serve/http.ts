@@ -43,19 +43,20 @@ function routes(p: HttpParts): Hono<HttpEnv> {
   const app = httpApp();
   if (p.serves !== 'page') {
     // The rest of the path, slashes included, is the app's name: a nested path is a bad name (400), not a 404.
-    app.post('/hooks/:app{.*}', (c) => {
+    app.all('/hooks/:app{.*}', (c) => {
+      const path = rawPath(c.env.incoming).slice(0, 120);
+      if (c.req.method !== 'POST') {
+        log('refused', { status: 405, reason: `${c.env.incoming.method} is not a delivery`, path });
+        return answer(c, { status: 405, headers: { allow: 'POST' } }, { ok: false, message: 'webhooks are delivered with POST' });
+      }
       const name = c.req.param('app');
       try {
         checkAppName(name);
       } catch {
-        log('refused', { status: 400, reason: 'not a valid app name in the path', path: rawPath(c.env.incoming).slice(0, 120) });
+        log('refused', { status: 400, reason: 'not a valid app name in the path', path });
         return answer(c, { status: 400 }, { ok: false, outcome: 'refused', message: 'the path must be /hooks/<app>, with letters, digits, ".", "_" and "-" in the app name' });
       }
       return receive(c, name, p.receiver);
-    });
-    app.all('/hooks/:app{.*}', (c) => {
-      log('refused', { status: 405, reason: `${c.req.method} is not a delivery`, path: rawPath(c.env.incoming).slice(0, 120) });
-      return answer(c, { status: 405, headers: { allow: 'POST' } }, { ok: false, message: 'webhooks are delivered with POST' });
     });
   }
   // GET routes answer HEAD too.
