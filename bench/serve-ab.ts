@@ -14,7 +14,7 @@
 // Usage: npm run build && BENCH_BASELINE=/path/to/other/checkout node dist/bench/serve-ab.js
 // (BENCH_RUNS rounds, default 5; BENCH_BURST webhooks per burst, default 3000;
 // BENCH_RUNTIMES=node or bun for one of them; BENCH_RELAY webhooks one at a time through the
-// relay each round, default 200).
+// relay each round, default 200; BENCH_FOLLOW=0 for pushes that queue nothing).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -40,6 +40,7 @@ interface Figures {
 const runs = Number(process.env.BENCH_RUNS ?? 5);
 const burstSize = Number(process.env.BENCH_BURST ?? 3000);
 const relayed = Number(process.env.BENCH_RELAY ?? 200);
+const follow = process.env.BENCH_FOLLOW !== '0';
 const baseline = process.env.BENCH_BASELINE;
 const runtimes = (process.env.BENCH_RUNTIMES?.split(',') ?? RUNTIMES) as Runtime[];
 if (!baseline || !fs.existsSync(path.join(baseline, 'bin/toes'))) {
@@ -147,8 +148,10 @@ try {
         const data = path.join(tmp, `${side}-${rt}-${i}`);
         fs.mkdirSync(data, { recursive: true });
         const secret = (JSON.parse(await cli(side, data, rt, ['webhook', 'enable', 'acks'])) as { secret: string }).secret;
-        // Following a branch, its pushes are queued and start deploys (which fail at once: the app has no source).
-        await cli(side, data, rt, ['config', 'set', 'acks', 'branch', 'main']);
+        // Following a branch, its pushes are queued and start deploys (which fail at once: the
+        // app has no source). BENCH_FOLLOW=0: they are answered 202 ignored, so the burst
+        // measures the HTTP side, the signature check and the delivery log alone.
+        if (follow) await cli(side, data, rt, ['config', 'set', 'acks', 'branch', 'main']);
         await round(side, rt, data, secret, results[k]);
         fs.rmSync(data, { recursive: true, force: true });
         if (relayed > 0) await relayRound(side, rt, path.join(tmp, `relay-${k.replace('/', '-')}-${i}`), results[k]);
