@@ -14,17 +14,20 @@ export interface Server {
   lines(): any[];
 }
 
-/** `toes <args> --json`, once it logs `listening`. */
-export async function startServer(args: string[], env: NodeJS.ProcessEnv, logFile: string, runtime: Runtime): Promise<Server> {
+/** `toes <args> --json`, once it logs `listening` (`bin`: another checkout's bin/toes, for a before/after). */
+export async function startServer(args: string[], env: NodeJS.ProcessEnv, logFile: string, runtime: Runtime, bin = launcher): Promise<Server> {
   const fd = fs.openSync(logFile, 'w');
-  const child = spawn(launcher, [...args, '--json'], { env: { ...env, TOES_RUNTIME: runtime }, stdio: ['ignore', fd, fd] });
+  const child = spawn(bin, [...args, '--json'], { env: { ...env, TOES_RUNTIME: runtime }, stdio: ['ignore', fd, fd] });
   fs.closeSync(fd);
-  const lines = () =>
-    fs
-      .readFileSync(logFile, 'utf8')
+  const lines = () => {
+    const text = fs.readFileSync(logFile, 'utf8');
+    // Whole lines only: the last one may be half written.
+    return text
+      .slice(0, text.lastIndexOf('\n') + 1)
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l));
+  };
   const deadline = Date.now() + 15_000;
   for (;;) {
     const l = lines().find((x) => x.event === 'listening');
@@ -44,6 +47,17 @@ export function rssKb(pid: number): number {
   const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) : NaN;
 }
+
+/** CPU time the process itself has used so far (user + system, not its children's), in ms. */
+export function cpuMs(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces), from field 3 on: utime and stime are 14 and 15.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS;
+}
+
+/** USER_HZ, 100 on Linux everywhere that matters. */
+const CLOCK_TICKS = 100;
 
 /**
  * Posts `n` signed pushes to `pathname` over `conns` keep-alive connections, each answered

@@ -1,10 +1,16 @@
 // The relay's HTTP routes: hosts post webhooks to /hooks/<instance>/<app> (stored before
 // the 202), instances register at POST /instances, and GET /health counts what is there.
+// One Hono app (common/hono-http.ts says how it sits on node:http). Bodies are read here
+// (common/http-io.ts), not through Hono's bodyLimit: each sender's bytes arriving at once
+// are counted before a byte is read, and a refused upload is lingered on for up to 5 s
+// (http-io.ts says why), where bodyLimit leaves it unread and @hono/node-server drains 500 ms:
+// a sender still uploading after that would read a reset, not the 413 or a 429's Retry-After.
 import { randomBytes } from 'node:crypto';
 import type http from 'node:http';
 import { checkAppName } from '../../releases/paths.js';
 import type { EventLog } from '../common/event-log.js';
-import { readBody, reply, type Reply } from '../common/http-io.js';
+import { answer, httpApp, nodeListener, type HttpContext } from '../common/hono-http.js';
+import { readBody, type Reply } from '../common/http-io.js';
 import { INSTANCE_ID, KEPT_HEADERS } from '../common/relay-protocol.js';
 import { signatureFormat } from '../common/signature-shape.js';
 import type { LinkHub } from './hub.js';
@@ -46,13 +52,14 @@ export function relayRoutes(deps: RouteDeps): http.RequestListener {
 
   const sender = (req: http.IncomingMessage): string => senderAddress(req.headers['x-forwarded-for'], req.socket.remoteAddress, deps.trustProxy);
 
-  async function accept(req: http.IncomingMessage, res: http.ServerResponse, instance: string, app: string): Promise<void> {
+  async function accept(c: HttpContext, instance: string, app: string): Promise<Response> {
+    const req = c.env.incoming;
     const from = sender(req);
     // Budgets, and the verdicts that feed them, count an IPv6 sender by its /64.
     const group = senderGroup(from);
     const refuse = (status: number, message: string, close?: Reply['close'], headers?: Record<string, string>) => {
       log('refused', { instance, app, status, from, reason: message });
-      reply(req, res, { status, close, headers }, { ok: false, message });
+      return answer(c, { status, close, headers }, { ok: false, message });
     };
     let known: string | undefined;
     try {
@@ -115,57 +122,59 @@ export function relayRoutes(deps: RouteDeps): http.RequestListener {
     if (dropped.some((w) => w.id === id)) return refuse(507, 'this instance\'s queue on the relay is full; send it again later', 'linger');
     hub.accepted(instance, id);
     log('accepted', { instance, app, id, bytes: read.body.length, from });
-    reply(req, res, { status: 202 }, { ok: true, id, message: 'stored; it is delivered to the instance as soon as it is connected' });
+    const stored = answer(c, { status: 202 }, { ok: true, id, message: 'stored; it is delivered to the instance as soon as it is connected' });
     hub.wake(instance);
+    return stored;
   }
 
-  async function register(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  async function register(c: HttpContext): Promise<Response> {
+    const req = c.env.incoming;
+    const reply = (a: Reply, value: unknown) => answer(c, a, value);
     const from = sender(req);
-    if (!limits.registrations.take(senderGroup(from))) return reply(req, res, { status: 429, close: 'linger' }, { ok: false, message: 'too many registrations from this address' });
+    if (!limits.registrations.take(senderGroup(from))) return reply({ status: 429, close: 'linger' }, { ok: false, message: 'too many registrations from this address' });
     const read = await readBody(req, 4096, deps.readTimeoutMs);
-    if ('refuse' in read) return reply(req, res, read.refuse, { ok: false, message: read.refuse.message });
+    if ('refuse' in read) return reply(read.refuse, { ok: false, message: read.refuse.message });
     let body: { id?: unknown; secretHash?: unknown };
     try {
       body = JSON.parse(read.body.toString('utf8'));
     } catch {
-      return reply(req, res, { status: 400 }, { ok: false, message: 'the body must be JSON: {"id": ..., "secretHash": ...}' });
+      return reply({ status: 400 }, { ok: false, message: 'the body must be JSON: {"id": ..., "secretHash": ...}' });
     }
     const { id, secretHash: hash } = body ?? {};
     if (typeof id !== 'string' || !INSTANCE_ID.test(id) || typeof hash !== 'string' || !/^[0-9a-f]{64}$/.test(hash)) {
-      return reply(req, res, { status: 400 }, { ok: false, message: 'id must be 8-64 lowercase letters and digits, secretHash a hex SHA-256' });
+      return reply({ status: 400 }, { ok: false, message: 'id must be 8-64 lowercase letters and digits, secretHash a hex SHA-256' });
     }
     if (!(await store.lookup(id)) && (await store.totals()).instances >= deps.maxInstances) {
       log('refused', { status: 507, reason: 'instance limit reached', from });
-      return reply(req, res, { status: 507 }, { ok: false, message: 'this relay takes no more instances; run your own (`toes relay`) or ask its operator' });
+      return reply({ status: 507 }, { ok: false, message: 'this relay takes no more instances; run your own (`toes relay`) or ask its operator' });
     }
     const outcome = await store.register(id, hash);
     log('registered', { instance: id, outcome, from });
-    if (outcome === 'taken') return reply(req, res, { status: 409 }, { ok: false, message: 'that instance id is registered with another secret' });
-    reply(req, res, { status: outcome === 'created' ? 201 : 200 }, { ok: true, id });
+    if (outcome === 'taken') return reply({ status: 409 }, { ok: false, message: 'that instance id is registered with another secret' });
+    return reply({ status: outcome === 'created' ? 201 : 200 }, { ok: true, id });
   }
 
-  async function health(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    if (!store.available()) return reply(req, res, { status: 503 }, { ok: false, connected: hub.connected, message: 'this relay node has no connection to its store (NATS)' });
+  async function health(c: HttpContext): Promise<Response> {
+    if (!store.available()) return answer(c, { status: 503 }, { ok: false, connected: hub.connected, message: 'this relay node has no connection to its store (NATS)' });
     // A node is healthy while it can take webhooks. Counting them can wait on a NATS leader
     // election that a publish rides out: the counts are left out then, not the node.
     const totals = await Promise.race([store.totals().catch(() => undefined), new Promise<undefined>((r) => setTimeout(r, 300))]);
-    reply(req, res, { status: 200 }, { ok: true, instances: totals?.instances, connected: hub.connected, pending: totals?.waiting });
+    return answer(c, { status: 200 }, { ok: true, instances: totals?.instances, connected: hub.connected, pending: totals?.waiting });
   }
 
-  const internal = (req: http.IncomingMessage, res: http.ServerResponse) => (err: unknown) => {
-    log('error', { reason: (err as Error).message });
-    if (!res.headersSent) reply(req, res, { status: 500 }, { ok: false, message: 'internal error' });
-  };
-
-  return (req, res) => {
-    const url = (req.url ?? '/').split('?')[0];
-    const parts = url.split('/');
-    if (parts[1] === 'hooks' && parts.length === 4) {
-      if (req.method !== 'POST') return reply(req, res, { status: 405, headers: { allow: 'POST' } }, { ok: false, message: 'webhooks are delivered with POST' });
-      return void accept(req, res, parts[2], parts[3]).catch(internal(req, res));
-    }
-    if (url === '/instances' && req.method === 'POST') return void register(req, res).catch(() => res.headersSent || reply(req, res, { status: 500 }, { ok: false, message: 'internal error' }));
-    if (url === '/health' && (req.method === 'GET' || req.method === 'HEAD')) return void health(req, res).catch(internal(req, res));
-    reply(req, res, { status: 404, close: 'linger' }, { ok: false, message: 'not found: webhooks go to POST /hooks/<instance>/<app>' });
-  };
+  const app = httpApp();
+  // One handler a path, checking the method itself (hono-http.ts says why).
+  app.all('/hooks/:instance/:app', (c) => {
+    if (c.req.method !== 'POST') return answer(c, { status: 405, headers: { allow: 'POST' } }, { ok: false, message: 'webhooks are delivered with POST' });
+    return accept(c, c.req.param('instance'), c.req.param('app'));
+  });
+  app.post('/instances', register);
+  // GET routes answer HEAD too.
+  app.get('/health', health);
+  app.notFound((c) => answer(c, { status: 404, close: 'linger' }, { ok: false, message: 'not found: webhooks go to POST /hooks/<instance>/<app>' }));
+  app.onError((err, c) => {
+    log('error', { reason: err.message });
+    return answer(c, { status: 500 }, { ok: false, message: 'internal error' });
+  });
+  return nodeListener(app);
 }

@@ -4,20 +4,17 @@
 // the LAN while webhooks listen publicly. Stopping closes them while the running deploys
 // stop: requests already inside get their answers, a client that stalls is cut off.
 //
-// The page is a Hono app (page/routes.ts), loaded with the page on its first visit. The
-// webhook side stays this small router on node:http, for measured reasons: as a Hono app
-// behind @hono/node-server it cost 4.8 MB more idle RSS on Node (53.2 -> 58.0 MB; the
-// adapter's Request subclass loads Node's fetch at start) and 1.8 MB on Bun, against the
-// 5% allowed, with start-up 80 ms slower on Bun (`node dist/bench/serve-ab.js`, see
-// docs/pending/web.md). hardenServer (connection-limits.ts) needs the node:http server
-// either way, and the receiver reads its own bodies (common/http-io.ts) so that a refused
-// sender reads its answer rather than a reset, which Hono's bodyLimit does not do.
+// The webhook side is one Hono app (common/hono-http.ts says how it sits on node:http); the
+// page is another (page/routes.ts), loaded with the page on its first visit and handed the
+// requests for its paths. The receiver reads its own bodies (common/http-io.ts) rather than
+// through Hono's bodyLimit, so that a refused sender reads its answer rather than a reset.
 import http from 'node:http';
+import type { Hono } from 'hono';
 import { RevError } from '../../errors.js';
 import { checkAppName } from '../../releases/paths.js';
 import type { Started } from '../common/assembly.js';
 import type { EventLog } from '../common/event-log.js';
-import { reply } from '../common/http-io.js';
+import { answer, handOver, httpApp, nodeListener, rawPath, type HttpEnv } from '../common/hono-http.js';
 import { hardenServer, type ConnectionLimits } from '../common/connection-limits.js';
 import { closeServer, listen } from '../common/listen.js';
 import { isPagePath, type PageLoader } from './page-loader.js';
@@ -41,39 +38,40 @@ export interface HttpParts {
   page: PageLoader;
 }
 
-function routes(p: HttpParts): http.RequestListener {
+function routes(p: HttpParts): Hono<HttpEnv> {
   const { log } = p;
-  const failed = (req: http.IncomingMessage, res: http.ServerResponse, fields: Record<string, string>) => (err: unknown) => {
-    log('error', { ...fields, reason: (err as Error).message });
-    if (!res.headersSent) reply(req, res, { status: 500 }, { ok: false, message: 'internal error; see the daemon log' });
-  };
-  const notFound = (req: http.IncomingMessage, res: http.ServerResponse, url: string, where: string) => {
-    log('refused', { status: 404, reason: 'no such path', path: url.slice(0, 120) });
-    reply(req, res, { status: 404 }, { ok: false, message: `not found; ${where}` });
-  };
-  return (req, res) => {
-    const url = (req.url ?? '/').split('?')[0];
-    if (url.startsWith('/hooks/') && p.serves !== 'page') {
-      if (req.method !== 'POST') {
-        log('refused', { status: 405, reason: `${req.method} is not a delivery`, path: url.slice(0, 120) });
-        return reply(req, res, { status: 405, headers: { allow: 'POST' } }, { ok: false, message: 'webhooks are delivered with POST' });
+  const app = httpApp();
+  if (p.serves !== 'page') {
+    // The rest of the path, slashes included, is the app's name: a nested path is a bad name (400), not a 404.
+    app.all('/hooks/:app{.*}', (c) => {
+      const path = rawPath(c.env.incoming).slice(0, 120);
+      if (c.req.method !== 'POST') {
+        log('refused', { status: 405, reason: `${c.env.incoming.method} is not a delivery`, path });
+        return answer(c, { status: 405, headers: { allow: 'POST' } }, { ok: false, message: 'webhooks are delivered with POST' });
       }
-      const app = url.slice('/hooks/'.length);
+      const name = c.req.param('app');
       try {
-        checkAppName(app);
+        checkAppName(name);
       } catch {
-        log('refused', { status: 400, reason: 'not a valid app name in the path', path: url.slice(0, 120) });
-        return reply(req, res, { status: 400 }, { ok: false, outcome: 'refused', message: 'the path must be /hooks/<app>, with letters, digits, ".", "_" and "-" in the app name' });
+        log('refused', { status: 400, reason: 'not a valid app name in the path', path });
+        return answer(c, { status: 400 }, { ok: false, outcome: 'refused', message: 'the path must be /hooks/<app>, with letters, digits, ".", "_" and "-" in the app name' });
       }
-      return void receive(req, res, app, p.receiver).catch(failed(req, res, { app }));
-    }
-    if (url === '/health' && (req.method === 'GET' || req.method === 'HEAD')) return reply(req, res, { status: 200 }, { ok: true, deploying: p.scheduler.active(), queued: p.queue.apps() });
-    if (p.serves === 'hooks' || !isPagePath(url)) return notFound(req, res, url, notHere(p.serves));
-    void p.page
-      .load()
-      .then((page) => page.listener(req, res))
-      .catch(failed(req, res, {}));
-  };
+      return receive(c, name, p.receiver);
+    });
+  }
+  // GET routes answer HEAD too.
+  app.get('/health', (c) => answer(c, { status: 200 }, { ok: true, deploying: p.scheduler.active(), queued: p.queue.apps() }));
+  app.notFound(async (c) => {
+    const url = rawPath(c.env.incoming);
+    if (p.serves !== 'hooks' && isPagePath(url)) return handOver(c, (await p.page.load()).listener);
+    log('refused', { status: 404, reason: 'no such path', path: url.slice(0, 120) });
+    return answer(c, { status: 404 }, { ok: false, message: `not found; ${notHere(p.serves)}` });
+  });
+  app.onError((err, c) => {
+    log('error', { app: c.req.param('app'), reason: err.message });
+    return answer(c, { status: 500 }, { ok: false, message: 'internal error; see the daemon log' });
+  });
+  return app;
 }
 
 function notHere(serves: Serves): string {
@@ -86,7 +84,7 @@ function notHere(serves: Serves): string {
  * streams, and (on the server taking webhooks) the scheduler's deploys.
  */
 export async function serveHttp(p: HttpParts): Promise<Started<{ port: number; url: string }>> {
-  const server = http.createServer({ connectionsCheckingInterval: 1_000, headersTimeout: p.readTimeoutMs, requestTimeout: p.readTimeoutMs * 2 }, routes(p));
+  const server = http.createServer({ connectionsCheckingInterval: 1_000, headersTimeout: p.readTimeoutMs, requestTimeout: p.readTimeoutMs * 2 }, nodeListener(routes(p)));
   hardenServer(server, p.connections, p.log);
   const bound = await listen(server, p.host, p.port).catch((err) => {
     // listen() names --port; the page's own server has its own flag.

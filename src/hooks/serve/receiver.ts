@@ -3,14 +3,14 @@
 // event is durably in the queue. Refusals carry a reason for the sender's delivery log,
 // and nothing here ever echoes a secret or a signature.
 import { createHash } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DeliveryLog, Outcome } from './deliveries.js';
 import type { EventLog } from '../common/event-log.js';
 import { mediaType, readIntent, signedBody, type MediaType } from './payload.js';
 import { whyIgnored } from './push-rule.js';
 import type { DeployQueue, HookEvent } from './queue.js';
 import { verifyWebhook, type Failure } from './verify.js';
-import { readBody, reply, type Reply } from '../common/http-io.js';
+import { answer, type HttpContext } from '../common/hono-http.js';
+import { readBody, type Reply } from '../common/http-io.js';
 
 export const MAX_BODY = 1024 * 1024;
 
@@ -40,8 +40,8 @@ export interface Answer extends Reply {
   id?: string;
 }
 
-function send(req: IncomingMessage, res: ServerResponse, a: Answer): void {
-  reply(req, res, a, { ok: a.status < 300, outcome: a.outcome, ...(a.id ? { id: a.id } : {}), message: a.message });
+function send(c: HttpContext, a: Answer): Response {
+  return answer(c, a, { ok: a.status < 300, outcome: a.outcome, ...(a.id ? { id: a.id } : {}), message: a.message });
 }
 
 type Headers = Record<string, string | string[] | undefined>;
@@ -101,17 +101,18 @@ async function admit(app: string, h: Headers, deps: ReceiverDeps, refuse: Refuse
   return { hooks, type };
 }
 
-/** The HTTP adapter: `POST /hooks/<app>`. */
-export async function receive(req: IncomingMessage, res: ServerResponse, app: string, deps: ReceiverDeps): Promise<void> {
+/** The HTTP adapter: `POST /hooks/<app>`, the route's handler. */
+export async function receive(c: HttpContext, app: string, deps: ReceiverDeps): Promise<Response> {
+  const req = c.env.incoming;
   const id = claimedId(req.headers);
   deps.log('received', { app, id, bytes: first(req.headers, 'content-length'), from: req.socket.remoteAddress });
   const refuse = refuser(app, id, deps);
-  let answer = await admit(app, req.headers, deps, refuse);
-  if (!('status' in answer)) {
+  let verdict = await admit(app, req.headers, deps, refuse);
+  if (!('status' in verdict)) {
     const read = await readBody(req, deps.maxBody, deps.readTimeoutMs);
-    answer = 'refuse' in read ? refuse(read.refuse.status, read.refuse.message, true, read.refuse.close) : await judge({ app, headers: req.headers, body: read.body, atS: deps.nowS() }, answer.hooks, answer.type, deps);
+    verdict = 'refuse' in read ? refuse(read.refuse.status, read.refuse.message, true, read.refuse.close) : await judge({ app, headers: req.headers, body: read.body, atS: deps.nowS() }, verdict.hooks, verdict.type, deps);
   }
-  send(req, res, answer);
+  return send(c, verdict);
 }
 
 /**
