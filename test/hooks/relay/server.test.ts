@@ -62,9 +62,9 @@ async function health(relay: string): Promise<any> {
 
 relayTest('the relay refuses bad requests with the exact status and stores nothing for them', async (t, backend) => {
   const dir = tmpDir('toes-relay-');
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   let r: Daemon | undefined;
   t.after(() => ensureStopped(r));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   r = await startRelay(dir, { ...(await backend.relay(dir)), args: ['--max-pending', '3'] });
   const { id } = await registerInstance(r.url);
   const d = () => standard('whsec_' + Buffer.alloc(24, 1).toString('base64'), { type: 'save', ref: 'refs/heads/main' });
@@ -91,9 +91,9 @@ relayTest('the relay refuses bad requests with the exact status and stores nothi
 
 relayTest('floods get 429 per instance and per source address, with Retry-After', async (t, backend) => {
   const dir = tmpDir('toes-relay-');
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   let r: Daemon | undefined;
   t.after(() => ensureStopped(r));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   r = await startRelay(dir, { ...(await backend.relay(dir)), args: ['--rate', '2', '--address-rate', '4'] });
   const a = await registerInstance(r.url);
   const b = await registerInstance(r.url);
@@ -114,9 +114,9 @@ relayTest('floods get 429 per instance and per source address, with Retry-After'
 
 test('behind HAProxy, a sender cannot choose its address with its own X-Forwarded-For, nor be a fresh one per IPv6 address', async (t) => {
   const dir = tmpDir('toes-relay-');
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   let r: Daemon | undefined;
   t.after(() => ensureStopped(r));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   r = await startRelay(dir, { ...(await relayBackends[0].relay(dir)), args: ['--trust-proxy', '--rate', '100000', '--address-rate', '1'] });
   const lb = await startHaproxy(dir, [new URL(r.url).host]);
   t.after(() => lb.stop());
@@ -140,9 +140,9 @@ test('behind HAProxy, a sender cannot choose its address with its own X-Forwarde
 
 test('one sender cannot hold many bodies in the relay\'s memory at once by sending them slowly; what it finishes is stored', async (t) => {
   const dir = tmpDir('toes-relay-');
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   let r: Daemon | undefined;
   t.after(() => ensureStopped(r));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   r = await startRelay(dir, { ...(await relayBackends[0].relay(dir)), args: ['--rate', '1000'] });
   const a = await registerInstance(r.url);
   const d = () => standard('whsec_' + Buffer.alloc(24, 1).toString('base64'), { pad: 'x'.repeat(1_000_000) });
@@ -167,9 +167,9 @@ test('one sender cannot hold many bodies in the relay\'s memory at once by sendi
 
 relayTest('only the instance with its secret gets its deliveries; resends until acked; the newest connection wins', async (t, backend) => {
   const dir = tmpDir('toes-relay-');
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   let r: Daemon | undefined;
   t.after(() => ensureStopped(r));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   r = await startRelay(dir, { ...(await backend.relay(dir)) });
   const a = await registerInstance(r.url);
   const b = await registerInstance(r.url);
@@ -232,9 +232,9 @@ relayTest('only the instance with its secret gets its deliveries; resends until 
 
 relayTest('kill -9 of the relay mid-stream: every webhook answered 202 is delivered after the restart', async (t, backend) => {
   const dir = tmpDir('toes-relay-');
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   let r: Daemon | undefined;
   t.after(() => ensureStopped(r));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   r = await startRelay(dir, { ...(await backend.relay(dir)), args: ['--rate', '100000', '--address-rate', '100000'] });
   const port = Number(new URL(r.url).port);
   const a = await registerInstance(r.url);
@@ -275,9 +275,9 @@ relayTest('kill -9 of the relay mid-stream: every webhook answered 202 is delive
 
 relayTest('a client that resets while its upgrade is refused does not take the relay down', async (t, backend) => {
   const dir = tmpDir('toes-relay-');
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   let r: Daemon | undefined;
   t.after(() => ensureStopped(r));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   r = await startRelay(dir, { ...(await backend.relay(dir)) });
   const { id } = await registerInstance(r.url);
   const net = await import('node:net');

@@ -16,9 +16,9 @@ test('40 junk posts to the relay, then a signed push: the junk is refused, the p
   const w = await makeWorld();
   t.after(() => w.close());
   const relayDir = tmpDir('toes-relay-');
-  t.after(() => fs.rmSync(relayDir, { recursive: true, force: true }));
   const started: Daemon[] = [];
   t.after(() => Promise.all(started.map(ensureStopped)));
+  t.after(() => fs.rmSync(relayDir, { recursive: true, force: true }));
   const relay = await startRelay(relayDir, { ...(await relayBackends[0].relay(relayDir)), args: ['--max-pending', '40'] });
   started.push(relay);
   const env = { REV_RELAY_URL: relay.url };
