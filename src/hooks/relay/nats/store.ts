@@ -30,9 +30,6 @@ const TICK_MS = 1_000;
  */
 const SHARD_PER_PURGE = 250;
 
-/** Counts for /health are asked for at most this often. */
-const TOTALS_MS = 1_000;
-
 /** Shard sizes (for choosing purge or deletes) are read again after this. */
 const SIZES_MS = 10_000;
 
@@ -259,18 +256,14 @@ export class NatsRelayStore implements RelayStore {
   }
 
   totals(): Promise<{ instances: number; waiting: number }> {
-    // Health checks from every balancer share one round of requests (a count per shard) a
-    // second: at 2 checks a second from each of 3 balancers, a round each was 0.6 JetStream
-    // requests per webhook in the bench.
+    // Health checks from every balancer at once share one round of requests (a count per shard).
     this.totaling ??= (async () => {
       try {
         const [status, ...infos] = await Promise.all([this.registrations.status(), ...this.layout.streams().map((st) => this.jsm.streams.info(st.name))]);
         infos.forEach((i) => this.sizes.set(i.config.name, i.state.messages));
-        setTimeout(() => (this.totaling = undefined), TOTALS_MS).unref();
         return { instances: status.values, waiting: infos.reduce((n, i) => n + i.state.messages, 0) };
-      } catch (err) {
+      } finally {
         this.totaling = undefined;
-        throw err;
       }
     })();
     return this.totaling;
