@@ -1,7 +1,8 @@
 // One connected instance's deliveries on a relay cluster, kept by one position: `next`, the
 // stream sequence the link reads from. Every webhook of the instance before it was sent on
-// this link; none from it on was. The link reads the stream from `next` (a request per
-// webhook) until nothing is left, then is live: new webhooks from this node's tap of the
+// this link; none from it on was. The link reads the stream from `next` until nothing is
+// left (a request per webhook; a backlog of BULK_FROM or more through an ordered consumer of
+// the JetStream client, a window at a time, as fast as the instance acks), then is live: new webhooks from this node's tap of the
 // shard (tap.ts) go straight out while the link can take them. One it cannot take (window or
 // socket full) ends that, and the link reads from `next` again once it can. A nack, or an
 // ack overdue, puts that one webhook in `redo`, read again by its sequence before going on.
@@ -11,12 +12,13 @@
 // ack floor (store.ts); otherwise (a purge would not pay) each ack is a delete at once. What
 // a crash leaves acked and not yet removed is sent again to the next link; the instance
 // drops it by id.
-import type { JetStreamManager } from '@nats-io/jetstream';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { isNotFound } from './connect.js';
 import { decodeDelivery, type NatsLayout } from './layout.js';
 import type { DeliveryFeed, FeedTarget } from '../store.js';
 
 export interface FeedContext {
+  js: JetStreamClient;
   jsm: JetStreamManager;
   layout: NatsLayout;
   /** Removes acked webhooks from the stream: may purge everything of the instance up to `floor`. */
@@ -29,6 +31,12 @@ export interface FeedContext {
 const NACK_DELAY_MS = 5_000;
 /** Sent and never acked on a link that is still up: sent again after this. */
 const ACK_WAIT_MS = 30_000;
+/**
+ * A backlog this long is read through a consumer (a window per request) rather than a
+ * request per webhook: measured, 1,000 waiting took 0.9-1.0 s and 0.5-0.7 s of NATS CPU one
+ * by one.
+ */
+const BULK_FROM = 16;
 /** Acks are removed in batches once this many are in flight or waiting for removal. */
 export const BATCH_FROM = 8;
 
@@ -127,6 +135,8 @@ export class NatsFeed implements DeliveryFeed {
         if (this.behind > 0) this.behind--;
         this.send(m.seq, m.data, true);
       }
+      if (this.behind >= BULK_FROM && this.room()) await this.readBulk(stream, filter);
+      // What is left (or all of it, when the consumer could not be read), one by one.
       while (this.room()) {
         const m = await jsm.streams.getMessage(stream, { seq: this.next, next_by_subj: filter } as never);
         if (this.closed) return;
@@ -140,6 +150,43 @@ export class NatsFeed implements DeliveryFeed {
     // Read to the end and nothing came meanwhile: what comes next, the tap brings.
     this.behind = 0;
     this.live = true;
+  }
+
+  /**
+   * Reads from `next` through an ordered consumer while the link has room, until the
+   * consumer says nothing is left behind what it brought. Any trouble (a NATS server just
+   * died) ends it: the rest is read one by one.
+   */
+  private async readBulk(stream: string, filter: string): Promise<void> {
+    let c;
+    try {
+      c = await this.ctx.js.consumers.get(stream, { filter_subjects: filter, opt_start_seq: Math.max(1, this.next) });
+    } catch {
+      return;
+    }
+    try {
+      for (let end = false; !end && this.room(); ) {
+        const batch = await c.fetch({ max_messages: this.window - this.inflight.size, expires: 2_000 });
+        end = true;
+        for await (const m of batch) {
+          const seq = m.info.streamSequence;
+          // Full (or closed): what it brought beyond is read again from `next`.
+          if (!this.room() || seq < this.next) {
+            void batch.close().catch(() => {});
+            return;
+          }
+          if (this.behind > 0) this.behind--;
+          this.send(seq, m.data);
+          end = m.info.pending === 0;
+          // Not awaited: the iterator ends once this message is handled.
+          if (end) void batch.close().catch(() => {});
+        }
+      }
+    } catch {
+      // read one by one from here
+    } finally {
+      void c.delete().catch(() => {});
+    }
   }
 
   async ack(id: string): Promise<boolean> {

@@ -312,7 +312,7 @@ export class NatsRelayStore implements RelayStore {
   }
 
   async feed(instance: string, to: FeedTarget, window: number, waiting: number): Promise<DeliveryFeed> {
-    const f = new NatsFeed({ jsm: this.jsm, layout: this.layout, waiting, remove: (seqs, floor) => this.removeAcked(instance, seqs, floor) }, instance, to, window);
+    const f = new NatsFeed({ js: this.js, jsm: this.jsm, layout: this.layout, waiting, remove: (seqs, floor) => this.removeAcked(instance, seqs, floor) }, instance, to, window);
     // The hub keeps one link per instance on a node; a newer one takes the tap's deliveries.
     this.feeds.get(instance)?.close();
     this.feeds.set(instance, f);
