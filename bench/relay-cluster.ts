@@ -10,8 +10,13 @@
 // Everything is bounded in count and time, targets only 127.0.0.1, and stops by itself.
 // Instances connect to the relay nodes directly, spread over the three: HAProxy would need
 // two descriptors per link, and this machine allows 20,000 per process.
+// - one linked instance taking 1,500 webhooks 16 at a time;
+// - for each run, CPU from /proc per webhook delivered (NATS servers, relay nodes), counted
+//   until the streams are empty again (a design that removes acked webhooks later pays then).
 // Run alone: `node dist/bench/relay-cluster.js [instances] [webhooks]` (BENCH_CLUSTER_FAULTS=0
-// leaves out the round with kills).
+// leaves out the round with kills). With BENCH_BASELINE=/path/to/another/built/checkout, its
+// relay nodes and this checkout's run in turn (BENCH_ROUNDS rounds each, default 1, order
+// alternating), without the kills, and the medians are printed side by side.
 import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -41,6 +46,9 @@ export interface ClusterRun {
   queuedTwice: number;
   /** Deliveries a link received again (after a reconnect or a lost ack); dropped by id on the instance. */
   resent: number;
+  /** CPU ms per webhook accepted, from /proc: the 3 NATS servers, the 3 relay nodes. */
+  natsMs: number;
+  relayMs: number;
 }
 
 export interface ClusterResults {
@@ -50,6 +58,8 @@ export interface ClusterResults {
   /** One webhook at a time: accept -> ack with nothing else going on. */
   single: ClusterRun;
   steady: ClusterRun;
+  /** One linked instance taking 1,500 webhooks 16 at a time. */
+  one: ClusterRun;
   /** Left out with BENCH_CLUSTER_FAULTS=0. */
   faults?: ClusterRun;
   load: { start: number[]; end: number[] };
@@ -205,6 +215,17 @@ async function natsCounters(c: RelayCluster): Promise<({ api: number; msgsIn: nu
   );
 }
 
+/** Webhooks waiting in the streams, from a relay node that is up (-1 when none answers). */
+async function waitingIn(c: RelayCluster): Promise<number> {
+  for (const p of c.ports) {
+    try {
+      const r = await fetch(`http://127.0.0.1:${p}/health`);
+      if (r.status === 200) return ((await r.json()) as { pending?: number }).pending ?? -1;
+    } catch {}
+  }
+  return -1;
+}
+
 function cpuOf(c: RelayCluster, workers: Worker[]): Record<string, number> {
   return {
     nats: c.nats.nodes.reduce((s, x) => s + cpuS(x.proc!.child.pid!), 0),
@@ -242,6 +263,9 @@ async function run(c: RelayCluster, workers: Worker[], ids: string[], total: num
     if ([...accepted.keys()].every((id) => acks.has(id)) || Date.now() > deadline) break;
     await new Promise((r) => setTimeout(r, 250));
   }
+  // Acked webhooks still in the streams are work not done yet: counted once they are gone.
+  const empty = Date.now() + 30_000;
+  while (Date.now() < empty && (await waitingIn(c)) !== 0) await new Promise((r) => setTimeout(r, 100));
   const cpu1 = cpuOf(c, workers);
   const ns1 = await natsCounters(c);
   // Counters of a node killed midway start again from zero: only nodes that lived through it count.
@@ -273,18 +297,20 @@ async function run(c: RelayCluster, workers: Worker[], ids: string[], total: num
     lost,
     queuedTwice,
     resent,
+    natsMs: Math.round(((cpu1.nats - cpu0.nats) * 1000 * 100) / Math.max(1, accepted.size)) / 100,
+    relayMs: Math.round(((cpu1.relays - cpu0.relays) * 1000 * 100) / Math.max(1, accepted.size)) / 100,
   };
   log(`relay cluster: ${JSON.stringify(r)}`);
   return r;
 }
 
-export async function relayClusterRounds(o: { instances?: number; webhooks?: number; log?: (m: string) => void } = {}): Promise<ClusterResults> {
+export async function relayClusterRounds(o: { instances?: number; webhooks?: number; log?: (m: string) => void; launcher?: string; faults?: boolean } = {}): Promise<ClusterResults> {
   const n = o.instances ?? 10_000;
   const total = o.webhooks ?? 30_000;
   const log = o.log ?? ((m: string) => process.stderr.write(`bench: ${m}\n`));
   const load = { start: os.loadavg().map((x) => Math.round(x * 100) / 100), end: [] as number[] };
   log(`relay cluster: starting 3 nats-server, 3 relay nodes, HAProxy (load ${load.start.join(' ')})`);
-  const c = await startRelayCluster({ args: ['--max-connections', '12000', '--max-instances', String(n + 10)] });
+  const c = await startRelayCluster({ args: ['--max-connections', '12000', '--max-instances', String(n + 10)], launcher: o.launcher });
   const workers: Worker[] = [];
   try {
     // Registered straight in the bucket: POST /instances allows one a second per address.
@@ -332,7 +358,9 @@ export async function relayClusterRounds(o: { instances?: number; webhooks?: num
     const single = await run(c, workers, ids, 300, log, undefined, 1);
     log(`relay cluster: sustained, ${total} webhooks through HAProxy`);
     const steady = await run(c, workers, ids, total, log);
-    if (process.env.BENCH_CLUSTER_FAULTS === '0') return { instances: n, linkKb, natsKbPerLink, single, steady, load };
+    log('relay cluster: one instance, 1500 webhooks 16 at a time');
+    const one = await run(c, workers, ids.slice(0, 1), 1_500, log, undefined, 16);
+    if (o.faults === false || process.env.BENCH_CLUSTER_FAULTS === '0') return { instances: n, linkKb, natsKbPerLink, single, steady, one, load: { ...load, end: os.loadavg().map((x) => Math.round(x * 100) / 100) } };
     log(`relay cluster: the same with relay node 1 and the NATS stream leader killed -9 midway`);
     const faults = await run(c, workers, ids, total, log, async () => {
       const nc = await connect({ servers: c.nats.urls.split(','), user: c.nats.env.TOES_RELAY_NATS_USER, pass: c.nats.env.TOES_RELAY_NATS_PASSWORD });
@@ -343,7 +371,7 @@ export async function relayClusterRounds(o: { instances?: number; webhooks?: num
       await c.nats.kill9(Math.max(0, c.nats.nodes.findIndex((x) => x.name === leader)));
     });
     load.end = os.loadavg().map((x) => Math.round(x * 100) / 100);
-    return { instances: n, linkKb, natsKbPerLink, single, steady, faults, load };
+    return { instances: n, linkKb, natsKbPerLink, single, steady, one, faults, load };
   } finally {
     for (const w of workers) w.send({ type: 'stop' });
     await Promise.all(workers.map((w) => new Promise((r) => (w.child.exitCode !== null ? r(null) : w.child.once('exit', r)))));
@@ -353,21 +381,73 @@ export async function relayClusterRounds(o: { instances?: number; webhooks?: num
 
 export function relayClusterSummary(r: ClusterResults): string {
   const row = (name: string, x: ClusterRun) =>
-    `${name}: ${x.accepted} accepted at ${x.acceptedPerSec}/s, delivered at ${x.deliveredPerSec}/s, accept -> ack p50 ${x.p50Ms} ms p99 ${x.p99Ms} ms; lost ${x.lost}, queued twice ${x.queuedTwice}, resent on a link ${x.resent}; not accepted ${JSON.stringify(x.refused)}`;
+    `${name}: ${x.accepted} accepted at ${x.acceptedPerSec}/s, delivered at ${x.deliveredPerSec}/s, accept -> ack p50 ${x.p50Ms} ms p99 ${x.p99Ms} ms; CPU per webhook NATS ${x.natsMs} ms, relays ${x.relayMs} ms; lost ${x.lost}, queued twice ${x.queuedTwice}, resent on a link ${x.resent}; not accepted ${JSON.stringify(x.refused)}`;
   return [
     `Relay cluster (3 nats-server R=3, 3 relay nodes, HAProxy; load ${r.load.start.join(' ')} -> ${r.load.end.join(' ')}):`,
     `${r.instances} instances linked; memory per idle link on each relay node ${r.linkKb.join(' / ')} KB; nats-server per link ${r.natsKbPerLink.join(' / ')} KB`,
     row('one at a time', r.single),
     row('steady', r.steady),
+    row('one instance, 16 at a time', r.one),
     ...(r.faults ? [row('relay node and NATS leader killed -9 midway', r.faults)] : []),
   ].join('\n');
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/** Medians of each design's rounds, side by side. */
+export function relayClusterAb(r: Record<'before' | 'after', ClusterResults[]>): string {
+  const runs: [string, (x: ClusterResults) => ClusterRun][] = [
+    [`${r.after[0]?.instances} instances, steady`, (x) => x.steady],
+    ['one instance, 1,500 webhooks 16 at a time', (x) => x.one],
+    ['one webhook at a time', (x) => x.single],
+  ];
+  const cols: [string, (x: ClusterRun) => number][] = [
+    ['NATS CPU ms/webhook', (x) => x.natsMs],
+    ['relay CPU ms/webhook', (x) => x.relayMs],
+    ['delivered/s', (x) => x.deliveredPerSec],
+    ['p50 ms', (x) => x.p50Ms],
+    ['p99 ms', (x) => x.p99Ms],
+    ['lost', (x) => x.lost],
+    ['queued twice', (x) => x.queuedTwice],
+  ];
+  const lines = [`| run | design | ${cols.map(([h]) => h).join(' | ')} |`, `| --- | --- |${cols.map(() => ' ---: |').join('')}`];
+  for (const [name, pick] of runs) {
+    for (const side of ['before', 'after'] as const) {
+      lines.push(`| ${name} | ${side} | ${cols.map(([, f]) => String(Math.round(median(r[side].map((x) => f(pick(x)))) * 100) / 100)).join(' | ')} |`);
+    }
+  }
+  const loads = [...r.before, ...r.after].flatMap((x) => [x.load.start[0], x.load.end[0]]);
+  return `Relay cluster, before (BENCH_BASELINE) and after, medians of ${r.after.length} round(s) each, interleaved (1-min load ${Math.min(...loads)}-${Math.max(...loads)}):\n${lines.join('\n')}`;
 }
 
 if (process.argv[2] === '--instances-worker') runWorker();
 else if (process.argv[1] && path.resolve(process.argv[1]) === here) {
   const [instances, webhooks] = process.argv.slice(2).map(Number);
-  const r = await relayClusterRounds({ instances: instances || undefined, webhooks: webhooks || undefined });
-  console.log(relayClusterSummary(r));
-  console.log(`BENCH_JSON ${JSON.stringify({ relayCluster: r })}`);
+  const baseline = process.env.BENCH_BASELINE;
+  if (!baseline) {
+    const r = await relayClusterRounds({ instances: instances || undefined, webhooks: webhooks || undefined });
+    console.log(relayClusterSummary(r));
+    console.log(`BENCH_JSON ${JSON.stringify({ relayCluster: r })}`);
+    process.exit(0);
+  }
+  if (!fs.existsSync(path.join(baseline, 'bin/toes'))) {
+    console.error('BENCH_BASELINE must name another built toes-rev checkout (one with bin/toes and dist/).');
+    process.exit(2);
+  }
+  const r: Record<'before' | 'after', ClusterResults[]> = { before: [], after: [] };
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 1);
+  for (let k = 0; k < rounds; k++) {
+    for (const side of k % 2 ? (['after', 'before'] as const) : (['before', 'after'] as const)) {
+      process.stderr.write(`bench: relay cluster: round ${k + 1}, ${side}\n`);
+      const x = await relayClusterRounds({ instances: instances || undefined, webhooks: webhooks || undefined, launcher: side === 'before' ? path.join(path.resolve(baseline), 'bin/toes') : undefined, faults: false });
+      console.log(`${side}: ${relayClusterSummary(x)}`);
+      r[side].push(x);
+    }
+  }
+  console.log(relayClusterAb(r));
+  console.log(`BENCH_JSON ${JSON.stringify({ relayClusterAb: r })}`);
   process.exit(0);
 }

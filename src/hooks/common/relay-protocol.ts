@@ -19,6 +19,7 @@ export const KEPT_HEADERS = [
   'x-github-delivery',
   'x-gitea-event',
   'x-gitea-delivery',
+  'x-gogs-delivery',
   'x-gitea-signature',
   'x-forgejo-event',
   'x-forgejo-delivery',

@@ -103,9 +103,9 @@ export function relayRoutes(deps: RouteDeps): http.RequestListener {
       if (typeof v === 'string') headers[name] = v;
       else if (Array.isArray(v)) headers[name] = v.join(', ');
     }
-    const id = `rly_${Date.now().toString(36)}${randomBytes(8).toString('hex')}`;
+    let id = `rly_${Date.now().toString(36)}${randomBytes(8).toString('hex')}`;
     try {
-      await store.append(instance, { id, app, at: Date.now(), headers, body: read.body, src: group });
+      id = (await store.append(instance, { id, app, at: Date.now(), headers, body: read.body, src: group })) ?? id;
     } catch (err) {
       return refuse(503, `the webhook could not be stored (${(err as NodeJS.ErrnoException).code ?? 'error'}); send it again later`);
     }

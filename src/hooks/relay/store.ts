@@ -91,8 +91,11 @@ export interface RelayStore {
   register(id: string, secretHash: string): Promise<Registration>;
   /** The SHA-256 of the instance's secret, or undefined for an instance not registered here. */
   lookup(id: string): Promise<string | undefined>;
-  /** Resolves once the webhook is durable. The instance must be registered. */
-  append(instance: string, d: NewDelivery): Promise<void>;
+  /**
+   * Resolves once the webhook is durable. The instance must be registered. A backend that
+   * stores a sender's retry once resolves with the id of the copy stored before.
+   */
+  append(instance: string, d: NewDelivery): Promise<string | void>;
   /** The instance's waiting webhooks (of one app, if given) in arrival order, the oldest `limit` of them. */
   pending(instance: string, limit?: number, app?: string): Promise<WaitingDelivery[]>;
   /** A waiting webhook whole, or undefined once it is settled. */

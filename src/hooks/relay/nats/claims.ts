@@ -1,11 +1,12 @@
-// One live link per instance across relay nodes. A node that takes a link writes the
+// One live link per instance across relay nodes. A node that takes a link puts the
 // instance's key in the links bucket; the bucket's revision orders every claim ever made,
-// whatever the nodes' clocks say. It then tells every node (`<prefix>.claims`), and a node
-// holding a link with an older revision closes it (4001). A claim that raced another
-// reads the key back after announcing itself: if a newer revision is there, it lost.
-import type { KV } from '@nats-io/kv';
-import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { listenJson } from './listen.js';
+// whatever the nodes' clocks say. Every node watches the bucket, and a node holding a link
+// whose claim has an older revision than one the watch brings closes it (4001). The newest
+// link always wins, so a claim is a plain put: checking the revision it replaces would only
+// add a read.
+import { KvWatchInclude, type KV, type KvWatchEntry } from '@nats-io/kv';
+import type { QueuedIterator } from '@nats-io/transport-node';
+import { persist } from './connect.js';
 import type { LinkClaim } from '../store.js';
 
 interface Held {
@@ -13,20 +14,34 @@ interface Held {
   lost: () => void;
 }
 
+/** Newest revisions remembered (a claim's put may return after the watch showed a newer one). */
+const MEMO = 200_000;
+
 export class NatsClaims {
   private held = new Map<string, Held>();
-  private sub: Subscription;
+  private newest = new Map<string, number>();
+  private watch?: QueuedIterator<KvWatchEntry>;
+  private closed = false;
 
   constructor(
-    private nc: NatsConnection,
     private links: KV,
-    private subject: string,
     private node: string,
-  ) {
-    this.sub = listenJson<{ i: string; rev: number }>(nc, subject, ({ i, rev }) => this.superseded(i, rev));
+  ) {}
+
+  /** Starts the watch: resolves once it is made, so no claim made after is missed. */
+  async start(): Promise<void> {
+    // Instance ids are one token; `apps.<id>` and the shard count are not claims.
+    this.watch = await persist(() => this.links.watch({ key: '*', include: KvWatchInclude.UpdatesOnly, ignoreDeletes: true }), 15_000);
+    void (async () => {
+      for await (const e of this.watch!) this.seen(e.key, e.revision);
+    })().catch(() => {});
   }
 
-  private superseded(instance: string, rev: number): void {
+  private seen(instance: string, rev: number): void {
+    if ((this.newest.get(instance) ?? 0) < rev) {
+      if (this.newest.size >= MEMO) this.newest.clear();
+      this.newest.set(instance, rev);
+    }
     const h = this.held.get(instance);
     if (h && h.rev < rev) {
       this.held.delete(instance);
@@ -37,20 +52,19 @@ export class NatsClaims {
   async claim(instance: string, lost: () => void): Promise<LinkClaim> {
     const rev = await this.links.put(instance, JSON.stringify({ node: this.node, at: Date.now() }));
     const mine: Held = { rev, lost };
-    const older = this.held.get(instance);
-    this.held.set(instance, mine);
-    if (older && older.rev < rev) older.lost();
-    this.nc.publish(this.subject, JSON.stringify({ i: instance, rev }));
-    const latest = await this.links.get(instance);
-    const won = !latest || latest.revision <= rev;
+    const won = !this.closed && (this.newest.get(instance) ?? 0) <= rev;
     const release = () => {
       if (this.held.get(instance) === mine) this.held.delete(instance);
     };
-    if (!won) release();
+    if (!won) return { won, release };
+    const older = this.held.get(instance);
+    this.held.set(instance, mine);
+    if (older && older.rev < rev) older.lost();
     return { won, release };
   }
 
   close(): void {
-    this.sub.unsubscribe();
+    this.closed = true;
+    this.watch?.stop();
   }
 }

@@ -4,11 +4,11 @@
 //                               subjects <prefix>.hooks.<k>.<instance>.<app>.<size class>;
 //                               an acked, dropped or expired webhook is deleted from it
 //   KV      <prefix>_instances  instance id -> {secretHash, createdAt}
-//   KV      <prefix>_links      instance id -> the node holding its link; `shards` -> the count;
+//   KV      <prefix>_links      instance id -> the node holding its link (every node watches
+//                               it: claims.ts); `shards` -> the count;
 //                               apps.<instance id> -> the apps it said take webhooks
-//   consumer tap-<random>       one per relay node and shard, pushing every new webhook of
-//                               the shard to <prefix>.tap.<consumer> (tap.ts)
-//   subject <prefix>.claims          "instance X has a new link, revision R", to every node
+//   consumer (ordered)          one per relay node and shard, bringing every new webhook of
+//                               the shard to the node (tap.ts)
 //   subject <prefix>.nodes           each node says it is there every 5 s (room.ts shares out room by the count)
 //   subject <prefix>.apps            "instance X's apps changed", so every node reads them again
 //   subject <prefix>.verdicts        an instance's verdict on a sender, to every node's budgets (senders.ts)
@@ -17,6 +17,7 @@
 // bound of their bytes. Shards, because nats-server 2.9 visits every consumer of a stream
 // for each message stored or deleted, and so that the per-subject counts of one shard (one
 // request) give the room of a group of instances (room.ts).
+import { createHash } from 'node:crypto';
 import type { NewDelivery, StoredDelivery } from '../store.js';
 
 export const PREFIX = /^[a-z0-9_]{1,32}$/;
@@ -36,7 +37,6 @@ function shardOf(instance: string, shards: number): number {
 export class NatsLayout {
   readonly instancesBucket: string;
   readonly linksBucket: string;
-  readonly claims: string;
   readonly nodes: string;
   readonly appsNote: string;
   readonly verdicts: string;
@@ -48,7 +48,6 @@ export class NatsLayout {
     if (!PREFIX.test(prefix)) throw new Error(`the NATS prefix must be 1-32 of a-z, 0-9 and _, not "${prefix}"`);
     this.instancesBucket = `${prefix}_instances`;
     this.linksBucket = `${prefix}_links`;
-    this.claims = `${prefix}.claims`;
     this.nodes = `${prefix}.nodes`;
     this.appsNote = `${prefix}.apps`;
     this.verdicts = `${prefix}.verdicts`;
@@ -86,16 +85,6 @@ export class NatsLayout {
   }
 }
 
-/**
- * What a JetStream push delivery's reply subject says of it:
- * $JS.ACK.[domain.account.]<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>[.token]
- */
-export function ackReplyMeta(reply: string): { seq: number; sent: number; pending: number } {
-  const t = reply.split('.');
-  const tail = t.length > 9 && t.length % 2 === 0 ? 1 : 0;
-  return { seq: Number(t[t.length - 4 - tail]), sent: Number(t[t.length - 3 - tail]), pending: Number(t[t.length - 1 - tail]) || 0 };
-}
-
 /** App names may hold ".", NATS's token separator; "~" is not allowed in them, so it stands in. */
 function appToken(app: string): string {
   return app.replaceAll('.', '~');
@@ -123,4 +112,20 @@ export function decodeDelivery(data: Uint8Array): StoredDelivery {
   const { bodyAt, ...meta } = decodeMeta(data);
   const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   return { ...meta, body: buf.subarray(bodyAt).toString('base64') };
+}
+
+/** The headers a sender names its delivery by; a retry carries the same one. */
+const DELIVERY_IDS = ['x-github-delivery', 'x-gitea-delivery', 'x-forgejo-delivery', 'x-gogs-delivery', 'webhook-id'];
+
+/**
+ * The stream's dedupe id for a webhook: a sender's retry (same delivery id, same bytes) is
+ * stored once. Scoped to the instance and app, and bound to the body's hash, so junk sent
+ * first under a guessed delivery id cannot suppress the real webhook. Without a delivery id,
+ * the relay's own (unique) id.
+ */
+export function dedupeId(instance: string, d: NewDelivery): string {
+  const sender = DELIVERY_IDS.map((h) => d.headers[h]).find((v) => v !== undefined);
+  if (sender === undefined) return d.id;
+  const body = createHash('sha256').update(d.body).digest();
+  return createHash('sha256').update(`${instance}\0${d.app}\0${sender}\0`).update(body).digest('base64url');
 }
