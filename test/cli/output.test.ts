@@ -31,11 +31,14 @@ test('a wrong command line exits 2 with one sentence, and changes nothing', asyn
     [['config', 'frob', 'sample'], /^toes: "frob" is not an action of `toes config`; use one of set, get, unset, list/],
     [['webhook', 'frob'], /is not an action of `toes webhook`/],
     [['deploy', 'sample', '--progress', 'loud'], /^toes: --progress takes text, json or none, not "loud"\.\n$/],
+    [['relay', '--nats', 'nats://ops:hunter2@10.0.0.1:4222'], /^toes: --nats URLs must not carry credentials .*--nats-creds FILE\)\.\n$/],
+    [['relay', '--nats', 'http://10.0.0.1:4222'], /^toes: --nats takes nats:\/\/ or tls:\/\/ URLs, not http:\/\/\.\n$/],
   ];
   for (const [args, says] of cases) {
     const r = await run(data, args);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, says, args.join(' '));
+    assert.doesNotMatch(r.stderr + r.stdout, /hunter2/, 'a password on the command line is never echoed');
   }
   // A wrong command line that asked for JSON gets its failure as JSON too.
   const json = await run(data, ['deploy', 'sample', '--form', 'x', '--json']);

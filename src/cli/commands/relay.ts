@@ -7,17 +7,10 @@ import { act, serveUntilSignalled, parseSecondsFlag, wholeNumber } from '../comm
 async function natsOptions(args: Record<string, unknown>) {
   const { natsServers } = await import('../../hooks/relay/nats/connect.js');
   const { PREFIX } = await import('../../hooks/relay/nats/layout.js');
-  const usage = (fn: () => string[]) => {
-    try {
-      return fn();
-    } catch (err) {
-      throw new RevError('USAGE', (err as Error).message);
-    }
-  };
   const prefix = args['nats-prefix'] === undefined ? undefined : String(args['nats-prefix']);
   if (prefix !== undefined && !PREFIX.test(prefix)) throw new RevError('USAGE', `--nats-prefix takes 1-32 of a-z, 0-9 and _, not "${prefix}".`);
   return {
-    servers: usage(() => natsServers(String(args.nats))),
+    servers: natsServers(String(args.nats)),
     credsFile: args['nats-creds'] === undefined ? undefined : path.resolve(String(args['nats-creds'])),
     prefix,
     replicas: wholeNumber(args.replicas, 'replicas', 1, 5),

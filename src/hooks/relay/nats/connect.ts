@@ -39,16 +39,16 @@ const NEEDED_PAYLOAD = 1024 * 1024 + 64 * 1024;
 /** Checks `--nats` before anything connects: a URL carrying a user or password is refused. */
 export function natsServers(raw: string): string[] {
   const servers = raw.split(',').map((s) => s.trim()).filter(Boolean);
-  if (servers.length === 0) throw new Error('--nats needs at least one URL, e.g. nats://10.0.0.1:4222,nats://10.0.0.2:4222');
+  if (servers.length === 0) throw new RevError('USAGE', '--nats needs at least one URL, e.g. nats://10.0.0.1:4222,nats://10.0.0.2:4222.');
   for (const s of servers) {
     let u: URL;
     try {
       u = new URL(s.includes('://') ? s : `nats://${s}`);
     } catch {
-      throw new Error(`"${s.replace(/\/\/[^@/]*@/, '//…@')}" in --nats is not a URL like nats://host:4222`);
+      throw new RevError('USAGE', `"${s.replace(/\/\/[^@/]*@/, '//…@')}" in --nats is not a URL like nats://host:4222.`);
     }
-    if (u.username || u.password) throw new Error('--nats URLs must not carry credentials (argv is visible to every user): put them in TOES_RELAY_NATS_USER and TOES_RELAY_NATS_PASSWORD, TOES_RELAY_NATS_TOKEN, or a creds file (--nats-creds FILE)');
-    if (!['nats:', 'tls:'].includes(u.protocol)) throw new Error(`--nats takes nats:// or tls:// URLs, not ${u.protocol}//`);
+    if (u.username || u.password) throw new RevError('USAGE', '--nats URLs must not carry credentials (argv is visible to every user): put them in TOES_RELAY_NATS_USER and TOES_RELAY_NATS_PASSWORD, TOES_RELAY_NATS_TOKEN, or a creds file (--nats-creds FILE).');
+    if (!['nats:', 'tls:'].includes(u.protocol)) throw new RevError('USAGE', `--nats takes nats:// or tls:// URLs, not ${u.protocol}//.`);
   }
   return servers;
 }
