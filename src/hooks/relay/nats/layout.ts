@@ -2,7 +2,9 @@
 //   streams <prefix>_hooks_<k>  k < shards (16 unless the first node said otherwise); an
 //                               instance's webhooks are in shard hash(instance) % shards,
 //                               subjects <prefix>.hooks.<k>.<instance>.<app>.<size class>;
-//                               an acked, dropped or expired webhook is deleted from it
+//                               an acked webhook is deleted (or, in a burst, purged with
+//                               the rest of its link's acks within a second: feed.ts), a
+//                               dropped one deleted, an expired one dropped by max_age
 //   KV      <prefix>_instances  instance id -> {secretHash, createdAt}
 //   KV      <prefix>_links      instance id -> the node holding its link (every node watches
 //                               it: claims.ts); `shards` -> the count;
