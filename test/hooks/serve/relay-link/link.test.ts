@@ -2,45 +2,13 @@
 // signed webhooks posted to the relay.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { test, type TestContext } from 'node:test';
-import { tmpDir } from '../../../fixtures/cli.js';
-import { ensureStopped, github, post, standard, startDaemon, startRelay, type Daemon } from '../../../fixtures/hooks.js';
+import { test } from 'node:test';
+import { ensureStopped, github, post, standard, startDaemon } from '../../../fixtures/hooks.js';
 import { startProxy } from '../../../fixtures/proxy.js';
 import { makeWorld } from '../../../fixtures/world.js';
 import { layoutOf } from '../../layout.js';
-import { relayBackends, relayTest, type RelayBackend } from '../../relay/backends.js';
-
-/**
- * A world, a relay on its own store, and cleanup of every process started through `track`;
- * `startRelayAgain` starts it over the same store (after a stop or a kill). The store is the
- * first backend unless a test runs with each (every backend is tested alone in test/hooks/relay).
- */
-async function relaySetup(t: TestContext, relayArgs: string[] = [], backend: RelayBackend = relayBackends[0]) {
-  const w = await makeWorld();
-  t.after(() => w.close());
-  const relayDir = tmpDir('toes-relay-');
-  // Every process stopped before the relay's directory goes: after-hooks run in the order
-  // they were added, and one that throws (a relay still writing there) skips the rest.
-  const started: Daemon[] = [];
-  t.after(async () => {
-    for (const d of started) await ensureStopped(d);
-    fs.rmSync(relayDir, { recursive: true, force: true });
-  });
-  const track = (d: Daemon) => (started.push(d), d);
-  const startRelayAgain = async (opts: { port?: number; args?: string[] } = {}) => track(await startRelay(relayDir, { ...(await backend.relay(relayDir)), ...opts }));
-  const relay = await startRelayAgain({ args: relayArgs });
-  return { w, relayDir, relay, track, startRelayAgain };
-}
-
-/** The same, with the sample app deployed and its webhook enabled through the relay. */
-async function relayWorld(t: TestContext) {
-  const setup = await relaySetup(t);
-  const { w, relay } = setup;
-  const env = { REV_RELAY_URL: relay.url };
-  assert.equal((await w.toes(['deploy', 'sample', '--from', w.url, '--no-install'])).code, 0);
-  const hook = (await w.toes(['webhook', 'enable', 'sample', '--json'], { env })).json();
-  return { ...setup, env, hook };
-}
+import { relayBackends, relayTest } from '../../relay/backends.js';
+import { relaySetup, relayWorld } from './setup.js';
 
 const APPS = Array.from({ length: 10 }, (_, i) => `app${i}`);
 

@@ -9,28 +9,14 @@ import { test, type TestContext } from 'node:test';
 import WebSocket from 'ws';
 import { tmpDir } from '../../../fixtures/cli.js';
 import { ensureStopped, github, post, standard, startDaemon, startRelay, type Daemon, type Delivery } from '../../../fixtures/hooks.js';
-import { makeWorld } from '../../../fixtures/world.js';
 import { relayBackends, relayTest, type RelayBackend } from '../../relay/backends.js';
+import { relayWorld } from './setup.js';
 
 const JUNK_KEY = 'whsec_' + Buffer.alloc(24, 9).toString('base64');
 
 /** The sample app deployed with its webhook enabled through a relay, and `toes serve` linked to it. */
 async function linkedWorld(t: TestContext, relayArgs: string[], backend: RelayBackend = relayBackends[0]) {
-  const w = await makeWorld();
-  t.after(() => w.close());
-  const relayDir = tmpDir('toes-relay-');
-  // Every process stopped before the relay's directory goes: after-hooks run in the order
-  // they were added, and one that throws (a relay still writing there) skips the rest.
-  const started: Daemon[] = [];
-  t.after(async () => {
-    for (const d of started) await ensureStopped(d);
-    fs.rmSync(relayDir, { recursive: true, force: true });
-  });
-  const track = (d: Daemon) => (started.push(d), d);
-  const relay = track(await startRelay(relayDir, { ...(await backend.relay(relayDir)), args: relayArgs }));
-  const env = { REV_RELAY_URL: relay.url };
-  assert.equal((await w.toes(['deploy', 'sample', '--from', w.url, '--no-install'])).code, 0);
-  const hook = (await w.toes(['webhook', 'enable', 'sample', '--json'], { env })).json();
+  const { w, relay, env, hook, track } = await relayWorld(t, relayArgs, backend);
   const serve = track(await startDaemon(w.data, { env }));
   await relay.waitFor((e) => e.event === 'apps' && e.count === 1, 'the instance\'s app list');
   return { w, relay, serve, env, hook, path: new URL(hook.url).pathname };
