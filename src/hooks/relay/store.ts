@@ -93,7 +93,8 @@ export interface RelayStore {
   lookup(id: string): Promise<string | undefined>;
   /**
    * Resolves once the webhook is durable. The instance must be registered. A backend that
-   * stores a sender's retry once resolves with the id of the copy stored before.
+   * stores a sender's retry once resolves with the id it is stored under (for a retry, the
+   * id of the copy stored before).
    */
   append(instance: string, d: NewDelivery): Promise<string | void>;
   /** The instance's waiting webhooks (of one app, if given) in arrival order, the oldest `limit` of them. */

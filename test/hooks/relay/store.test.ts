@@ -10,7 +10,7 @@ import type { DeliveryFeed, FeedTarget, RelayStore } from '../../../src/hooks/re
 import { tmpDir } from '../../fixtures/cli.js';
 import { relayBackends, relayTest, type RelayBackend } from './backends.js';
 
-const delivery = (i: number) => ({ id: `rly_${i}`, app: `app${i % 3}`, at: Date.now(), headers: { 'webhook-id': `msg_${i}` }, body: Buffer.from(`{"n":${i}}`) });
+const delivery = (i: number) => ({ id: `rly_${i}`, app: `app${i % 3}`, at: Date.now(), headers: { 'x-toes-test': `msg_${i}` }, body: Buffer.from(`{"n":${i}}`) });
 const INSTANCE = 'inst0000';
 
 relayTest('deliveries stored during a compaction keep their place; acked ones are gone after a reopen', async (t, backend) => {

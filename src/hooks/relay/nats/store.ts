@@ -145,16 +145,16 @@ export class NatsRelayStore implements RelayStore {
   }
 
   async append(instance: string, d: NewDelivery): Promise<string | void> {
-    const data = encodeDelivery(d);
-    // Within a sender's patience (GitHub waits 10 s, and never retries by itself).
     const msgID = dedupeId(instance, d);
+    // Keyed by the sender's delivery id, the webhook is stored under an id made from that key:
+    // a retry (a sender's, or a balancer's while a node restarts) is answered with the id of
+    // the copy stored before without reading it, which may be delivered and removed by then.
+    const stored = msgID === d.id ? d : { ...d, id: `rly_${Buffer.from(msgID, 'base64url').toString('hex', 0, 16)}` };
+    const data = encodeDelivery(stored);
+    // Within a sender's patience (GitHub waits 10 s, and never retries by itself).
     const ack = await persist(() => this.js.publish(this.layout.hook(instance, d.app, data.length), data, { msgID, timeout: 4_000 }), 8_000);
-    if (ack.duplicate) {
-      // A sender's retry (or a balancer's): the copy stored before is the one delivered.
-      const first = await this.jsm.streams.getMessage(this.layout.streamOf(instance), { seq: ack.seq }).catch(() => null);
-      return first ? decodeMeta(first.data).id : undefined;
-    }
-    remember(this.seqs, d.id, ack.seq);
+    if (!ack.duplicate) remember(this.seqs, stored.id, ack.seq);
+    return stored.id;
   }
 
   async pending(instance: string, limit = Infinity, app?: string): Promise<WaitingDelivery[]> {

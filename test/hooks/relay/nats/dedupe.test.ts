@@ -32,8 +32,15 @@ test('a sender\'s retry is stored once and answered with the first copy\'s id; j
   t.after(() => store.close());
   await store.register('inst0001', 'a'.repeat(64));
   const headers = { 'webhook-id': 'msg_2Lx', 'webhook-timestamp': '1700000000', 'webhook-signature': 'v1,abc' };
-  assert.equal(await store.append('inst0001', hook('rly_junk', headers, '{"forged":true}')), undefined);
-  assert.equal(await store.append('inst0001', hook('rly_real', headers, '{"real":true}')), undefined);
-  assert.equal(await store.append('inst0001', hook('rly_retry', headers, '{"real":true}')), 'rly_real');
-  assert.deepEqual((await store.pending('inst0001')).map((w) => w.id), ['rly_junk', 'rly_real']);
+  const junk = await store.append('inst0001', hook('rly_junk', headers, '{"forged":true}'));
+  const real = await store.append('inst0001', hook('rly_real', headers, '{"real":true}'));
+  assert.ok(typeof junk === 'string' && typeof real === 'string' && junk !== real, `two webhooks, two ids: ${junk} ${real}`);
+  assert.equal(await store.append('inst0001', hook('rly_retry', headers, '{"real":true}')), real);
+  assert.deepEqual((await store.pending('inst0001')).map((w) => w.id), [junk, real]);
+  // A retry after the first copy was delivered and removed still names it, and stores nothing.
+  assert.equal(await store.settle('inst0001', real!, 'acked'), true);
+  assert.equal(await store.append('inst0001', hook('rly_late', headers, '{"real":true}')), real);
+  assert.deepEqual((await store.pending('inst0001')).map((w) => w.id), [junk]);
+  // Without a sender's delivery id, each is stored under the relay's own id.
+  assert.equal(await store.append('inst0001', hook('rly_plain', {}, '{"real":true}')), 'rly_plain');
 });
