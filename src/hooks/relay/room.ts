@@ -40,6 +40,8 @@ interface Budget {
   waiting: number;
   bytes: number;
   apps: Map<string, number>;
+  /** The share of an app not in the count (nothing of it waiting then). */
+  fresh: number;
 }
 
 /** A budget is trusted this long; acks only add room, so an old one errs on the safe side. */
@@ -102,8 +104,9 @@ export class Room {
   private spend(instance: string, app: string, cost: number): boolean {
     const b = this.budgets.get(instance);
     if (!b || Date.now() - b.at >= BUDGET_MS) return false;
-    const left = b.apps.get(app);
-    if (left === undefined || left <= 0 || b.waiting <= 0 || b.bytes < cost) return false;
+    // An app the count did not show had nothing waiting then: a whole share.
+    const left = b.apps.get(app) ?? b.fresh;
+    if (left <= 0 || b.waiting <= 0 || b.bytes < cost) return false;
     b.apps.set(app, left - 1);
     b.waiting--;
     b.bytes -= cost;
@@ -178,7 +181,7 @@ export class Room {
     }
   }
 
-  /** This process's share of the room `c` leaves; apps not counted here get no budget (they count). */
+  /** This process's share of the room `c` leaves. */
   private budget(instance: string, app: string, c: WaitingCounts, at: number): void {
     const w = Math.max(1, this.shares.writers());
     const share = (room: number) => Math.max(0, Math.floor(room / w));
@@ -186,6 +189,6 @@ export class Room {
     for (const [name, a] of Object.entries(c.apps)) apps.set(name, share(this.limits.maxPerApp - a.waiting));
     if (!apps.has(app)) apps.set(app, share(this.limits.maxPerApp));
     if (this.budgets.size >= MEMO) this.budgets.clear();
-    this.budgets.set(instance, { at, waiting: share(this.limits.maxPending - c.waiting), bytes: share(this.limits.maxBytes - c.bytes), apps });
+    this.budgets.set(instance, { at, waiting: share(this.limits.maxPending - c.waiting), bytes: share(this.limits.maxBytes - c.bytes), apps, fresh: share(this.limits.maxPerApp) });
   }
 }

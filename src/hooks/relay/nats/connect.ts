@@ -99,7 +99,7 @@ export async function connectNats(o: NatsOptions, node: string, log: EventLog, m
     const instances = await kvm.create(`${prefix}_instances`, { replicas, history: 1 });
     const links = await kvm.create(`${prefix}_links`, { replicas, history: 1 });
     const layout = new NatsLayout(prefix, await agreedShards(links, o.shards ?? SHARDS, log));
-    await Promise.all(layout.streams().map((st) => ensureStream(jsm, st, replicas, maxAgeMs, log)));
+    await Promise.all([...layout.streams(), { name: layout.parkedStream, subjects: layout.parkedStreamSubjects() }].map((st) => ensureStream(jsm, st, replicas, maxAgeMs, log)));
     return { nc, js: jetstream(nc, { timeout: 10_000 }), jsm, layout, instances, links, replicas };
   } catch (err) {
     await nc.close().catch(() => {});
@@ -124,7 +124,12 @@ export async function persist<T>(fn: () => Promise<T>, budgetMs: number): Promis
   }
 }
 
-const NOT_FOUND = new Set<number>([JetStreamApiCodes.StreamNotFound, JetStreamApiCodes.ConsumerNotFound, JetStreamApiCodes.NoMessageFound]);
+/**
+ * Codes for "not there": besides the client's named ones, what nats-server 2.9 answers a
+ * delete of a message already deleted (10043, sequence not found) or purged (10057, the
+ * delete failed: no message found), measured.
+ */
+const NOT_FOUND = new Set<number>([JetStreamApiCodes.StreamNotFound, JetStreamApiCodes.ConsumerNotFound, JetStreamApiCodes.NoMessageFound, 10043, 10057]);
 export const isNotFound = (err: unknown) => err instanceof JetStreamApiError && NOT_FOUND.has(err.code);
 
 /** Every node must spread instances the same way: the first one to start writes the count, the others read it. */
@@ -148,9 +153,9 @@ async function ensureStream(jsm: JetStreamManager, st: { name: string; subjects:
   const want: Partial<StreamConfig> & { name: string } = {
     name: st.name,
     subjects: st.subjects,
-    // Limits, not work-queue: an acked webhook is deleted by the relay (a replicated
-    // delete). nats-server 2.9 removes a work-queue message on ack only on the replicas that
-    // hold the consumer, and the consumers here are kept on one (tap.ts says why).
+    // Limits, not work-queue: the relay removes acked webhooks itself, a shard's worth at a
+    // time (keeper.ts). nats-server 2.9 removes a work-queue message on ack only on the
+    // replicas that hold the consumer, and the consumers here are kept on one (tap.ts).
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
     num_replicas: replicas,

@@ -1,19 +1,22 @@
-// One connected instance's deliveries on a relay cluster, kept by one position: `next`, the
-// stream sequence the link reads from. Every webhook of the instance before it was sent on
-// this link; none from it on was. The link reads the stream from `next` until nothing is
-// left (a request per webhook; a backlog of BULK_FROM or more through an ordered consumer of
-// the JetStream client, a window at a time, as fast as the instance acks), then is live: new webhooks from this node's tap of the
-// shard (tap.ts) go straight out while the link can take them. One it cannot take (window or
-// socket full) ends that, and the link reads from `next` again once it can. A nack, or an
-// ack overdue, puts that one webhook in `redo`, read again by its sequence before going on.
+// One connected instance's deliveries on a relay cluster, kept by one position in the shard:
+// `next`, the stream sequence the link reads from. Every webhook of the instance before it
+// was sent on this link; none from it on was. The link reads the stream from `next` until
+// nothing is left (a request per webhook; a backlog of BULK_FROM or more through an ordered
+// consumer of the JetStream client, a window at a time, as fast as the instance acks), then
+// is live: new webhooks from this node's tap of the shard (tap.ts) go straight out while the
+// link can take them. One it cannot take (window or socket full) ends that, and the link
+// reads from `next` again once it can. A nack, or an ack overdue, puts that one webhook in
+// `redo`, read again by its sequence before going on.
 //
-// An ack in a burst costs no write of its own: while BATCH_FROM or more are in flight, what
-// the instance acks is removed from the stream every second, with one purge up to the link's
-// ack floor (store.ts); otherwise (a purge would not pay) each ack is a delete at once. What
-// a crash leaves acked and not yet removed is sent again to the next link; the instance
-// drops it by id.
+// An ack writes nothing: the shard's keeper (keeper.ts) asks each second what the link still
+// needs (`needs`: what is in flight or to be sent again, and everything from `next`), and
+// purges the rest. What it passed over and the link still needs it copies to the parked
+// stream first; the link reads those (`parkedNext` is its position there) before the shard,
+// and deletes each as it is acked. On a clean close, what was acked in the last seconds is
+// deleted, so the instance's next link does not get it again; after a crash it does, and the
+// instance drops it by id.
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
-import { isNotFound } from './connect.js';
+import { isNotFound, persist } from './connect.js';
 import { decodeDelivery, type NatsLayout } from './layout.js';
 import type { DeliveryFeed, FeedTarget } from '../store.js';
 
@@ -21,8 +24,6 @@ export interface FeedContext {
   js: JetStreamClient;
   jsm: JetStreamManager;
   layout: NatsLayout;
-  /** Removes acked webhooks from the stream: may purge everything of the instance up to `floor`. */
-  remove(seqs: number[], floor: number): Promise<void>;
   /** Webhooks waiting for the instance when the link started. */
   waiting: number;
 }
@@ -37,17 +38,32 @@ const ACK_WAIT_MS = 30_000;
  * by one.
  */
 const BULK_FROM = 16;
-/** Acks are removed in batches once this many are in flight or waiting for removal. */
-export const BATCH_FROM = 8;
+/** Acked this recently, a webhook may not be purged yet: deleted when the link closes cleanly. */
+const RECENT_MS = 3_000;
+
+/** What a link still needs of its shard: everything from `next`, and `held` (in flight, or to be sent again). */
+export interface LinkNeeds {
+  next: number;
+  held: number[];
+}
+
+/** Where a webhook sent on this link is: its sequence, in the shard or the parked stream. */
+interface Place {
+  seq: number;
+  parked: boolean;
+}
 
 export class NatsFeed implements DeliveryFeed {
   private next = 0;
-  /** Delivery id -> its place in the stream and when it was sent. */
-  private inflight = new Map<string, { seq: number; sentAt: number }>();
-  /** Sequences to send again (nacked, or never acked), and not before when. */
-  private redo = new Map<number, number>();
-  /** Acked and not yet removed from the stream. */
-  private acked: number[] = [];
+  /** Position in the parked stream, and whether something may be parked there for this link. */
+  private parkedNext = 0;
+  private parkedDue = true;
+  /** Delivery id -> where it is and when it was sent. */
+  private inflight = new Map<string, Place & { sentAt: number }>();
+  /** Delivery id -> what to send again (nacked, or never acked), and not before when. */
+  private redo = new Map<string, Place & { at: number }>();
+  /** Shard sequences acked lately, and when: deleted on a clean close. */
+  private acked: { seq: number; at: number }[] = [];
   private live = false;
   private reading?: Promise<void>;
   /** Something came while reading: read once more before going live. */
@@ -55,7 +71,6 @@ export class NatsFeed implements DeliveryFeed {
   /** Webhooks waiting behind what is in flight (an estimate, for the instance's backlog hint). */
   private behind: number;
   private timers = new Set<NodeJS.Timeout>();
-  private removals = new Set<Promise<void>>();
   private closed = false;
 
   constructor(
@@ -82,24 +97,24 @@ export class NatsFeed implements DeliveryFeed {
   /** A new webhook for this instance, from the tap. */
   offer(seq: number, data: Uint8Array): void {
     if (this.closed || seq < this.next) return;
-    if (this.live && this.room()) return this.send(seq, data);
+    if (this.live && this.room()) return this.send({ seq, parked: false }, data);
     this.behind++;
     this.live = false;
     this.fill();
   }
 
-  /** Sends a webhook; one from the stream after `next` moves it on, one sent again does not. */
-  private send(seq: number, data: Uint8Array, again = false): void {
-    if (!again) this.next = seq + 1;
+  /** Sends a webhook; one from the shard after `next` moves it on, one sent again does not. */
+  private send(place: Place, data: Uint8Array, again = false): void {
+    if (!again && !place.parked) this.next = place.seq + 1;
     let d;
     try {
       d = decodeDelivery(data);
     } catch {
-      // Not ours to read: take it out of the way rather than offer it forever.
-      this.acked.push(seq);
+      // Not ours to read: out of the way (purged, or deleted if parked) rather than offered forever.
+      if (place.parked) void this.dropParked(place.seq);
       return;
     }
-    this.inflight.set(d.id, { seq, sentAt: Date.now() });
+    this.inflight.set(d.id, { ...place, sentAt: Date.now() });
     this.to.send(d, this.behind + this.inflight.size);
   }
 
@@ -124,16 +139,28 @@ export class NatsFeed implements DeliveryFeed {
     this.live = false;
     do {
       this.stale = false;
-      for (const seq of [...this.redo.keys()].sort((a, b) => a - b)) {
+      for (const [id, r] of [...this.redo].sort((a, b) => a[1].seq - b[1].seq)) {
         if (!this.room()) return;
-        if (this.redo.get(seq)! > Date.now()) continue;
-        this.redo.delete(seq);
+        if (r.at > Date.now()) continue;
+        this.redo.delete(id);
         // Gone meanwhile (dropped to make room): nothing to send.
-        const m = await jsm.streams.getMessage(stream, { seq }).catch((err) => (isNotFound(err) ? null : Promise.reject(err)));
+        const m = await jsm.streams.getMessage(r.parked ? layout.parkedStream : stream, { seq: r.seq }).catch((err) => (isNotFound(err) ? null : Promise.reject(err)));
         if (this.closed) return;
         if (!m) continue;
         if (this.behind > 0) this.behind--;
-        this.send(m.seq, m.data, true);
+        this.send({ seq: r.seq, parked: r.parked }, m.data, true);
+      }
+      // Parked ones are older than anything in the shard: first, one by one (few, and rare).
+      while (this.parkedDue && this.room()) {
+        const m = await jsm.streams.getMessage(layout.parkedStream, { seq: this.parkedNext, next_by_subj: layout.parked(this.instance) } as never);
+        if (this.closed) return;
+        if (!m) {
+          this.parkedDue = false;
+          break;
+        }
+        this.parkedNext = m.seq + 1;
+        if (this.behind > 0) this.behind--;
+        this.send({ seq: m.seq, parked: true }, m.data);
       }
       if (this.behind >= BULK_FROM && this.room()) await this.readBulk(stream, filter);
       // What is left (or all of it, when the consumer could not be read), one by one.
@@ -142,7 +169,7 @@ export class NatsFeed implements DeliveryFeed {
         if (this.closed) return;
         if (!m) break;
         if (this.behind > 0) this.behind--;
-        this.send(m.seq, m.data);
+        this.send({ seq: m.seq, parked: false }, m.data);
       }
       // Full: the next ack, the socket draining (wake) or the end of a pause reads on.
       if (!this.room()) return;
@@ -176,7 +203,7 @@ export class NatsFeed implements DeliveryFeed {
             return;
           }
           if (this.behind > 0) this.behind--;
-          this.send(seq, m.data);
+          this.send({ seq, parked: false }, m.data);
           end = m.info.pending === 0;
           // Not awaited: the iterator ends once this message is handled.
           if (end) void batch.close().catch(() => {});
@@ -193,23 +220,29 @@ export class NatsFeed implements DeliveryFeed {
     const f = this.inflight.get(id);
     if (f === undefined) return false;
     this.inflight.delete(id);
-    this.acked.push(f.seq);
-    if (this.inflight.size + this.acked.length < BATCH_FROM) void this.removeAcked().catch(() => {});
+    if (f.parked) void this.dropParked(f.seq);
+    else this.acked.push({ seq: f.seq, at: Date.now() });
     if (!this.live) this.fill();
     return true;
+  }
+
+  /** A parked webhook acked (or unreadable) is deleted: nothing else removes it before its age runs out. */
+  private async dropParked(seq: number): Promise<void> {
+    // An ack must not be lost to a leader election: the webhook would be sent again on the next link.
+    await persist(() => this.ctx.jsm.streams.deleteMessage(this.ctx.layout.parkedStream, seq, false), 30_000).catch(() => {});
   }
 
   nack(id: string): boolean {
     const f = this.inflight.get(id);
     if (f === undefined) return false;
-    this.again(id, f.seq, NACK_DELAY_MS);
+    this.again(id, f, NACK_DELAY_MS);
     return true;
   }
 
-  /** Sends it again after `delayMs` (kept in `redo` meanwhile, so no removal passes over it). */
-  private again(id: string, seq: number, delayMs: number): void {
+  /** Sends it again after `delayMs` (kept in `redo` meanwhile, so no purge passes over it). */
+  private again(id: string, place: Place, delayMs: number): void {
     this.inflight.delete(id);
-    this.redo.set(seq, Date.now() + delayMs);
+    this.redo.set(id, { seq: place.seq, parked: place.parked, at: Date.now() + delayMs });
     this.behind++;
     this.live = false;
     const t = setTimeout(() => {
@@ -219,32 +252,27 @@ export class NatsFeed implements DeliveryFeed {
     this.timers.add(t);
   }
 
-  /**
-   * Called every second by the store: sends again what was sent over `ACK_WAIT_MS` ago and
-   * never acked, and removes what was acked.
-   */
+  /** Called every second by the store: sends again what was sent over `ACK_WAIT_MS` ago and never acked. */
   tick(now = Date.now()): void {
-    for (const [id, f] of this.inflight) if (now - f.sentAt >= ACK_WAIT_MS) this.again(id, f.seq, 0);
-    void this.removeAcked().catch(() => {});
+    for (const [id, f] of this.inflight) if (now - f.sentAt >= ACK_WAIT_MS) this.again(id, f, 0);
+    let old = 0;
+    while (old < this.acked.length && now - this.acked[old].at >= RECENT_MS) old++;
+    if (old > 0) this.acked.splice(0, old);
   }
 
-  /** Removes what was acked; what fails is tried again on the next tick. */
-  private removeAcked(): Promise<void> {
-    if (this.acked.length === 0) return Promise.resolve();
-    const seqs = this.acked;
-    this.acked = [];
-    let floor = this.next - 1;
-    for (const f of this.inflight.values()) floor = Math.min(floor, f.seq - 1);
-    for (const seq of this.redo.keys()) floor = Math.min(floor, seq - 1);
-    const removal = this.ctx
-      .remove(seqs, floor)
-      .catch((err) => {
-        this.acked.push(...seqs);
-        throw err;
-      })
-      .finally(() => this.removals.delete(removal));
-    this.removals.add(removal);
-    return removal;
+  /** What the shard's keeper must not purge without parking it first (keeper.ts). */
+  needs(): LinkNeeds {
+    const held: number[] = [];
+    for (const f of this.inflight.values()) if (!f.parked) held.push(f.seq);
+    for (const r of this.redo.values()) if (!r.parked) held.push(r.seq);
+    return { next: this.next, held };
+  }
+
+  /** The keeper parked some of this instance's webhooks: read them. */
+  parkedSome(): void {
+    this.parkedDue = true;
+    this.live = false;
+    this.fill();
   }
 
   async pending(): Promise<number> {
@@ -266,7 +294,10 @@ export class NatsFeed implements DeliveryFeed {
     this.closed = true;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
-    // What the instance acked is removed now, so its next link does not get it again.
-    await Promise.all([...this.removals, this.removeAcked()].map((p) => p.catch(() => {})));
+    // What the instance acked lately may not be purged yet: deleted now, so its next link
+    // does not get it again (one already purged is simply not found).
+    const stream = this.ctx.layout.streamOf(this.instance);
+    const seqs = this.acked.splice(0).map((a) => a.seq);
+    await Promise.all(seqs.map((seq) => this.ctx.jsm.streams.deleteMessage(stream, seq, false).catch(() => {})));
   }
 }

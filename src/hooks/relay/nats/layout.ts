@@ -2,18 +2,23 @@
 //   streams <prefix>_hooks_<k>  k < shards (16 unless the first node said otherwise); an
 //                               instance's webhooks are in shard hash(instance) % shards,
 //                               subjects <prefix>.hooks.<k>.<instance>.<app>.<size class>;
-//                               an acked webhook is deleted (or, in a burst, purged with
-//                               the rest of its link's acks within a second: feed.ts), a
-//                               dropped one deleted, an expired one dropped by max_age
+//                               acked webhooks leave by one purge of the shard up to a
+//                               sequence each second (keeper.ts), never a delete each
+//   stream  <prefix>_parked     what a shard's purge passed over and no instance has acked
+//                               yet (an instance offline, a link behind), copied once,
+//                               subjects <prefix>.parked.<k>.<instance>.<app>.<size class>;
+//                               deleted when acked (rare: it waited a second or more)
 //   KV      <prefix>_instances  instance id -> {secretHash, createdAt}
 //   KV      <prefix>_links      instance id -> the node holding its link (every node watches
 //                               it: claims.ts); `shards` -> the count;
 //                               apps.<instance id> -> the apps it said take webhooks
 //   consumer (ordered)          one per relay node and shard, bringing every new webhook of
 //                               the shard to the node (tap.ts)
-//   subject <prefix>.nodes           each node says it is there every 5 s (room.ts shares out room by the count)
-//   subject <prefix>.apps            "instance X's apps changed", so every node reads them again
+//   subject <prefix>.nodes           each node says it is there every 5 s (room.ts shares out room by the count; keeper.ts shards by the names)
+//   subject <prefix>.apps            "instance X's apps are now ...", so every node knows at once
 //   subject <prefix>.verdicts        an instance's verdict on a sender, to every node's budgets (senders.ts)
+//   subject <prefix>.acked           a shard's keeper asks every node what its links still need (keeper.ts)
+//   subject <prefix>.parked          "instance X has webhooks parked", so its link reads them
 // The app and a size class are subject tokens so that per-subject counts of the stream (one
 // request) give what the drop-oldest policy needs: waiting webhooks per app, and an upper
 // bound of their bytes. Shards, because nats-server 2.9 visits every consumer of a stream
@@ -42,6 +47,9 @@ export class NatsLayout {
   readonly nodes: string;
   readonly appsNote: string;
   readonly verdicts: string;
+  readonly acked: string;
+  readonly parkedNote: string;
+  readonly parkedStream: string;
 
   constructor(
     readonly prefix: string,
@@ -53,6 +61,34 @@ export class NatsLayout {
     this.nodes = `${prefix}.nodes`;
     this.appsNote = `${prefix}.apps`;
     this.verdicts = `${prefix}.verdicts`;
+    this.acked = `${prefix}.acked`;
+    this.parkedNote = `${prefix}.parked`;
+    this.parkedStream = `${prefix}_parked`;
+  }
+
+  /** The one stream of parked webhooks, all shards. */
+  parkedStreamSubjects(): string[] {
+    return [`${this.prefix}.parked.>`];
+  }
+
+  /** The shard number of a shard's stream. */
+  shardOf(stream: string): number {
+    return Number(stream.slice(this.prefix.length + '_hooks_'.length));
+  }
+
+  /** A stored webhook's subject in the parked stream. */
+  parkedSubject(hookSubject: string): string {
+    return `${this.prefix}.parked.${hookSubject.slice(this.prefix.length + '.hooks.'.length)}`;
+  }
+
+  /** All of one instance's parked webhooks, or one app's. */
+  parked(instance: string, app?: string): string {
+    return this.parkedSubject(this.hooks(instance, app));
+  }
+
+  /** Every parked webhook of a shard's instances. */
+  shardParked(stream: string): string {
+    return this.parkedSubject(this.shardHooks(stream));
   }
 
   /** Every shard's stream name and subjects. */

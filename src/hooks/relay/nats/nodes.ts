@@ -1,6 +1,7 @@
 // How many relay nodes write to the cluster now: each says so on <prefix>.nodes every 5 s,
 // and answers a newcomer's hello at once, so a node starting knows the others within a
-// round trip. Room budgets (room.ts) are shared out by this count.
+// round trip. Room budgets (room.ts) are shared out by this count, and shards to keep
+// (keeper.ts) by the names.
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { listenJson } from './listen.js';
 
@@ -39,6 +40,12 @@ export class NatsNodes {
       else this.seen.delete(k);
     }
     return n;
+  }
+
+  /** This node and those heard from within three rounds, sorted: the same list on every node once all have heard each other. */
+  names(): string[] {
+    this.count();
+    return [this.node, ...this.seen.keys()].sort();
   }
 
   close(): void {

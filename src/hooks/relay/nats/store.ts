@@ -1,10 +1,12 @@
 // The relay's store on NATS JetStream, for a cluster of stateless relay nodes (layout in
 // layout.ts): registrations in a replicated KV bucket, webhooks in a replicated
 // stream with the sender's delivery id (scoped, layout.ts) as the dedupe id, `append`
-// resolved only once the publish is acknowledged by a quorum. Acked webhooks are removed in
-// batches (feed.ts), so an ack is not a replicated write of its own. Counts per app come from the stream's per-subject
-// counts, so every node sees the same numbers and the drop-oldest policy (room.ts) holds
-// across nodes. Webhooks past the age limit are dropped by the stream itself (max_age).
+// resolved only once the publish is acknowledged by a quorum. Acked webhooks leave a shard
+// by one purge a second (keeper.ts), so an ack is not a replicated write of its own. Counts
+// per app come from the streams' per-subject counts (the shard and the parked stream), so
+// every node sees the same numbers and the drop-oldest policy (room.ts) holds across nodes;
+// for up to two seconds they include webhooks acked and not yet purged. Webhooks past the
+// age limit are dropped by the streams themselves (max_age).
 import { jetstream, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
@@ -12,26 +14,22 @@ import type { EventLog } from '../../common/event-log.js';
 import { NatsClaims } from './claims.js';
 import { listenJson } from './listen.js';
 import { connectNats, isNotFound, persist, type NatsOptions } from './connect.js';
-import { BATCH_FROM, NatsFeed } from './feed.js';
+import { NatsFeed, type LinkNeeds } from './feed.js';
+import { ShardKeeper } from './keeper.js';
 import { ShardTap } from './tap.js';
 import { NatsNodes } from './nodes.js';
 import { decodeDelivery, decodeMeta, dedupeId, encodeDelivery, type NatsLayout } from './layout.js';
 import type { DeliveryFeed, FeedTarget, LinkClaim, NewDelivery, Registration, RelayStore, Settled, StoredDelivery, VerdictNote, WaitingCounts, WaitingDelivery } from '../store.js';
 
 
-/** How often each link removes what its instance acked, and checks for overdue acks. */
+/** How often each link checks for overdue acks. */
 const TICK_MS = 1_000;
 
-/**
- * A purge with a filter reads the whole shard on nats-server 2.9 (measured: 0.4 ms of NATS
- * CPU with 1,000 messages in the stream, 2 ms with 3,000); a delete is 0.4 ms whatever the
- * size. So a link's acks are purged at once only when there are at least BATCH_FROM, and at
- * least one per SHARD_PER_PURGE messages in the shard; otherwise deleted one by one.
- */
-const SHARD_PER_PURGE = 250;
+/** Drops are remembered this long: past any keeper round that could have copied one. */
+const DROPPED_MS = 60_000;
 
-/** Shard sizes (for choosing purge or deletes) are read again after this. */
-const SIZES_MS = 10_000;
+/** Totals (for health checks) are shared this long. */
+const TOTALS_MS = 1_000;
 
 /** An instance's app list is read again after this even when no node said it changed. */
 const APPS_TTL_MS = 30_000;
@@ -44,6 +42,12 @@ function remember<K, V>(m: Map<K, V>, k: K, v: V): void {
   m.set(k, v);
 }
 
+/** Where a webhook is stored: its sequence in its shard, or in the parked stream. */
+interface Place {
+  seq: number;
+  parked: boolean;
+}
+
 export interface NatsStoreOptions extends NatsOptions {
   /** This node's name, in its NATS connection and its link claims. */
   node: string;
@@ -54,22 +58,24 @@ export interface NatsStoreOptions extends NatsOptions {
 export class NatsRelayStore implements RelayStore {
   /** Registrations never change once made: a secret hash looked up once is kept. */
   private hashes = new Map<string, string>();
-  /** Delivery id -> stream sequence, for settling without a scan. */
-  private seqs = new Map<string, number>();
+  /** Delivery id -> where it is stored, for settling without a scan. */
+  private seqs = new Map<string, Place>();
   /** The link of each instance linked to this node. */
   private feeds = new Map<string, NatsFeed>();
   private taps: ShardTap[] = [];
   private claims: NatsClaims;
   private nodes: NatsNodes;
+  private keeper: ShardKeeper;
   private ticker: NodeJS.Timeout;
-  /** Messages in each shard's stream, as last read; undefined until read. */
-  private sizes = new Map<string, number>();
-  private sizesAt = 0;
   private connected = true;
   private totaling?: Promise<{ instances: number; waiting: number }>;
+  private totaled?: { at: number; value: { instances: number; waiting: number } };
   /** Each instance's apps as last read; read again when another node says they changed, or when old. */
   private appLists = new Map<string, { at: number; names?: ReadonlySet<string> }>();
   private appsSub: Subscription;
+  private parkedSub: Subscription;
+  /** Shard sequences this node dropped lately, per instance: a keeper copying one meanwhile deletes the copy (keeper.ts). */
+  private dropped = new Map<string, { seq: number; at: number }[]>();
   private verdictSub?: Subscription;
 
   private constructor(
@@ -84,10 +90,53 @@ export class NatsRelayStore implements RelayStore {
   ) {
     this.claims = new NatsClaims(links, o.node);
     this.nodes = new NatsNodes(nc, layout.nodes, o.node);
-    this.appsSub = listenJson<{ i: string }>(nc, layout.appsNote, ({ i }) => void this.appLists.delete(i));
+    // The note carries the list: a read of the bucket now may be answered by a replica that
+    // has not applied the put yet.
+    this.appsSub = listenJson<{ i: unknown; n?: unknown; a?: unknown }>(nc, layout.appsNote, ({ i, n, a }) => {
+      if (typeof i !== 'string' || n === o.node) return;
+      if (Array.isArray(a) && a.every((x) => typeof x === 'string')) remember(this.appLists, i, { at: Date.now(), names: new Set(a as string[]) });
+      else this.appLists.delete(i);
+    });
     // Short: a consumer placed on a server that just died is better made again soon (tap.ts).
-    const tap = { js: jetstream(nc, { timeout: 3_000 }), layout, log: o.log, deliver: (instance: string, seq: number, data: Uint8Array) => this.feeds.get(instance)?.offer(seq, data) };
+    const tap = {
+      js: jetstream(nc, { timeout: 3_000 }),
+      layout,
+      log: o.log,
+      deliver: (stream: string, instance: string, seq: number, data: Uint8Array) => {
+        this.keeper.saw(stream, seq, instance);
+        this.feeds.get(instance)?.offer(seq, data);
+      },
+    };
     this.taps = layout.streams().map((st) => new ShardTap(tap, st.name));
+    this.keeper = new ShardKeeper({
+      nc,
+      js,
+      jsm,
+      layout,
+      log: o.log,
+      node: o.node,
+      nodes: () => this.nodes.names(),
+      tapped: (stream) => this.taps.find((t) => t.stream === stream)?.reached() ?? 0,
+      needs: (instances) => {
+        const out = new Map<string, LinkNeeds>();
+        for (const i of instances) {
+          const f = this.feeds.get(i);
+          if (f) out.set(i, f.needs());
+        }
+        return out;
+      },
+      settled: (instances) => {
+        const out = new Map<string, number[]>();
+        for (const i of instances) {
+          const d = this.dropped.get(i);
+          if (d) out.set(i, d.map((x) => x.seq));
+        }
+        return out;
+      },
+    });
+    this.parkedSub = listenJson<{ i: unknown }>(nc, layout.parkedNote, ({ i }) => {
+      if (Array.isArray(i)) for (const x of i) if (typeof x === 'string') this.feeds.get(x)?.parkedSome();
+    });
     void (async () => {
       for await (const st of nc.status()) {
         if (st.type === 'disconnect') this.connected = false;
@@ -99,7 +148,11 @@ export class NatsRelayStore implements RelayStore {
     })();
     this.ticker = setInterval(() => {
       for (const f of this.feeds.values()) f.tick();
-      if (Date.now() - this.sizesAt >= SIZES_MS) void this.readSizes();
+      const old = Date.now() - DROPPED_MS;
+      for (const [i, d] of this.dropped) {
+        while (d.length > 0 && d[0].at < old) d.shift();
+        if (d.length === 0) this.dropped.delete(i);
+      }
     }, TICK_MS);
     this.ticker.unref();
   }
@@ -153,70 +206,82 @@ export class NatsRelayStore implements RelayStore {
     const data = encodeDelivery(stored);
     // Within a sender's patience (GitHub waits 10 s, and never retries by itself).
     const ack = await persist(() => this.js.publish(this.layout.hook(instance, d.app, data.length), data, { msgID, timeout: 4_000 }), 8_000);
-    if (!ack.duplicate) remember(this.seqs, stored.id, ack.seq);
+    if (!ack.duplicate) remember(this.seqs, stored.id, { seq: ack.seq, parked: false });
+    // What this node stored shows in its next health answer.
+    this.totaled = undefined;
     return stored.id;
   }
 
   async pending(instance: string, limit = Infinity, app?: string): Promise<WaitingDelivery[]> {
-    const filter = this.layout.hooks(instance, app);
+    // The shard first, then the parked stream: a webhook the keeper moves meanwhile was copied
+    // before it left the shard, so it is seen in one or both (keeper.ts). Parked ones are the
+    // older, so they come first.
+    const hot = await this.readWaiting(this.layout.streamOf(instance), this.layout.hooks(instance, app), false, limit);
+    const parked = await this.readWaiting(this.layout.parkedStream, this.layout.parked(instance, app), true, limit);
+    const moved = new Set(parked.map((w) => w.id));
+    return [...parked, ...hot.filter((w) => !moved.has(w.id))].slice(0, limit);
+  }
+
+  private async readWaiting(stream: string, filter: string, parked: boolean, limit: number): Promise<WaitingDelivery[]> {
     const out: WaitingDelivery[] = [];
-    let seq = 0;
-    while (out.length < limit) {
-      const m = await this.jsm.streams.getMessage(this.layout.streamOf(instance), { seq, next_by_subj: filter } as never);
+    for (let seq = 0; out.length < limit; ) {
+      const m = await this.jsm.streams.getMessage(stream, { seq, next_by_subj: filter } as never);
       if (!m) break;
-      const { id, app: a, at } = decodeMeta(m.data);
-      remember(this.seqs, id, m.seq);
-      out.push({ id, app: a, at });
+      const { id, app, at } = decodeMeta(m.data);
+      remember(this.seqs, id, { seq: m.seq, parked });
+      out.push({ id, app, at });
       seq = m.seq + 1;
     }
     return out;
   }
 
-  private async seqOf(instance: string, id: string): Promise<number | undefined> {
-    const known = this.seqs.get(id);
-    if (known !== undefined) return known;
+  /**
+   * Runs `fn` on where the webhook is; when it is gone from the shard (the keeper moved it to
+   * the parked stream meanwhile: keeper.ts), looks again and runs it on the copy.
+   */
+  private async atPlace<T>(instance: string, id: string, fn: (place: Place) => Promise<T | undefined>): Promise<T | undefined> {
+    let place = this.seqs.get(id);
     // Not seen by this node: look through the instance's waiting webhooks (rare).
+    if (place === undefined) await this.pending(instance);
+    place = this.seqs.get(id);
+    if (place === undefined) return undefined;
+    const done = await fn(place);
+    if (done !== undefined || place.parked) return done;
     await this.pending(instance);
-    return this.seqs.get(id);
+    const moved = this.seqs.get(id);
+    return moved?.parked ? fn(moved) : undefined;
   }
 
-  async read(instance: string, id: string): Promise<StoredDelivery | undefined> {
-    const seq = await this.seqOf(instance, id);
-    if (seq === undefined) return undefined;
-    const m = await this.jsm.streams.getMessage(this.layout.streamOf(instance), { seq });
-    if (!m) return undefined;
-    const d = decodeDelivery(m.data);
-    return d.id === id ? d : undefined;
+  private streamFor(instance: string, parked: boolean): string {
+    return parked ? this.layout.parkedStream : this.layout.streamOf(instance);
+  }
+
+  read(instance: string, id: string): Promise<StoredDelivery | undefined> {
+    return this.atPlace(instance, id, async (place) => {
+      const m = await this.jsm.streams.getMessage(this.streamFor(instance, place.parked), { seq: place.seq }).catch((err) => (isNotFound(err) ? null : Promise.reject(err)));
+      if (!m) return undefined;
+      const d = decodeDelivery(m.data);
+      return d.id === id ? d : undefined;
+    });
   }
 
   async settle(instance: string, id: string, _how: Settled): Promise<boolean> {
-    const seq = await this.seqOf(instance, id);
-    if (seq === undefined) return false;
+    const done = await this.atPlace(instance, id, async (place) => {
+      if (!place.parked) {
+        // Noted before the delete: a keeper that copied it meanwhile deletes the copy (keeper.ts).
+        const d = this.dropped.get(instance) ?? [];
+        if (d.length === 0) this.dropped.set(instance, d);
+        d.push({ seq: place.seq, at: Date.now() });
+      }
+      return (await this.deleteAt(instance, place)) || undefined;
+    });
     this.seqs.delete(id);
-    return this.deleteSeq(instance, seq);
+    return done === true;
   }
 
-  /** Removes a link's acked webhooks: one purge up to `floor` when that is cheaper, else a delete each. */
-  private async removeAcked(instance: string, seqs: number[], floor: number): Promise<void> {
-    const stream = this.layout.streamOf(instance);
-    const below = seqs.filter((s) => s <= floor).length;
-    if (below >= BATCH_FROM && below * SHARD_PER_PURGE >= (this.sizes.get(stream) ?? Infinity)) {
-      await persist(() => this.jsm.streams.purge(stream, { filter: this.layout.hooks(instance), seq: floor + 1 }), 15_000);
-      seqs = seqs.filter((s) => s > floor);
-    }
-    await Promise.all(seqs.map((s) => this.deleteSeq(instance, s)));
-  }
-
-  private async readSizes(): Promise<void> {
-    this.sizesAt = Date.now();
-    await Promise.all(this.layout.streams().map((st) => this.jsm.streams.info(st.name).then((i) => void this.sizes.set(st.name, i.state.messages)))).catch(() => {});
-  }
-
-  private async deleteSeq(instance: string, seq: number): Promise<boolean> {
+  private async deleteAt(instance: string, place: Place): Promise<boolean> {
     try {
-      // An ack the instance sent must not be lost to a leader election: it would be resent
-      // only after the consumer's ack wait.
-      return await persist(() => this.jsm.streams.deleteMessage(this.layout.streamOf(instance), seq, false), 30_000);
+      return await persist(() => this.jsm.streams.deleteMessage(this.streamFor(instance, place.parked), place.seq, false), 30_000);
     } catch (err) {
       // Settled already, here or by another node.
       if (isNotFound(err)) return false;
@@ -225,17 +290,22 @@ export class NatsRelayStore implements RelayStore {
   }
 
   async counts(instance: string): Promise<WaitingCounts> {
-    const info = await this.jsm.streams.info(this.layout.streamOf(instance), { subjects_filter: this.layout.hooks(instance) });
-    return this.tally(info.state.subjects).get(instance) ?? { waiting: 0, bytes: 0, apps: {} };
+    const counted = await this.countSubjects(this.layout.streamOf(instance), this.layout.hooks(instance), this.layout.parked(instance));
+    return counted.get(instance) ?? { waiting: 0, bytes: 0, apps: {} };
   }
 
   groupOf(instance: string): string {
     return this.layout.streamOf(instance);
   }
 
-  async countGroup(stream: string): Promise<Map<string, WaitingCounts>> {
-    const info = await this.jsm.streams.info(stream, { subjects_filter: this.layout.shardHooks(stream) });
-    return this.tally(info.state.subjects);
+  countGroup(stream: string): Promise<Map<string, WaitingCounts>> {
+    return this.countSubjects(stream, this.layout.shardHooks(stream), this.layout.shardParked(stream));
+  }
+
+  /** Per-subject counts of the shard and of the parked stream, through the filters. */
+  private async countSubjects(stream: string, hooks: string, parked: string): Promise<Map<string, WaitingCounts>> {
+    const [a, b] = await Promise.all([this.jsm.streams.info(stream, { subjects_filter: hooks }), this.jsm.streams.info(this.layout.parkedStream, { subjects_filter: parked })]);
+    return this.tally({ ...a.state.subjects, ...b.state.subjects });
   }
 
   /** Per-subject counts of a stream, summed per instance and app. */
@@ -255,17 +325,28 @@ export class NatsRelayStore implements RelayStore {
   }
 
   totals(): Promise<{ instances: number; waiting: number }> {
-    // Health checks from every balancer at once share one round of requests (a count per shard).
+    // Every balancer checks every node's health each second: one answer is shared for a
+    // second (until this node stores a webhook), and all shards are counted by one listing (a request per shard cost NATS as much
+    // CPU as the webhooks of a quiet cluster).
+    if (this.totaled && Date.now() - this.totaled.at < TOTALS_MS) return Promise.resolve(this.totaled.value);
     this.totaling ??= (async () => {
       try {
-        const [status, ...infos] = await Promise.all([this.registrations.status(), ...this.layout.streams().map((st) => this.jsm.streams.info(st.name))]);
-        infos.forEach((i) => this.sizes.set(i.config.name, i.state.messages));
-        return { instances: status.values, waiting: infos.reduce((n, i) => n + i.state.messages, 0) };
+        const [status, sizes] = await Promise.all([this.registrations.status(), this.shardSizes()]);
+        const value = { instances: status.values, waiting: [...sizes.values()].reduce((n, m) => n + m, 0) };
+        this.totaled = { at: Date.now(), value };
+        return value;
       } finally {
         this.totaling = undefined;
       }
     })();
     return this.totaling;
+  }
+
+  /** Messages in every shard's stream and the parked one, from one listing. */
+  private async shardSizes(): Promise<Map<string, number>> {
+    const sizes = new Map<string, number>();
+    for await (const i of this.jsm.streams.list(`${this.layout.prefix}.*.>`)) sizes.set(i.config.name, i.state.messages);
+    return sizes;
   }
 
   async apps(instance: string): Promise<ReadonlySet<string> | undefined> {
@@ -287,8 +368,8 @@ export class NatsRelayStore implements RelayStore {
     const cur = await this.apps(instance);
     if (cur && cur.size === names.length && names.every((n) => cur.has(n))) return;
     await persist(() => this.links.put(`apps.${instance}`, JSON.stringify(names)), 15_000);
-    this.appLists.delete(instance);
-    this.nc.publish(this.layout.appsNote, JSON.stringify({ i: instance }));
+    remember(this.appLists, instance, { at: Date.now(), names: new Set(names) });
+    this.nc.publish(this.layout.appsNote, JSON.stringify({ i: instance, n: this.o.node, a: names }));
   }
 
   readonly verdicts = {
@@ -307,7 +388,7 @@ export class NatsRelayStore implements RelayStore {
   }
 
   async feed(instance: string, to: FeedTarget, window: number, waiting: number): Promise<DeliveryFeed> {
-    const f = new NatsFeed({ js: this.js, jsm: this.jsm, layout: this.layout, waiting, remove: (seqs, floor) => this.removeAcked(instance, seqs, floor) }, instance, to, window);
+    const f = new NatsFeed({ js: this.js, jsm: this.jsm, layout: this.layout, waiting }, instance, to, window);
     // The hub keeps one link per instance on a node; a newer one takes the tap's deliveries.
     this.feeds.get(instance)?.close();
     this.feeds.set(instance, f);
@@ -334,11 +415,15 @@ export class NatsRelayStore implements RelayStore {
 
   async close(): Promise<void> {
     clearInterval(this.ticker);
+    // No round starts from here; the one under way ends before the connection does.
+    const keeping = this.keeper.close();
     for (const f of [...this.feeds.values()]) await f.close();
+    await keeping;
     await Promise.all(this.taps.map((t) => t.close()));
     this.claims.close();
     this.nodes.close();
     this.appsSub.unsubscribe();
+    this.parkedSub.unsubscribe();
     this.verdictSub?.unsubscribe();
     await this.nc.drain().catch(() => this.nc.close());
   }

@@ -21,7 +21,7 @@ export interface TapContext {
   js: JetStreamClient;
   layout: NatsLayout;
   /** A new webhook of the shard: `instance` from its subject, `seq` its place in the stream. */
-  deliver(instance: string, seq: number, data: Uint8Array): void;
+  deliver(stream: string, instance: string, seq: number, data: Uint8Array): void;
   log: EventLog;
 }
 
@@ -93,7 +93,12 @@ export class ShardTap {
     const seq = m.info.streamSequence;
     if (this.closed || seq <= this.last) return;
     this.last = seq;
-    this.ctx.deliver(this.ctx.layout.parseHook(m.subject).instance, seq, m.data);
+    this.ctx.deliver(this.stream, this.ctx.layout.parseHook(m.subject).instance, seq, m.data);
+  }
+
+  /** The stream sequence of the last message brought (or the last one before the tap began): what comes after, it brings. */
+  reached(): number {
+    return this.last;
   }
 
   async close(): Promise<void> {
