@@ -8,7 +8,7 @@
 // for up to two seconds they include webhooks acked and not yet purged. Webhooks past the
 // age limit are dropped by the streams themselves (max_age).
 import { jetstream, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import type { KV } from '@nats-io/kv';
+import type { KV, KvEntry } from '@nats-io/kv';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { EventLog } from '../../common/event-log.js';
 import { NatsClaims } from './claims.js';
@@ -17,6 +17,7 @@ import { connectNats, isNotFound, persist, type NatsOptions } from './connect.js
 import { NatsFeed, type LinkNeeds } from './feed.js';
 import { ShardKeeper } from './keeper.js';
 import { ShardTap } from './tap.js';
+import { followKv, type KvFollower } from './watch.js';
 import { NatsNodes } from './nodes.js';
 import { decodeDelivery, decodeMeta, dedupeId, encodeDelivery, type NatsLayout } from './layout.js';
 import type { DeliveryFeed, FeedTarget, LinkClaim, NewDelivery, Registration, RelayStore, Settled, StoredDelivery, VerdictNote, WaitingCounts, WaitingDelivery } from '../store.js';
@@ -73,6 +74,8 @@ export class NatsRelayStore implements RelayStore {
   /** Each instance's apps as last read; read again when another node says they changed, or when old. */
   private appLists = new Map<string, { at: number; names?: ReadonlySet<string> }>();
   private appsSub: Subscription;
+  /** Registrations and app lists as the buckets change, so a new instance on this node costs no read. */
+  private follows: KvFollower[] = [];
   private parkedSub: Subscription;
   /** Shard sequences this node dropped lately, per instance: a keeper copying one meanwhile deletes the copy (keeper.ts). */
   private dropped = new Map<string, { seq: number; at: number }[]>();
@@ -94,7 +97,7 @@ export class NatsRelayStore implements RelayStore {
     // has not applied the put yet.
     this.appsSub = listenJson<{ i: unknown; n?: unknown; a?: unknown }>(nc, layout.appsNote, ({ i, n, a }) => {
       if (typeof i !== 'string' || n === o.node) return;
-      if (Array.isArray(a) && a.every((x) => typeof x === 'string')) remember(this.appLists, i, { at: Date.now(), names: new Set(a as string[]) });
+      if (Array.isArray(a) && a.every((x) => typeof x === 'string')) remember(this.appLists, i, { at: Infinity, names: new Set(a as string[]) });
       else this.appLists.delete(i);
     });
     // Short: a consumer placed on a server that just died is better made again soon (tap.ts).
@@ -162,6 +165,7 @@ export class NatsRelayStore implements RelayStore {
     const store = new NatsRelayStore(p.nc, p.js, p.jsm, p.layout, p.instances, p.links, p.replicas, o);
     try {
       await store.claims.start();
+      store.follow();
       const lasts = await Promise.all(store.taps.map((t) => persist(() => p.jsm.streams.info(t.stream), 15_000).then((i) => i.state.last_seq)));
       store.taps.forEach((t, i) => void t.startAfter(lasts[i]));
     } catch (err) {
@@ -171,6 +175,21 @@ export class NatsRelayStore implements RelayStore {
     // The other nodes answer the hello: known before the first webhook is taken.
     await new Promise((r) => setTimeout(r, 300));
     return store;
+  }
+
+  private follow(): void {
+    this.follows.push(
+      followKv(this.registrations, '>', (e) => {
+        if (e.operation !== 'PUT') return;
+        try {
+          const hash = e.json<{ secretHash: unknown }>().secretHash;
+          if (typeof hash === 'string') remember(this.hashes, e.key, hash);
+        } catch {
+          // not a registration this version wrote: looked up when needed
+        }
+      }),
+      followKv(this.links, 'apps.*', (e) => remember(this.appLists, e.key.slice('apps.'.length), { at: Infinity, names: appList(e) })),
+    );
   }
 
   async register(id: string, secretHash: string): Promise<Registration> {
@@ -351,15 +370,10 @@ export class NatsRelayStore implements RelayStore {
 
   async apps(instance: string): Promise<ReadonlySet<string> | undefined> {
     const known = this.appLists.get(instance);
-    // A missed note (a node cut off for a moment) is made good within this.
+    // A missed note (a node cut off for a moment) is made good within this; what the watch
+    // brought is kept (`at` Infinity), the watch brings its changes.
     if (known && Date.now() - known.at < APPS_TTL_MS) return known.names;
-    const e = await this.links.get(`apps.${instance}`);
-    let names: ReadonlySet<string> | undefined;
-    try {
-      names = e && e.operation === 'PUT' ? new Set(e.json<string[]>()) : undefined;
-    } catch {
-      names = undefined; // as if never said
-    }
+    const names = appList(await this.links.get(`apps.${instance}`));
     remember(this.appLists, instance, { at: Date.now(), names });
     return names;
   }
@@ -423,8 +437,20 @@ export class NatsRelayStore implements RelayStore {
     this.claims.close();
     this.nodes.close();
     this.appsSub.unsubscribe();
+    for (const f of this.follows) f.stop();
     this.parkedSub.unsubscribe();
     this.verdictSub?.unsubscribe();
     await this.nc.drain().catch(() => this.nc.close());
+  }
+}
+
+/** An app list as stored; undefined when never said (or unreadable: as if never said). */
+function appList(e: KvEntry | null): ReadonlySet<string> | undefined {
+  if (!e || e.operation !== 'PUT') return undefined;
+  try {
+    const v = e.json<unknown>();
+    return Array.isArray(v) && v.every((x) => typeof x === 'string') ? new Set(v as string[]) : undefined;
+  } catch {
+    return undefined;
   }
 }
