@@ -3,28 +3,17 @@
 // streams, 16 publishes in flight, paced to a rate, then as fast as they go (where raft
 // batches proposals). NATS CPU from /proc. Run alone:
 // `node dist/bench/nats-publish-floor.js [rate/s] [publishes] [rounds]`.
-import fs from 'node:fs';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
-import { startNatsCluster } from '../test/fixtures/nats-cluster.js';
+import { measuredNats } from './nats-alone.js';
 
 const rate = Number(process.argv[2] ?? 800);
 const n = Number(process.argv[3] ?? 8000);
 const rounds = Number(process.argv[4] ?? 2);
 const STREAMS = 16;
 
-function cpuMs(pid: number): number {
-  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10;
-}
-
-const c = await startNatsCluster(3);
-const pids = c.nodes.map((x) => x.proc!.child.pid!);
-const nats = () => pids.reduce((s, p) => s + cpuMs(p), 0);
-const nc = await connect({ servers: c.urls.split(','), user: c.env.TOES_RELAY_NATS_USER, pass: c.env.TOES_RELAY_NATS_PASSWORD });
+const m = await measuredNats();
+const { js, jsm } = m;
+const nats = m.natsMs;
 try {
-  const jsm = await jetstreamManager(nc);
-  const js = jetstream(nc);
   for (let k = 0; k < STREAMS; k++) await jsm.streams.add({ name: `floor${k}`, subjects: [`floor.${k}.>`], num_replicas: 3 });
   // The size of a small push payload with its headers.
   const body = new Uint8Array(1500);
@@ -48,6 +37,5 @@ try {
     console.log(`${pace ? `paced to ${pace}/s` : 'as fast as they go'}: ${n} publishes at ${Math.round(n / secs)}/s, NATS CPU ${((nats() - t0) / n).toFixed(3)} ms each`);
   }
 } finally {
-  await nc.close();
-  await c.stop();
+  await m.stop();
 }

@@ -5,10 +5,8 @@
 // costs"): the relay deletes sparse acks one by one, and a shard-wide purge up to the
 // lowest position still needed would cost a fraction of that per webhook.
 // Run alone: `node dist/bench/nats-removal.js [webhooks per round] [rounds]`.
-import fs from 'node:fs';
-import { jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
-import { startNatsCluster } from '../test/fixtures/nats-cluster.js';
+import { StorageType } from '@nats-io/jetstream';
+import { measuredNats } from './nats-alone.js';
 import { median } from './report.js';
 
 const n = Number(process.argv[2] ?? 1000);
@@ -16,17 +14,9 @@ const rounds = Number(process.argv[3] ?? 3);
 /** Instances the webhooks are spread over (one subject each). */
 const INSTANCES = 500;
 
-function cpuMs(pid: number): number {
-  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10;
-}
-
-const c = await startNatsCluster(3);
-const pids = c.nodes.map((x) => x.proc!.child.pid!);
-const nats = () => pids.reduce((s, p) => s + cpuMs(p), 0);
-const nc = await connect({ servers: c.urls.split(','), user: c.env.TOES_RELAY_NATS_USER, pass: c.env.TOES_RELAY_NATS_PASSWORD });
-const jsm = await jetstreamManager(nc);
-const js = jetstream(nc);
+const m = await measuredNats();
+const { js, jsm } = m;
+const nats = m.natsMs;
 const out = { publish: [] as number[], delete: [] as number[], purgeTo: [] as number[], purgeOne: [] as number[] };
 try {
   for (let r = 1; r <= rounds; r++) {
@@ -62,6 +52,5 @@ try {
   console.log(`  one purge up to a sequence        ${f(out.purgeTo)} per webhook removed`);
   console.log(`  purge of one subject among ${n}  ${f(out.purgeOne)} per purge`);
 } finally {
-  await nc.close();
-  await c.stop();
+  await m.stop();
 }

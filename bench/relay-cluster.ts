@@ -31,7 +31,7 @@ import { secretHash } from '../src/hooks/common/relay-protocol.js';
 import { fakeInstance, type FakeInstance } from '../test/fixtures/fake-instance.js';
 import { standard } from '../test/fixtures/hooks.js';
 import { startRelayCluster, type RelayCluster } from '../test/fixtures/relay-cluster.js';
-import { rssKb } from './servers.js';
+import { cpuMs, rssKb } from './servers.js';
 
 export interface ClusterRun {
   accepted: number;
@@ -191,11 +191,10 @@ async function drive(url: string, ids: string[], total: number, conns: number, m
   return { accepted, refused, t0, lastAccept };
 }
 
-/** CPU seconds a process has used (user + system), from /proc. */
+/** CPU seconds a process has used (user + system); NaN once it is gone. */
 function cpuS(pid: number): number {
   try {
-    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
+    return cpuMs(pid) / 1000;
   } catch {
     return NaN;
   }

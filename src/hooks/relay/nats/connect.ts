@@ -3,7 +3,7 @@
 // the stream and buckets it needs, created by whichever node starts first.
 import fs from 'node:fs';
 import { AuthorizationError, connect, credsAuthenticator, UserAuthenticationExpiredError, type NatsConnection, type ConnectionOptions } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError, RetentionPolicy, StorageType, DiscardPolicy, type JetStreamClient, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError, RetentionPolicy, StorageType, DiscardPolicy, type JetStreamClient, type JetStreamManager, type StoredMsg, type StreamConfig } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { RevError } from '../../../errors.js';
 import type { EventLog } from '../../common/event-log.js';
@@ -131,6 +131,26 @@ export async function persist<T>(fn: () => Promise<T>, budgetMs: number): Promis
  */
 const NOT_FOUND = new Set<number>([JetStreamApiCodes.StreamNotFound, JetStreamApiCodes.ConsumerNotFound, JetStreamApiCodes.NoMessageFound, 10043, 10057]);
 export const isNotFound = (err: unknown) => err instanceof JetStreamApiError && NOT_FOUND.has(err.code);
+
+/**
+ * The message at `seq` (or with `filter`, the first of that filter from `seq` on); null when
+ * there is none (deleted, purged, expired). Tried again through a leader election for up to
+ * `budgetMs`.
+ */
+export function messageAt(jsm: JetStreamManager, stream: string, seq: number, o: { filter?: string; budgetMs?: number } = {}): Promise<StoredMsg | null> {
+  const query = o.filter === undefined ? { seq } : ({ seq, next_by_subj: o.filter } as never);
+  return persist(() => jsm.streams.getMessage(stream, query), o.budgetMs ?? 0).catch((err) => (isNotFound(err) ? null : Promise.reject(err)));
+}
+
+/** Deletes the message at `seq`: false when it was not there. Tried again through a leader election for up to `budgetMs`. */
+export async function deleteAt(jsm: JetStreamManager, stream: string, seq: number, budgetMs: number): Promise<boolean> {
+  try {
+    return await persist(() => jsm.streams.deleteMessage(stream, seq, false), budgetMs);
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+}
 
 /** Every node must spread instances the same way: the first one to start writes the count, the others read it. */
 async function agreedShards(links: KV, wanted: number, log: EventLog): Promise<number> {

@@ -16,7 +16,7 @@
 // deleted, so the instance's next link does not get it again; after a crash it does, and the
 // instance drops it by id.
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
-import { isNotFound, persist } from './connect.js';
+import { deleteAt, messageAt } from './connect.js';
 import { decodeDelivery, type NatsLayout } from './layout.js';
 import type { DeliveryFeed, FeedTarget } from '../store.js';
 
@@ -144,7 +144,7 @@ export class NatsFeed implements DeliveryFeed {
         if (r.at > Date.now()) continue;
         this.redo.delete(id);
         // Gone meanwhile (dropped to make room): nothing to send.
-        const m = await jsm.streams.getMessage(r.parked ? layout.parkedStream : stream, { seq: r.seq }).catch((err) => (isNotFound(err) ? null : Promise.reject(err)));
+        const m = await messageAt(jsm, layout.streamOf(this.instance, r.parked), r.seq);
         if (this.closed) return;
         if (!m) continue;
         if (this.behind > 0) this.behind--;
@@ -152,7 +152,7 @@ export class NatsFeed implements DeliveryFeed {
       }
       // Parked ones are older than anything in the shard: first, one by one (few, and rare).
       while (this.parkedDue && this.room()) {
-        const m = await jsm.streams.getMessage(layout.parkedStream, { seq: this.parkedNext, next_by_subj: layout.parked(this.instance) } as never);
+        const m = await messageAt(jsm, layout.parkedStream, this.parkedNext, { filter: layout.parked(this.instance) });
         if (this.closed) return;
         if (!m) {
           this.parkedDue = false;
@@ -165,7 +165,7 @@ export class NatsFeed implements DeliveryFeed {
       if (this.behind >= BULK_FROM && this.room()) await this.readBulk(stream, filter);
       // What is left (or all of it, when the consumer could not be read), one by one.
       while (this.room()) {
-        const m = await jsm.streams.getMessage(stream, { seq: this.next, next_by_subj: filter } as never);
+        const m = await messageAt(jsm, stream, this.next, { filter });
         if (this.closed) return;
         if (!m) break;
         if (this.behind > 0) this.behind--;
@@ -229,7 +229,7 @@ export class NatsFeed implements DeliveryFeed {
   /** A parked webhook acked (or unreadable) is deleted: nothing else removes it before its age runs out. */
   private async dropParked(seq: number): Promise<void> {
     // An ack must not be lost to a leader election: the webhook would be sent again on the next link.
-    await persist(() => this.ctx.jsm.streams.deleteMessage(this.ctx.layout.parkedStream, seq, false), 30_000).catch(() => {});
+    await deleteAt(this.ctx.jsm, this.ctx.layout.parkedStream, seq, 30_000).catch(() => false);
   }
 
   nack(id: string): boolean {
@@ -298,6 +298,6 @@ export class NatsFeed implements DeliveryFeed {
     // does not get it again (one already purged is simply not found).
     const stream = this.ctx.layout.streamOf(this.instance);
     const seqs = this.acked.splice(0).map((a) => a.seq);
-    await Promise.all(seqs.map((seq) => this.ctx.jsm.streams.deleteMessage(stream, seq, false).catch(() => {})));
+    await Promise.all(seqs.map((seq) => deleteAt(this.ctx.jsm, stream, seq, 0).catch(() => false)));
   }
 }

@@ -19,7 +19,7 @@
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { EventLog } from '../../common/event-log.js';
-import { isNotFound, persist } from './connect.js';
+import { deleteAt, messageAt, persist } from './connect.js';
 import type { LinkNeeds } from './feed.js';
 import type { NatsLayout } from './layout.js';
 
@@ -46,7 +46,7 @@ const ASK_MS = 1_000;
 /** Copies in flight at once. */
 const COPIES = 64;
 
-/** What the keeper knows of one shard it keeps: every webhook since `from`, in order. */
+/** What the keeper knows of one shard it keeps: every webhook not yet purged, in order (`seqs[k]` is `instances[k]`'s). */
 interface Ledger {
   seqs: number[];
   instances: string[];
@@ -206,7 +206,7 @@ export class ShardKeeper {
     // Every drop is noted before its delete, so a drop that beat the purge is in the answers.
     if (made.length > 0) {
       const { settled } = await this.ask([...new Set(made.map((c) => c.instance))], true);
-      await Promise.all(made.filter((c) => settled.has(c.seq)).map((c) => this.unpark(c.copy)));
+      await Promise.all(made.filter((c) => settled.has(c.seq)).map((c) => deleteAt(this.ctx.jsm, this.ctx.layout.parkedStream, c.copy, 15_000).catch(() => false)));
     }
     let cut = 0;
     while (cut < l.seqs.length && l.seqs[cut] < floor) cut++;
@@ -245,20 +245,13 @@ export class ShardKeeper {
 
   /** Copies one webhook to the parked stream: the copy's sequence, or none when the webhook is gone already (dropped, or parked by another keeper). */
   private async park(stream: string, seq: number): Promise<number | undefined> {
-    const m = await this.get(stream, seq);
+    const m = await messageAt(this.ctx.jsm, stream, seq, { budgetMs: 15_000 });
     if (!m) return undefined;
     const ack = await persist(() => this.ctx.js.publish(this.ctx.layout.parkedSubject(m.subject), m.data, { msgID: `${stream}.${seq}`, timeout: 4_000 }), 15_000);
     // A duplicate (copied by an earlier round whose purge failed) answers with that copy.
     return ack.seq;
   }
 
-  private async unpark(copy: number): Promise<void> {
-    await persist(() => this.ctx.jsm.streams.deleteMessage(this.ctx.layout.parkedStream, copy, false), 15_000).catch(() => {});
-  }
-
-  private get(stream: string, seq: number) {
-    return persist(() => this.ctx.jsm.streams.getMessage(stream, { seq }), 15_000).catch((err) => (isNotFound(err) ? null : Promise.reject(err)));
-  }
 
   /** Stops after the rounds under way: one cut short could leave a dropped webhook's copy behind. */
   async close(): Promise<void> {

@@ -71,11 +71,6 @@ export class NatsLayout {
     return [`${this.prefix}.parked.>`];
   }
 
-  /** The shard number of a shard's stream. */
-  shardOf(stream: string): number {
-    return Number(stream.slice(this.prefix.length + '_hooks_'.length));
-  }
-
   /** A stored webhook's subject in the parked stream. */
   parkedSubject(hookSubject: string): string {
     return `${this.prefix}.parked.${hookSubject.slice(this.prefix.length + '.hooks.'.length)}`;
@@ -96,9 +91,9 @@ export class NatsLayout {
     return Array.from({ length: this.shards }, (_, k) => ({ name: `${this.prefix}_hooks_${k}`, subjects: [`${this.prefix}.hooks.${k}.>`] }));
   }
 
-  /** The stream holding the instance's webhooks. */
-  streamOf(instance: string): string {
-    return `${this.prefix}_hooks_${shardOf(instance, this.shards)}`;
+  /** The stream holding the instance's webhooks: its shard, or the parked stream for those parked. */
+  streamOf(instance: string, parked = false): string {
+    return parked ? this.parkedStream : `${this.prefix}_hooks_${shardOf(instance, this.shards)}`;
   }
 
   /** All of one instance's webhooks, or one app's. */

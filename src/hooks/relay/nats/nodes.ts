@@ -31,20 +31,21 @@ export class NatsNodes {
     this.nc.publish(this.subject, JSON.stringify({ node: this.node, hello }));
   }
 
+  /** Forgets the nodes not heard from within three rounds. */
+  private prune(): void {
+    const since = Date.now() - 3 * EVERY_MS;
+    for (const [k, at] of this.seen) if (at < since) this.seen.delete(k);
+  }
+
   /** This node and those heard from within three rounds. */
   count(): number {
-    const since = Date.now() - 3 * EVERY_MS;
-    let n = 1;
-    for (const [k, at] of this.seen) {
-      if (at >= since) n++;
-      else this.seen.delete(k);
-    }
-    return n;
+    this.prune();
+    return 1 + this.seen.size;
   }
 
   /** This node and those heard from within three rounds, sorted: the same list on every node once all have heard each other. */
   names(): string[] {
-    this.count();
+    this.prune();
     return [this.node, ...this.seen.keys()].sort();
   }
 

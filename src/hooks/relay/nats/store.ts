@@ -13,7 +13,7 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { EventLog } from '../../common/event-log.js';
 import { NatsClaims } from './claims.js';
 import { listenJson } from './listen.js';
-import { connectNats, isNotFound, persist, type NatsOptions } from './connect.js';
+import { connectNats, deleteAt, messageAt, persist, type NatsOptions } from './connect.js';
 import { NatsFeed, type LinkNeeds } from './feed.js';
 import { ShardKeeper } from './keeper.js';
 import { ShardTap } from './tap.js';
@@ -32,7 +32,7 @@ const DROPPED_MS = 60_000;
 /** Totals (for health checks) are shared this long. */
 const TOTALS_MS = 1_000;
 
-/** An instance's app list is read again after this even when no node said it changed. */
+/** An app list read (not brought by the watch or a note) is read again after this. */
 const APPS_TTL_MS = 30_000;
 
 /** Bounded memo tables: a node serving 100,000 instances keeps a few MB of them. */
@@ -71,7 +71,7 @@ export class NatsRelayStore implements RelayStore {
   private connected = true;
   private totaling?: Promise<{ instances: number; waiting: number }>;
   private totaled?: { at: number; value: { instances: number; waiting: number } };
-  /** Each instance's apps as last read; read again when another node says they changed, or when old. */
+  /** Each instance's apps: from the watch or a node's note (kept, `at` Infinity), or read (again after APPS_TTL_MS). */
   private appLists = new Map<string, { at: number; names?: ReadonlySet<string> }>();
   private appsSub: Subscription;
   /** Registrations and app lists as the buckets change, so a new instance on this node costs no read. */
@@ -180,13 +180,8 @@ export class NatsRelayStore implements RelayStore {
   private follow(): void {
     this.follows.push(
       followKv(this.registrations, '>', (e) => {
-        if (e.operation !== 'PUT') return;
-        try {
-          const hash = e.json<{ secretHash: unknown }>().secretHash;
-          if (typeof hash === 'string') remember(this.hashes, e.key, hash);
-        } catch {
-          // not a registration this version wrote: looked up when needed
-        }
+        const hash = secretHashOf(e);
+        if (hash !== undefined) remember(this.hashes, e.key, hash);
       }),
       followKv(this.links, 'apps.*', (e) => remember(this.appLists, e.key.slice('apps.'.length), { at: Infinity, names: appList(e) })),
     );
@@ -209,10 +204,8 @@ export class NatsRelayStore implements RelayStore {
   async lookup(id: string): Promise<string | undefined> {
     const known = this.hashes.get(id);
     if (known !== undefined) return known;
-    const e = await this.registrations.get(id);
-    if (!e || e.operation !== 'PUT') return undefined;
-    const hash = e.json<{ secretHash: string }>().secretHash;
-    remember(this.hashes, id, hash);
+    const hash = secretHashOf(await this.registrations.get(id));
+    if (hash !== undefined) remember(this.hashes, id, hash);
     return hash;
   }
 
@@ -244,7 +237,7 @@ export class NatsRelayStore implements RelayStore {
   private async readWaiting(stream: string, filter: string, parked: boolean, limit: number): Promise<WaitingDelivery[]> {
     const out: WaitingDelivery[] = [];
     for (let seq = 0; out.length < limit; ) {
-      const m = await this.jsm.streams.getMessage(stream, { seq, next_by_subj: filter } as never);
+      const m = await messageAt(this.jsm, stream, seq, { filter });
       if (!m) break;
       const { id, app, at } = decodeMeta(m.data);
       remember(this.seqs, id, { seq: m.seq, parked });
@@ -259,10 +252,9 @@ export class NatsRelayStore implements RelayStore {
    * the parked stream meanwhile: keeper.ts), looks again and runs it on the copy.
    */
   private async atPlace<T>(instance: string, id: string, fn: (place: Place) => Promise<T | undefined>): Promise<T | undefined> {
-    let place = this.seqs.get(id);
     // Not seen by this node: look through the instance's waiting webhooks (rare).
-    if (place === undefined) await this.pending(instance);
-    place = this.seqs.get(id);
+    if (!this.seqs.has(id)) await this.pending(instance);
+    const place = this.seqs.get(id);
     if (place === undefined) return undefined;
     const done = await fn(place);
     if (done !== undefined || place.parked) return done;
@@ -271,13 +263,9 @@ export class NatsRelayStore implements RelayStore {
     return moved?.parked ? fn(moved) : undefined;
   }
 
-  private streamFor(instance: string, parked: boolean): string {
-    return parked ? this.layout.parkedStream : this.layout.streamOf(instance);
-  }
-
   read(instance: string, id: string): Promise<StoredDelivery | undefined> {
     return this.atPlace(instance, id, async (place) => {
-      const m = await this.jsm.streams.getMessage(this.streamFor(instance, place.parked), { seq: place.seq }).catch((err) => (isNotFound(err) ? null : Promise.reject(err)));
+      const m = await messageAt(this.jsm, this.layout.streamOf(instance, place.parked), place.seq);
       if (!m) return undefined;
       const d = decodeDelivery(m.data);
       return d.id === id ? d : undefined;
@@ -292,20 +280,11 @@ export class NatsRelayStore implements RelayStore {
         if (d.length === 0) this.dropped.set(instance, d);
         d.push({ seq: place.seq, at: Date.now() });
       }
-      return (await this.deleteAt(instance, place)) || undefined;
+      // False: settled already, here or by another node (or moved: looked for again).
+      return (await deleteAt(this.jsm, this.layout.streamOf(instance, place.parked), place.seq, 30_000)) || undefined;
     });
     this.seqs.delete(id);
     return done === true;
-  }
-
-  private async deleteAt(instance: string, place: Place): Promise<boolean> {
-    try {
-      return await persist(() => this.jsm.streams.deleteMessage(this.streamFor(instance, place.parked), place.seq, false), 30_000);
-    } catch (err) {
-      // Settled already, here or by another node.
-      if (isNotFound(err)) return false;
-      throw err;
-    }
   }
 
   async counts(instance: string): Promise<WaitingCounts> {
@@ -345,8 +324,8 @@ export class NatsRelayStore implements RelayStore {
 
   totals(): Promise<{ instances: number; waiting: number }> {
     // Every balancer checks every node's health each second: one answer is shared for a
-    // second (until this node stores a webhook), and all shards are counted by one listing (a request per shard cost NATS as much
-    // CPU as the webhooks of a quiet cluster).
+    // second (until this node stores a webhook), and all shards are counted by one listing
+    // (a request per shard cost NATS as much CPU as the webhooks of a quiet cluster).
     if (this.totaled && Date.now() - this.totaled.at < TOTALS_MS) return Promise.resolve(this.totaled.value);
     this.totaling ??= (async () => {
       try {
@@ -450,6 +429,17 @@ function appList(e: KvEntry | null): ReadonlySet<string> | undefined {
   try {
     const v = e.json<unknown>();
     return Array.isArray(v) && v.every((x) => typeof x === 'string') ? new Set(v as string[]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A registration's secret hash; undefined when there is none (or it does not read as one). */
+function secretHashOf(e: KvEntry | null): string | undefined {
+  if (!e || e.operation !== 'PUT') return undefined;
+  try {
+    const hash = e.json<{ secretHash: unknown }>().secretHash;
+    return typeof hash === 'string' ? hash : undefined;
   } catch {
     return undefined;
   }
