@@ -16,7 +16,7 @@
 //                               the shard to the node (tap.ts)
 //   subject <prefix>.nodes           each node says it is there every 5 s (room.ts shares out room by the count; keeper.ts shards by the names)
 //   subject <prefix>.apps            "instance X's apps are now ...", so every node knows at once
-//   subject <prefix>.verdicts        an instance's verdict on a sender, to every node's budgets (senders.ts)
+//   subject <prefix>.verdicts        instances' verdicts on senders, batched, to every node's budgets (verdicts.ts)
 //   subject <prefix>.acked           a shard's keeper asks every node what its links still need (keeper.ts)
 //   subject <prefix>.parked          "instance X has webhooks parked", so its link reads them
 // The app and a size class are subject tokens so that per-subject counts of the stream (one

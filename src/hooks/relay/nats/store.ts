@@ -17,10 +17,11 @@ import { connectNats, deleteAt, messageAt, persist, type NatsOptions } from './c
 import { NatsFeed, type LinkNeeds } from './feed.js';
 import { ShardKeeper } from './keeper.js';
 import { ShardTap } from './tap.js';
+import { VerdictNotes } from './verdicts.js';
 import { followKv, type KvFollower } from './watch.js';
 import { NatsNodes } from './nodes.js';
 import { decodeDelivery, decodeMeta, dedupeId, encodeDelivery, type NatsLayout } from './layout.js';
-import type { DeliveryFeed, FeedTarget, LinkClaim, NewDelivery, Registration, RelayStore, Settled, StoredDelivery, VerdictNote, WaitingCounts, WaitingDelivery } from '../store.js';
+import type { DeliveryFeed, FeedTarget, LinkClaim, NewDelivery, Registration, RelayStore, Settled, StoredDelivery, WaitingCounts, WaitingDelivery } from '../store.js';
 
 
 /** How often each link checks for overdue acks. */
@@ -76,10 +77,13 @@ export class NatsRelayStore implements RelayStore {
   private appsSub: Subscription;
   /** Registrations and app lists as the buckets change, so a new instance on this node costs no read. */
   private follows: KvFollower[] = [];
+  private appsFollower?: KvFollower;
+  /** Set when the table was cleared to bound memory: a miss then says nothing, and is read. */
+  private appsForgotten = false;
   private parkedSub: Subscription;
   /** Shard sequences this node dropped lately, per instance: a keeper copying one meanwhile deletes the copy (keeper.ts). */
   private dropped = new Map<string, { seq: number; at: number }[]>();
-  private verdictSub?: Subscription;
+  readonly verdicts: VerdictNotes;
 
   private constructor(
     private nc: NatsConnection,
@@ -92,12 +96,13 @@ export class NatsRelayStore implements RelayStore {
     private o: NatsStoreOptions,
   ) {
     this.claims = new NatsClaims(links, o.node);
+    this.verdicts = new VerdictNotes(nc, layout.verdicts, o.node);
     this.nodes = new NatsNodes(nc, layout.nodes, o.node);
     // The note carries the list: a read of the bucket now may be answered by a replica that
     // has not applied the put yet.
     this.appsSub = listenJson<{ i: unknown; n?: unknown; a?: unknown }>(nc, layout.appsNote, ({ i, n, a }) => {
       if (typeof i !== 'string' || n === o.node) return;
-      if (Array.isArray(a) && a.every((x) => typeof x === 'string')) remember(this.appLists, i, { at: Infinity, names: new Set(a as string[]) });
+      if (Array.isArray(a) && a.every((x) => typeof x === 'string')) this.keepApps(i, { at: Infinity, names: new Set(a as string[]) });
       else this.appLists.delete(i);
     });
     // Short: a consumer placed on a server that just died is better made again soon (tap.ts).
@@ -183,7 +188,7 @@ export class NatsRelayStore implements RelayStore {
         const hash = secretHashOf(e);
         if (hash !== undefined) remember(this.hashes, e.key, hash);
       }),
-      followKv(this.links, 'apps.*', (e) => remember(this.appLists, e.key.slice('apps.'.length), { at: Infinity, names: appList(e) })),
+      (this.appsFollower = followKv(this.links, 'apps.*', (e) => this.keepApps(e.key.slice('apps.'.length), { at: Infinity, names: appList(e) }))),
     );
   }
 
@@ -352,27 +357,26 @@ export class NatsRelayStore implements RelayStore {
     // A missed note (a node cut off for a moment) is made good within this; what the watch
     // brought is kept (`at` Infinity), the watch brings its changes.
     if (known && Date.now() - known.at < APPS_TTL_MS) return known.names;
+    // Once the watch has brought every list, an instance it did not bring has none: a read
+    // per instance per node would cost more than the webhook (many instances never set one).
+    if (!known && this.appsFollower?.caughtUp && !this.appsForgotten) return undefined;
     const names = appList(await this.links.get(`apps.${instance}`));
-    remember(this.appLists, instance, { at: Date.now(), names });
+    this.keepApps(instance, { at: Date.now(), names });
     return names;
+  }
+
+  private keepApps(instance: string, entry: { at: number; names?: ReadonlySet<string> }): void {
+    if (this.appLists.size >= MEMO) this.appsForgotten = true;
+    remember(this.appLists, instance, entry);
   }
 
   async setApps(instance: string, names: string[]): Promise<void> {
     const cur = await this.apps(instance);
     if (cur && cur.size === names.length && names.every((n) => cur.has(n))) return;
     await persist(() => this.links.put(`apps.${instance}`, JSON.stringify(names)), 15_000);
-    remember(this.appLists, instance, { at: Date.now(), names: new Set(names) });
+    this.keepApps(instance, { at: Date.now(), names: new Set(names) });
     this.nc.publish(this.layout.appsNote, JSON.stringify({ i: instance, n: this.o.node, a: names }));
   }
-
-  readonly verdicts = {
-    tell: (v: VerdictNote) => this.nc.publish(this.layout.verdicts, JSON.stringify({ i: v.instance, s: v.src, ok: v.accepted })),
-    hear: (fn: (v: VerdictNote) => void) => {
-      this.verdictSub = listenJson<{ i: unknown; s: unknown; ok: unknown }>(this.nc, this.layout.verdicts, ({ i, s, ok }) => {
-        if (typeof i === 'string' && typeof s === 'string' && typeof ok === 'boolean') fn({ instance: i, src: s, accepted: ok });
-      });
-    },
-  };
 
   async instances(): Promise<string[]> {
     const out: string[] = [];
@@ -418,7 +422,7 @@ export class NatsRelayStore implements RelayStore {
     this.appsSub.unsubscribe();
     for (const f of this.follows) f.stop();
     this.parkedSub.unsubscribe();
-    this.verdictSub?.unsubscribe();
+    this.verdicts.stop();
     await this.nc.drain().catch(() => this.nc.close());
   }
 }

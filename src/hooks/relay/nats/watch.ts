@@ -5,6 +5,12 @@
 import { KvWatchInclude, type KV, type KvEntry } from '@nats-io/kv';
 
 export interface KvFollower {
+  /**
+   * True once every value the bucket held when the watch began has been handed over: from
+   * then on, a key the watch has not brought is not in the bucket (give or take the moment a
+   * change takes to arrive), so a miss needs no read.
+   */
+  readonly caughtUp: boolean;
   stop(): void;
 }
 
@@ -12,16 +18,20 @@ export function followKv(kv: KV, key: string, seen: (e: KvEntry) => void): KvFol
   let stopped = false;
   let stop = () => {};
   let next = 0;
+  let caughtUp = false;
   void (async () => {
     for (let wait = 250; !stopped; wait = Math.min(4_000, wait * 2)) {
       try {
         const w = await kv.watch({ key, ...(next > 0 ? { resumeFromRevision: next } : { include: KvWatchInclude.LastValue }) });
         stop = () => w.stop();
         if (stopped) w.stop();
+        if (!caughtUp && (await initialCount(w)) === 0) caughtUp = true;
         for await (const e of w) {
           next = e.revision + 1;
           wait = 250;
           seen(e);
+          // The watch marks the last of the values it began with as the first update.
+          if (e.isUpdate) caughtUp = true;
         }
       } catch {
         // made again below
@@ -30,9 +40,27 @@ export function followKv(kv: KV, key: string, seen: (e: KvEntry) => void): KvFol
     }
   })();
   return {
+    get caughtUp() {
+      return caughtUp;
+    },
     stop() {
       stopped = true;
       stop();
     },
   };
+}
+
+/**
+ * How many values a new watch has to hand over before its updates: the count the watch's
+ * consumer was made with (kept by the client, no request). -1 when the client does not show
+ * it (then only the first update says the watch caught up).
+ */
+async function initialCount(w: unknown): Promise<number> {
+  const consumer = (w as { _data?: { info?: (cached: boolean) => Promise<{ num_pending?: number }> } })._data;
+  if (typeof consumer?.info !== 'function') return -1;
+  try {
+    return (await consumer.info(true)).num_pending ?? -1;
+  } catch {
+    return -1;
+  }
 }

@@ -1,0 +1,57 @@
+// A followed bucket says when it has handed over every value it held: from then on a relay
+// node answers "no app list" for an instance the watch did not bring, without a read.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Kvm } from '@nats-io/kv';
+import { connect } from '@nats-io/transport-node';
+import { followKv } from '../../../../src/hooks/relay/nats/watch.js';
+import { sharedNats } from '../backends.js';
+
+async function until(ok: () => boolean, what: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ok()) {
+    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function bucket(t: import('node:test').TestContext, name: string) {
+  const c = await sharedNats();
+  const nc = await connect({ servers: c.urls.split(','), user: c.env.TOES_RELAY_NATS_USER, pass: c.env.TOES_RELAY_NATS_PASSWORD });
+  t.after(() => nc.close());
+  const kv = await new Kvm(nc).create(name, { replicas: 3 });
+  t.after(() => kv.destroy().catch(() => {}));
+  return kv;
+}
+
+test('a watch is caught up only once every value the bucket held is in; later puts follow', async (t) => {
+  const kv = await bucket(t, `watch_full_${process.pid}`);
+  for (let i = 0; i < 40; i++) await kv.put(`apps.i${i}`, JSON.stringify([`app${i}`]));
+  await kv.put('other.key', 'x');
+  const seen = new Map<string, string>();
+  let arrivedAfterCaughtUp = 0;
+  // The callback reads `f` only after it is made: values arrive after a round trip.
+  const f = followKv(kv, 'apps.*', (e) => {
+    if (e.key.startsWith('apps.i') && f.caughtUp) arrivedAfterCaughtUp++;
+    seen.set(e.key, e.operation === 'PUT' ? e.string() : e.operation);
+  });
+  t.after(() => f.stop());
+  await until(() => f.caughtUp, 'the watch to catch up', 15_000);
+  assert.equal(arrivedAfterCaughtUp, 0, 'no value the bucket held arrives after the watch says it is caught up');
+  assert.equal(seen.size, 40, 'every value of the filter, and only those');
+  assert.equal(seen.has('other.key'), false);
+  await kv.put('apps.late', '["late"]');
+  await until(() => seen.get('apps.late') === '["late"]', 'a put after the watch caught up', 15_000);
+  await kv.delete('apps.i3');
+  await until(() => seen.get('apps.i3') === 'DEL', 'a delete arrives as an entry too', 15_000);
+});
+
+test('a watch on an empty bucket is caught up with nothing handed over', async (t) => {
+  const kv = await bucket(t, `watch_empty_${process.pid}`);
+  await kv.put('other.key', 'x');
+  let calls = 0;
+  const f = followKv(kv, 'apps.*', () => calls++);
+  t.after(() => f.stop());
+  await until(() => f.caughtUp, 'the watch of an empty filter to catch up', 15_000);
+  assert.equal(calls, 0);
+});
