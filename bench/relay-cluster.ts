@@ -17,6 +17,9 @@
 // leaves out the round with kills). With BENCH_BASELINE=/path/to/another/built/checkout, its
 // relay nodes and this checkout's run in turn (BENCH_ROUNDS rounds each, default 1, order
 // alternating), without the kills, and the medians are printed side by side.
+// BENCH_PROFILE=DIR: each relay node writes a CPU profile (.cpuprofile, for Chrome's or
+// VS Code's profiler) to DIR, from a clean stop at the end; profiling costs CPU, so leave it
+// out of runs whose figures count.
 import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -309,7 +312,10 @@ export async function relayClusterRounds(o: { instances?: number; webhooks?: num
   const log = o.log ?? ((m: string) => process.stderr.write(`bench: ${m}\n`));
   const load = { start: os.loadavg().map((x) => Math.round(x * 100) / 100), end: [] as number[] };
   log(`relay cluster: starting 3 nats-server, 3 relay nodes, HAProxy (load ${load.start.join(' ')})`);
-  const c = await startRelayCluster({ args: ['--max-connections', '12000', '--max-instances', String(n + 10)], launcher: o.launcher });
+  const profile = process.env.BENCH_PROFILE ? path.resolve(process.env.BENCH_PROFILE) : undefined;
+  // Bun (the default runtime) and Node take the same flags, each from its own variable.
+  const profiling = profile ? { [process.env.TOES_RUNTIME === 'node' ? 'NODE_OPTIONS' : 'BUN_OPTIONS']: `--cpu-prof --cpu-prof-dir=${profile}` } : undefined;
+  const c = await startRelayCluster({ args: ['--max-connections', '12000', '--max-instances', String(n + 10)], launcher: o.launcher, env: profiling });
   const workers: Worker[] = [];
   try {
     // Registered straight in the bucket: POST /instances allows one a second per address.
@@ -374,6 +380,11 @@ export async function relayClusterRounds(o: { instances?: number; webhooks?: num
   } finally {
     for (const w of workers) w.send({ type: 'stop' });
     await Promise.all(workers.map((w) => new Promise((r) => (w.child.exitCode !== null ? r(null) : w.child.once('exit', r)))));
+    // A profile is written at a clean exit, not at the kill -9 that `stop` ends with.
+    if (profile) {
+      await Promise.all(c.relays.map((r) => r.stop()));
+      log(`relay cluster: CPU profiles of the relay nodes in ${profile}`);
+    }
     await c.stop();
   }
 }
