@@ -4,37 +4,19 @@
 // batches proposals). NATS CPU from /proc. Run alone:
 // `node dist/bench/nats-publish-floor.js [rate/s] [publishes] [rounds]`.
 import { measuredNats } from './nats-alone.js';
+import { publishFloor } from './publish-floor.js';
 
 const rate = Number(process.argv[2] ?? 800);
 const n = Number(process.argv[3] ?? 8000);
 const rounds = Number(process.argv[4] ?? 2);
-const STREAMS = 16;
 
 const m = await measuredNats();
-const { js, jsm } = m;
-const nats = m.natsMs;
 try {
-  for (let k = 0; k < STREAMS; k++) await jsm.streams.add({ name: `floor${k}`, subjects: [`floor.${k}.>`], num_replicas: 3 });
-  // The size of a small push payload with its headers.
-  const body = new Uint8Array(1500);
   const runs = [...Array.from({ length: rounds }, () => rate), 0];
   for (const [r, pace] of runs.entries()) {
-    const t0 = nats();
-    const start = Date.now();
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: 16 }, async () => {
-        while (next < n) {
-          const k = next++;
-          const wait = pace ? start + (k * 1000) / pace - Date.now() : 0;
-          if (wait > 0) await new Promise((res) => setTimeout(res, wait));
-          await js.publish(`floor.${k % STREAMS}.i${k % 3000}.app.0`, body, { msgID: `r${r}-${k}` });
-        }
-      }),
-    );
-    const secs = (Date.now() - start) / 1000;
-    await new Promise((res) => setTimeout(res, 500));
-    console.log(`${pace ? `paced to ${pace}/s` : 'as fast as they go'}: ${n} publishes at ${Math.round(n / secs)}/s, NATS CPU ${((nats() - t0) / n).toFixed(3)} ms each`);
+    // The size of a small push payload with its headers.
+    const f = await publishFloor(m.js, m.jsm, m.natsMs, { rate: pace, n, bytes: 1500, prefix: `floor${r}` });
+    console.log(`${pace ? `paced to ${pace}/s` : 'as fast as they go'}: ${n} publishes at ${f.perSec}/s, NATS CPU ${f.ms.toFixed(3)} ms each`);
   }
 } finally {
   await m.stop();

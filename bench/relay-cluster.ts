@@ -26,14 +26,15 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { NatsLayout } from '../src/hooks/relay/nats/layout.js';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { encodeDelivery, NatsLayout, SHARDS } from '../src/hooks/relay/nats/layout.js';
 import { connect } from '@nats-io/transport-node';
 import { NatsRelayStore } from '../src/hooks/relay/nats/store.js';
 import { secretHash } from '../src/hooks/common/relay-protocol.js';
 import { fakeInstance, type FakeInstance } from '../test/fixtures/fake-instance.js';
 import { standard } from '../test/fixtures/hooks.js';
 import { startRelayCluster, type RelayCluster } from '../test/fixtures/relay-cluster.js';
+import { publishFloor } from './publish-floor.js';
 import { cpuMs, rssKb } from './servers.js';
 
 export interface ClusterRun {
@@ -52,6 +53,12 @@ export interface ClusterRun {
   /** CPU ms per webhook accepted, from /proc: the 3 NATS servers, the 3 relay nodes. */
   natsMs: number;
   relayMs: number;
+  /**
+   * What a bare R=3 publish of the same size cost the NATS servers at this run's rate,
+   * measured right after it on the same servers (publish-floor.ts): the part of `natsMs`
+   * no relay design can remove, which follows the machine's load as `natsMs` does.
+   */
+  natsFloorMs?: number;
 }
 
 export interface ClusterResults {
@@ -306,6 +313,23 @@ async function run(c: RelayCluster, workers: Worker[], ids: string[], total: num
   return r;
 }
 
+/** Bare publishes at each run's rate (16 shards for traffic spread out, one for a single instance's). */
+async function floors(c: RelayCluster, runs: { run: ClusterRun; n: number; streams: number; inFlight: number }[]): Promise<void> {
+  const nc = await connect({ servers: c.nats.urls.split(','), user: c.nats.env.TOES_RELAY_NATS_USER, pass: c.nats.env.TOES_RELAY_NATS_PASSWORD });
+  try {
+    const natsMs = () => c.nats.nodes.reduce((s, x) => s + cpuMs(x.proc!.child.pid!), 0);
+    // About what the relay stores for one of the bench's webhooks.
+    const d = standard(SECRET, { type: 'save', ref: 'refs/heads/main', n: 0 });
+    const bytes = encodeDelivery({ id: `rly_${'0'.repeat(32)}`, app: 'app0', at: Date.now(), headers: d.headers, body: d.body }).length;
+    for (const [k, x] of runs.entries()) {
+      const f = await publishFloor(jetstream(nc), await jetstreamManager(nc), natsMs, { rate: x.run.acceptedPerSec, n: x.n, bytes, streams: x.streams, inFlight: x.inFlight, prefix: `floor${k}` });
+      x.run.natsFloorMs = Math.round(f.ms * 100) / 100;
+    }
+  } finally {
+    await nc.close();
+  }
+}
+
 export async function relayClusterRounds(o: { instances?: number; webhooks?: number; log?: (m: string) => void; launcher?: string; faults?: boolean } = {}): Promise<ClusterResults> {
   const n = o.instances ?? 10_000;
   const total = o.webhooks ?? 30_000;
@@ -365,6 +389,11 @@ export async function relayClusterRounds(o: { instances?: number; webhooks?: num
     const steady = await run(c, workers, ids, total, log);
     log('relay cluster: one instance, 1500 webhooks 16 at a time');
     const one = await run(c, workers, ids.slice(0, 1), 1_500, log, undefined, 16);
+    await floors(c, [
+      { run: steady, n: Math.min(total, 8_000), streams: SHARDS, inFlight: 48 },
+      { run: one, n: 1_500, streams: 1, inFlight: 16 },
+    ]);
+    log(`relay cluster: a bare R=3 publish at each run's rate cost NATS ${steady.natsFloorMs} ms (steady) and ${one.natsFloorMs} ms (one instance)`);
     if (o.faults === false || process.env.BENCH_CLUSTER_FAULTS === '0') return { instances: n, linkKb, natsKbPerLink, single, steady, one, load: { ...load, end: os.loadavg().map((x) => Math.round(x * 100) / 100) } };
     log(`relay cluster: the same with relay node 1 and the NATS stream leader killed -9 midway`);
     const faults = await run(c, workers, ids, total, log, async () => {
@@ -391,7 +420,7 @@ export async function relayClusterRounds(o: { instances?: number; webhooks?: num
 
 export function relayClusterSummary(r: ClusterResults): string {
   const row = (name: string, x: ClusterRun) =>
-    `${name}: ${x.accepted} accepted at ${x.acceptedPerSec}/s, delivered at ${x.deliveredPerSec}/s, accept -> ack p50 ${x.p50Ms} ms p99 ${x.p99Ms} ms; CPU per webhook NATS ${x.natsMs} ms, relays ${x.relayMs} ms; lost ${x.lost}, queued twice ${x.queuedTwice}, resent on a link ${x.resent}; not accepted ${JSON.stringify(x.refused)}`;
+    `${name}: ${x.accepted} accepted at ${x.acceptedPerSec}/s, delivered at ${x.deliveredPerSec}/s, accept -> ack p50 ${x.p50Ms} ms p99 ${x.p99Ms} ms; CPU per webhook NATS ${x.natsMs} ms${x.natsFloorMs === undefined ? '' : ` (a bare publish at this rate: ${x.natsFloorMs} ms)`}, relays ${x.relayMs} ms; lost ${x.lost}, queued twice ${x.queuedTwice}, resent on a link ${x.resent}; not accepted ${JSON.stringify(x.refused)}`;
   return [
     `Relay cluster (3 nats-server R=3, 3 relay nodes, HAProxy; load ${r.load.start.join(' ')} -> ${r.load.end.join(' ')}):`,
     `${r.instances} instances linked; memory per idle link on each relay node ${r.linkKb.join(' / ')} KB; nats-server per link ${r.natsKbPerLink.join(' / ')} KB`,
@@ -416,6 +445,7 @@ export function relayClusterAb(r: Record<'before' | 'after', ClusterResults[]>):
   ];
   const cols: [string, (x: ClusterRun) => number][] = [
     ['NATS CPU ms/webhook', (x) => x.natsMs],
+    ['bare publish, NATS ms', (x) => x.natsFloorMs ?? NaN],
     ['relay CPU ms/webhook', (x) => x.relayMs],
     ['delivered/s', (x) => x.deliveredPerSec],
     ['p50 ms', (x) => x.p50Ms],
@@ -426,7 +456,11 @@ export function relayClusterAb(r: Record<'before' | 'after', ClusterResults[]>):
   const lines = [`| run | design | ${cols.map(([h]) => h).join(' | ')} |`, `| --- | --- |${cols.map(() => ' ---: |').join('')}`];
   for (const [name, pick] of runs) {
     for (const side of ['before', 'after'] as const) {
-      lines.push(`| ${name} | ${side} | ${cols.map(([, f]) => String(Math.round(median(r[side].map((x) => f(pick(x)))) * 100) / 100)).join(' | ')} |`);
+      const cell = (f: (x: ClusterRun) => number) => {
+        const m = median(r[side].map((x) => f(pick(x))));
+        return Number.isNaN(m) ? '-' : String(Math.round(m * 100) / 100);
+      };
+      lines.push(`| ${name} | ${side} | ${cols.map(([, f]) => cell(f)).join(' | ')} |`);
     }
   }
   const loads = [...r.before, ...r.after].flatMap((x) => [x.load.start[0], x.load.end[0]]);
