@@ -18,7 +18,8 @@ import { NatsFeed, type LinkNeeds } from './feed.js';
 import { ShardKeeper } from './keeper.js';
 import { ShardTap } from './tap.js';
 import { VerdictNotes } from './verdicts.js';
-import { followKv, type KvFollower } from './watch.js';
+import { followKv, Followed, type KvFollower } from './watch.js';
+import { RateLimiter } from '../limits.js';
 import { NatsNodes } from './nodes.js';
 import { decodeDelivery, decodeMeta, dedupeId, encodeDelivery, type NatsLayout } from './layout.js';
 import type { DeliveryFeed, FeedTarget, LinkClaim, NewDelivery, Registration, RelayStore, Settled, StoredDelivery, WaitingCounts, WaitingDelivery } from '../store.js';
@@ -35,6 +36,9 @@ const TOTALS_MS = 1_000;
 
 /** An app list read (not brought by the watch or a note) is read again after this. */
 const APPS_TTL_MS = 30_000;
+
+/** Reads a second (and at once) of the registrations bucket for ids its watch did not bring. */
+const MISS_READS = 20;
 
 /** Bounded memo tables: a node serving 100,000 instances keeps a few MB of them. */
 const MEMO = 200_000;
@@ -59,7 +63,9 @@ export interface NatsStoreOptions extends NatsOptions {
 
 export class NatsRelayStore implements RelayStore {
   /** Registrations never change once made: a secret hash looked up once is kept. */
-  private hashes = new Map<string, string>();
+  private hashes = new Followed<string>(MEMO);
+  /** Reads for ids the registrations watch did not bring (see `lookup`). */
+  private missReads = new RateLimiter(MISS_READS, MISS_READS, 1);
   /** Delivery id -> where it is stored, for settling without a scan. */
   private seqs = new Map<string, Place>();
   /** The link of each instance linked to this node. */
@@ -73,13 +79,10 @@ export class NatsRelayStore implements RelayStore {
   private totaling?: Promise<{ instances: number; waiting: number }>;
   private totaled?: { at: number; value: { instances: number; waiting: number } };
   /** Each instance's apps: from the watch or a node's note (kept, `at` Infinity), or read (again after APPS_TTL_MS). */
-  private appLists = new Map<string, { at: number; names?: ReadonlySet<string> }>();
+  private appLists = new Followed<{ at: number; names?: ReadonlySet<string> }>(MEMO);
   private appsSub: Subscription;
   /** Registrations and app lists as the buckets change, so a new instance on this node costs no read. */
   private follows: KvFollower[] = [];
-  private appsFollower?: KvFollower;
-  /** Set when the table was cleared to bound memory: a miss then says nothing, and is read. */
-  private appsForgotten = false;
   private parkedSub: Subscription;
   /** Shard sequences this node dropped lately, per instance: a keeper copying one meanwhile deletes the copy (keeper.ts). */
   private dropped = new Map<string, { seq: number; at: number }[]>();
@@ -102,7 +105,7 @@ export class NatsRelayStore implements RelayStore {
     // has not applied the put yet.
     this.appsSub = listenJson<{ i: unknown; n?: unknown; a?: unknown }>(nc, layout.appsNote, ({ i, n, a }) => {
       if (typeof i !== 'string' || n === o.node) return;
-      if (Array.isArray(a) && a.every((x) => typeof x === 'string')) this.keepApps(i, { at: Infinity, names: new Set(a as string[]) });
+      if (Array.isArray(a) && a.every((x) => typeof x === 'string')) this.appLists.set(i, { at: Infinity, names: new Set(a as string[]) });
       else this.appLists.delete(i);
     });
     // Short: a consumer placed on a server that just died is better made again soon (tap.ts).
@@ -184,11 +187,11 @@ export class NatsRelayStore implements RelayStore {
 
   private follow(): void {
     this.follows.push(
-      followKv(this.registrations, '>', (e) => {
+      (this.hashes.follower = followKv(this.registrations, '>', (e) => {
         const hash = secretHashOf(e);
-        if (hash !== undefined) remember(this.hashes, e.key, hash);
-      }),
-      (this.appsFollower = followKv(this.links, 'apps.*', (e) => this.keepApps(e.key.slice('apps.'.length), { at: Infinity, names: appList(e) }))),
+        if (hash !== undefined) this.hashes.set(e.key, hash);
+      })),
+      (this.appLists.follower = followKv(this.links, 'apps.*', (e) => this.appLists.set(e.key.slice('apps.'.length), { at: Infinity, names: appList(e) }))),
     );
   }
 
@@ -197,7 +200,7 @@ export class NatsRelayStore implements RelayStore {
     try {
       // Create only if absent: two nodes registering one id at once cannot both win.
       await this.registrations.create(id, value);
-      remember(this.hashes, id, secretHash);
+      this.hashes.set(id, secretHash);
       return 'created';
     } catch (err) {
       const cur = await this.lookup(id);
@@ -209,8 +212,12 @@ export class NatsRelayStore implements RelayStore {
   async lookup(id: string): Promise<string | undefined> {
     const known = this.hashes.get(id);
     if (known !== undefined) return known;
+    // An id the caught-up watch did not bring is not registered, unless it was registered on
+    // another node a moment ago: read, but only MISS_READS a second, so that junk to made-up
+    // ids cannot turn each request into a NATS read.
+    if (this.hashes.absent(id) && !this.missReads.take('')) return undefined;
     const hash = secretHashOf(await this.registrations.get(id));
-    if (hash !== undefined) remember(this.hashes, id, hash);
+    if (hash !== undefined) this.hashes.set(id, hash);
     return hash;
   }
 
@@ -359,22 +366,17 @@ export class NatsRelayStore implements RelayStore {
     if (known && Date.now() - known.at < APPS_TTL_MS) return known.names;
     // Once the watch has brought every list, an instance it did not bring has none: a read
     // per instance per node would cost more than the webhook (many instances never set one).
-    if (!known && this.appsFollower?.caughtUp && !this.appsForgotten) return undefined;
+    if (this.appLists.absent(instance)) return undefined;
     const names = appList(await this.links.get(`apps.${instance}`));
-    this.keepApps(instance, { at: Date.now(), names });
+    this.appLists.set(instance, { at: Date.now(), names });
     return names;
-  }
-
-  private keepApps(instance: string, entry: { at: number; names?: ReadonlySet<string> }): void {
-    if (this.appLists.size >= MEMO) this.appsForgotten = true;
-    remember(this.appLists, instance, entry);
   }
 
   async setApps(instance: string, names: string[]): Promise<void> {
     const cur = await this.apps(instance);
     if (cur && cur.size === names.length && names.every((n) => cur.has(n))) return;
     await persist(() => this.links.put(`apps.${instance}`, JSON.stringify(names)), 15_000);
-    this.keepApps(instance, { at: Date.now(), names: new Set(names) });
+    this.appLists.set(instance, { at: Date.now(), names: new Set(names) });
     this.nc.publish(this.layout.appsNote, JSON.stringify({ i: instance, n: this.o.node, a: names }));
   }
 

@@ -64,3 +64,36 @@ async function initialCount(w: unknown): Promise<number> {
     return -1;
   }
 }
+
+/**
+ * What a followed bucket holds, kept here (bounded: past `max` entries it is cleared, and a
+ * miss then proves nothing). `absent` says whether a key missing here is missing from the
+ * bucket too: the watch has caught up and nothing was forgotten since.
+ */
+export class Followed<V> {
+  private m = new Map<string, V>();
+  private forgotten = false;
+  follower?: KvFollower;
+
+  constructor(private max: number) {}
+
+  get(k: string): V | undefined {
+    return this.m.get(k);
+  }
+
+  set(k: string, v: V): void {
+    if (this.m.size >= this.max) {
+      this.m.clear();
+      this.forgotten = true;
+    }
+    this.m.set(k, v);
+  }
+
+  delete(k: string): void {
+    this.m.delete(k);
+  }
+
+  absent(k: string): boolean {
+    return !this.m.has(k) && !this.forgotten && this.follower?.caughtUp === true;
+  }
+}
