@@ -276,6 +276,10 @@ export class NatsFeed implements DeliveryFeed {
   }
 
   async pending(): Promise<number> {
+    // A read under way (an ack starts one) ends by setting `behind` right: 0 once it found
+    // nothing more. Counted before it ends, the last ack of a backlog left the instance told
+    // of webhooks already delivered until the next heartbeat.
+    await this.reading;
     return this.behind + this.inflight.size;
   }
 
