@@ -321,8 +321,9 @@ async function floors(c: RelayCluster, runs: { run: ClusterRun; n: number; strea
     // About what the relay stores for one of the bench's webhooks.
     const d = standard(SECRET, { type: 'save', ref: 'refs/heads/main', n: 0 });
     const bytes = encodeDelivery({ id: `rly_${'0'.repeat(32)}`, app: 'app0', at: Date.now(), headers: d.headers, body: d.body }).length;
+    const [js, jsm] = [jetstream(nc), await jetstreamManager(nc)];
     for (const [k, x] of runs.entries()) {
-      const f = await publishFloor(jetstream(nc), await jetstreamManager(nc), natsMs, { rate: x.run.acceptedPerSec, n: x.n, bytes, streams: x.streams, inFlight: x.inFlight, prefix: `floor${k}` });
+      const f = await publishFloor(js, jsm, natsMs, { rate: x.run.acceptedPerSec, n: x.n, bytes, streams: x.streams, inFlight: x.inFlight, prefix: `floor${k}` });
       x.run.natsFloorMs = Math.round(f.ms * 100) / 100;
     }
   } finally {

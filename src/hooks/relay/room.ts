@@ -149,7 +149,7 @@ export class Room {
     }
     const last = this.took.get(instance) ?? this.forgotAt;
     if (!g.counts || last >= g.at || this.budgets.has(instance)) return this.spend(instance, app, cost);
-    this.budget(instance, app, g.counts.get(instance) ?? NOTHING, g.at);
+    this.budget(instance, g.counts.get(instance) ?? NOTHING, g.at);
     return this.spend(instance, app, cost);
   }
 
@@ -169,7 +169,7 @@ export class Room {
       const c = await this.store.counts(instance);
       const victim = overfull(c, app, this.limits);
       if (victim === undefined) {
-        this.budget(instance, app, c, Date.now());
+        this.budget(instance, c, Date.now());
         this.tookOne(instance);
         return dropped;
       }
@@ -182,12 +182,11 @@ export class Room {
   }
 
   /** This process's share of the room `c` leaves. */
-  private budget(instance: string, app: string, c: WaitingCounts, at: number): void {
+  private budget(instance: string, c: WaitingCounts, at: number): void {
     const w = Math.max(1, this.shares.writers());
     const share = (room: number) => Math.max(0, Math.floor(room / w));
     const apps = new Map<string, number>();
     for (const [name, a] of Object.entries(c.apps)) apps.set(name, share(this.limits.maxPerApp - a.waiting));
-    if (!apps.has(app)) apps.set(app, share(this.limits.maxPerApp));
     if (this.budgets.size >= MEMO) this.budgets.clear();
     this.budgets.set(instance, { at, waiting: share(this.limits.maxPending - c.waiting), bytes: share(this.limits.maxBytes - c.bytes), apps, fresh: share(this.limits.maxPerApp) });
   }

@@ -18,7 +18,7 @@ import { NatsFeed, type LinkNeeds } from './feed.js';
 import { ShardKeeper } from './keeper.js';
 import { ShardTap } from './tap.js';
 import { VerdictNotes } from './verdicts.js';
-import { followKv, Followed, type KvFollower } from './watch.js';
+import { Followed } from './watch.js';
 import { RateLimiter } from '../limits.js';
 import { NatsNodes } from './nodes.js';
 import { decodeDelivery, decodeMeta, dedupeId, encodeDelivery, type NatsLayout } from './layout.js';
@@ -62,7 +62,7 @@ export interface NatsStoreOptions extends NatsOptions {
 }
 
 export class NatsRelayStore implements RelayStore {
-  /** Registrations never change once made: a secret hash looked up once is kept. */
+  /** Secret hashes, followed from the registrations bucket so a new instance on this node costs no read; a registration never changes once made. */
   private hashes = new Followed<string>(MEMO);
   /** Reads for ids the registrations watch did not bring (see `lookup`). */
   private missReads = new RateLimiter(MISS_READS, MISS_READS, 1);
@@ -81,8 +81,6 @@ export class NatsRelayStore implements RelayStore {
   /** Each instance's apps: from the watch or a node's note (kept, `at` Infinity), or read (again after APPS_TTL_MS). */
   private appLists = new Followed<{ at: number; names?: ReadonlySet<string> }>(MEMO);
   private appsSub: Subscription;
-  /** Registrations and app lists as the buckets change, so a new instance on this node costs no read. */
-  private follows: KvFollower[] = [];
   private parkedSub: Subscription;
   /** Shard sequences this node dropped lately, per instance: a keeper copying one meanwhile deletes the copy (keeper.ts). */
   private dropped = new Map<string, { seq: number; at: number }[]>();
@@ -186,13 +184,11 @@ export class NatsRelayStore implements RelayStore {
   }
 
   private follow(): void {
-    this.follows.push(
-      (this.hashes.follower = followKv(this.registrations, '>', (e) => {
-        const hash = secretHashOf(e);
-        if (hash !== undefined) this.hashes.set(e.key, hash);
-      })),
-      (this.appLists.follower = followKv(this.links, 'apps.*', (e) => this.appLists.set(e.key.slice('apps.'.length), { at: Infinity, names: appList(e) }))),
-    );
+    this.hashes.follow(this.registrations, '>', (e) => {
+      const hash = secretHashOf(e);
+      return hash === undefined ? undefined : [e.key, hash];
+    });
+    this.appLists.follow(this.links, 'apps.*', (e) => [e.key.slice('apps.'.length), { at: Infinity, names: appList(e) }]);
   }
 
   async register(id: string, secretHash: string): Promise<Registration> {
@@ -422,7 +418,8 @@ export class NatsRelayStore implements RelayStore {
     this.claims.close();
     this.nodes.close();
     this.appsSub.unsubscribe();
-    for (const f of this.follows) f.stop();
+    this.hashes.stop();
+    this.appLists.stop();
     this.parkedSub.unsubscribe();
     this.verdicts.stop();
     await this.nc.drain().catch(() => this.nc.close());

@@ -51,8 +51,7 @@ export class VerdictNotes implements VerdictBus {
     });
   };
 
-  /** Sends what is queued; the relay calls it as it stops. */
-  flush(): void {
+  private flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (this.queue.length === 0) return;
@@ -64,6 +63,7 @@ export class VerdictNotes implements VerdictBus {
     }
   }
 
+  /** Sends what is queued, and hears no more. */
   stop(): void {
     this.flush();
     this.sub?.unsubscribe();

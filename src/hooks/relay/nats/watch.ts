@@ -73,9 +73,21 @@ async function initialCount(w: unknown): Promise<number> {
 export class Followed<V> {
   private m = new Map<string, V>();
   private forgotten = false;
-  follower?: KvFollower;
+  private follower?: KvFollower;
 
   constructor(private max: number) {}
+
+  /** Fills the table from the bucket's `key` filter, and keeps it so; `entry` maps a value to what is kept (undefined: nothing). */
+  follow(kv: KV, key: string, entry: (e: KvEntry) => [string, V] | undefined): void {
+    this.follower = followKv(kv, key, (e) => {
+      const kept = entry(e);
+      if (kept) this.set(...kept);
+    });
+  }
+
+  stop(): void {
+    this.follower?.stop();
+  }
 
   get(k: string): V | undefined {
     return this.m.get(k);
