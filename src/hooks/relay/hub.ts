@@ -51,6 +51,13 @@ interface Link {
   sources: Map<string, string>;
   /** Deliveries written to the socket, for the log when it closes. */
   sent: number;
+  /**
+   * The pending count the instance holds now, from the last frame written (a delivery's
+   * count less itself, as the client reads it): "none left" is sent after an ack only when
+   * it would change that. In steady traffic the delivery already said so, and a frame per
+   * webhook for nothing was a write and a frame on both sides.
+   */
+  told: number;
 }
 
 function sameHash(a: string, b: string): boolean {
@@ -124,7 +131,7 @@ export class LinkHub {
 
   private connect(ws: WebSocket, instance: string, from?: string): void {
     const old = this.links.get(instance);
-    const link: Link = { ws, instance, alive: true, sources: new Map(), sent: 0 };
+    const link: Link = { ws, instance, alive: true, sources: new Map(), sent: 0, told: 0 };
     this.links.set(instance, link);
     if (old) this.replace(old);
     const current = () => this.links.get(instance) === link;
@@ -161,10 +168,12 @@ export class LinkHub {
     if (!current() || ws.readyState !== ws.OPEN) return;
     this.log('connected', { instance, from, pending: waiting });
     ws.send(JSON.stringify({ type: 'hello', instance, pending: waiting }));
+    link.told = waiting;
     const send = (d: StoredDelivery, pending: number) => {
       const frame: DeliveryFrame = { type: 'delivery', id: d.id, app: d.app, at: d.at, headers: d.headers, body: d.body, pending };
       if (d.src !== undefined) link.sources.set(d.id, d.src);
       link.sent++;
+      link.told = Math.max(0, pending - 1);
       ws.send(JSON.stringify(frame), drained);
     };
     // The feed held back for a full socket: it is woken once a write completes below the mark
@@ -234,7 +243,14 @@ export class LinkHub {
       reason: verdict === 'refused' && typeof msg.reason === 'string' ? msg.reason.slice(0, 200) : undefined,
       ms: t === undefined ? undefined : Math.round((performance.now() - t) * 100) / 100,
     });
-    if ((await link.feed.pending()) === 0 && link.ws.readyState === link.ws.OPEN) link.ws.send(JSON.stringify({ type: 'pending', count: 0 }));
+    if (link.told !== 0 && (await link.feed.pending()) === 0) this.tell(link, 0);
+  }
+
+  /** Writes the pending count to the instance (and remembers it said so). */
+  private tell(link: Link, count: number): void {
+    if (link.ws.readyState !== link.ws.OPEN) return;
+    link.told = count;
+    link.ws.send(JSON.stringify({ type: 'pending', count }));
   }
 
   private async onApps(link: Link, msg: AppsFrame): Promise<void> {
@@ -262,7 +278,7 @@ export class LinkHub {
         link.ws.ping();
         void link.feed
           ?.pending()
-          .then((count) => link.ws.readyState === link.ws.OPEN && link.ws.send(JSON.stringify({ type: 'pending', count })))
+          .then((count) => this.tell(link, count))
           .catch(() => {});
       }
     }, intervalMs);

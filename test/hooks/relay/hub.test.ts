@@ -64,3 +64,27 @@ test('an instance cannot make the relay keep an app list larger than an instance
   await waitFor((e) => e.event === 'apps');
   assert.equal((await store.apps(id))?.size, 500);
 });
+
+test('webhooks delivered one at a time cost the instance one frame each: no "none left" after an ack the delivery already said', async (t) => {
+  const { store, hub, ws, id, waitFor } = await linked(t);
+  // The hello may come before or after this listener: it is left out below.
+  const frames: { type: string; id?: string; pending?: number; count?: number }[] = [];
+  ws.on('message', (raw) => {
+    const f = JSON.parse(raw.toString());
+    frames.push(f);
+    if (f.type === 'delivery') ws.send(JSON.stringify({ type: 'ack', id: f.id, status: 202, verdict: 'accepted' }));
+  });
+  // What the client makes of the frames (relay-link/client.ts): the count it shows.
+  const shown = () => frames.reduce((n, f) => (f.type === 'delivery' ? Math.max(0, (f.pending ?? 1) - 1) : f.type === 'pending' ? (f.count ?? 0) : f.type === 'hello' ? (f.pending ?? 0) : n), 0);
+  for (let i = 0; i < 5; i++) {
+    await store.append(id, { id: `rly_one${i}`, app: 'sample', at: Date.now(), headers: {}, body: Buffer.from('{}') });
+    hub.wake(id);
+    await waitFor((e) => e.event === 'acked' && e.fields?.id === `rly_one${i}`);
+    assert.equal(shown(), 0, `after webhook ${i}`);
+  }
+  // A moment for any frame an ack would still cause.
+  await new Promise((r) => setTimeout(r, 200));
+  assert.deepEqual(frames.map((f) => f.type).filter((x) => x !== 'hello'), Array(5).fill('delivery'));
+  assert.equal(shown(), 0);
+  assert.equal((await store.counts(id)).waiting, 0);
+});
