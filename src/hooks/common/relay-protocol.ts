@@ -46,7 +46,7 @@ export interface HelloFrame {
   pending: number;
 }
 
-/** How many deliveries wait on the relay: sent with each heartbeat and when none are left. */
+/** How many deliveries wait on the relay: sent with a heartbeat, or after an ack, when it is not what the instance last heard. */
 export interface PendingFrame {
   type: 'pending';
   count: number;

@@ -278,7 +278,8 @@ export class LinkHub {
         link.ws.ping();
         void link.feed
           ?.pending()
-          .then((count) => this.tell(link, count))
+          // Unchanged, it is not said again: an idle link costs its ping and nothing more.
+          .then((count) => count !== link.told && this.tell(link, count))
           .catch(() => {});
       }
     }, intervalMs);

@@ -88,3 +88,17 @@ test('webhooks delivered one at a time cost the instance one frame each: no "non
   assert.equal(shown(), 0);
   assert.equal((await store.counts(id)).waiting, 0);
 });
+
+test('heartbeats ping an idle link and tell it nothing it already knows', async (t) => {
+  const { hub, ws } = await linked(t);
+  const frames: string[] = [];
+  let pings = 0;
+  ws.on('message', (raw) => frames.push(JSON.parse(raw.toString()).type));
+  ws.on('ping', () => pings++);
+  const beats = hub.heartbeats(40);
+  t.after(() => beats.undo?.());
+  await new Promise((r) => setTimeout(r, 400));
+  assert.ok(pings >= 3, `${pings} pings`);
+  assert.deepEqual(frames.filter((x) => x !== 'hello'), []);
+  assert.equal(ws.readyState, ws.OPEN);
+});
