@@ -114,13 +114,16 @@ export async function connectNats(o: NatsOptions, node: string, log: EventLog, m
 
 /**
  * One socket write per turn of the event loop, not one per publish. The client writes what
- * is queued at the end of each task (a microtask), so every webhook a node accepts was a
- * write of its own: the largest single cost of a relay node under load (profiled: 17% of
- * its JavaScript time, in the socket write). Requests that arrive together are handled in
- * one turn; their publishes now leave in one write, after the turn's other callbacks, so a
- * busy node writes less the busier it is, and a quiet one waits no longer than the turn.
- * Order is kept: the client's buffer is the same, only written later. A flush of the client
- * (a PING it awaits) is written the same way.
+ * is queued at the end of each task (a microtask), so every webhook a node accepted was a
+ * write of its own: the largest single item in a node's CPU profile under load (16-17% of
+ * its samples). Requests that arrive together are handled in one turn; their publishes now
+ * leave in one write, after the turn's other callbacks, so a busy node writes less the
+ * busier it is, and a quiet one waits no longer than the turn. Measured from /proc in
+ * same-run A/Bs: a node taking many webhooks at once (one instance, 16 at a time) uses
+ * 7-13% less CPU per webhook and its NATS servers 9-22% less; traffic spread thin, where
+ * a turn rarely holds two publishes, the same within noise. Order is kept: the client's
+ * buffer is the same, only written later. A flush of the client (a PING it awaits) is
+ * written the same way.
  */
 export function coalesceWrites(nc: NatsConnection): void {
   const protocol = (nc as unknown as { protocol?: { flushPending?: () => void } }).protocol;
