@@ -51,7 +51,7 @@ export default defineCommand({
     'max-age': { type: 'string', description: 'Seconds an undelivered webhook is kept (default 604800, a week)', valueHint: 'SECONDS' },
     rate: { type: 'string', description: 'Webhooks per second per instance (default 50, bursts of 4x)', valueHint: 'N' },
     'address-rate': { type: 'string', description: 'Webhooks per second per source address (default 100, bursts of 4x)', valueHint: 'N' },
-    heartbeat: { type: 'string', description: 'Seconds between pings to each instance (default 20)', valueHint: 'SECONDS' },
+    heartbeat: { type: 'string', description: 'Seconds between heartbeat rounds: each instance that did not ping the relay since the last is pinged, and a pinged one silent until the next is dropped (default 20)', valueHint: 'SECONDS' },
     'max-instances': { type: 'string', description: 'Instances that may register (default 1000)', valueHint: 'N' },
     'read-timeout': { type: 'string', description: 'Seconds a sender may take to send a request (default 10)', valueHint: 'SECONDS' },
     'max-connections': { type: 'string', description: 'Open connections at most, instances\' links included; past it the oldest idle one is closed (default 4096, and at most 3/4 of ulimit -n)', valueHint: 'N' },

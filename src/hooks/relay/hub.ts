@@ -46,7 +46,12 @@ interface Link {
   /** Set once the link is claimed and its feed started. */
   feed?: DeliveryFeed;
   claim?: LinkClaim;
+  /** Heard from since the last heartbeat (a pong, a ping or any frame). */
   alive: boolean;
+  /** The instance pinged the relay since the last heartbeat: the relay's own ping would only repeat it. */
+  pinged: boolean;
+  /** The relay pinged the link at the last heartbeat: silence since then means it is dead. */
+  asked: boolean;
   /** The sender of each delivery in flight, for its verdict. */
   sources: Map<string, string>;
   /** Deliveries written to the socket, for the log when it closes. */
@@ -131,11 +136,15 @@ export class LinkHub {
 
   private connect(ws: WebSocket, instance: string, from?: string): void {
     const old = this.links.get(instance);
-    const link: Link = { ws, instance, alive: true, sources: new Map(), sent: 0, told: 0 };
+    const link: Link = { ws, instance, alive: true, pinged: false, asked: false, sources: new Map(), sent: 0, told: 0 };
     this.links.set(instance, link);
     if (old) this.replace(old);
     const current = () => this.links.get(instance) === link;
     ws.on('pong', () => (link.alive = true));
+    ws.on('ping', () => {
+      link.alive = true;
+      link.pinged = true;
+    });
     ws.on('message', (data, isBinary) => {
       link.alive = true;
       if (isBinary) return this.log('bad-frame', { instance, reason: 'binary' });
@@ -265,17 +274,25 @@ export class LinkHub {
     return { value: this, undo: () => this.links.forEach((link) => link.ws.close(CLOSE.shutdown, 'relay shutting down')) };
   }
 
-  /** Pings every link each interval; a link that answered nothing for a whole one is dropped. */
+  /**
+   * Pings each link every interval, but for one whose instance pinged the relay since the
+   * last: instances ping on the same period, and both pings were four frames per link per
+   * interval where two tell each side the other is there. A link pinged and silent for a
+   * whole interval is dropped: within two intervals of going silent, three when its
+   * instance had just pinged.
+   */
   heartbeats(intervalMs: number): Started<void> {
     const beat = setInterval(() => {
       for (const link of this.links.values()) {
-        if (!link.alive) {
+        if (!link.alive && link.asked) {
           this.log('dead-link', { instance: link.instance });
           link.ws.terminate();
           continue;
         }
+        link.asked = !link.pinged;
         link.alive = false;
-        link.ws.ping();
+        link.pinged = false;
+        if (link.asked) link.ws.ping();
         void link.feed
           ?.pending()
           // Unchanged, it is not said again: an idle link costs its ping and nothing more.

@@ -12,7 +12,7 @@ import { FileRelayStore } from '../../../src/hooks/relay/file/store.js';
 import { tmpDir } from '../../fixtures/cli.js';
 
 /** A hub on a file store with one instance linked over a real WebSocket; its log is kept. */
-async function linked(t: TestContext) {
+async function linked(t: TestContext, wsOptions: WebSocket.ClientOptions = {}) {
   const dir = tmpDir('toes-hub-');
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const store = await FileRelayStore.open(dir);
@@ -24,7 +24,7 @@ async function linked(t: TestContext) {
   const server = http.createServer();
   server.on('upgrade', (req, socket, head) => void hub.upgrade(req, socket, head));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const ws = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}/connect`, { headers: { authorization: `Bearer ${secret}`, 'x-toes-instance': id } });
+  const ws = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}/connect`, { ...wsOptions, headers: { authorization: `Bearer ${secret}`, 'x-toes-instance': id } });
   // node:test runs after-hooks in the order they were added: one, in the order that ends.
   t.after(async () => {
     ws.terminate();
@@ -101,4 +101,38 @@ test('heartbeats ping an idle link and tell it nothing it already knows', async 
   assert.ok(pings >= 3, `${pings} pings`);
   assert.deepEqual(frames.filter((x) => x !== 'hello'), []);
   assert.equal(ws.readyState, ws.OPEN);
+});
+
+test('an instance that pings the relay each interval is not pinged back, and its link stays', async (t) => {
+  const { hub, ws, events } = await linked(t);
+  let pings = 0;
+  ws.on('ping', () => pings++);
+  // The instance pings a little more often than the relay beats, as a real one does on its own period.
+  const own = setInterval(() => ws.ping(), 30);
+  t.after(() => clearInterval(own));
+  await new Promise((r) => setTimeout(r, 40));
+  const beats = hub.heartbeats(60);
+  t.after(() => beats.undo?.());
+  await new Promise((r) => setTimeout(r, 600));
+  assert.ok(pings <= 1, `${pings} pings from the relay`);
+  assert.equal(ws.readyState, ws.OPEN);
+  assert.equal(events.filter((e) => e.event === 'dead-link').length, 0);
+});
+
+test('a link that answers no ping is dropped within two intervals; one whose instance pinged, then went silent, within three', async (t) => {
+  for (const pingsFirst of [false, true]) {
+    const { hub, ws, waitFor } = await linked(t, { autoPong: false });
+    const closed = new Promise<number>((r) => ws.once('close', () => r(Date.now())));
+    if (pingsFirst) ws.ping();
+    await new Promise((r) => setTimeout(r, 10));
+    const start = Date.now();
+    const beats = hub.heartbeats(100);
+    t.after(() => beats.undo?.());
+    const at = await closed;
+    await waitFor((e) => e.event === 'dead-link');
+    // Timers are late on a busy machine, never early: a lower bound and a generous upper one.
+    assert.ok(at - start >= (pingsFirst ? 300 : 200) - 20, `dropped after ${at - start} ms`);
+    assert.ok(at - start < 30_000, `dropped after ${at - start} ms`);
+    beats.undo?.();
+  }
 });
