@@ -118,10 +118,11 @@ export async function connectNats(o: NatsOptions, node: string, log: EventLog, m
  * write of its own: the largest single item in a node's CPU profile under load (16-17% of
  * its samples). Requests that arrive together are handled in one turn; their publishes now
  * leave in one write, after the turn's other callbacks, so a busy node writes less the
- * busier it is, and a quiet one waits no longer than the turn. Measured from /proc in
- * same-run A/Bs: a node taking many webhooks at once (one instance, 16 at a time) uses
- * 7-13% less CPU per webhook and its NATS servers 9-22% less; traffic spread thin, where
- * a turn rarely holds two publishes, the same within noise. Order is kept: the client's
+ * busier it is, and a quiet one waits no longer than the turn. Measured from /proc in four
+ * same-run A/Bs of the relay cluster bench on a shared 2-core machine: one instance taking
+ * webhooks 16 at a time cost the relay nodes 7-13% less CPU per webhook in three and the
+ * same in the fourth; traffic spread thin, where a turn rarely holds two publishes, the same
+ * within noise. Order is kept: the client's
  * buffer is the same, only written later. A flush of the client (a PING it awaits) is
  * written the same way.
  */
