@@ -38,6 +38,8 @@ const ACK_WAIT_MS = 30_000;
  * by one.
  */
 const BULK_FROM = 16;
+/** How long a shard webhook sent on this link is remembered, for a parked copy made meanwhile. */
+const PAIRED_MS = 60_000;
 /** Acked this recently, a webhook may not be purged yet: deleted when the link closes cleanly. */
 const RECENT_MS = 3_000;
 
@@ -62,6 +64,14 @@ export class NatsFeed implements DeliveryFeed {
   private inflight = new Map<string, Place & { sentAt: number }>();
   /** Delivery id -> what to send again (nacked, or never acked), and not before when. */
   private redo = new Map<string, Place & { at: number }>();
+  /**
+   * Shard webhooks sent on this link lately (shard sequence -> delivery id, when), and the
+   * shard sequences of parked copies sent: a keeper round that asked what links need before
+   * this link was there copies a webhook to the parked stream while the link reads it from
+   * the shard, and the link must send it once, not from both (CI saw 7 of 1,001 twice).
+   */
+  private fromShard = new Map<number, { id: string; at: number }>();
+  private fromParked = new Map<number, number>();
   /** Shard sequences acked lately, and when: deleted on a clean close. */
   private acked: { seq: number; at: number }[] = [];
   private live = false;
@@ -96,7 +106,7 @@ export class NatsFeed implements DeliveryFeed {
 
   /** A new webhook for this instance, from the tap. */
   offer(seq: number, data: Uint8Array): void {
-    if (this.closed || seq < this.next) return;
+    if (this.closed || seq < this.next || this.sentParked(seq)) return;
     if (this.live && this.room()) return this.send({ seq, parked: false }, data);
     this.behind++;
     this.live = false;
@@ -115,7 +125,41 @@ export class NatsFeed implements DeliveryFeed {
       return;
     }
     this.inflight.set(d.id, { ...place, sentAt: Date.now() });
+    if (!place.parked) {
+      this.fromShard.set(place.seq, { id: d.id, at: Date.now() });
+      // Bounded whatever the rate: the oldest go first.
+      if (this.fromShard.size > 20_000) this.fromShard.delete(this.fromShard.keys().next().value!);
+    }
     this.to.send(d, this.behind + this.inflight.size);
+  }
+
+  /**
+   * A parked copy (`copyId` names its original, `<stream>.<seq>`, keeper.ts) of a webhook
+   * this link already sent from the shard: not sent again. Still in flight or to be sent
+   * again, it is followed by its copy from now on (the keeper may purge the original once it
+   * has the copy); acked, the copy is deleted.
+   */
+  private sentFromShard(parkedSeq: number, copyId: string): boolean {
+    const dot = copyId.lastIndexOf('.');
+    const stream = copyId.slice(0, dot);
+    const seq = Number(copyId.slice(dot + 1));
+    if (dot < 0 || stream !== this.ctx.layout.streamOf(this.instance)) return false;
+    this.fromParked.set(seq, parkedSeq);
+    const sent = this.fromShard.get(seq);
+    if (!sent) return false;
+    const f = this.inflight.get(sent.id) ?? this.redo.get(sent.id);
+    if (f && !f.parked) {
+      f.seq = parkedSeq;
+      f.parked = true;
+    } else if (!f) void this.dropParked(parkedSeq);
+    return true;
+  }
+
+  /** A shard webhook whose parked copy this link sent already: skipped (the keeper purges it). */
+  private sentParked(seq: number): boolean {
+    if (!this.fromParked.has(seq)) return false;
+    if (seq >= this.next) this.next = seq + 1;
+    return true;
   }
 
   /** Reads from `next` while the link has room; asked again while reading, it reads once more. */
@@ -159,6 +203,7 @@ export class NatsFeed implements DeliveryFeed {
           break;
         }
         this.parkedNext = m.seq + 1;
+        if (this.sentFromShard(m.seq, m.header?.get('Nats-Msg-Id') ?? '')) continue;
         if (this.behind > 0) this.behind--;
         this.send({ seq: m.seq, parked: true }, m.data);
       }
@@ -168,6 +213,7 @@ export class NatsFeed implements DeliveryFeed {
         const m = await messageAt(jsm, stream, this.next, { filter });
         if (this.closed) return;
         if (!m) break;
+        if (this.sentParked(m.seq)) continue;
         if (this.behind > 0) this.behind--;
         this.send({ seq: m.seq, parked: false }, m.data);
       }
@@ -202,9 +248,11 @@ export class NatsFeed implements DeliveryFeed {
             void batch.close().catch(() => {});
             return;
           }
-          if (this.behind > 0) this.behind--;
-          this.send({ seq, parked: false }, m.data);
           end = m.info.pending === 0;
+          if (!this.sentParked(seq)) {
+            if (this.behind > 0) this.behind--;
+            this.send({ seq, parked: false }, m.data);
+          }
           // Not awaited: the iterator ends once this message is handled.
           if (end) void batch.close().catch(() => {});
         }
@@ -258,6 +306,13 @@ export class NatsFeed implements DeliveryFeed {
     let old = 0;
     while (old < this.acked.length && now - this.acked[old].at >= RECENT_MS) old++;
     if (old > 0) this.acked.splice(0, old);
+    // A keeper round that began before a webhook was sent ends within a minute.
+    for (const [seq, x] of this.fromShard) {
+      if (now - x.at < PAIRED_MS) break;
+      this.fromShard.delete(seq);
+      this.fromParked.delete(seq);
+    }
+    if (this.fromParked.size > 10_000) this.fromParked.clear();
   }
 
   /** What the shard's keeper must not purge without parking it first (keeper.ts). */

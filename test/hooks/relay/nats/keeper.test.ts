@@ -111,3 +111,38 @@ test('a webhook in flight holds the purge back, is neither lost nor parked, and 
   assert.deepEqual(l.got, Array.from({ length: 5 }, (_, i) => `rly_${instance}_${i}`), 'each sent once');
   await l.feed.close();
 });
+
+test('a parked copy of a webhook the link already sent from the shard (a keeper round begun before the link) is not sent again', async (t) => {
+  const { store, jsm } = await world(t);
+  const [instance] = sameShard(store);
+  const shard = store.layout.streamOf(instance);
+  await store.register(instance, 'a'.repeat(64));
+  const ids = [0, 1, 2].map((i) => `rly_${instance}_${i}`);
+  const l = await link(store, instance, new Set(ids));
+  for (let i = 0; i < 3; i++) await store.append(instance, hook(instance, i));
+  await until(() => l.got.length === 3, 'all 3 sent');
+  const stored: import('@nats-io/jetstream').StoredMsg[] = [];
+  for (let seq = 1; stored.length < 3; seq++) {
+    const m = await jsm.streams.getMessage(shard, { seq, next_by_subj: store.layout.hooks(instance) } as never);
+    assert.ok(m, 'each stored in the shard');
+    stored.push(m);
+    seq = m.seq;
+  }
+  // One acked before the keeper's copy lands; two still in flight.
+  assert.equal(await l.feed.ack(ids[0]), true);
+  // What a keeper round that asked before this link was there does: copy each, then say so.
+  const js = (store as unknown as { js: import('@nats-io/jetstream').JetStreamClient }).js;
+  for (const m of stored) await js.publish(store.layout.parkedSubject(m.subject), m.data, { msgID: `${shard}.${m.seq}` });
+  (l.feed as unknown as { parkedSome(): void }).parkedSome();
+  const parked = async () => (await jsm.streams.info(store.layout.parkedStream, { subjects_filter: store.layout.parked(instance) } as never)).state.messages;
+  // The acked one's copy is deleted; the others' copies stand in for them until acked.
+  await until(async () => (await parked()) === 2, 'the acked one\'s copy deleted');
+  await new Promise((r) => setTimeout(r, 500));
+  assert.deepEqual(l.got, ids, 'each sent once');
+  assert.equal(await l.feed.ack(ids[1]), true);
+  assert.equal(await l.feed.ack(ids[2]), true);
+  await until(async () => (await parked()) === 0, 'the copies deleted as their webhooks are acked');
+  await until(async () => (await jsm.streams.info(shard)).state.messages === 0, 'the shard to empty');
+  assert.deepEqual(l.got, ids, 'each sent once');
+  await l.feed.close();
+});
