@@ -5,7 +5,7 @@
 // BENCH_BASELINE=/path/to/another/built/checkout, its hub and this one's run in turn
 // (BENCH_ROUNDS rounds each, default 3, order alternating), medians side by side.
 // Run: `node dist/bench/relay-idle-links.js [links] [seconds]`.
-import { fork } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -40,7 +40,7 @@ async function hubCpu(root: string, n: number, seconds: number): Promise<number>
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'toes-idle-links-'));
   const store = await FileRelayStore.open(dir);
   const server = http.createServer();
-  const child = { kill: () => {} } as { kill(): void };
+  let clients: ChildProcess | undefined;
   try {
     const ids: [string, string][] = [];
     for (let i = 0; i < n; i++) {
@@ -52,9 +52,8 @@ async function hubCpu(root: string, n: number, seconds: number): Promise<number>
     const hub = new LinkHub(store, () => {});
     server.on('upgrade', (req, socket, head) => void hub.upgrade(req, socket, head));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const clients = fork(here, ['--clients'], { env: { ...process.env, IDLE_LINKS_CLIENTS: JSON.stringify({ port: (server.address() as AddressInfo).port, ids }) } });
-    child.kill = () => clients.kill();
-    await new Promise((r) => clients.once('message', r));
+    clients = fork(here, ['--clients'], { env: { ...process.env, IDLE_LINKS_CLIENTS: JSON.stringify({ port: (server.address() as AddressInfo).port, ids }) } });
+    await new Promise((r) => clients!.once('message', r));
     const beats = hub.heartbeats(ROUND_MS);
     try {
       // A few rounds to settle, then the measured ones.
@@ -68,7 +67,7 @@ async function hubCpu(root: string, n: number, seconds: number): Promise<number>
       beats.undo?.();
     }
   } finally {
-    child.kill();
+    clients?.kill();
     server.closeAllConnections();
     server.close();
     await store.close();

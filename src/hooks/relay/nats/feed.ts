@@ -38,8 +38,25 @@ const ACK_WAIT_MS = 30_000;
  * by one.
  */
 const BULK_FROM = 16;
-/** How long a shard webhook sent on this link is remembered, for a parked copy made meanwhile. */
+/** How long a shard webhook sent on this link is remembered, for a parked copy made meanwhile (a keeper round ends well within it). */
 const PAIRED_MS = 60_000;
+/** And how many at most, whatever the rate: the oldest go first. */
+const PAIRED_MAX = 20_000;
+
+/** Adds to a table kept in the order things were sent, within PAIRED_MAX. */
+function keepSent<V>(table: Map<number, V>, seq: number, v: V): void {
+  table.delete(seq);
+  table.set(seq, v);
+  if (table.size > PAIRED_MAX) table.delete(table.keys().next().value!);
+}
+
+/** Drops what was remembered before `before` (the table is in the order things were sent). */
+function forgetOlder(table: Map<number, { at: number }>, before: number): void {
+  for (const [seq, x] of table) {
+    if (x.at >= before) return;
+    table.delete(seq);
+  }
+}
 /** Acked this recently, a webhook may not be purged yet: deleted when the link closes cleanly. */
 const RECENT_MS = 3_000;
 
@@ -66,12 +83,13 @@ export class NatsFeed implements DeliveryFeed {
   private redo = new Map<string, Place & { at: number }>();
   /**
    * Shard webhooks sent on this link lately (shard sequence -> delivery id, when), and the
-   * shard sequences of parked copies sent: a keeper round that asked what links need before
-   * this link was there copies a webhook to the parked stream while the link reads it from
-   * the shard, and the link must send it once, not from both (CI saw 7 of 1,001 twice).
+   * originals of parked copies sent (shard sequence -> when): a keeper round that asked what
+   * links need before this link was there copies a webhook to the parked stream while the
+   * link reads it from the shard, and the link must send it once, not from both (CI saw 7 of
+   * 1,001 twice). Both are kept for PAIRED_MS, at most PAIRED_MAX each.
    */
   private fromShard = new Map<number, { id: string; at: number }>();
-  private fromParked = new Map<number, number>();
+  private fromParked = new Map<number, { at: number }>();
   /** Shard sequences acked lately, and when: deleted on a clean close. */
   private acked: { seq: number; at: number }[] = [];
   private live = false;
@@ -125,11 +143,7 @@ export class NatsFeed implements DeliveryFeed {
       return;
     }
     this.inflight.set(d.id, { ...place, sentAt: Date.now() });
-    if (!place.parked) {
-      this.fromShard.set(place.seq, { id: d.id, at: Date.now() });
-      // Bounded whatever the rate: the oldest go first.
-      if (this.fromShard.size > 20_000) this.fromShard.delete(this.fromShard.keys().next().value!);
-    }
+    if (!place.parked) keepSent(this.fromShard, place.seq, { id: d.id, at: Date.now() });
     this.to.send(d, this.behind + this.inflight.size);
   }
 
@@ -144,7 +158,7 @@ export class NatsFeed implements DeliveryFeed {
     const stream = copyId.slice(0, dot);
     const seq = Number(copyId.slice(dot + 1));
     if (dot < 0 || stream !== this.ctx.layout.streamOf(this.instance)) return false;
-    this.fromParked.set(seq, parkedSeq);
+    keepSent(this.fromParked, seq, { at: Date.now() });
     const sent = this.fromShard.get(seq);
     if (!sent) return false;
     const f = this.inflight.get(sent.id) ?? this.redo.get(sent.id);
@@ -306,13 +320,8 @@ export class NatsFeed implements DeliveryFeed {
     let old = 0;
     while (old < this.acked.length && now - this.acked[old].at >= RECENT_MS) old++;
     if (old > 0) this.acked.splice(0, old);
-    // A keeper round that began before a webhook was sent ends within a minute.
-    for (const [seq, x] of this.fromShard) {
-      if (now - x.at < PAIRED_MS) break;
-      this.fromShard.delete(seq);
-      this.fromParked.delete(seq);
-    }
-    if (this.fromParked.size > 10_000) this.fromParked.clear();
+    forgetOlder(this.fromShard, now - PAIRED_MS);
+    forgetOlder(this.fromParked, now - PAIRED_MS);
   }
 
   /** What the shard's keeper must not purge without parking it first (keeper.ts). */

@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { test, type TestContext } from 'node:test';
-import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, type JetStreamManager, type StoredMsg } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { NatsRelayStore } from '../../../../src/hooks/relay/nats/store.js';
 import type { DeliveryFeed, StoredDelivery } from '../../../../src/hooks/relay/store.js';
 import { tmpDir } from '../../../fixtures/cli.js';
@@ -13,7 +13,7 @@ import { relayBackends, sharedNats } from '../backends.js';
 
 const hook = (instance: string, i: number) => ({ id: `rly_${instance}_${i}`, app: 'shop', at: Date.now(), headers: {}, body: Buffer.from(`{"n":${i}}`) });
 
-async function world(t: TestContext): Promise<{ store: NatsRelayStore; jsm: JetStreamManager }> {
+async function world(t: TestContext): Promise<{ store: NatsRelayStore; jsm: JetStreamManager; nc: NatsConnection }> {
   const dir = tmpDir();
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const store = (await relayBackends.find((b) => b.name === 'nats')!.open(dir)) as NatsRelayStore;
@@ -21,7 +21,7 @@ async function world(t: TestContext): Promise<{ store: NatsRelayStore; jsm: JetS
   const c = await sharedNats();
   const nc = await connect({ servers: c.urls.split(','), user: c.env.TOES_RELAY_NATS_USER, pass: c.env.TOES_RELAY_NATS_PASSWORD });
   t.after(() => nc.close());
-  return { store, jsm: await jetstreamManager(nc) };
+  return { store, jsm: await jetstreamManager(nc), nc };
 }
 
 async function until(ok: () => Promise<boolean> | boolean, what: string, ms = 20_000): Promise<void> {
@@ -113,7 +113,7 @@ test('a webhook in flight holds the purge back, is neither lost nor parked, and 
 });
 
 test('a parked copy of a webhook the link already sent from the shard (a keeper round begun before the link) is not sent again', async (t) => {
-  const { store, jsm } = await world(t);
+  const { store, jsm, nc } = await world(t);
   const [instance] = sameShard(store);
   const shard = store.layout.streamOf(instance);
   await store.register(instance, 'a'.repeat(64));
@@ -121,7 +121,7 @@ test('a parked copy of a webhook the link already sent from the shard (a keeper 
   const l = await link(store, instance, new Set(ids));
   for (let i = 0; i < 3; i++) await store.append(instance, hook(instance, i));
   await until(() => l.got.length === 3, 'all 3 sent');
-  const stored: import('@nats-io/jetstream').StoredMsg[] = [];
+  const stored: StoredMsg[] = [];
   for (let seq = 1; stored.length < 3; seq++) {
     const m = await jsm.streams.getMessage(shard, { seq, next_by_subj: store.layout.hooks(instance) } as never);
     assert.ok(m, 'each stored in the shard');
@@ -131,9 +131,9 @@ test('a parked copy of a webhook the link already sent from the shard (a keeper 
   // One acked before the keeper's copy lands; two still in flight.
   assert.equal(await l.feed.ack(ids[0]), true);
   // What a keeper round that asked before this link was there does: copy each, then say so.
-  const js = (store as unknown as { js: import('@nats-io/jetstream').JetStreamClient }).js;
+  const js = jetstream(nc);
   for (const m of stored) await js.publish(store.layout.parkedSubject(m.subject), m.data, { msgID: `${shard}.${m.seq}` });
-  (l.feed as unknown as { parkedSome(): void }).parkedSome();
+  nc.publish(store.layout.parkedNote, JSON.stringify({ i: [instance] }));
   const parked = async () => (await jsm.streams.info(store.layout.parkedStream, { subjects_filter: store.layout.parked(instance) } as never)).state.messages;
   // The acked one's copy is deleted; the others' copies stand in for them until acked.
   await until(async () => (await parked()) === 2, 'the acked one\'s copy deleted');
