@@ -17,7 +17,7 @@
 // instance drops it by id.
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { deleteAt, messageAt } from './connect.js';
-import { decodeDelivery, type NatsLayout } from './layout.js';
+import { decodeDelivery, type NatsLayout, type Place } from './layout.js';
 import type { DeliveryFeed, FeedTarget } from '../store.js';
 
 export interface FeedContext {
@@ -64,12 +64,6 @@ const RECENT_MS = 3_000;
 export interface LinkNeeds {
   next: number;
   held: number[];
-}
-
-/** Where a webhook sent on this link is: its sequence, in the shard or the parked stream. */
-interface Place {
-  seq: number;
-  parked: boolean;
 }
 
 export class NatsFeed implements DeliveryFeed {

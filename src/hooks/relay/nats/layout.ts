@@ -34,6 +34,12 @@ const MAX_CLASS = 11;
 
 export const SHARDS = 16;
 
+/** Where a webhook is stored: its sequence in its shard, or in the parked stream. */
+export interface Place {
+  seq: number;
+  parked: boolean;
+}
+
 /** FNV-1a: cheap, stable, spread well enough over random instance ids. */
 function shardOf(instance: string, shards: number): number {
   let h = 0x811c9dc5;

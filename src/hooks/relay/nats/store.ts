@@ -21,7 +21,7 @@ import { VerdictNotes } from './verdicts.js';
 import { Followed } from './watch.js';
 import { RateLimiter } from '../limits.js';
 import { NatsNodes } from './nodes.js';
-import { decodeDelivery, decodeMeta, dedupeId, encodeDelivery, type NatsLayout } from './layout.js';
+import { decodeDelivery, decodeMeta, dedupeId, encodeDelivery, type NatsLayout, type Place } from './layout.js';
 import type { DeliveryFeed, FeedTarget, LinkClaim, NewDelivery, Registration, RelayStore, Settled, StoredDelivery, WaitingCounts, WaitingDelivery } from '../store.js';
 
 
@@ -46,12 +46,6 @@ const MEMO = 200_000;
 function remember<K, V>(m: Map<K, V>, k: K, v: V): void {
   if (m.size >= MEMO) m.clear();
   m.set(k, v);
-}
-
-/** Where a webhook is stored: its sequence in its shard, or in the parked stream. */
-interface Place {
-  seq: number;
-  parked: boolean;
 }
 
 export interface NatsStoreOptions extends NatsOptions {
