@@ -11,6 +11,8 @@
 // Instances connect to the relay nodes directly, spread over the three: HAProxy would need
 // two descriptors per link, and this machine allows 20,000 per process.
 // - one linked instance taking 1,500 webhooks 16 at a time;
+// - each after a first run as large as the sustained one (reported as "cold"): a node just
+//   started also compiles its code, once;
 // - for each run, CPU from /proc per webhook delivered (NATS servers, relay nodes), counted
 //   until the streams are empty again (a design that removes acked webhooks later pays then).
 // Run alone: `node dist/bench/relay-cluster.js [instances] [webhooks]` (BENCH_CLUSTER_FAULTS=0
@@ -65,6 +67,11 @@ export interface ClusterResults {
   instances: number;
   linkKb: number[];
   natsKbPerLink: number[];
+  /**
+   * The first webhooks after the nodes started, as many as `steady` and spread the same way:
+   * the same work plus the runtime compiling the nodes' hot code, which a process pays once.
+   */
+  cold: ClusterRun;
   /** One webhook at a time: accept -> ack with nothing else going on. */
   single: ClusterRun;
   steady: ClusterRun;
@@ -384,6 +391,15 @@ export async function relayClusterRounds(o: { instances?: number; webhooks?: num
     log(`relay cluster: links per node ${b.links.join('/')}, RSS ${b.relays.map((x) => Math.round(x / 1024)).join('/')} MB; KB per idle link ${linkKb.join('/')}; nats-server KB per link ${natsKbPerLink.join('/')}`);
 
     const ids = instances.map((i) => i.id);
+    // A node just started also compiles its hot code meanwhile (JavaScriptCore's optimizing
+    // tiers, on Bun, in threads of their own): sampled with perf (3,000 instances), those
+    // threads took 16-32% of the nodes' CPU through the first 30,000 webhooks after start,
+    // and still 11-26% early in the next 20,000. A relay runs for days, so that is a cost
+    // per process, not per webhook: the runs that count come after a first one of the same
+    // size (and a round to one instance), which is reported as it is ("cold").
+    log(`relay cluster: the first ${total} webhooks after start (cold), then 1500 to one instance`);
+    const cold = await run(c, workers, ids, total, log);
+    await run(c, workers, ids.slice(0, 1), 1_500, log, undefined, 16);
     log('relay cluster: 300 webhooks one at a time');
     const single = await run(c, workers, ids, 300, log, undefined, 1);
     log(`relay cluster: sustained, ${total} webhooks through HAProxy`);
@@ -395,7 +411,7 @@ export async function relayClusterRounds(o: { instances?: number; webhooks?: num
       { run: one, n: 1_500, streams: 1, inFlight: 16 },
     ]);
     log(`relay cluster: a bare R=3 publish at each run's rate cost NATS ${steady.natsFloorMs} ms (steady) and ${one.natsFloorMs} ms (one instance)`);
-    if (o.faults === false || process.env.BENCH_CLUSTER_FAULTS === '0') return { instances: n, linkKb, natsKbPerLink, single, steady, one, load: { ...load, end: os.loadavg().map((x) => Math.round(x * 100) / 100) } };
+    if (o.faults === false || process.env.BENCH_CLUSTER_FAULTS === '0') return { instances: n, linkKb, natsKbPerLink, cold, single, steady, one, load: { ...load, end: os.loadavg().map((x) => Math.round(x * 100) / 100) } };
     log(`relay cluster: the same with relay node 1 and the NATS stream leader killed -9 midway`);
     const faults = await run(c, workers, ids, total, log, async () => {
       const nc = await connect({ servers: c.nats.urls.split(','), user: c.nats.env.TOES_RELAY_NATS_USER, pass: c.nats.env.TOES_RELAY_NATS_PASSWORD });
@@ -406,7 +422,7 @@ export async function relayClusterRounds(o: { instances?: number; webhooks?: num
       await c.nats.kill9(Math.max(0, c.nats.nodes.findIndex((x) => x.name === leader)));
     });
     load.end = os.loadavg().map((x) => Math.round(x * 100) / 100);
-    return { instances: n, linkKb, natsKbPerLink, single, steady, one, faults, load };
+    return { instances: n, linkKb, natsKbPerLink, cold, single, steady, one, faults, load };
   } finally {
     for (const w of workers) w.send({ type: 'stop' });
     await Promise.all(workers.map((w) => new Promise((r) => (w.child.exitCode !== null ? r(null) : w.child.once('exit', r)))));
@@ -425,6 +441,7 @@ export function relayClusterSummary(r: ClusterResults): string {
   return [
     `Relay cluster (3 nats-server R=3, 3 relay nodes, HAProxy; load ${r.load.start.join(' ')} -> ${r.load.end.join(' ')}):`,
     `${r.instances} instances linked; memory per idle link on each relay node ${r.linkKb.join(' / ')} KB; nats-server per link ${r.natsKbPerLink.join(' / ')} KB`,
+    row(`the first ${r.cold.accepted} after start (cold)`, r.cold),
     row('one at a time', r.single),
     row('steady', r.steady),
     row('one instance, 16 at a time', r.one),
@@ -441,6 +458,7 @@ const median = (xs: number[]) => {
 export function relayClusterAb(r: Record<'before' | 'after', ClusterResults[]>): string {
   const runs: [string, (x: ClusterResults) => ClusterRun][] = [
     [`${r.after[0]?.instances} instances, steady`, (x) => x.steady],
+    [`${r.after[0]?.instances} instances, the first after start (cold)`, (x) => x.cold],
     ['one instance, 1,500 webhooks 16 at a time', (x) => x.one],
     ['one webhook at a time', (x) => x.single],
   ];

@@ -115,8 +115,10 @@ export async function connectNats(o: NatsOptions, node: string, log: EventLog, m
 /**
  * One socket write per turn of the event loop, not one per publish. The client writes what
  * is queued at the end of each task (a microtask), so every webhook a node accepted was a
- * write of its own: the largest single item in a node's CPU profile under load (16-17% of
- * its samples). Requests that arrive together are handled in one turn; their publishes now
+ * write of its own: the largest single item in a node's profile under load (16-17% of its
+ * samples, though that profiler samples by the clock, and a write that wakes nats-server is
+ * where a node on a busy machine gets preempted; by CPU, perf put the kernel's whole share at
+ * 14%). Requests that arrive together are handled in one turn; their publishes now
  * leave in one write, after the turn's other callbacks, so a busy node writes less the
  * busier it is, and a quiet one waits no longer than the turn. Measured from /proc in four
  * same-run A/Bs of the relay cluster bench on a shared 2-core machine: one instance taking
