@@ -1,7 +1,8 @@
 // The public relay as a cluster, measured on this machine: 3 nats-server nodes (R=3), 3
 // relay nodes (`toes relay --nats`) and HAProxy, all on loopback, with the instances' side
 // in a few worker processes holding the WebSockets.
-// - memory per idle link on a relay node, with N instances (default 10,000) connected;
+// - memory per idle link on a relay node, with N instances (default 10,000) connected, and
+//   what the cluster's CPU is meanwhile;
 // - sustained webhooks per second, posted through HAProxy to random instances, accepted
 //   (R=3, acknowledged by a quorum) and delivered, and accept -> ack times (the relay's
 //   `at` to the instance's ack; everything runs on one clock);
@@ -67,6 +68,8 @@ export interface ClusterResults {
   instances: number;
   linkKb: number[];
   natsKbPerLink: number[];
+  /** CPU a second with every link up and nothing to deliver (heartbeats, the taps' pulls, the watches). */
+  idle: { natsMsPerSec: number; relayMsPerSec: number };
   /**
    * The first webhooks after the nodes started, as many as `steady` and spread the same way:
    * the same work plus the runtime compiling the nodes' hot code, which a process pays once.
@@ -252,6 +255,14 @@ function cpuOf(c: RelayCluster, workers: Worker[]): Record<string, number> {
   };
 }
 
+async function idleCpu(c: RelayCluster, workers: Worker[], ms: number): Promise<ClusterResults['idle']> {
+  const cpu0 = cpuOf(c, workers);
+  await new Promise((r) => setTimeout(r, ms));
+  const cpu1 = cpuOf(c, workers);
+  const perSec = (k: string) => Math.round(((cpu1[k] - cpu0[k]) * 1000 * 10) / (ms / 1000)) / 10;
+  return { natsMsPerSec: perSec('nats'), relayMsPerSec: perSec('relays') };
+}
+
 async function run(c: RelayCluster, workers: Worker[], ids: string[], total: number, log: (m: string) => void, midway?: () => Promise<void>, conns = 48): Promise<ClusterRun> {
   for (const w of workers) await w.report(); // start from zero
   const cpu0 = cpuOf(c, workers);
@@ -390,6 +401,10 @@ export async function relayClusterRounds(o: { instances?: number; webhooks?: num
     const natsKbPerLink = natsPids.map((_, i) => Math.round(((b.nats[i] - a.nats[i]) / (n - half)) * 10) / 10);
     log(`relay cluster: links per node ${b.links.join('/')}, RSS ${b.relays.map((x) => Math.round(x / 1024)).join('/')} MB; KB per idle link ${linkKb.join('/')}; nats-server KB per link ${natsKbPerLink.join('/')}`);
 
+    // Per webhook it weighs only on short runs, such as one at a time.
+    const idle = await idleCpu(c, workers, 5_000);
+    log(`relay cluster: idle with ${n} links: NATS ${idle.natsMsPerSec} ms of CPU a second, relays ${idle.relayMsPerSec}`);
+
     const ids = instances.map((i) => i.id);
     // A node just started also compiles its hot code meanwhile (JavaScriptCore's optimizing
     // tiers, on Bun, in threads of their own): sampled with perf (3,000 instances), those
@@ -411,7 +426,7 @@ export async function relayClusterRounds(o: { instances?: number; webhooks?: num
       { run: one, n: 1_500, streams: 1, inFlight: 16 },
     ]);
     log(`relay cluster: a bare R=3 publish at each run's rate cost NATS ${steady.natsFloorMs} ms (steady) and ${one.natsFloorMs} ms (one instance)`);
-    if (o.faults === false || process.env.BENCH_CLUSTER_FAULTS === '0') return { instances: n, linkKb, natsKbPerLink, cold, single, steady, one, load: { ...load, end: os.loadavg().map((x) => Math.round(x * 100) / 100) } };
+    if (o.faults === false || process.env.BENCH_CLUSTER_FAULTS === '0') return { instances: n, linkKb, natsKbPerLink, idle, cold, single, steady, one, load: { ...load, end: os.loadavg().map((x) => Math.round(x * 100) / 100) } };
     log(`relay cluster: the same with relay node 1 and the NATS stream leader killed -9 midway`);
     const faults = await run(c, workers, ids, total, log, async () => {
       const nc = await connect({ servers: c.nats.urls.split(','), user: c.nats.env.TOES_RELAY_NATS_USER, pass: c.nats.env.TOES_RELAY_NATS_PASSWORD });
@@ -422,7 +437,7 @@ export async function relayClusterRounds(o: { instances?: number; webhooks?: num
       await c.nats.kill9(Math.max(0, c.nats.nodes.findIndex((x) => x.name === leader)));
     });
     load.end = os.loadavg().map((x) => Math.round(x * 100) / 100);
-    return { instances: n, linkKb, natsKbPerLink, cold, single, steady, one, faults, load };
+    return { instances: n, linkKb, natsKbPerLink, idle, cold, single, steady, one, faults, load };
   } finally {
     for (const w of workers) w.send({ type: 'stop' });
     await Promise.all(workers.map((w) => new Promise((r) => (w.child.exitCode !== null ? r(null) : w.child.once('exit', r)))));
@@ -440,7 +455,7 @@ export function relayClusterSummary(r: ClusterResults): string {
     `${name}: ${x.accepted} accepted at ${x.acceptedPerSec}/s, delivered at ${x.deliveredPerSec}/s, accept -> ack p50 ${x.p50Ms} ms p99 ${x.p99Ms} ms; CPU per webhook NATS ${x.natsMs} ms${x.natsFloorMs === undefined ? '' : ` (a bare publish at this rate: ${x.natsFloorMs} ms)`}, relays ${x.relayMs} ms; lost ${x.lost}, queued twice ${x.queuedTwice}, resent on a link ${x.resent}; not accepted ${JSON.stringify(x.refused)}`;
   return [
     `Relay cluster (3 nats-server R=3, 3 relay nodes, HAProxy; load ${r.load.start.join(' ')} -> ${r.load.end.join(' ')}):`,
-    `${r.instances} instances linked; memory per idle link on each relay node ${r.linkKb.join(' / ')} KB; nats-server per link ${r.natsKbPerLink.join(' / ')} KB`,
+    `${r.instances} instances linked; memory per idle link on each relay node ${r.linkKb.join(' / ')} KB; nats-server per link ${r.natsKbPerLink.join(' / ')} KB; CPU while idle: NATS ${r.idle.natsMsPerSec} ms a second, relays ${r.idle.relayMsPerSec} ms`,
     row(`the first ${r.cold.accepted} after start (cold)`, r.cold),
     row('one at a time', r.single),
     row('steady', r.steady),
@@ -482,6 +497,8 @@ export function relayClusterAb(r: Record<'before' | 'after', ClusterResults[]>):
       lines.push(`| ${name} | ${side} | ${cols.map(([, f]) => cell(f)).join(' | ')} |`);
     }
   }
+  const idle = (side: 'before' | 'after', k: keyof ClusterResults['idle']) => median(r[side].map((x) => x.idle[k]));
+  lines.push('', `Idle with every link up, CPU ms a second: NATS ${idle('before', 'natsMsPerSec')} before, ${idle('after', 'natsMsPerSec')} after; relays ${idle('before', 'relayMsPerSec')} before, ${idle('after', 'relayMsPerSec')} after.`);
   const loads = [...r.before, ...r.after].flatMap((x) => [x.load.start[0], x.load.end[0]]);
   return `Relay cluster, before (BENCH_BASELINE) and after, medians of ${r.after.length} round(s) each, interleaved (1-min load ${Math.min(...loads)}-${Math.max(...loads)}):\n${lines.join('\n')}`;
 }
