@@ -4,6 +4,7 @@
 // nats-server, started once per test file; each test gets its own stream and buckets.
 import { createHash } from 'node:crypto';
 import { test, type TestContext } from 'node:test';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { FileRelayStore } from '../../../src/hooks/relay/file/store.js';
 import { NatsRelayStore } from '../../../src/hooks/relay/nats/store.js';
 import type { RelayStore } from '../../../src/hooks/relay/store.js';
@@ -20,6 +21,14 @@ export interface RelayBackend {
 let shared: Promise<NatsCluster> | undefined;
 /** One cluster for the whole test file, killed when its process exits. */
 export const sharedNats = () => (shared ??= startNatsCluster(3, { background: true }));
+
+/** A NATS client of the test's own on the shared cluster, closed after the test. */
+export async function natsClient(t: TestContext): Promise<NatsConnection> {
+  const c = await sharedNats();
+  const nc = await connect({ servers: c.urls.split(','), user: c.env.TOES_RELAY_NATS_USER, pass: c.env.TOES_RELAY_NATS_PASSWORD });
+  t.after(() => nc.close());
+  return nc;
+}
 
 /** A stream and buckets of its own for each test directory. */
 const prefixOf = (dir: string) => `t${createHash('sha256').update(dir).digest('hex').slice(0, 12)}`;

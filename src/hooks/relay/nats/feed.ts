@@ -17,7 +17,7 @@
 // instance drops it by id.
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { deleteAt, messageAt } from './connect.js';
-import { decodeDelivery, type NatsLayout, type Place } from './layout.js';
+import { decodeDelivery, originalOf, type NatsLayout, type Place } from './layout.js';
 import type { DeliveryFeed, FeedTarget } from '../store.js';
 
 export interface FeedContext {
@@ -142,18 +142,16 @@ export class NatsFeed implements DeliveryFeed {
   }
 
   /**
-   * A parked copy (`copyId` names its original, `<stream>.<seq>`, keeper.ts) of a webhook
+   * A parked copy (its message id names its original: `copyId`, layout.ts) of a webhook
    * this link already sent from the shard: not sent again. Still in flight or to be sent
    * again, it is followed by its copy from now on (the keeper may purge the original once it
    * has the copy); acked, the copy is deleted.
    */
-  private sentFromShard(parkedSeq: number, copyId: string): boolean {
-    const dot = copyId.lastIndexOf('.');
-    const stream = copyId.slice(0, dot);
-    const seq = Number(copyId.slice(dot + 1));
-    if (dot < 0 || stream !== this.ctx.layout.streamOf(this.instance)) return false;
-    keepSent(this.fromParked, seq, { at: Date.now() });
-    const sent = this.fromShard.get(seq);
+  private sentFromShard(parkedSeq: number, msgId: string): boolean {
+    const original = originalOf(msgId);
+    if (!original || original.stream !== this.ctx.layout.streamOf(this.instance)) return false;
+    keepSent(this.fromParked, original.seq, { at: Date.now() });
+    const sent = this.fromShard.get(original.seq);
     if (!sent) return false;
     const f = this.inflight.get(sent.id) ?? this.redo.get(sent.id);
     if (f && !f.parked) {

@@ -21,7 +21,7 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { EventLog } from '../../common/event-log.js';
 import { deleteAt, messageAt, persist } from './connect.js';
 import type { LinkNeeds } from './feed.js';
-import type { NatsLayout } from './layout.js';
+import { copyId, type NatsLayout } from './layout.js';
 
 export interface KeeperContext {
   nc: NatsConnection;
@@ -247,7 +247,7 @@ export class ShardKeeper {
   private async park(stream: string, seq: number): Promise<number | undefined> {
     const m = await messageAt(this.ctx.jsm, stream, seq, { budgetMs: 15_000 });
     if (!m) return undefined;
-    const ack = await persist(() => this.ctx.js.publish(this.ctx.layout.parkedSubject(m.subject), m.data, { msgID: `${stream}.${seq}`, timeout: 4_000 }), 15_000);
+    const ack = await persist(() => this.ctx.js.publish(this.ctx.layout.parkedSubject(m.subject), m.data, { msgID: copyId(stream, seq), timeout: 4_000 }), 15_000);
     // A duplicate (copied by an earlier round whose purge failed) answers with that copy.
     return ack.seq;
   }

@@ -40,6 +40,21 @@ export interface Place {
   parked: boolean;
 }
 
+/**
+ * A parked copy's message id: it names its original (`<shard stream>.<seq>`), so a keeper
+ * that copies it again stores it once, and a link can tell the copy of a webhook it sent.
+ */
+export function copyId(stream: string, seq: number): string {
+  return `${stream}.${seq}`;
+}
+
+/** The original a parked copy's message id names, or undefined for any other id. */
+export function originalOf(id: string): { stream: string; seq: number } | undefined {
+  const dot = id.lastIndexOf('.');
+  const seq = Number(id.slice(dot + 1));
+  return dot > 0 && Number.isSafeInteger(seq) && seq > 0 ? { stream: id.slice(0, dot), seq } : undefined;
+}
+
 /** FNV-1a: cheap, stable, spread well enough over random instance ids. */
 function shardOf(instance: string, shards: number): number {
   let h = 0x811c9dc5;

@@ -2,14 +2,12 @@
 // write, in order: publishes made by requests handled in the same turn leave together.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { coalesceWrites } from '../../../../src/hooks/relay/nats/connect.js';
-import { sharedNats } from '../backends.js';
+import { natsClient } from '../backends.js';
 
 async function counted(t: import('node:test').TestContext): Promise<{ nc: NatsConnection; writes: () => number }> {
-  const c = await sharedNats();
-  const nc = await connect({ servers: c.urls.split(','), user: c.env.TOES_RELAY_NATS_USER, pass: c.env.TOES_RELAY_NATS_PASSWORD });
-  t.after(() => nc.close());
+  const nc = await natsClient(t);
   const transport = (nc as unknown as { protocol: { transport: { send(b: Uint8Array): void } } }).protocol.transport;
   let writes = 0;
   const send = transport.send.bind(transport);
@@ -25,9 +23,7 @@ test('publishes from 200 callbacks of one turn leave in a few writes, every one 
   coalesceWrites(nc);
   const subject = `coalesce.${process.pid}`;
   const got: number[] = [];
-  const c = await sharedNats();
-  const reader = await connect({ servers: c.urls.split(','), user: c.env.TOES_RELAY_NATS_USER, pass: c.env.TOES_RELAY_NATS_PASSWORD });
-  t.after(() => reader.close());
+  const reader = await natsClient(t);
   const all = new Promise<void>((resolve) => reader.subscribe(subject, {
       callback: (_e, m) => {
         if (got.push(Number(m.string())) === 200) resolve();

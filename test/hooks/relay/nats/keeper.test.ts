@@ -5,11 +5,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { test, type TestContext } from 'node:test';
 import { jetstream, jetstreamManager, type JetStreamManager, type StoredMsg } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { messageAt } from '../../../../src/hooks/relay/nats/connect.js';
+import { copyId } from '../../../../src/hooks/relay/nats/layout.js';
 import type { NatsRelayStore } from '../../../../src/hooks/relay/nats/store.js';
 import type { DeliveryFeed, StoredDelivery } from '../../../../src/hooks/relay/store.js';
 import { tmpDir } from '../../../fixtures/cli.js';
-import { relayBackends, sharedNats } from '../backends.js';
+import { natsClient, relayBackends } from '../backends.js';
 
 const hook = (instance: string, i: number) => ({ id: `rly_${instance}_${i}`, app: 'shop', at: Date.now(), headers: {}, body: Buffer.from(`{"n":${i}}`) });
 
@@ -18,9 +20,7 @@ async function world(t: TestContext): Promise<{ store: NatsRelayStore; jsm: JetS
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const store = (await relayBackends.find((b) => b.name === 'nats')!.open(dir)) as NatsRelayStore;
   t.after(() => store.close());
-  const c = await sharedNats();
-  const nc = await connect({ servers: c.urls.split(','), user: c.env.TOES_RELAY_NATS_USER, pass: c.env.TOES_RELAY_NATS_PASSWORD });
-  t.after(() => nc.close());
+  const nc = await natsClient(t);
   return { store, jsm: await jetstreamManager(nc), nc };
 }
 
@@ -123,7 +123,7 @@ test('a parked copy of a webhook the link already sent from the shard (a keeper 
   await until(() => l.got.length === 3, 'all 3 sent');
   const stored: StoredMsg[] = [];
   for (let seq = 1; stored.length < 3; seq++) {
-    const m = await jsm.streams.getMessage(shard, { seq, next_by_subj: store.layout.hooks(instance) } as never);
+    const m = await messageAt(jsm, shard, seq, { filter: store.layout.hooks(instance) });
     assert.ok(m, 'each stored in the shard');
     stored.push(m);
     seq = m.seq;
@@ -132,7 +132,7 @@ test('a parked copy of a webhook the link already sent from the shard (a keeper 
   assert.equal(await l.feed.ack(ids[0]), true);
   // What a keeper round that asked before this link was there does: copy each, then say so.
   const js = jetstream(nc);
-  for (const m of stored) await js.publish(store.layout.parkedSubject(m.subject), m.data, { msgID: `${shard}.${m.seq}` });
+  for (const m of stored) await js.publish(store.layout.parkedSubject(m.subject), m.data, { msgID: copyId(shard, m.seq) });
   nc.publish(store.layout.parkedNote, JSON.stringify({ i: [instance] }));
   const parked = async () => (await jsm.streams.info(store.layout.parkedStream, { subjects_filter: store.layout.parked(instance) } as never)).state.messages;
   // The acked one's copy is deleted; the others' copies stand in for them until acked.

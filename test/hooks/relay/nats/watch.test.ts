@@ -5,11 +5,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { test } from 'node:test';
 import { Kvm } from '@nats-io/kv';
-import { connect } from '@nats-io/transport-node';
 import type { NatsRelayStore } from '../../../../src/hooks/relay/nats/store.js';
 import { followKv } from '../../../../src/hooks/relay/nats/watch.js';
 import { tmpDir } from '../../../fixtures/cli.js';
-import { relayBackends, sharedNats } from '../backends.js';
+import { natsClient, relayBackends, sharedNats } from '../backends.js';
 
 async function until(ok: () => boolean | Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -20,10 +19,7 @@ async function until(ok: () => boolean | Promise<boolean>, what: string, timeout
 }
 
 async function bucket(t: import('node:test').TestContext, name: string) {
-  const c = await sharedNats();
-  const nc = await connect({ servers: c.urls.split(','), user: c.env.TOES_RELAY_NATS_USER, pass: c.env.TOES_RELAY_NATS_PASSWORD });
-  t.after(() => nc.close());
-  const kv = await new Kvm(nc).create(name, { replicas: 3 });
+  const kv = await new Kvm(await natsClient(t)).create(name, { replicas: 3 });
   t.after(() => kv.destroy().catch(() => {}));
   return kv;
 }
@@ -85,9 +81,7 @@ test('lookups of made-up instance ids stop costing NATS reads once the registrat
   assert.ok(cost < 300, `${cost} messages for 500 junk lookups`);
   // Registered through another node (straight into the bucket here): found within a moment,
   // by the watch or a read (right after a flood the reads' budget may be spent).
-  const nc = await connect({ servers: c.urls.split(','), user: c.env.TOES_RELAY_NATS_USER, pass: c.env.TOES_RELAY_NATS_PASSWORD });
-  t.after(() => nc.close());
-  const kv = await new Kvm(nc).open(`${store.layout.prefix}_instances`);
+  const kv = await new Kvm(await natsClient(t)).open(`${store.layout.prefix}_instances`);
   await kv.create('elsewhere1', JSON.stringify({ secretHash: 'b'.repeat(64), createdAt: new Date().toISOString() }));
   let found: string | undefined;
   await until(async () => (found = await store.lookup('elsewhere1')) !== undefined, 'the registration made elsewhere', 5_000);
